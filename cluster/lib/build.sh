@@ -40,3 +40,5 @@ build k8s 1 k8s.io/kubernetes/cmd/kubelet
 build etcd 0 scriptrun.dev/cluster/etcd/etcd
 build helm 0 helm.sh/helm/v3/cmd/helm
 rmdir "$BIN_DIR.partial" 2>/dev/null || true
+# A stable path for the Makefile and scripts to put on PATH.
+ln -sfn "$BIN_DIR" "$CACHE_DIR/bin/current"

@@ -1,0 +1,35 @@
+# The two commands (see README): `make up` starts everything locally, `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PATH := $(HOME)/.cache/scriptrun/bin/current:$(PATH)
+
+.PHONY: help deps up down test test-unit test-cluster bench crds
+
+help:
+	@echo "make up          start the local cluster, CRD, controller and API (127.0.0.1:8080)"
+	@echo "make down        stop all of it and remove what it left on the host"
+	@echo "make test        every test: unit, harness, and real-cluster tests"
+	@echo "make test-unit   the fast tests that need no cluster"
+
+# npm and Python packages; the cluster's own prerequisites are installed by cluster/up.sh.
+deps: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	python3 -m pytest --version >/dev/null 2>&1 || python3 -m pip install --quiet pytest
+	touch $@
+
+up: deps
+	scripts/up.sh
+
+down:
+	scripts/down.sh
+
+test-unit: deps
+	npx tsc -p tsconfig.json --noEmit
+	npx mocha 'crds/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts'
+	python3 -m pytest -q images/runner/tests
+
+test-cluster: deps
+	scripts/test-cluster.sh
+
+test: test-unit test-cluster

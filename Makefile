@@ -26,7 +26,7 @@ down:
 
 test-unit: deps
 	npx tsc -p tsconfig.json --noEmit
-	npx mocha 'crds/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts'
+	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts'
 	python3 -m pytest -q images/runner/tests
 
 test-cluster: deps

@@ -1,0 +1,193 @@
+// The ScriptRun shape, once. The CRD's openAPIV3Schema (generate.ts), the API's request
+// validation and its /openapi.json, and the controller's reading of objects all derive from
+// these zod schemas; nothing else describes a ScriptRun.
+import { z } from "zod";
+
+export const GROUP = "scriptrun.dev";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = "ScriptRun";
+export const PLURAL = "scriptruns";
+export const SINGULAR = "scriptrun";
+export const SHORT_NAMES = ["sr"];
+
+/** What the CRD itself admits; the operator's configured cap (default 256 KiB) is lower. */
+export const HARD_MAX_SCRIPT_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_SCRIPT_BYTES = 256 * 1024;
+export const HARD_MAX_TIMEOUT_SECONDS = 3600;
+// Bounds that keep the CRD's CEL immutability rule within the apiserver's cost budget.
+const MAX_ARGS = 256;
+const MAX_KWARGS = 256;
+const MAX_IMPORT_NAMES = 256;
+
+/** The stable error types of DESIGN.md, in the order the README documents them. */
+export const ERROR_TYPES = [
+  "invalid_input",
+  "syntax_error",
+  "missing_entrypoint",
+  "runtime_error",
+  "invalid_result",
+  "timeout",
+  "memory_limit",
+  "output_limit",
+  "resource_limit",
+  "disallowed_import",
+  "cancelled",
+  "infrastructure_error",
+] as const;
+export type ErrorType = (typeof ERROR_TYPES)[number];
+
+export const PHASES = ["Pending", "Queued", "Running", "Succeeded", "Failed"] as const;
+export type Phase = (typeof PHASES)[number];
+export const FINISHED_PHASES: readonly Phase[] = ["Succeeded", "Failed"];
+
+const PYTHON_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Kubernetes' own quantity grammar (resource.Quantity), without a sign: limits are positive.
+const QUANTITY = /^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
+// metav1.Condition's reason pattern.
+const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+
+/** Any JSON value, null included; the CRD keeps it as is (x-kubernetes-preserve-unknown-fields). */
+function jsonValue(description: string) {
+  // nullable: without it the CEL immutability rule cannot evaluate a spec holding a null.
+  return z.unknown().meta({ description, nullable: true, "x-kubernetes-preserve-unknown-fields": true });
+}
+
+const moduleNames = (description: string) =>
+  z.array(z.string().regex(PYTHON_IDENTIFIER).max(255).describe("A top-level module name, e.g. numpy."))
+    .max(MAX_IMPORT_NAMES).optional().describe(description);
+
+export const ResourcesSchema = z.object({
+  cpu: z.string().regex(QUANTITY).optional()
+    .describe("CPU for the run as a Kubernetes quantity (e.g. 500m); the operator's default when absent, refused above its maximum."),
+  memory: z.string().regex(QUANTITY).optional()
+    .describe("Memory for the script as a Kubernetes quantity (e.g. 256Mi); the operator's default when absent, refused above its maximum."),
+}).describe("CPU and memory of the run's sandbox.");
+
+export const LimitsSchema = z.object({
+  pids: z.int().min(1).max(65536).optional()
+    .describe("Most processes and threads the script may have at once; the operator's default when absent."),
+  outputBytes: z.int().min(1).max(1024 * 1024 * 1024).optional()
+    .describe("Most bytes of stdout plus stderr the script may write; past it the run fails with output_limit."),
+}).describe("Limits on what the script may consume besides CPU and memory.");
+
+export const ImportPolicySchema = z.object({
+  allow: moduleNames("Only these top-level modules may be imported (absent: any module not denied)."),
+  deny: moduleNames("These top-level modules may not be imported; a script that imports one fails with disallowed_import."),
+}).describe("Import policy checked before the run; absent means the operator's default policy.");
+
+export const ScriptRunSpecSchema = z.object({
+  script: z.string().min(1).max(HARD_MAX_SCRIPT_BYTES)
+    .describe("Python 3 source to run. The operator caps its size (default 256 KiB)."),
+  mode: z.enum(["function", "script"]).default("function")
+    .describe("function: import the script and call the entrypoint, whose return value is the result. script: run it as __main__; the result is null."),
+  entrypoint: z.string().regex(PYTHON_IDENTIFIER).max(255).default("main")
+    .describe("Name of the function to call in function mode."),
+  args: z.array(jsonValue("A positional argument (any JSON value).")).max(MAX_ARGS).optional()
+    .describe("Positional arguments for the entrypoint, as a JSON array."),
+  kwargs: z.record(z.string(), z.unknown()).optional()
+    .meta({ "x-kubernetes-preserve-unknown-fields": true, maxProperties: MAX_KWARGS })
+    .describe("Keyword arguments for the entrypoint, as a JSON object."),
+  stdin: z.string().max(HARD_MAX_SCRIPT_BYTES).optional()
+    .describe("Text given to the script on standard input."),
+  timeoutSeconds: z.int().min(1).max(HARD_MAX_TIMEOUT_SECONDS).optional()
+    .describe("Wall-clock limit of the run in seconds; the operator's default (10) when absent, refused above its maximum."),
+  resources: ResourcesSchema.optional(),
+  limits: LimitsSchema.optional(),
+  imports: ImportPolicySchema.optional(),
+  ttlSecondsAfterFinished: z.int().min(0).optional()
+    .describe("Seconds after the run finished when the ScriptRun (and what it owns) is deleted; kept when absent."),
+}).meta({ "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "spec is immutable; create a new ScriptRun" }] })
+  .describe("What to run and within which limits. Immutable: a new run is a new ScriptRun.");
+
+/** The spec with the operator's script size cap on top of the CRD's bounds (the API validates with it). */
+export function specSchemaWithScriptCap(maxScriptBytes: number = DEFAULT_MAX_SCRIPT_BYTES) {
+  return ScriptRunSpecSchema.superRefine((spec, ctx) => {
+    const bytes = Buffer.byteLength(spec.script, "utf8");
+    if (bytes > maxScriptBytes) {
+      ctx.addIssue({
+        code: "too_big", origin: "string", maximum: maxScriptBytes, inclusive: true, path: ["script"],
+        message: `script is ${bytes} bytes; at most ${maxScriptBytes} are allowed`,
+      });
+    }
+  });
+}
+
+export const RunErrorSchema = z.object({
+  type: z.enum(ERROR_TYPES).describe(`Stable error type: ${ERROR_TYPES.join(", ")}.`),
+  message: z.string().describe("What went wrong, for a person."),
+  line: z.int().optional().describe("Line of the script the error points at, when known."),
+  traceback: z.string().optional().describe("Python traceback of a runtime error, when there is one."),
+  suggestions: z.array(z.string()).optional().describe("Hints on how to fix the error."),
+  availableFunctions: z.array(z.string()).optional()
+    .describe("Functions the script defines (when the entrypoint is missing)."),
+}).describe("Why the run failed; absent when it succeeded.");
+
+export const ConditionSchema = z.object({
+  type: z.string().max(316).describe("Kind of condition: Accepted, PodCreated or Finished."),
+  status: z.enum(["True", "False", "Unknown"]).describe("Whether the condition holds."),
+  reason: z.string().regex(CONDITION_REASON).max(1024).describe("Why, in one CamelCase word."),
+  message: z.string().max(32768).optional().describe("Details for a person."),
+  lastTransitionTime: z.iso.datetime().describe("When the status last changed."),
+  observedGeneration: z.int().min(0).optional().describe("The generation of the ScriptRun this was set from."),
+}).describe("One observation about the run, as the Kubernetes API conventions describe.");
+
+export const SandboxSchema = z.object({
+  backend: z.enum(["nsjail", "bubblewrap"]).describe("The sandbox the script ran in."),
+  memory: z.enum(["cgroup", "rlimit"]).describe("How the memory limit was enforced."),
+}).describe("The sandbox the harness used.");
+
+export const ScriptRunStatusSchema = z.object({
+  phase: z.enum(PHASES).optional().describe("Pending, Queued (waiting for capacity), Running, Succeeded or Failed."),
+  conditions: z.array(ConditionSchema).optional()
+    .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] })
+    .describe("Latest observations of the run (Accepted, PodCreated, Finished)."),
+  observedGeneration: z.int().min(0).optional().describe("The generation of the ScriptRun this status describes."),
+  summary: z.string().max(256).optional().describe("Short result, or error type and message, for kubectl get."),
+  result: jsonValue("Return value of the entrypoint (any JSON value); absent means null.").optional(),
+  stdout: z.string().optional().describe("What the script wrote to standard output."),
+  stderr: z.string().optional().describe("What the script wrote to standard error."),
+  stdoutTruncated: z.boolean().optional().describe("True when stdout was cut."),
+  stderrTruncated: z.boolean().optional().describe("True when stderr was cut."),
+  error: RunErrorSchema.optional(),
+  exitCode: z.int().optional().describe("Exit code of the script (sys.exit), or of the runner container."),
+  startedAt: z.iso.datetime().optional().describe("When the runner container started."),
+  finishedAt: z.iso.datetime().optional().describe("When the run finished."),
+  durationMs: z.int().min(0).optional().describe("How long the script ran, in milliseconds."),
+  podName: z.string().optional().describe("Name of the runner pod."),
+  sandbox: SandboxSchema.optional(),
+  queuePosition: z.int().min(1).optional()
+    .describe("Place in the queue while Queued (1 runs next)."),
+}).describe("What the controller observed of the run.");
+
+export type ScriptRunSpec = z.output<typeof ScriptRunSpecSchema>;
+export type ScriptRunSpecInput = z.input<typeof ScriptRunSpecSchema>;
+export type ScriptRunStatus = z.output<typeof ScriptRunStatusSchema>;
+export type RunError = z.output<typeof RunErrorSchema>;
+export type Condition = z.output<typeof ConditionSchema>;
+export type Sandbox = z.output<typeof SandboxSchema>;
+
+/** Metadata as the apiserver returns it; timestamps arrive as strings (watch) or Dates (list). */
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: Date | string;
+  deletionTimestamp?: Date | string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface ScriptRun {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec: ScriptRunSpecInput;
+  status?: ScriptRunStatus;
+}
+
+export function isFinished(phase: Phase | undefined): boolean {
+  return phase !== undefined && FINISHED_PHASES.includes(phase);
+}

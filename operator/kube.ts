@@ -1,0 +1,112 @@
+// The few Kubernetes calls reconcile makes, behind one small interface: client-node backs it in
+// the controller, an in-memory fake in unit tests. Errors are client-node's ApiException (`.code`).
+import {
+  ApiException, CoreV1Api, type CoreV1Event, CustomObjectsApi, type KubeConfig, PatchStrategy,
+  type V1ConfigMap, type V1Pod, setHeaderOptions,
+} from "@kubernetes/client-node";
+import { GROUP, PLURAL, type ScriptRun, type ScriptRunStatus, VERSION } from "../crds/schema.js";
+
+/** How a status change travels: a merge patch normally, a JSON patch when it must carry nulls. */
+export type StatusPatch =
+  | { type: "merge"; status: Record<string, unknown> }
+  | { type: "replace"; status: ScriptRunStatus };
+
+export interface Kube {
+  /** Resolves "exists" when an object of that name is already there (409). */
+  createConfigMap(configMap: V1ConfigMap): Promise<"created" | "exists">;
+  createPod(pod: V1Pod): Promise<"created" | "exists">;
+  readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
+  readPod(namespace: string, name: string): Promise<V1Pod | undefined>;
+  readRun(namespace: string, name: string): Promise<ScriptRun | undefined>;
+  /** The last line of a container's log, at most `limitBytes` of it. */
+  readLastLogLine(namespace: string, pod: string, container: string, limitBytes: number): Promise<string>;
+  /** False when the run is gone. */
+  patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean>;
+  /** Each delete resolves when the object is gone or was never there. */
+  deletePod(namespace: string, name: string): Promise<void>;
+  deleteConfigMap(namespace: string, name: string): Promise<void>;
+  /** Deletes the run only if it is still the one with this uid. */
+  deleteRun(namespace: string, name: string, uid: string): Promise<void>;
+  createEvent(event: CoreV1Event): Promise<void>;
+}
+
+export function statusCode(err: unknown): number | undefined {
+  if (err instanceof ApiException) return err.code;
+  const fields = err as { code?: unknown; statusCode?: unknown } | null;
+  const code = fields?.code ?? fields?.statusCode;
+  return typeof code === "number" ? code : undefined;
+}
+
+async function unless<T>(codes: number[], call: Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (codes.includes(statusCode(err) ?? 0)) return fallback;
+    throw err;
+  }
+}
+
+export class ClientKube implements Kube {
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(kc: KubeConfig) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  createConfigMap(body: V1ConfigMap): Promise<"created" | "exists"> {
+    return unless([409], this.core.createNamespacedConfigMap({ namespace: body.metadata!.namespace!, body }).then(() => "created" as const), "exists");
+  }
+
+  createPod(body: V1Pod): Promise<"created" | "exists"> {
+    return unless([409], this.core.createNamespacedPod({ namespace: body.metadata!.namespace!, body }).then(() => "created" as const), "exists");
+  }
+
+  readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined> {
+    return unless([404], this.core.readNamespacedConfigMap({ namespace, name }), undefined);
+  }
+
+  readPod(namespace: string, name: string): Promise<V1Pod | undefined> {
+    return unless([404], this.core.readNamespacedPod({ namespace, name }), undefined);
+  }
+
+  readRun(namespace: string, name: string): Promise<ScriptRun | undefined> {
+    return unless([404], this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }), undefined);
+  }
+
+  readLastLogLine(namespace: string, name: string, container: string, limitBytes: number): Promise<string> {
+    return this.core.readNamespacedPodLog({ namespace, name, container, tailLines: 1, limitBytes });
+  }
+
+  async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {
+    const target = { group: GROUP, version: VERSION, namespace, plural: PLURAL, name };
+    // client-node's generated PATCH methods default to a JSON patch; say which kind this is.
+    const request = patch.type === "merge"
+      ? this.custom.patchNamespacedCustomObjectStatus({ ...target, body: { status: patch.status } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch))
+      : this.custom.patchNamespacedCustomObjectStatus({ ...target, body: [{ op: "add", path: "/status", value: patch.status }] },
+        setHeaderOptions("Content-Type", PatchStrategy.JsonPatch));
+    return unless([404], request.then(() => true), false);
+  }
+
+  async deletePod(namespace: string, name: string): Promise<void> {
+    await unless([404], this.core.deleteNamespacedPod({ namespace, name }), undefined);
+  }
+
+  async deleteConfigMap(namespace: string, name: string): Promise<void> {
+    await unless([404], this.core.deleteNamespacedConfigMap({ namespace, name }), undefined);
+  }
+
+  async deleteRun(namespace: string, name: string, uid: string): Promise<void> {
+    // 409: the uid precondition failed, so a new run of that name is not ours to delete.
+    await unless([404, 409], this.custom.deleteNamespacedCustomObject({
+      group: GROUP, version: VERSION, namespace, plural: PLURAL, name,
+      body: { preconditions: { uid }, propagationPolicy: "Background" },
+    }), undefined);
+  }
+
+  async createEvent(body: CoreV1Event): Promise<void> {
+    await this.core.createNamespacedEvent({ namespace: body.metadata.namespace!, body });
+  }
+}

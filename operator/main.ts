@@ -1,0 +1,69 @@
+// The controller process: `npx tsx operator/main.ts` (or `node dist/operator/main.js`). Reads its
+// configuration (operator/README.md), serves /metrics and /healthz, stands for leader and runs the
+// controller while it leads, and shuts down gracefully on SIGTERM or SIGINT.
+import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
+import { ConfigError, loadConfig } from "./config.js";
+import { Controller } from "./controller.js";
+import { LeaderElector } from "./leader.js";
+import { createLogger } from "./log.js";
+import { createMetrics, serveMetrics } from "./metrics.js";
+import { PreflightClient } from "./preflight.js";
+
+function aborted(signal: AbortSignal): Promise<"stopped"> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve("stopped");
+    else signal.addEventListener("abort", () => resolve("stopped"), { once: true });
+  });
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env, process.argv.slice(2));
+  const log = createLogger(config.logLevel);
+  // client-node's watch can reject a promise nobody awaits (e.g. a failed token refresh); the
+  // informers' re-list timer recovers from that, so it is logged rather than fatal.
+  process.on("unhandledRejection", (reason) => log.error({ err: String(reason) }, "Caught an unhandled rejection"));
+  const shutdown = new AbortController();
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      log.info({ signal }, "Received signal; shutting down");
+      shutdown.abort();
+    });
+  }
+  // In a pod this reads the service account; on a workstation, KUBECONFIG or ~/.kube/config.
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const metrics = createMetrics();
+  const server = await serveMetrics(metrics, config.metricsPort, log);
+  const preflight = new PreflightClient({ runnerPath: config.runnerPath, python: config.python, timeoutMs: config.preflightTimeoutMs });
+  log.info({ cluster: kc.getCurrentCluster()?.server, runnerImage: config.runnerImage, runnerPath: config.runnerPath,
+    maxConcurrentRuns: config.maxConcurrentRuns, sandboxBackend: config.sandboxBackend }, "Started");
+
+  const elector = config.leaderElection.enabled
+    ? new LeaderElector(kc.makeApiClient(CoordinationV1Api), config.leaderElection, log)
+    : undefined;
+  while (!shutdown.signal.aborted) {
+    if (elector && !(await elector.acquire(shutdown.signal))) break;
+    metrics.leader.set(1);
+    const controller = new Controller({ kc, config, log, metrics, preflight });
+    const holding = elector ? elector.hold(shutdown.signal) : aborted(shutdown.signal);
+    await Promise.race([controller.start(), holding]);
+    const ended = await holding;
+    metrics.leader.set(0);
+    await controller.stop();
+    if (ended === "stopped") break;
+    log.warn("Stopped the controller after losing leadership; standing again");
+  }
+  if (elector) await elector.release();
+  await preflight.close();
+  await new Promise((resolve) => server.close(resolve));
+  log.info("Stopped");
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  console.error("The controller failed:", err);
+  process.exit(1);
+});

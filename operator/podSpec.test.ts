@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { buildConfigMap, buildPod, podMemoryLimit } from "./podSpec.js";
+import { childName, configMapNameFor, ownerRunKey, parseKey, podNameFor, runLabelValue } from "./names.js";
+import { resolveRequest } from "./request.js";
+import { aRun, testConfig } from "./testkit.js";
+
+const config = testConfig();
+
+function build(spec: Record<string, unknown> = {}, env: Record<string, string> = {}) {
+  const run = aRun("hello", spec, { namespace: "team-a" });
+  const settings = testConfig(env);
+  const resolution = resolveRequest(run.spec, settings);
+  assert.ok(resolution.ok);
+  return { run, request: resolution.request, pod: buildPod(run, resolution.request, settings), configMap: buildConfigMap(run, resolution.request) };
+}
+
+describe("the runner pod", () => {
+  it("is named after the run, labelled, and owned by it", () => {
+    const { run, pod } = build();
+    assert.equal(pod.metadata?.name, "hello-runner");
+    assert.equal(pod.metadata?.namespace, "team-a");
+    assert.deepEqual(pod.metadata?.labels, {
+      "app.kubernetes.io/managed-by": "scriptrun-operator", "app.kubernetes.io/name": "scriptrun-runner", "scriptrun.dev/run": "hello",
+    });
+    assert.deepEqual(pod.metadata?.ownerReferences, [{
+      apiVersion: "scriptrun.dev/v1alpha1", kind: "ScriptRun", name: "hello", uid: run.metadata.uid, controller: true, blockOwnerDeletion: true,
+    }]);
+    assert.equal(ownerRunKey(pod), "team-a/hello");
+  });
+
+  it("runs the harness on the mounted request and writes the termination message", () => {
+    const { pod } = build();
+    const container = pod.spec!.containers[0]!;
+    assert.equal(container.image, "localhost/scriptrun/runner:test");
+    assert.equal(container.imagePullPolicy, "IfNotPresent");
+    assert.deepEqual(container.command, [
+      "python3", "/opt/scriptrun/runner.py", "--request", "/var/run/scriptrun/request.json", "--termination-log", "/dev/termination-log"]);
+    assert.equal(container.terminationMessagePolicy, "File");
+    assert.deepEqual(container.volumeMounts, [
+      { name: "request", mountPath: "/var/run/scriptrun", readOnly: true }, { name: "tmp", mountPath: "/tmp" }]);
+    assert.deepEqual(pod.spec!.volumes![0]!.configMap, { name: "hello-request", defaultMode: 0o444 });
+  });
+
+  it("has no credentials, no service links, no restarts and a deadline of timeout plus grace", () => {
+    const { pod } = build({ timeoutSeconds: 20 });
+    assert.equal(pod.spec!.automountServiceAccountToken, false);
+    assert.equal(pod.spec!.enableServiceLinks, false);
+    assert.equal(pod.spec!.restartPolicy, "Never");
+    assert.equal(pod.spec!.activeDeadlineSeconds, 20 + 30);
+  });
+
+  it("runs as a non-root user without privileges, on a read-only root with a writable /tmp", () => {
+    const { pod } = build();
+    const container = pod.spec!.containers[0]!;
+    assert.deepEqual(container.securityContext, {
+      allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true, runAsNonRoot: true,
+    });
+    assert.equal(pod.spec!.securityContext!.runAsUser, 65532);
+    assert.equal(pod.spec!.securityContext!.runAsNonRoot, true);
+    // The sandbox inside needs to unshare namespaces, which the runtime's default profiles forbid.
+    assert.deepEqual(pod.spec!.securityContext!.seccompProfile, { type: "Unconfined" });
+    assert.deepEqual(pod.spec!.securityContext!.appArmorProfile, { type: "Unconfined" });
+    assert.ok(pod.spec!.volumes!.some((v) => v.name === "tmp" && v.emptyDir));
+  });
+
+  it("asks for the spec's CPU and the sandbox memory plus the harness's headroom", () => {
+    const { pod } = build({ resources: { cpu: "250m", memory: "128Mi" } });
+    const resources = { cpu: "250m", memory: "192Mi" };
+    assert.deepEqual(pod.spec!.containers[0]!.resources, { requests: resources, limits: resources });
+  });
+
+  it("uses the operator's defaults when the spec has no resources", () => {
+    const { pod } = build();
+    assert.deepEqual(pod.spec!.containers[0]!.resources!.limits, { cpu: "500m", memory: "320Mi" });
+  });
+
+  it("tells the runner which sandbox is required, and nothing when any will do", () => {
+    assert.equal(build().pod.spec!.containers[0]!.env, undefined);
+    assert.deepEqual(build({}, { SCRIPTRUN_SANDBOX_BACKEND: "nsjail" }).pod.spec!.containers[0]!.env,
+      [{ name: "SCRIPTRUN_SANDBOX_BACKEND", value: "nsjail" }]);
+  });
+
+  it("is the same object every time for the same run", () => {
+    const run = aRun("same");
+    const resolution = resolveRequest(run.spec, config);
+    assert.ok(resolution.ok);
+    assert.deepEqual(buildPod(run, resolution.request, config), buildPod(run, resolution.request, config));
+  });
+});
+
+describe("the request ConfigMap", () => {
+  it("is immutable, owned by the run and carries the resolved request as request.json", () => {
+    const { run, configMap, request } = build({ args: [1, null] });
+    assert.equal(configMap.metadata?.name, "hello-request");
+    assert.equal(configMap.immutable, true);
+    assert.equal(configMap.metadata?.ownerReferences?.[0]?.uid, run.metadata.uid);
+    assert.deepEqual(JSON.parse(configMap.data!["request.json"]!), request);
+  });
+});
+
+describe("child names", () => {
+  it("append the suffix to short run names", () => {
+    assert.equal(podNameFor("r1"), "r1-runner");
+    assert.equal(configMapNameFor("r1"), "r1-request");
+  });
+
+  it("stay within 63 characters, deterministic and distinct for long run names", () => {
+    const long = `${"a".repeat(70)}.b`;
+    const other = `${"a".repeat(70)}.c`;
+    const name = podNameFor(long);
+    assert.ok(name.length <= 63, name);
+    assert.match(name, /^a+-[0-9a-f]{8}-runner$/);
+    assert.equal(podNameFor(long), name);
+    assert.notEqual(podNameFor(other), name);
+    assert.ok(runLabelValue(long).length <= 63);
+    assert.match(childName(`${"x".repeat(50)}-${"y".repeat(20)}`, "-request"), /^x+-[0-9a-f]{8}-request$/);
+  });
+
+  it("make the memory limit exact", () => {
+    assert.equal(podMemoryLimit("1Gi", "64Mi"), "1088Mi");
+    assert.equal(podMemoryLimit("1G", "64Mi"), "1067108864");
+  });
+
+  it("split queue keys into namespace and name", () => {
+    assert.deepEqual(parseKey("ns/run.1"), { namespace: "ns", name: "run.1" });
+    assert.throws(() => parseKey("no-namespace"), /not a namespace\/name key/);
+  });
+});

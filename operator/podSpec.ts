@@ -1,0 +1,113 @@
+// ScriptRun + resolved request + configuration → the ConfigMap carrying the request and the runner
+// pod (docs/architecture.md). Pure: the same run always yields the same objects.
+import type { V1ConfigMap, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
+import { API_VERSION, KIND, type ScriptRun } from "../crds/schema.js";
+import type { Config } from "./config.js";
+import {
+  MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL, RUNNER_CONTAINER, configMapNameFor, podNameFor, runLabelValue,
+} from "./names.js";
+import { formatBytes, parseQuantity } from "./quantity.js";
+import type { RunnerRequest } from "./request.js";
+
+export type PodSettings = Pick<Config, "runnerImage" | "imagePullPolicy" | "memoryHeadroom" | "deadlineGraceSeconds" | "sandboxBackend">;
+
+export const REQUEST_KEY = "request.json";
+export const REQUEST_DIR = "/var/run/scriptrun";
+export const TERMINATION_LOG = "/dev/termination-log";
+export const RUNNER_UID = 65532;
+// The harness's scratch space; the sandbox gets its own private /tmp inside it.
+const TMP_SIZE = "256Mi";
+
+function ownerReference(run: ScriptRun): V1OwnerReference {
+  const { name, uid } = run.metadata;
+  if (!name || !uid) throw new Error("A ScriptRun without name or uid cannot own anything");
+  return { apiVersion: API_VERSION, kind: KIND, name, uid, controller: true, blockOwnerDeletion: true };
+}
+
+function labels(run: ScriptRun): Record<string, string> {
+  return {
+    [MANAGED_BY_LABEL]: MANAGED_BY,
+    "app.kubernetes.io/name": "scriptrun-runner",
+    [RUN_LABEL]: runLabelValue(run.metadata.name ?? ""),
+  };
+}
+
+/** The immutable ConfigMap that carries the request into the pod. */
+export function buildConfigMap(run: ScriptRun, request: RunnerRequest): V1ConfigMap {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name: configMapNameFor(run.metadata.name ?? ""),
+      namespace: run.metadata.namespace,
+      labels: labels(run),
+      ownerReferences: [ownerReference(run)],
+    },
+    immutable: true,
+    data: { [REQUEST_KEY]: JSON.stringify(request) },
+  };
+}
+
+/** The pod's memory limit: the sandbox's memory plus room for the harness, so the harness sees the
+ * script hit its limit and reports memory_limit before the kubelet OOM-kills the whole container. */
+export function podMemoryLimit(sandboxMemory: string, headroom: string): string {
+  return formatBytes(parseQuantity(sandboxMemory) + parseQuantity(headroom));
+}
+
+export function buildPod(run: ScriptRun, request: RunnerRequest, settings: PodSettings): V1Pod {
+  const runName = run.metadata.name ?? "";
+  const memory = podMemoryLimit(request.resources.memory, settings.memoryHeadroom);
+  const resources = { cpu: request.resources.cpu, memory };
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: podNameFor(runName),
+      namespace: run.metadata.namespace,
+      labels: labels(run),
+      ownerReferences: [ownerReference(run)],
+    },
+    spec: {
+      restartPolicy: "Never",
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      // A backstop only: the harness enforces timeoutSeconds itself and reports timeout.
+      activeDeadlineSeconds: request.timeoutSeconds + settings.deadlineGraceSeconds,
+      terminationGracePeriodSeconds: 5,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: RUNNER_UID,
+        runAsGroup: RUNNER_UID,
+        // bubblewrap and nsjail unshare user, mount, pid and network namespaces to build the
+        // sandbox; the RuntimeDefault seccomp profile (and the default AppArmor profile) forbid
+        // exactly those calls. The sandbox inside applies its own, narrower syscall policy.
+        seccompProfile: { type: "Unconfined" },
+        appArmorProfile: { type: "Unconfined" },
+      },
+      containers: [{
+        name: RUNNER_CONTAINER,
+        image: settings.runnerImage,
+        imagePullPolicy: settings.imagePullPolicy,
+        command: ["python3", "/opt/scriptrun/runner.py", "--request", `${REQUEST_DIR}/${REQUEST_KEY}`, "--termination-log", TERMINATION_LOG],
+        ...(settings.sandboxBackend !== "auto" ? { env: [{ name: "SCRIPTRUN_SANDBOX_BACKEND", value: settings.sandboxBackend }] } : {}),
+        terminationMessagePath: TERMINATION_LOG,
+        terminationMessagePolicy: "File",
+        resources: { requests: resources, limits: resources },
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ["ALL"] },
+          readOnlyRootFilesystem: true,
+          runAsNonRoot: true,
+        },
+        volumeMounts: [
+          { name: "request", mountPath: REQUEST_DIR, readOnly: true },
+          { name: "tmp", mountPath: "/tmp" },
+        ],
+      }],
+      volumes: [
+        { name: "request", configMap: { name: configMapNameFor(runName), defaultMode: 0o444 } },
+        { name: "tmp", emptyDir: { sizeLimit: TMP_SIZE } },
+      ],
+    },
+  };
+}

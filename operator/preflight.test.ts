@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PreflightClient, PreflightError, defaultRunnerPath } from "./preflight.js";
+
+// A stand-in for `runner.py --preflight-server` speaking the same JSON-lines protocol, with
+// scripts that make it misbehave on purpose.
+const FAKE_SERVER = `
+import json, sys, time
+assert sys.argv[1:] == ["--preflight-server"], sys.argv
+for line in sys.stdin:
+    script = json.loads(line)["script"]
+    if script == "die":
+        sys.stderr.write("harness broke\\n"); sys.stderr.flush(); sys.exit(3)
+    if script == "hang":
+        time.sleep(60)
+    if script == "garbage":
+        print("this is not json", flush=True); continue
+    if script.startswith("def main"):
+        print(json.dumps({"ok": True}), flush=True)
+    else:
+        print(json.dumps({"ok": False, "error": {"type": "missing_entrypoint", "message": "no main", "line": None,
+              "traceback": None, "suggestions": None, "availableFunctions": ["other"]}}), flush=True)
+`;
+
+const dir = mkdtempSync(join(tmpdir(), "preflight-test-"));
+const fakeRunner = join(dir, "runner.py");
+writeFileSync(fakeRunner, FAKE_SERVER);
+
+const request = (script: string) => ({ script, mode: "function" as const, entrypoint: "main" });
+
+describe("the preflight client", () => {
+  let client: PreflightClient;
+  beforeEach(() => {
+    client = new PreflightClient({ runnerPath: fakeRunner, timeoutMs: 3000 });
+  });
+  afterEach(() => client.close());
+
+  it("answers pipelined requests in order", async () => {
+    const answers = await Promise.all(["def main(): pass", "def other(): pass", "def main(): return 2"].map((s) => client.check(request(s))));
+    assert.deepEqual(answers.map((a) => a.ok), [true, false, true]);
+  });
+
+  it("gives the harness's error with its nulls dropped", async () => {
+    assert.deepEqual(await client.check(request("def other(): pass")), {
+      ok: false, error: { type: "missing_entrypoint", message: "no main", suggestions: [], availableFunctions: ["other"] },
+    });
+  });
+
+  it("fails the pending checks when the server dies, saying why, and starts a new one for the next", async () => {
+    await assert.rejects(client.check(request("die")), (err: unknown) => err instanceof PreflightError && /code 3\): harness broke/.test(err.message));
+    assert.deepEqual(await client.check(request("def main(): pass")), { ok: true });
+  });
+
+  it("gives up on a server that does not answer in time and starts a new one", async () => {
+    const slow = new PreflightClient({ runnerPath: fakeRunner, timeoutMs: 1500 });
+    try {
+      await assert.rejects(slow.check(request("hang")), /no answer within 1500 ms/);
+      assert.deepEqual(await slow.check(request("def main(): pass")), { ok: true });
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it("rejects a malformed answer and recovers", async () => {
+    await assert.rejects(client.check(request("garbage")), /not JSON/);
+    assert.deepEqual(await client.check(request("def main(): pass")), { ok: true });
+  });
+
+  it("fails clearly when the runner cannot be started", async () => {
+    const broken = new PreflightClient({ runnerPath: fakeRunner, python: join(dir, "no-such-python") });
+    await assert.rejects(broken.check(request("def main(): pass")), /preflight server could not run: spawn .*ENOENT/);
+    await broken.close();
+  });
+
+  it("refuses checks once closed", async () => {
+    await client.close();
+    await assert.rejects(client.check(request("def main(): pass")), /closed/);
+  });
+
+  it("finds runner.py in this checkout, or falls back to the image's path", () => {
+    assert.match(defaultRunnerPath(), /(images\/runner\/runner\.py|^\/opt\/scriptrun\/runner\.py)$/);
+  });
+});

@@ -1,0 +1,272 @@
+// reconcile(key): level-triggered and idempotent. It reads the ScriptRun and its pod from the
+// informer caches, works out what should exist, acts, and rebuilds status from what it sees; it
+// never asks what event brought it here. The thinking lives in pure modules (request, admission,
+// podSpec, statusFromPod, runStatus); this file does the I/O through the small Kube interface.
+import type { ObjectCache, V1Pod } from "@kubernetes/client-node";
+import { type RunError, type ScriptRun, type ScriptRunStatus, isFinished } from "../crds/schema.js";
+import { type AdmissionPlan, type RunSlotFacts, planAdmission } from "./admission.js";
+import type { Config } from "./config.js";
+import type { EventNote } from "./events.js";
+import { type Kube, statusCode } from "./kube.js";
+import type { Logger } from "./log.js";
+import { carriesNullMember, mergePatch } from "./mergePatch.js";
+import { type Metrics, observeStage } from "./metrics.js";
+import { RUNNER_CONTAINER, configMapNameFor, ownerRunUid, parseKey, podNameFor, runKey } from "./names.js";
+import { buildConfigMap, buildPod } from "./podSpec.js";
+import type { PreflightAnswer } from "./preflight.js";
+import { type RunnerRequest, resolveRequest } from "./request.js";
+import {
+  type Outcome, conditionOf, finishedStatus, infrastructureError, isAccepted, isoTime, podStatus, queuedStatus, reasonOf, toMillis,
+} from "./runStatus.js";
+import { statusFromPod } from "./statusFromPod.js";
+import type { ProcessResult } from "./workqueue.js";
+
+export interface ReconcileDeps {
+  kube: Kube;
+  runs: ObjectCache<ScriptRun>;
+  pods: ObjectCache<V1Pod>;
+  preflight: { check(request: RunnerRequest): Promise<PreflightAnswer> };
+  config: Config;
+  metrics: Metrics;
+  events: { record(run: ScriptRun, note: EventNote): Promise<void> };
+  log: Logger;
+  /** Queues a key for reconcile (waking queued runs when a slot frees). */
+  enqueue: (key: string) => void;
+  now?: () => number;
+}
+
+// A pod or ConfigMap of an earlier run of the same name is still being garbage-collected.
+const FOREIGN_RETRY_MS = 2000;
+
+type WriteResult = "written" | "unchanged" | "gone";
+
+export class Reconciler {
+  /** Runs this process admitted, whose pod or status the cache may not show yet. */
+  private readonly reserved = new Map<string, { uid: string; at: number }>();
+  /** Final statuses written but not yet seen in the cache, so a stale read cannot undo them. */
+  private readonly written = new Map<string, { uid: string; status: ScriptRunStatus }>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ReconcileDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async reconcile(key: string): Promise<ProcessResult> {
+    const { namespace, name } = parseKey(key);
+    const cached = this.deps.runs.get(name, namespace);
+    if (!cached || cached.metadata.deletionTimestamp) return this.gone(key);
+    const run = this.latest(key, cached);
+    // A reservation of an earlier run of the same name means nothing for this one.
+    if (this.reserved.has(key) && this.reserved.get(key)?.uid !== run.metadata.uid) this.reserved.delete(key);
+    if (isFinished(run.status?.phase)) return this.afterFinish(key, run);
+    const pod = this.cachedPod(run);
+    if (pod === "foreign") return { requeueAfterMs: FOREIGN_RETRY_MS };
+    if (pod) return this.observe(key, run, pod);
+    if (this.reserved.has(key) || run.status?.podName !== undefined) return this.podMissing(key, run);
+    return this.start(key, run);
+  }
+
+  /** The run is gone (its children go with it, by owner reference): free its slot. */
+  private gone(key: string): ProcessResult {
+    this.reserved.delete(key);
+    this.written.delete(key);
+    this.wakeWaiting();
+    return {};
+  }
+
+  private latest(key: string, cached: ScriptRun): ScriptRun {
+    const memo = this.written.get(key);
+    if (!memo) return cached;
+    if (memo.uid !== cached.metadata.uid || isFinished(cached.status?.phase)) {
+      this.written.delete(key);
+      return cached;
+    }
+    return { ...cached, status: memo.status };
+  }
+
+  private cachedPod(run: ScriptRun): V1Pod | "foreign" | undefined {
+    const pod = this.deps.pods.get(podNameFor(run.metadata.name ?? ""), run.metadata.namespace);
+    if (!pod) return undefined;
+    return ownerRunUid(pod) === run.metadata.uid ? pod : "foreign";
+  }
+
+  /** A new run: refuse it, queue it, or create its ConfigMap and pod. */
+  private async start(key: string, run: ScriptRun): Promise<ProcessResult> {
+    const { config, metrics } = this.deps;
+    const resolution = resolveRequest(run.spec, config);
+    if (!resolution.ok) {
+      return this.refuse(key, run, {
+        type: "invalid_input", message: resolution.reasons.join("; "), availableFunctions: [],
+        suggestions: ["Stay within the operator's limits, or ask its operators to raise them."],
+      });
+    }
+    if (!isAccepted(run)) {
+      const began = this.now();
+      const answer = await this.deps.preflight.check(resolution.request);
+      observeStage(metrics, "preflight", (this.now() - began) / 1000);
+      if (!answer.ok) return this.refuse(key, run, answer.error);
+    }
+    // No await between planning and reserving: no other worker can take the same slot.
+    const decision = this.plan().decisions.get(key) ?? { admit: false, position: 1 };
+    if (!decision.admit) {
+      const wrote = await this.writeStatus(key, run, queuedStatus(run, decision.position, this.now()));
+      if (wrote === "written" && run.status?.phase !== "Queued") {
+        await this.deps.events.record(run, { type: "Normal", reason: "Queued", message: `Waiting for capacity at position ${decision.position}` });
+      }
+      return {};
+    }
+    this.reserved.set(key, { uid: run.metadata.uid ?? "", at: this.now() });
+    try {
+      if (await this.createChildren(run, resolution.request) === "foreign") {
+        this.reserved.delete(key);
+        return { requeueAfterMs: FOREIGN_RETRY_MS };
+      }
+    } catch (err) {
+      this.reserved.delete(key);
+      if (statusCode(err) !== 422) throw err;
+      return this.refuse(key, run, infrastructureError(`The apiserver refused the runner pod: ${(err as Error).message}`));
+    }
+    const podName = podNameFor(run.metadata.name ?? "");
+    observeStage(metrics, "pod_created", (this.now() - (toMillis(run.metadata.creationTimestamp) ?? this.now())) / 1000);
+    this.deps.log.info({ run: key, pod: podName }, "Created pod");
+    await this.deps.events.record(run, { type: "Normal", reason: "Created", message: `Created pod ${podName}` });
+    await this.writeStatus(key, run, podStatus(run, podName, undefined, this.now()));
+    return { requeueAfterMs: config.podStartTimeoutSeconds * 1000 };
+  }
+
+  /** Creates the ConfigMap, then the pod; "foreign" when an earlier run's objects hold the names. */
+  private async createChildren(run: ScriptRun, request: RunnerRequest): Promise<"created" | "foreign"> {
+    const { kube, config } = this.deps;
+    const namespace = run.metadata.namespace ?? "";
+    const configMap = buildConfigMap(run, request);
+    if (await kube.createConfigMap(configMap) === "exists") {
+      const existing = await kube.readConfigMap(namespace, configMap.metadata!.name!);
+      if (!existing || ownerRunUid(existing) !== run.metadata.uid) return "foreign";
+    }
+    const pod = buildPod(run, request, config);
+    if (await kube.createPod(pod) === "exists") {
+      const existing = await kube.readPod(namespace, pod.metadata!.name!);
+      if (!existing || ownerRunUid(existing) !== run.metadata.uid) return "foreign";
+    }
+    return "created";
+  }
+
+  private async observe(key: string, run: ScriptRun, pod: V1Pod): Promise<ProcessResult> {
+    const { config, kube } = this.deps;
+    let observation = statusFromPod(run, pod, undefined, this.now(), config);
+    if (observation.kind === "needsLog") {
+      const line = await kube.readLastLogLine(run.metadata.namespace ?? "", pod.metadata?.name ?? "", RUNNER_CONTAINER, config.maxLogBytes);
+      observation = statusFromPod(run, pod, line, this.now(), config);
+    }
+    if (observation.kind === "needsLog") throw new Error("The envelope was still missing after reading the log");
+    if (observation.kind === "finished") return this.finish(key, run, observation.status, observation.outcome, pod);
+    const started = observation.status.phase === "Running" && run.status?.phase !== "Running";
+    if (await this.writeStatus(key, run, observation.status) === "written" && started) {
+      const startedMs = toMillis(observation.status.startedAt);
+      const createdMs = toMillis(pod.metadata?.creationTimestamp);
+      if (startedMs !== undefined && createdMs !== undefined) observeStage(this.deps.metrics, "pod_started", (startedMs - createdMs) / 1000);
+    }
+    return observation.recheckAfterMs !== undefined ? { requeueAfterMs: observation.recheckAfterMs } : {};
+  }
+
+  /** The run was admitted but its pod is not in the cache: a lagging cache, or a vanished pod. */
+  private async podMissing(key: string, run: ScriptRun): Promise<ProcessResult> {
+    const { kube, config } = this.deps;
+    const { namespace = "", name = "" } = run.metadata;
+    const since = this.reserved.get(key)?.at ?? toMillis(conditionOf(run, "PodCreated")?.lastTransitionTime) ?? 0;
+    const waitedMs = this.now() - since;
+    if (waitedMs < config.podGoneGraceSeconds * 1000) return { requeueAfterMs: config.podGoneGraceSeconds * 1000 - waitedMs };
+    // Ask the apiserver itself before declaring the pod lost.
+    const pod = await kube.readPod(namespace, podNameFor(name));
+    if (pod && ownerRunUid(pod) === run.metadata.uid) return this.observe(key, run, pod);
+    const fresh = await kube.readRun(namespace, name);
+    if (!fresh || fresh.metadata.uid !== run.metadata.uid || fresh.metadata.deletionTimestamp) return this.gone(key);
+    if (isFinished(fresh.status?.phase)) return this.afterFinish(key, fresh);
+    const observation = statusFromPod(fresh, undefined, undefined, this.now(), config);
+    if (observation.kind !== "finished") throw new Error("A vanished pod must end the run");
+    return this.finish(key, fresh, observation.status, observation.outcome);
+  }
+
+  private refuse(key: string, run: ScriptRun, error: RunError): Promise<ProcessResult> {
+    const outcome: Outcome = { error, finishedAt: isoTime(this.now()) };
+    return this.finish(key, run, finishedStatus(run, outcome, this.deps.config, this.now()), outcome);
+  }
+
+  private async finish(key: string, run: ScriptRun, status: ScriptRunStatus, outcome: Outcome, pod?: V1Pod): Promise<ProcessResult> {
+    const { metrics, log, events } = this.deps;
+    const wrote = await this.writeStatus(key, run, status);
+    if (wrote === "gone") return this.gone(key);
+    if (wrote === "unchanged") return this.afterFinish(key, { ...run, status });
+    const error = status.error;
+    metrics.runsFinished.inc({ outcome: error ? "failed" : "succeeded", error_type: error?.type ?? "" });
+    if (outcome.durationMs !== undefined) observeStage(metrics, "execution", outcome.durationMs / 1000);
+    const terminatedMs = pod ? toMillis(outcome.finishedAt) : undefined;
+    if (terminatedMs !== undefined) observeStage(metrics, "status_written", (this.now() - terminatedMs) / 1000);
+    // Error messages may quote the user's code or data, so only the type is logged.
+    log.info({ run: key, phase: status.phase, errorType: error?.type, durationMs: status.durationMs, pod: status.podName }, "Finished run");
+    await events.record(run, error
+      ? { type: "Warning", reason: reasonOf(error.type), message: error.message }
+      : { type: "Normal", reason: "Succeeded", message: `The script finished in ${status.durationMs ?? 0} ms` });
+    return this.afterFinish(key, { ...run, status }, true);
+  }
+
+  /** A finished run: remove its pod (unless kept for debugging), wake the queue, honour its TTL.
+   * `justFinished`: the outcome was recorded just now, so its children exist even if the cache lags. */
+  private async afterFinish(key: string, run: ScriptRun, justFinished = false): Promise<ProcessResult> {
+    const { config, kube, log } = this.deps;
+    const { namespace = "", name = "", uid = "" } = run.metadata;
+    const hadSlot = this.reserved.delete(key);
+    const pod = this.cachedPod(run);
+    const ours = pod !== undefined && pod !== "foreign";
+    // A pod that never finished (stuck pending, lost node) is of no use for debugging: always remove it.
+    const live = ours && !["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
+    const remove = (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
+    if (remove) {
+      await kube.deletePod(namespace, podNameFor(name));
+      await kube.deleteConfigMap(namespace, configMapNameFor(name));
+      log.info({ run: key, pod: podNameFor(name) }, "Deleted runner pod");
+    }
+    if (hadSlot || remove || justFinished) this.wakeWaiting();
+    const ttl = run.spec.ttlSecondsAfterFinished;
+    if (ttl === undefined) return {};
+    const expiresMs = (toMillis(run.status?.finishedAt) ?? this.now()) + ttl * 1000;
+    if (this.now() < expiresMs) return { requeueAfterMs: expiresMs - this.now() };
+    await kube.deleteRun(namespace, name, uid);
+    log.info({ run: key, ttlSeconds: ttl }, "Deleted run after its TTL");
+    return {};
+  }
+
+  private async writeStatus(key: string, run: ScriptRun, desired: ScriptRunStatus): Promise<WriteResult> {
+    const patch = mergePatch(run.status ?? {}, desired);
+    if (patch === undefined) return "unchanged";
+    const { namespace = "", name = "", uid = "" } = run.metadata;
+    // A result with null members cannot travel in a merge patch (null means "delete"): replace status whole.
+    const ok = await this.deps.kube.patchRunStatus(namespace, name, carriesNullMember(desired.result)
+      ? { type: "replace", status: desired }
+      : { type: "merge", status: patch as Record<string, unknown> });
+    if (!ok) return "gone";
+    if (isFinished(desired.phase)) this.written.set(key, { uid, status: desired });
+    return "written";
+  }
+
+  private plan(): AdmissionPlan {
+    const facts: RunSlotFacts[] = this.deps.runs.list().map((cached) => {
+      const key = runKey(cached.metadata.namespace ?? "", cached.metadata.name ?? "");
+      const run = this.latest(key, cached);
+      const pod = this.cachedPod(run);
+      const podState = pod === undefined || pod === "foreign" ? "none" as const
+        : ["Succeeded", "Failed"].includes(pod.status?.phase ?? "") ? "done" as const : "live" as const;
+      return { run, reserved: this.reserved.get(key)?.uid === run.metadata.uid, pod: podState };
+    });
+    const plan = planAdmission(facts, this.deps.config);
+    this.deps.metrics.runsActive.set(plan.held);
+    this.deps.metrics.runsQueued.set([...plan.decisions.values()].filter((d) => !d.admit).length);
+    return plan;
+  }
+
+  /** Queues the waiting runs a freed slot admits. The others learn their new queue position at the
+   * next resync: rewriting every position each time a slot frees would cost a write per queued run. */
+  private wakeWaiting(): void {
+    for (const [key, decision] of this.plan().decisions) if (decision.admit) this.deps.enqueue(key);
+  }
+}

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { formatBytes, parseQuantity } from "./quantity.js";
+import { MAX_REQUEST_BYTES, resolveRequest } from "./request.js";
+import { testConfig } from "./testkit.js";
+
+const config = testConfig();
+
+function refusals(spec: Record<string, unknown>, env: Record<string, string> = {}): string[] {
+  const resolution = resolveRequest({ script: "def main(): return 1", ...spec }, testConfig(env));
+  return resolution.ok ? [] : resolution.reasons;
+}
+
+describe("resolving a spec into the harness request", () => {
+  it("fills the operator's defaults where the spec says nothing", () => {
+    const resolution = resolveRequest({ script: "def main(): return 1" }, config);
+    assert.ok(resolution.ok);
+    assert.deepEqual(resolution.request, {
+      script: "def main(): return 1", mode: "function", entrypoint: "main", args: [], kwargs: {}, stdin: "",
+      timeoutSeconds: 10, resources: { cpu: "500m", memory: "256Mi" }, limits: { pids: 64, outputBytes: 1024 * 1024 },
+    });
+  });
+
+  it("keeps what the spec asks for within the caps", () => {
+    const resolution = resolveRequest({
+      script: "x", mode: "script", timeoutSeconds: 300, resources: { cpu: "2", memory: "2Gi" },
+      limits: { pids: 1024, outputBytes: 4 * 1024 * 1024 }, args: [1, null], kwargs: { a: { b: null } }, stdin: "in",
+    }, config);
+    assert.ok(resolution.ok);
+    assert.equal(resolution.request.mode, "script");
+    assert.deepEqual(resolution.request.resources, { cpu: "2", memory: "2Gi" });
+    assert.deepEqual(resolution.request.kwargs, { a: { b: null } });
+  });
+
+  it("applies the operator's default import policy unless the spec has its own", () => {
+    const withDefault = resolveRequest({ script: "x" }, testConfig({ SCRIPTRUN_IMPORT_DENY: "socket" }));
+    assert.ok(withDefault.ok);
+    assert.deepEqual(withDefault.request.imports, { deny: ["socket"] });
+    const own = resolveRequest({ script: "x", imports: { allow: ["math"] } }, testConfig({ SCRIPTRUN_IMPORT_DENY: "socket" }));
+    assert.ok(own.ok);
+    assert.deepEqual(own.request.imports, { allow: ["math"] });
+  });
+
+  const above: Array<[string, Record<string, unknown>, string]> = [
+    ["a timeout", { timeoutSeconds: 301 }, "timeoutSeconds 301 exceeds the maximum of 300"],
+    ["CPU", { resources: { cpu: "2500m" } }, "resources.cpu 2500m exceeds the maximum of 2"],
+    ["memory", { resources: { memory: "3Gi" } }, "resources.memory 3Gi exceeds the maximum of 2Gi"],
+    ["pids", { limits: { pids: 5000 } }, "limits.pids 5000 exceeds the maximum of 1024"],
+    ["output bytes", { limits: { outputBytes: 5 * 1024 * 1024 } }, "limits.outputBytes 5242880 exceeds the maximum of 4194304"],
+  ];
+  for (const [what, spec, reason] of above) {
+    it(`refuses ${what} above the configured cap instead of lowering it`, () => {
+      assert.deepEqual(refusals(spec), [reason]);
+    });
+  }
+
+  it("refuses a script above the configured byte cap", () => {
+    assert.deepEqual(refusals({ script: "#".repeat(101) }, { SCRIPTRUN_MAX_SCRIPT_BYTES: "100" }), ["script is 101 bytes; at most 100 are allowed"]);
+  });
+
+  it("names every cap a spec breaks at once", () => {
+    assert.equal(refusals({ timeoutSeconds: 3000, resources: { memory: "64Gi" } }).length, 2);
+  });
+
+  it("refuses zero CPU and memory too small for Python", () => {
+    assert.deepEqual(refusals({ resources: { cpu: "0", memory: "1Ki" } }), [
+      "resources.cpu must be more than 0", "resources.memory must be at least 1Mi"]);
+  });
+
+  it("refuses a request too big for the ConfigMap that carries it", () => {
+    const reasons = refusals({ script: "x", stdin: "y".repeat(MAX_REQUEST_BYTES) }, { SCRIPTRUN_MAX_SCRIPT_BYTES: String(1024 * 1024) });
+    assert.equal(reasons.length, 1);
+    assert.match(reasons[0]!, /^the request \(script, stdin, args and kwargs\) is \d+ bytes; at most 1047552 fit$/);
+  });
+
+  it("refuses a spec the schema rejects, naming the field", () => {
+    assert.deepEqual(refusals({ entrypoint: "not valid" }).map((r) => r.split(":")[0]), ["entrypoint"]);
+  });
+});
+
+describe("Kubernetes quantities", () => {
+  it("parse decimal and binary suffixes and exponents", () => {
+    assert.equal(parseQuantity("500m"), 0.5);
+    assert.equal(parseQuantity("2"), 2);
+    assert.equal(parseQuantity("256Mi"), 256 * 2 ** 20);
+    assert.equal(parseQuantity("1.5G"), 1.5e9);
+    assert.equal(parseQuantity("1e3"), 1000);
+    assert.equal(parseQuantity(".5Ki"), 512);
+    assert.throws(() => parseQuantity("lots"), /not a Kubernetes quantity/);
+  });
+
+  it("format bytes as the shortest exact binary quantity", () => {
+    assert.equal(formatBytes(320 * 2 ** 20), "320Mi");
+    assert.equal(formatBytes(2 * 2 ** 30), "2Gi");
+    assert.equal(formatBytes(1536 * 2 ** 20), "1536Mi");
+    assert.equal(formatBytes(1000), "1000");
+    assert.equal(formatBytes(1e9 + 0.5), "1000000001");
+  });
+});

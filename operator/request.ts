@@ -1,0 +1,82 @@
+// The request the harness gets: the ScriptRun spec with the operator's defaults filled in.
+// A value above a configured cap is refused with a reason, never lowered: the run then fails
+// with invalid_input before any pod exists.
+import { type ScriptRunSpec, ScriptRunSpecSchema } from "../crds/schema.js";
+import type { Config } from "./config.js";
+import { parseQuantity } from "./quantity.js";
+
+/** The harness's request format (docs/architecture.md). */
+export interface RunnerRequest {
+  script: string;
+  mode: "function" | "script";
+  entrypoint: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  stdin: string;
+  timeoutSeconds: number;
+  resources: { cpu: string; memory: string };
+  limits: { pids: number; outputBytes: number };
+  /** Absent: no import policy. */
+  imports?: { allow?: string[]; deny?: string[] };
+}
+
+export type RequestLimits = Pick<Config, "timeoutSeconds" | "cpu" | "memory" | "pids" | "outputBytes" | "maxScriptBytes" | "importPolicy">;
+
+export type Resolution = { ok: true; request: RunnerRequest } | { ok: false; reasons: string[] };
+
+// A ConfigMap holds at most 1 MiB of data; leave room for the key and JSON framing.
+export const MAX_REQUEST_BYTES = 1024 * 1024 - 1024;
+
+function capReasons(spec: ScriptRunSpec, request: RunnerRequest, limits: RequestLimits): string[] {
+  const reasons: string[] = [];
+  const scriptBytes = Buffer.byteLength(spec.script, "utf8");
+  if (scriptBytes > limits.maxScriptBytes) {
+    reasons.push(`script is ${scriptBytes} bytes; at most ${limits.maxScriptBytes} are allowed`);
+  }
+  if (request.timeoutSeconds > limits.timeoutSeconds.max) {
+    reasons.push(`timeoutSeconds ${request.timeoutSeconds} exceeds the maximum of ${limits.timeoutSeconds.max}`);
+  }
+  if (parseQuantity(request.resources.cpu) > parseQuantity(limits.cpu.max)) {
+    reasons.push(`resources.cpu ${request.resources.cpu} exceeds the maximum of ${limits.cpu.max}`);
+  }
+  if (parseQuantity(request.resources.cpu) <= 0) reasons.push("resources.cpu must be more than 0");
+  if (parseQuantity(request.resources.memory) > parseQuantity(limits.memory.max)) {
+    reasons.push(`resources.memory ${request.resources.memory} exceeds the maximum of ${limits.memory.max}`);
+  }
+  if (parseQuantity(request.resources.memory) < 1024 * 1024) reasons.push("resources.memory must be at least 1Mi");
+  if (request.limits.pids > limits.pids.max) {
+    reasons.push(`limits.pids ${request.limits.pids} exceeds the maximum of ${limits.pids.max}`);
+  }
+  if (request.limits.outputBytes > limits.outputBytes.max) {
+    reasons.push(`limits.outputBytes ${request.limits.outputBytes} exceeds the maximum of ${limits.outputBytes.max}`);
+  }
+  const requestBytes = Buffer.byteLength(JSON.stringify(request), "utf8");
+  if (requestBytes > MAX_REQUEST_BYTES) {
+    reasons.push(`the request (script, stdin, args and kwargs) is ${requestBytes} bytes; at most ${MAX_REQUEST_BYTES} fit`);
+  }
+  return reasons;
+}
+
+/** The harness request for a spec, or why the spec is refused. */
+export function resolveRequest(spec: unknown, limits: RequestLimits): Resolution {
+  const parsed = ScriptRunSpecSchema.safeParse(spec);
+  if (!parsed.success) {
+    return { ok: false, reasons: parsed.error.issues.map((i) => `${i.path.join(".") || "spec"}: ${i.message}`) };
+  }
+  const s = parsed.data;
+  const imports = s.imports ?? limits.importPolicy;
+  const request: RunnerRequest = {
+    script: s.script,
+    mode: s.mode,
+    entrypoint: s.entrypoint,
+    args: s.args ?? [],
+    kwargs: s.kwargs ?? {},
+    stdin: s.stdin ?? "",
+    timeoutSeconds: s.timeoutSeconds ?? limits.timeoutSeconds.default,
+    resources: { cpu: s.resources?.cpu ?? limits.cpu.default, memory: s.resources?.memory ?? limits.memory.default },
+    limits: { pids: s.limits?.pids ?? limits.pids.default, outputBytes: s.limits?.outputBytes ?? limits.outputBytes.default },
+    ...(imports.allow !== undefined || imports.deny !== undefined ? { imports } : {}),
+  };
+  const reasons = capReasons(s, request, limits);
+  return reasons.length > 0 ? { ok: false, reasons } : { ok: true, request };
+}

@@ -1,0 +1,179 @@
+// The status a ScriptRun should have at each step (Queued, Pending, Running, finished), built
+// whole from what was observed so that a merge patch against the current status says exactly
+// what changed. Conditions follow the API conventions: Accepted, PodCreated, Finished, each with a
+// CamelCase reason, keeping lastTransitionTime while their status stays the same.
+import type { Condition, ErrorType, RunError, Sandbox, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
+import { fitOutput, jsonBytes } from "./statusBudget.js";
+
+export interface Outcome {
+  /** Absent when the run succeeded. */
+  error?: RunError;
+  result?: unknown;
+  stdout?: string;
+  stderr?: string;
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
+  exitCode?: number;
+  durationMs?: number;
+  sandbox?: Sandbox;
+  podName?: string;
+  startedAt?: string;
+  finishedAt: string;
+}
+
+// Room for conditions, summary and the other small status fields.
+const STATUS_OVERHEAD_BYTES = 8 * 1024;
+const SUMMARY_LENGTH = 60;
+const MESSAGE_LENGTH = 1024;
+// Errors found before any pod exists: the run was not accepted.
+const REFUSALS: readonly ErrorType[] = ["invalid_input", "syntax_error", "missing_entrypoint", "disallowed_import"];
+
+/** Milliseconds of a timestamp that arrived as a Date (list) or a string (watch). */
+export function toMillis(time: Date | string | undefined | null): number | undefined {
+  if (time === undefined || time === null) return undefined;
+  const ms = new Date(time).getTime();
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+export function infrastructureError(message: string): RunError {
+  return { type: "infrastructure_error", message, suggestions: [], availableFunctions: [] };
+}
+
+/** runtime_error → RuntimeError. */
+export function reasonOf(type: ErrorType): string {
+  return type.split("_").map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join("");
+}
+
+export function conditionOf(run: ScriptRun, type: string): Condition | undefined {
+  return run.status?.conditions?.find((c) => c.type === type);
+}
+
+/** Whether preflight and the caps already passed for this generation (no need to check again). */
+export function isAccepted(run: ScriptRun): boolean {
+  const accepted = conditionOf(run, "Accepted");
+  return accepted?.status === "True" && accepted.observedGeneration === run.metadata.generation;
+}
+
+type ConditionUpdate = Pick<Condition, "type" | "status" | "reason" | "message">;
+
+const CONDITION_ORDER = ["Accepted", "PodCreated", "Finished"];
+
+function withConditions(run: ScriptRun, updates: ConditionUpdate[], now: number): Condition[] {
+  const generation = run.metadata.generation;
+  const conditions = (run.status?.conditions ?? []).filter((c) => !updates.some((u) => u.type === c.type));
+  for (const update of updates) {
+    const previous = conditionOf(run, update.type);
+    const lastTransitionTime = previous?.status === update.status ? previous.lastTransitionTime : isoTime(now);
+    conditions.push({ ...update, lastTransitionTime, ...(generation !== undefined ? { observedGeneration: generation } : {}) });
+  }
+  return conditions.sort((a, b) => CONDITION_ORDER.indexOf(a.type) - CONDITION_ORDER.indexOf(b.type));
+}
+
+const ACCEPTED: ConditionUpdate = {
+  type: "Accepted", status: "True", reason: "Accepted", message: "The script passed preflight and the operator's caps",
+};
+
+function base(run: ScriptRun): Pick<ScriptRunStatus, "observedGeneration"> {
+  return run.metadata.generation !== undefined ? { observedGeneration: run.metadata.generation } : {};
+}
+
+export function queuedStatus(run: ScriptRun, position: number, now: number): ScriptRunStatus {
+  return {
+    ...base(run),
+    phase: "Queued",
+    queuePosition: position,
+    summary: `Queued at position ${position}`,
+    conditions: withConditions(run, [
+      ACCEPTED,
+      { type: "PodCreated", status: "False", reason: "Queued", message: `Waiting for capacity; position ${position} in the queue` },
+      { type: "Finished", status: "False", reason: "Queued", message: "Waiting for capacity" },
+    ], now),
+  };
+}
+
+/** The pod exists; `startedAt` once its container runs. */
+export function podStatus(run: ScriptRun, podName: string, startedAt: string | undefined, now: number,
+  waitingFor?: string): ScriptRunStatus {
+  return {
+    ...base(run),
+    phase: startedAt ? "Running" : "Pending",
+    podName,
+    ...(startedAt ? { startedAt } : {}),
+    conditions: withConditions(run, [
+      ACCEPTED,
+      { type: "PodCreated", status: "True", reason: "PodCreated", message: `Created pod ${podName}` },
+      startedAt
+        ? { type: "Finished", status: "False", reason: "Running", message: "The script is running" }
+        : { type: "Finished", status: "False", reason: "PodPending", message: clip(waitingFor ?? "Waiting for the runner pod to start", MESSAGE_LENGTH) },
+    ], now),
+  };
+}
+
+function firstLine(text: string): string {
+  return text.split("\n", 1)[0] ?? "";
+}
+
+function clip(text: string, length = SUMMARY_LENGTH): string {
+  return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
+}
+
+/** The printer column: the result as JSON, or `type: message`, cut to ~60 characters. */
+export function summarize(outcome: Pick<Outcome, "error" | "result">): string {
+  if (outcome.error) return clip(`${outcome.error.type}: ${firstLine(outcome.error.message)}`);
+  return clip(JSON.stringify(outcome.result ?? null));
+}
+
+export interface FinishSettings {
+  /** The most bytes the whole ScriptRun may take in etcd. */
+  maxObjectBytes: number;
+}
+
+/** The final status: Succeeded or Failed, with the outcome fitted into what etcd can store. */
+export function finishedStatus(run: ScriptRun, outcome: Outcome, settings: FinishSettings, now: number): ScriptRunStatus {
+  const budget = settings.maxObjectBytes - jsonBytes({ metadata: run.metadata, spec: run.spec }) - STATUS_OVERHEAD_BYTES;
+  const fitted = fitOutput({
+    result: outcome.result, stdout: outcome.stdout, stderr: outcome.stderr,
+    stdoutTruncated: outcome.stdoutTruncated, stderrTruncated: outcome.stderrTruncated, traceback: outcome.error?.traceback,
+  }, budget);
+  let error = outcome.error && (fitted.traceback !== undefined ? { ...outcome.error, traceback: fitted.traceback } : outcome.error);
+  if (!error && fitted.resultBytes !== undefined) {
+    error = {
+      type: "output_limit", suggestions: ["Return a smaller result, or write bulk data to stdout."], availableFunctions: [],
+      message: `The result is ${fitted.resultBytes} bytes; a ScriptRun can hold about ${Math.max(0, budget)} more`,
+    };
+  }
+  const podName = outcome.podName ?? run.status?.podName;
+  const accepted = podName !== undefined || !error || !REFUSALS.includes(error.type);
+  const reason = error ? reasonOf(error.type) : "Succeeded";
+  const message = error ? clip(firstLine(error.message), MESSAGE_LENGTH) : "The script finished";
+  return {
+    ...base(run),
+    phase: error ? "Failed" : "Succeeded",
+    summary: summarize({ error, result: fitted.result }),
+    ...(fitted.result !== undefined && fitted.result !== null && !error ? { result: fitted.result } : {}),
+    ...(fitted.stdout !== undefined ? { stdout: fitted.stdout } : {}),
+    ...(fitted.stderr !== undefined ? { stderr: fitted.stderr } : {}),
+    ...(fitted.stdoutTruncated ? { stdoutTruncated: true } : {}),
+    ...(fitted.stderrTruncated ? { stderrTruncated: true } : {}),
+    ...(error ? { error } : {}),
+    ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
+    ...(outcome.startedAt !== undefined ? { startedAt: outcome.startedAt } : {}),
+    finishedAt: outcome.finishedAt,
+    ...(outcome.durationMs !== undefined ? { durationMs: Math.round(outcome.durationMs) } : {}),
+    ...(podName !== undefined ? { podName } : {}),
+    ...(outcome.sandbox ? { sandbox: outcome.sandbox } : {}),
+    conditions: withConditions(run, [
+      accepted ? ACCEPTED : { type: "Accepted", status: "False", reason, message },
+      podName !== undefined
+        ? { type: "PodCreated", status: "True", reason: "PodCreated", message: `Created pod ${podName}` }
+        : accepted
+          ? { type: "PodCreated", status: "False", reason, message }
+          : { type: "PodCreated", status: "False", reason: "NotAccepted", message: "The run was refused before any pod was made" },
+      { type: "Finished", status: "True", reason, message },
+    ], now),
+  };
+}

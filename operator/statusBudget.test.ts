@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { finishedStatus, summarize } from "./runStatus.js";
+import { cutToBytes, fitOutput, jsonBytes } from "./statusBudget.js";
+import { T0, aRun } from "./testkit.js";
+
+describe("fitting a run's outcome into what etcd stores", () => {
+  it("keeps everything that fits", () => {
+    const output = { result: { a: 1 }, stdout: "out", stderr: "err" };
+    assert.deepEqual(fitOutput(output, 1000), output);
+  });
+
+  it("cuts stdout before stderr and marks what it cut", () => {
+    const fitted = fitOutput({ result: 1, stdout: "x".repeat(100), stderr: "y".repeat(100) }, 60);
+    assert.equal(fitted.stdout, "x".repeat(57));
+    assert.equal(fitted.stdoutTruncated, true);
+    assert.equal(fitted.stderr, "");
+    assert.equal(fitted.stderrTruncated, true);
+  });
+
+  it("drops a result too big to store whole, saying how big it was", () => {
+    const fitted = fitOutput({ result: "r".repeat(100), stdout: "out" }, 50);
+    assert.ok(!("result" in fitted));
+    assert.equal(fitted.resultBytes, 102);
+    assert.equal(fitted.stdout, "out");
+  });
+
+  it("keeps the end of a long traceback, where the exception is", () => {
+    const fitted = fitOutput({ traceback: `${"frame\n".repeat(30000)}ValueError: boom` }, 2 * 1024 * 1024);
+    assert.ok(fitted.traceback!.endsWith("ValueError: boom"));
+    assert.ok(jsonBytes(fitted.traceback) <= 64 * 1024);
+  });
+
+  it("counts JSON escapes and never splits a character", () => {
+    assert.equal(cutToBytes('"""', 5), '"');
+    assert.equal(cutToBytes("😀😀", 7), "😀");
+    assert.equal(cutToBytes("日本語", 8), "日本");
+  });
+
+  it("fails a run whose result cannot fit beside its spec with output_limit", () => {
+    const run = aRun("big", { script: "#".repeat(100_000) });
+    const status = finishedStatus(run, { result: "r".repeat(100_000), stdout: "kept", finishedAt: "2025-06-01T12:00:00Z" },
+      { maxObjectBytes: 200_000 }, T0);
+    assert.equal(status.phase, "Failed");
+    assert.equal(status.error?.type, "output_limit");
+    assert.match(status.error!.message, /^The result is 100002 bytes/);
+    assert.equal(status.stdout, "kept");
+  });
+});
+
+describe("the printer column summary", () => {
+  it("shows a short result as JSON", () => {
+    assert.equal(summarize({ result: "Hello, World!" }), '"Hello, World!"');
+    assert.equal(summarize({ result: undefined }), "null");
+  });
+
+  it("cuts a long result to about 60 characters", () => {
+    const summary = summarize({ result: "x".repeat(500) });
+    assert.equal(summary.length, 60);
+    assert.ok(summary.endsWith("…"));
+  });
+
+  it("shows the error type and the first line of its message", () => {
+    assert.equal(summarize({ error: { type: "timeout", message: "Too slow\nmore", suggestions: [], availableFunctions: [] } }), "timeout: Too slow");
+  });
+});

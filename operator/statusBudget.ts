@@ -1,0 +1,69 @@
+// A ScriptRun lives in etcd, which refuses objects above ~1.5 MiB. The outcome of a run (result,
+// stdout, stderr, traceback) must fit beside the spec, so it gets a byte budget: the result whole or
+// not at all (a cut JSON value is a different value), the text fields cut, marked truncated.
+
+export interface Output {
+  result?: unknown;
+  stdout?: string;
+  stderr?: string;
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
+  traceback?: string;
+}
+
+export interface Fitted extends Output {
+  /** Set when the result alone exceeds the budget and was dropped. */
+  resultBytes?: number;
+}
+
+// A traceback is read by people; past this only its end (the exception) is worth keeping.
+const MAX_TRACEBACK_BYTES = 64 * 1024;
+
+/** Bytes the value takes in the stored JSON. */
+export function jsonBytes(value: unknown): number {
+  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value), "utf8");
+}
+
+/** The longest prefix (or suffix, `fromEnd`) of `text` whose JSON form fits in `maxBytes`. */
+export function cutToBytes(text: string, maxBytes: number, fromEnd = false): string {
+  if (jsonBytes(text) <= maxBytes) return text;
+  const piece = (n: number) => (fromEnd ? text.slice(text.length - n) : text.slice(0, n));
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (jsonBytes(piece(mid)) <= maxBytes) lo = mid;
+    else hi = mid - 1;
+  }
+  let cut = piece(lo);
+  // Never leave half of a surrogate pair at the cut.
+  if (!fromEnd && /[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  if (fromEnd && /^[\uDC00-\uDFFF]/.test(cut)) cut = cut.slice(1);
+  return cut;
+}
+
+/** The output cut to `budget` bytes: result first, then traceback, stdout, stderr. */
+export function fitOutput(output: Output, budget: number): Fitted {
+  const fitted: Fitted = { ...output };
+  let left = Math.max(0, budget);
+  const resultBytes = jsonBytes(output.result);
+  if (resultBytes > left) {
+    delete fitted.result;
+    fitted.resultBytes = resultBytes;
+  } else {
+    left -= resultBytes;
+  }
+  if (output.traceback !== undefined) {
+    fitted.traceback = cutToBytes(output.traceback, Math.min(left, MAX_TRACEBACK_BYTES), true);
+    left -= jsonBytes(fitted.traceback);
+  }
+  for (const [field, flag] of [["stdout", "stdoutTruncated"], ["stderr", "stderrTruncated"]] as const) {
+    const text = output[field];
+    if (text === undefined) continue;
+    const cut = cutToBytes(text, left);
+    fitted[field] = cut;
+    if (cut.length < text.length) fitted[flag] = true;
+    left -= jsonBytes(cut);
+  }
+  return fitted;
+}

@@ -1,0 +1,165 @@
+// Runner pod → what the run's status should be. Pure: the caller passes what it observed (the pod,
+// the container log when asked for it, the time) and writes what comes back.
+//   running container            → Running
+//   terminated with an envelope  → the envelope's outcome (from the log when the message was cut)
+//   OOMKilled                    → memory_limit      pod deadline exceeded → timeout
+//   image, config or scheduling trouble past the start timeout, eviction, a vanished pod,
+//   a garbled or missing envelope → infrastructure_error
+import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import type { RunError, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
+import { type Envelope, parseEnvelopeFromLog, parseTerminationMessage, toRunError } from "./envelope.js";
+import { RUNNER_CONTAINER } from "./names.js";
+import { type FinishSettings, type Outcome, finishedStatus, infrastructureError, isoTime, podStatus, toMillis } from "./runStatus.js";
+
+export interface ObserveSettings extends FinishSettings {
+  podStartTimeoutSeconds: number;
+  requireObjectResult: boolean;
+  sandboxBackend: "auto" | "nsjail" | "bubblewrap";
+}
+
+export type Observation =
+  | { kind: "needsLog" }
+  | { kind: "waiting"; status: ScriptRunStatus; recheckAfterMs?: number }
+  | { kind: "finished"; status: ScriptRunStatus; outcome: Outcome };
+
+function isPlainObject(value: unknown): boolean {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function describeJsonType(value: unknown): string {
+  if (value === null || value === undefined) return "None";
+  if (Array.isArray(value)) return "a list";
+  return typeof value === "string" ? "a string" : `a ${typeof value}`;
+}
+
+function outcomeOfEnvelope(run: ScriptRun, envelope: Envelope, frame: Omit<Outcome, "error">, settings: ObserveSettings): Outcome {
+  let error = envelope.success ? undefined : toRunError(envelope.error!);
+  const backend = envelope.sandbox?.backend;
+  if (settings.sandboxBackend !== "auto" && backend !== settings.sandboxBackend) {
+    error = infrastructureError(
+      `The runner used ${backend ?? "an unreported sandbox"}, but the operator requires ${settings.sandboxBackend}; the outcome was discarded`);
+  } else if (!error && settings.requireObjectResult && (run.spec.mode ?? "function") === "function" && !isPlainObject(envelope.result)) {
+    error = {
+      type: "invalid_result", suggestions: ["Return a dict."], availableFunctions: [],
+      message: `The operator requires the entrypoint to return a JSON object; it returned ${describeJsonType(envelope.result)}`,
+    };
+  }
+  return {
+    ...frame,
+    ...(error ? { error } : { result: envelope.result }),
+    ...(envelope.stdout != null ? { stdout: envelope.stdout } : {}),
+    ...(envelope.stderr != null ? { stderr: envelope.stderr } : {}),
+    ...(envelope.stdoutTruncated ? { stdoutTruncated: true } : {}),
+    ...(envelope.stderrTruncated ? { stderrTruncated: true } : {}),
+    ...(envelope.exitCode != null ? { exitCode: envelope.exitCode } : {}),
+    ...(envelope.durationMs != null ? { durationMs: envelope.durationMs } : {}),
+    ...(envelope.sandbox ? { sandbox: envelope.sandbox } : {}),
+  };
+}
+
+function finished(run: ScriptRun, outcome: Outcome, settings: ObserveSettings, now: number): Observation {
+  return { kind: "finished", outcome, status: finishedStatus(run, outcome, settings, now) };
+}
+
+/** The outcome of a pod whose runner container has terminated. */
+function terminatedOutcome(run: ScriptRun, pod: V1Pod, container: V1ContainerStatus, log: string | undefined,
+  settings: ObserveSettings, now: number): Outcome | "needsLog" {
+  const terminated = container.state!.terminated!;
+  const frame: Omit<Outcome, "error"> = {
+    podName: pod.metadata?.name,
+    ...(toMillis(terminated.startedAt) !== undefined ? { startedAt: isoTime(toMillis(terminated.startedAt)!) } : {}),
+    finishedAt: isoTime(toMillis(terminated.finishedAt) ?? now),
+    exitCode: terminated.exitCode,
+  };
+  const failed = (error: RunError): Outcome => ({ ...frame, error });
+  const message = parseTerminationMessage(terminated.message);
+  if (message.kind === "envelope") return outcomeOfEnvelope(run, message.envelope, frame, settings);
+  if (message.kind === "truncated") {
+    if (log === undefined) return "needsLog";
+    const fromLog = parseEnvelopeFromLog(log);
+    if ("envelope" in fromLog) return outcomeOfEnvelope(run, fromLog.envelope, frame, settings);
+    const { marker } = message;
+    const why = `the envelope was too long for the termination message and ${fromLog.reason}`;
+    // The marker still says how the script ended; without the envelope a success cannot be delivered.
+    if (!marker.success && marker.errorType) {
+      const error: RunError = { type: marker.errorType, message: `The script failed with ${marker.errorType}; ${why}`, suggestions: [], availableFunctions: [] };
+      return { ...failed(error), ...(marker.durationMs != null ? { durationMs: marker.durationMs } : {}) };
+    }
+    return failed(infrastructureError(`The script finished but ${why}`));
+  }
+  if (terminated.reason === "OOMKilled") {
+    const memory = pod.spec?.containers.find((c) => c.name === RUNNER_CONTAINER)?.resources?.limits?.memory;
+    return failed({
+      type: "memory_limit", suggestions: ["Use less memory, or ask for more with spec.resources.memory."], availableFunctions: [],
+      message: `The runner container was killed for exceeding its memory limit${memory ? ` (${memory})` : ""}`,
+    });
+  }
+  if (pod.status?.reason === "DeadlineExceeded") return failed(deadlineError(pod));
+  const exit = `code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ""}`;
+  return failed(infrastructureError(`The runner exited with ${exit} without a valid envelope: ${message.reason}`));
+}
+
+function deadlineError(pod: V1Pod): RunError {
+  return {
+    type: "timeout", suggestions: ["Make the script faster, or raise spec.timeoutSeconds."], availableFunctions: [],
+    message: `The pod's deadline of ${pod.spec?.activeDeadlineSeconds ?? "?"} seconds passed before the script finished`,
+  };
+}
+
+/** Why a pod has not started: the container's waiting reason or the scheduler's. */
+function notStartedReason(pod: V1Pod, container: V1ContainerStatus | undefined): string {
+  const waiting = container?.state?.waiting;
+  if (waiting?.reason) return `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ""}`;
+  const unscheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
+  if (unscheduled) return `${unscheduled.reason ?? "Unschedulable"}${unscheduled.message ? `: ${unscheduled.message}` : ""}`;
+  return `the pod is ${pod.status?.phase ?? "Pending"}`;
+}
+
+export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: string | undefined, now: number,
+  settings: ObserveSettings): Observation {
+  const infra = (message: string, extra: Partial<Outcome> = {}): Observation =>
+    finished(run, { ...extra, error: infrastructureError(message), finishedAt: isoTime(now) }, settings, now);
+  if (!pod) return infra("The runner pod disappeared before it reported an outcome");
+
+  const podName = pod.metadata?.name ?? "";
+  const container = pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
+  if (container?.state?.terminated) {
+    const outcome = terminatedOutcome(run, pod, container, log, settings, now);
+    return outcome === "needsLog" ? { kind: "needsLog" } : finished(run, outcome, settings, now);
+  }
+
+  const startedMs = toMillis(container?.state?.running?.startedAt);
+  const startedAt = startedMs !== undefined ? isoTime(startedMs) : undefined;
+  const frame = { podName, ...(startedAt ? { startedAt } : {}) };
+  if (pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded") {
+    const { reason, message, phase } = pod.status;
+    if (reason === "DeadlineExceeded" && startedAt) {
+      return finished(run, { ...frame, error: deadlineError(pod), finishedAt: isoTime(now) }, settings, now);
+    }
+    const what = reason === "Evicted" ? "was evicted" : "failed";
+    return infra(`The runner pod ${what} before the script finished: ${reason ?? phase}${message ? `: ${message}` : ""}`, frame);
+  }
+  const disruption = pod.status?.conditions?.find((c) => c.type === "DisruptionTarget" && c.status === "True");
+  if (disruption) {
+    const why = `${disruption.reason ?? "DisruptionTarget"}${disruption.message ? `: ${disruption.message}` : ""}`;
+    return infra(`The runner pod was disrupted before the script finished: ${why}`, frame);
+  }
+
+  const createdMs = toMillis(pod.metadata?.creationTimestamp) ?? now;
+  const startLimitMs = settings.podStartTimeoutSeconds * 1000;
+  if (startedAt) {
+    // The kubelet stops the pod at its deadline; a pod running well past it lives on a node that stopped answering.
+    const lastWordMs = createdMs + ((pod.spec?.activeDeadlineSeconds ?? 0) * 1000) + startLimitMs;
+    if (now >= lastWordMs) return infra("The runner pod ran past its deadline without finishing; its node may be unreachable", frame);
+    return { kind: "waiting", status: podStatus(run, podName, startedAt, now), recheckAfterMs: lastWordMs - now };
+  }
+  const reason = notStartedReason(pod, container);
+  if (now - createdMs >= startLimitMs) {
+    return infra(`The runner pod did not start within ${settings.podStartTimeoutSeconds} seconds: ${reason}`, frame);
+  }
+  return {
+    kind: "waiting",
+    status: podStatus(run, podName, undefined, now, `Waiting for the runner pod to start: ${reason}`),
+    recheckAfterMs: createdMs + startLimitMs - now,
+  };
+}

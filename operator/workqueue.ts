@@ -1,0 +1,128 @@
+// A work queue of keys, as controller-runtime's: a key added many times is processed once; a key
+// is never processed by two workers at once (added while processing, it runs again afterwards);
+// failures retry with per-key exponential backoff; a handler may ask to run again after a delay;
+// at most `workers` keys are processed at a time; shutdown stops taking work and waits for the
+// keys in flight.
+
+export interface ProcessResult {
+  /** Run the key again after this many milliseconds (e.g. a TTL or a bounded wait). */
+  requeueAfterMs?: number;
+}
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  now(): number;
+}
+
+export interface WorkQueueOptions {
+  process: (key: string) => Promise<ProcessResult | void>;
+  workers: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Told about every failure, with the delay before the retry. */
+  onError?: (key: string, err: unknown, retryInMs: number) => void;
+  /** Told how long each key waited between being queued and being picked up. */
+  onPickup?: (key: string, waitedMs: number) => void;
+  timers?: Timers;
+}
+
+const realTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  now: () => Date.now(),
+};
+
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  /** Keys waiting in `queue` or to be re-queued once processing ends, with when they were added. */
+  private readonly dirty = new Map<string, number>();
+  private readonly processing = new Set<string>();
+  private readonly delayed = new Map<string, { at: number; handle: unknown }>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers: Timers;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private stopping = false;
+  private idle: (() => void) | undefined;
+
+  constructor(private readonly options: WorkQueueOptions) {
+    this.timers = options.timers ?? realTimers;
+    this.baseDelayMs = options.baseDelayMs ?? 500;
+    this.maxDelayMs = options.maxDelayMs ?? 60_000;
+  }
+
+  /** Keys waiting to be processed (not counting those in flight or delayed). */
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  add(key: string): void {
+    if (this.stopping || this.dirty.has(key)) return;
+    this.dirty.set(key, this.timers.now());
+    if (this.processing.has(key)) return;
+    this.queue.push(key);
+    this.pump();
+  }
+
+  /** Adds the key after `ms`; of several pending delays for one key the earliest wins. */
+  addAfter(key: string, ms: number): void {
+    if (this.stopping) return;
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
+    const at = this.timers.now() + ms;
+    const existing = this.delayed.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) this.timers.clearTimeout(existing.handle);
+    const handle = this.timers.setTimeout(() => {
+      this.delayed.delete(key);
+      this.add(key);
+    }, ms);
+    this.delayed.set(key, { at, handle });
+  }
+
+  /** Stops taking work, drops delayed keys, and resolves once every key in flight is done. */
+  shutdown(): Promise<void> {
+    this.stopping = true;
+    for (const { handle } of this.delayed.values()) this.timers.clearTimeout(handle);
+    this.delayed.clear();
+    this.queue.length = 0;
+    this.dirty.clear();
+    if (this.processing.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.idle = resolve;
+    });
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.processing.size < this.options.workers && this.queue.length > 0) {
+      const key = this.queue.shift()!;
+      const addedAt = this.dirty.get(key) ?? this.timers.now();
+      this.dirty.delete(key);
+      this.processing.add(key);
+      this.options.onPickup?.(key, this.timers.now() - addedAt);
+      void this.run(key);
+    }
+  }
+
+  private async run(key: string): Promise<void> {
+    try {
+      const result = await this.options.process(key);
+      this.failures.delete(key);
+      if (result?.requeueAfterMs !== undefined) this.addAfter(key, result.requeueAfterMs);
+    } catch (err) {
+      const count = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, count);
+      const delay = Math.min(this.baseDelayMs * 2 ** (count - 1), this.maxDelayMs);
+      this.options.onError?.(key, err, delay);
+      this.addAfter(key, delay);
+    } finally {
+      this.processing.delete(key);
+      if (this.dirty.has(key)) this.queue.push(key);
+      if (this.stopping && this.processing.size === 0) this.idle?.();
+      this.pump();
+    }
+  }
+}

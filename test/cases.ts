@@ -1,0 +1,72 @@
+// The behaviour cases of ../shared/cases/*.json (a request and what must come
+// back), read from there, and the one function that checks an outcome against
+// a case's expectations. The operator and API tests both use it; the harness's
+// pytest twin is images/runner/tests/cases.py.
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface CaseExpectation {
+  success?: boolean;
+  result?: unknown;
+  stdout?: string;
+  stdoutLines?: number;
+  resultLength?: number;
+  errorType?: string;
+  errorTypeIn?: string[];
+  errorLine?: number;
+  availableFunctions?: string[];
+  messageContains?: string;
+  stderrContains?: string;
+  exitCode?: number;
+  maxSeconds?: number;
+  stdoutMaxBytes?: number;
+}
+
+export interface BehaviourCase {
+  name: string;
+  about: string;
+  request: Record<string, unknown> & { script: string };
+  expect: CaseExpectation;
+}
+
+/** What came back from a run, in the shape shared by ScriptRun status and the API answer. */
+export interface Outcome {
+  success: boolean;
+  result?: unknown;
+  stdout?: string;
+  stderr?: string;
+  exitCode?: number | null;
+  error?: { type: string; message: string; line?: number | null; availableFunctions?: string[] } | null;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const CASES_DIR = process.env.SCRIPTRUN_CASES_DIR ?? resolve(here, "..", "..", "shared", "cases");
+
+export function loadCases(): BehaviourCase[] {
+  return readdirSync(CASES_DIR)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(CASES_DIR, f), "utf8")) as BehaviourCase);
+}
+
+/** Asserts that `outcome`, which took `seconds`, is what the case expects. */
+export function assertMatchesCase(c: BehaviourCase, outcome: Outcome, seconds: number): void {
+  const e = c.expect;
+  const why = `case ${c.name}: ${JSON.stringify({ ...outcome, stdout: outcome.stdout?.slice(0, 200) })}`;
+  if (e.success !== undefined) assert.equal(outcome.success, e.success, why);
+  if ("result" in e) assert.deepEqual(outcome.result, e.result, why);
+  if (e.stdout !== undefined) assert.equal(outcome.stdout, e.stdout, why);
+  if (e.stdoutLines !== undefined) assert.equal(outcome.stdout?.split("\n").filter(Boolean).length, e.stdoutLines, why);
+  if (e.resultLength !== undefined) assert.equal((outcome.result as unknown[]).length, e.resultLength, why);
+  if (e.errorType !== undefined) assert.equal(outcome.error?.type, e.errorType, why);
+  if (e.errorTypeIn !== undefined) assert.ok(e.errorTypeIn.includes(outcome.error?.type ?? ""), why);
+  if (e.errorLine !== undefined) assert.equal(outcome.error?.line, e.errorLine, why);
+  if (e.availableFunctions !== undefined) assert.deepEqual(outcome.error?.availableFunctions, e.availableFunctions, why);
+  if (e.messageContains !== undefined) assert.ok(outcome.error?.message.includes(e.messageContains), why);
+  if (e.stderrContains !== undefined) assert.ok(outcome.stderr?.includes(e.stderrContains), why);
+  if (e.exitCode !== undefined) assert.equal(outcome.exitCode, e.exitCode, why);
+  if (e.stdoutMaxBytes !== undefined) assert.ok(Buffer.byteLength(outcome.stdout ?? "") <= e.stdoutMaxBytes, why);
+  if (e.maxSeconds !== undefined) assert.ok(seconds <= e.maxSeconds, `${why} took ${seconds}s`);
+}

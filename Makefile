@@ -13,6 +13,7 @@ help:
 
 # npm and Python packages; the cluster's own prerequisites are installed by cluster/up.sh.
 deps: node_modules/.installed
+	cluster/lib/deps.sh
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	python3 -m pytest --version >/dev/null 2>&1 || python3 -m pip install --quiet pytest

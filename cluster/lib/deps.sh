@@ -13,6 +13,8 @@ declare -A NEED=(
   [catatonit]=catatonit [mmdebstrap]=mmdebstrap [bwrap]=bubblewrap [iptables]=iptables
   [conntrack]=conntrack [socat]=socat [ethtool]=ethtool [ip]=iproute2 [openssl]=openssl
   [python3]=python3 [curl]=curl
+  # The harness's tests run the cases on the host, numpy and pandas included.
+  [/usr/lib/python3/dist-packages/numpy]=python3-numpy [/usr/lib/python3/dist-packages/pandas]=python3-pandas
 )
 missing=()
 for cmd in "${!NEED[@]}"; do

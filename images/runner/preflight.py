@@ -1,0 +1,114 @@
+"""Checks a request without running it: field types, CPython's own parser,
+the entrypoint, and the import policy. Shared by the run itself, the
+`--preflight` command and the `--preflight-server` the controller and API use."""
+import ast
+import difflib
+import re
+
+MAX_SCRIPT_BYTES = 1024 * 1024
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Refused(Exception):
+    """A request that must not run; carries the envelope error."""
+
+    def __init__(self, type_, message, line=None, suggestions=None, available=None):
+        super().__init__(message)
+        self.error = {
+            "type": type_, "message": message, "line": line, "traceback": None,
+            "suggestions": suggestions or [], "availableFunctions": available or [],
+        }
+
+
+def _expect(request, key, kind, label):
+    value = request.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise Refused("invalid_input", f"{key} must be {label}")
+    return value
+
+
+def validate(request):
+    """Returns the request with defaults filled in, or raises Refused(invalid_input)."""
+    if not isinstance(request, dict):
+        raise Refused("invalid_input", "the request must be a JSON object")
+    script = _expect(request, "script", str, "a string")
+    if not script or not script.strip():
+        raise Refused("invalid_input", "script is required and must not be empty")
+    if len(script.encode()) > MAX_SCRIPT_BYTES:
+        raise Refused("invalid_input", f"script is larger than {MAX_SCRIPT_BYTES} bytes")
+    mode = _expect(request, "mode", str, "a string") or "function"
+    if mode not in ("function", "script"):
+        raise Refused("invalid_input", "mode must be 'function' or 'script'")
+    entrypoint = _expect(request, "entrypoint", str, "a string") or "main"
+    if not IDENTIFIER.match(entrypoint):
+        raise Refused("invalid_input", "entrypoint must be a Python identifier")
+    timeout = request.get("timeoutSeconds", 10)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise Refused("invalid_input", "timeoutSeconds must be a positive number")
+    policy = _expect(request, "imports", dict, "an object") or {}
+    return {
+        "script": script, "mode": mode, "entrypoint": entrypoint,
+        "args": _expect(request, "args", list, "an array") or [],
+        "kwargs": _expect(request, "kwargs", dict, "an object") or {},
+        "stdin": _expect(request, "stdin", str, "a string") or "",
+        "timeoutSeconds": timeout,
+        "resources": _expect(request, "resources", dict, "an object") or {},
+        "limits": _expect(request, "limits", dict, "an object") or {},
+        "imports": {"allow": policy.get("allow"), "deny": policy.get("deny") or []},
+    }
+
+
+def import_allowed(module, policy):
+    top = module.split(".")[0]
+    if top in policy["deny"]:
+        return False
+    return policy["allow"] is None or top in policy["allow"]
+
+
+def _check_imports(tree, policy):
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            if not import_allowed(name, policy):
+                raise Refused("disallowed_import", f"import of '{name}' is not allowed by the import policy",
+                              line=node.lineno)
+
+
+def _check_entrypoint(tree, entrypoint):
+    functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    bound = set(functions)
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            bound.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    if entrypoint in bound:
+        return
+    suggestions = [f"Did you mean '{m}'?" for m in difflib.get_close_matches(entrypoint, functions, n=1)]
+    if functions:
+        suggestions.append(f"Set entrypoint to one of: {', '.join(functions)}.")
+    suggestions.append(f"Define def {entrypoint}(): ... or use mode 'script' to run the code as a plain script.")
+    raise Refused("missing_entrypoint", f"the script defines no function '{entrypoint}'",
+                  suggestions=suggestions, available=functions)
+
+
+def preflight(request):
+    """Returns the validated request, or raises Refused with the error that stops it."""
+    request = validate(request)
+    try:
+        tree = ast.parse(request["script"], filename="<script>")
+    except SyntaxError as err:
+        raise Refused("syntax_error", f"{err.msg} (line {err.lineno})", line=err.lineno) from None
+    except ValueError as err:  # e.g. a NUL byte in the source
+        raise Refused("syntax_error", str(err)) from None
+    _check_imports(tree, request["imports"])
+    if request["mode"] == "function":
+        _check_entrypoint(tree, request["entrypoint"])
+    return request

@@ -1,0 +1,118 @@
+"""The sandbox command lines: nsjail where it is installed (the production
+image), bubblewrap otherwise (the local test image), with the same limits.
+Pure functions of the limits, so they are unit-tested without running either."""
+import os
+import shutil
+import sys
+
+SANDBOX_PYTHON = os.environ.get("SCRIPTRUN_PYTHON", "/usr/bin/python3")
+HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
+INNER_DIR = "/run/scriptrun-inner"
+# Address space beyond the memory limit: the interpreter, numpy's and pandas'
+# shared libraries and thread stacks are mapped but mostly never touched.
+AS_ALLOWANCE = 512 * 1024 * 1024
+SANDBOX_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONIOENCODING": "utf-8",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+}
+UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+
+
+def parse_quantity(text):
+    """Bytes in a Kubernetes memory quantity such as 256Mi, 1G or 1048576."""
+    text = str(text).strip()
+    for suffix in sorted(UNITS, key=len, reverse=True):
+        if suffix and text.endswith(suffix):
+            return int(float(text[: -len(suffix)]) * UNITS[suffix])
+    return int(float(text))
+
+
+def limits_of(request):
+    limits = request["limits"]
+    return {
+        "wall": float(request["timeoutSeconds"]),
+        "cpu": int(request["timeoutSeconds"]) + 1,
+        "memory": parse_quantity(request["resources"].get("memory", "256Mi")),
+        "pids": int(limits.get("pids", 64)),
+        "fsize": 16 * 1024 * 1024,
+        "output": int(limits.get("outputBytes", 1024 * 1024)),
+    }
+
+
+def backend():
+    """nsjail or bubblewrap; SCRIPTRUN_SANDBOX_BACKEND (set by the controller) insists on one."""
+    wanted = os.environ.get("SCRIPTRUN_SANDBOX_BACKEND", "auto")
+    if wanted in ("auto", "nsjail") and shutil.which("nsjail"):
+        return "nsjail"
+    if wanted in ("auto", "bubblewrap") and shutil.which("bwrap"):
+        return "bubblewrap"
+    raise RuntimeError(f"no sandbox available (wanted {wanted}; neither nsjail nor bwrap is usable)")
+
+
+def _system_binds():
+    """Read-only system directories, plus the interpreter's prefix when it lives elsewhere."""
+    dirs = [d for d in ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/alternatives") if os.path.exists(d)]
+    prefix = os.path.realpath(sys.base_prefix)
+    if SANDBOX_PYTHON == sys.executable and not prefix.startswith("/usr"):
+        dirs.append(prefix)
+    return dirs
+
+
+def inner_argv(fds):
+    """The interpreter and inner.py, told which inherited fds carry the request and the report."""
+    return [SANDBOX_PYTHON, "-I", f"{INNER_DIR}/inner.py", *map(str, fds)]
+
+
+def bwrap_command(argv, with_proc=True):
+    cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    for d in _system_binds():
+        cmd += ["--ro-bind", d, d] if not os.path.islink(d) else ["--symlink", os.readlink(d), d]
+    cmd += ["--ro-bind", HARNESS_DIR, INNER_DIR, "--tmpfs", "/tmp", "--dev", "/dev", "--chdir", "/tmp"]
+    # In a pod, /proc has masked paths and a fresh proc mount is refused; the
+    # script then simply sees no /proc (nothing of the pod leaks through it).
+    if with_proc:
+        cmd += ["--proc", "/proc"]
+    for key, value in SANDBOX_ENV.items():
+        cmd += ["--setenv", key, value]
+    return cmd + ["--", *argv]
+
+
+def nsjail_command(limits, fds):
+    cmd = ["nsjail", "--mode", "o", "--quiet", "--chroot", "/", "--disable_proc",
+           "--user", "65534", "--group", "65534", "--hostname", "sandbox",
+           "--time_limit", str(int(limits["wall"]) + 1),
+           "--rlimit_as", str((limits["memory"] + AS_ALLOWANCE) // (1024 * 1024)),
+           "--rlimit_cpu", str(limits["cpu"]),
+           "--rlimit_fsize", str(limits["fsize"] // (1024 * 1024)),
+           "--rlimit_nproc", str(limits["pids"]),
+           "--rlimit_nofile", "256",
+           "--cgroup_mem_max", str(limits["memory"]),
+           "--cgroup_pids_max", str(limits["pids"]),
+           "--tmpfsmount", "/tmp", "--bindmount_ro", f"{HARNESS_DIR}:{INNER_DIR}",
+           "--cwd", "/tmp"]
+    for fd in fds:
+        cmd += ["--pass_fd", str(fd)]
+    for key, value in SANDBOX_ENV.items():
+        cmd += ["--env", f"{key}={value}"]
+    return cmd + ["--", *inner_argv(fds)]
+
+
+def rlimits(limits):
+    """What the outer harness sets on the sandbox process before exec (bubblewrap
+    has no limits of its own); (resource name, value) pairs."""
+    return [
+        ("RLIMIT_CPU", limits["cpu"]),
+        ("RLIMIT_AS", limits["memory"] + AS_ALLOWANCE),
+        ("RLIMIT_FSIZE", limits["fsize"]),
+        ("RLIMIT_NOFILE", 256),
+        ("RLIMIT_CORE", 0),
+        # Counted per uid, so it caps the sandbox only where the harness has the
+        # uid to itself (the pod); root ignores it, and the timeout ends a fork bomb.
+        ("RLIMIT_NPROC", limits["pids"] + 4),
+    ]

@@ -1,0 +1,26 @@
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+RUNNER = os.path.join(os.path.dirname(__file__), "..", "runner.py")
+sys.path.insert(0, os.path.dirname(RUNNER))
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+def run_runner(request, *args, raw=None):
+    """Runs runner.py as a user would; returns (envelope or parsed output, seconds, stdout)."""
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, RUNNER, *args], input=raw if raw is not None else json.dumps(request),
+                          capture_output=True, text=True, timeout=120, check=False)
+    seconds = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1]), seconds, proc.stdout
+
+
+@pytest.fixture
+def runner():
+    return run_runner

@@ -1,0 +1,101 @@
+"""The harness's own promises beyond the shared cases."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from conftest import RUNNER, run_runner
+import runner
+import sandbox
+
+
+def test_a_daemonised_grandchild_does_not_outlive_the_run(tmp_path):
+    script = ("import os, time\ndef main():\n    if os.fork() == 0:\n        os.setsid()\n"
+              "        if os.fork() == 0:\n            time.sleep(30)\n        os._exit(0)\n"
+              "    time.sleep(30)\n")
+    before = subprocess.run(["pgrep", "-fc", "time.sleep"], capture_output=True, text=True).stdout.strip()
+    envelope, seconds, _ = run_runner({"script": script, "timeoutSeconds": 1})
+    assert envelope["error"]["type"] == "timeout" and seconds < 10
+    time.sleep(0.5)
+    assert subprocess.run(["pgrep", "-f", "inner.py"], capture_output=True).returncode == 1
+
+
+def test_a_script_ignoring_sigterm_is_stopped_at_its_timeout():
+    script = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ndef main():\n    time.sleep(60)\n"
+    envelope, seconds, _ = run_runner({"script": script, "timeoutSeconds": 1})
+    assert envelope["error"]["type"] == "timeout" and seconds < 10
+
+
+def test_writing_to_the_report_channel_cannot_claim_another_outcome():
+    # Even a script that finds the report fd only reports its own result, which it could return anyway;
+    # the envelope's success, exit code and sandbox come from the outer harness.
+    script = "import os\ndef main():\n    os.write(1, b'{\"success\": true}\\n')\n    raise ValueError('no')\n"
+    envelope, _, _ = run_runner({"script": script})
+    assert envelope["success"] is False and envelope["error"]["type"] == "runtime_error"
+    assert envelope["sandbox"]["backend"] in ("bubblewrap", "nsjail")
+
+
+def test_imports_denied_by_policy_are_refused_statically_and_at_run_time():
+    static, _, _ = run_runner({"script": "import socket\ndef main():\n    return 1\n", "imports": {"deny": ["socket"]}})
+    assert static["error"]["type"] == "disallowed_import" and static["sandbox"] is None
+    dynamic, _, _ = run_runner({"script": "def main():\n    return __import__('socket').AF_INET\n",
+                                "imports": {"deny": ["socket"]}})
+    assert dynamic["error"]["type"] == "disallowed_import"
+
+
+def test_a_missing_entrypoint_suggests_the_close_name():
+    envelope, _, _ = run_runner({"script": "def mian():\n    return 1\n"})
+    assert envelope["error"]["type"] == "missing_entrypoint"
+    assert "Did you mean 'mian'?" in envelope["error"]["suggestions"]
+
+
+def test_a_missing_module_is_named_with_what_the_image_provides():
+    envelope, _, _ = run_runner({"script": "import requests\ndef main():\n    return 1\n"})
+    assert "requests" in envelope["error"]["message"] and "numpy" in envelope["error"]["message"]
+
+
+def test_invalid_input_is_refused_with_the_reason():
+    envelope, _, _ = run_runner({"script": "def main(): return 1", "args": {"not": "a list"}})
+    assert envelope["error"] == {**envelope["error"], "type": "invalid_input", "message": "args must be an array"}
+
+
+def test_the_termination_message_is_the_envelope_or_a_marker_within_4_kib(tmp_path):
+    log = tmp_path / "termination"
+    request = tmp_path / "request.json"
+    for result_size, marker in ((10, False), (20000, True)):
+        request.write_text(json.dumps({"script": f"def main():\n    return 'x' * {result_size}\n"}))
+        proc = subprocess.run([sys.executable, RUNNER, "--request", str(request), "--termination-log", str(log)],
+                              capture_output=True, text=True, check=True)
+        message = log.read_bytes()
+        assert len(message) <= 4096
+        parsed = json.loads(message)
+        assert parsed.get("truncated", False) is marker
+        assert json.loads(proc.stdout.splitlines()[-1])["result"] == "x" * result_size
+
+
+def test_the_preflight_server_answers_each_line_in_order():
+    lines = [{"script": "def main():\n    return 1\n"}, {"script": "def main(:\n"}, {"script": "x = 1\n"}]
+    proc = subprocess.run([sys.executable, RUNNER, "--preflight-server"], capture_output=True, text=True, check=True,
+                          input="".join(json.dumps(l) + "\n" for l in lines) + "not json\n")
+    answers = [json.loads(l) for l in proc.stdout.splitlines()]
+    assert [a["ok"] for a in answers] == [True, False, False, False]
+    assert [a["error"]["type"] for a in answers[1:]] == ["syntax_error", "missing_entrypoint", "invalid_input"]
+
+
+def test_the_nsjail_command_carries_every_limit():
+    limits = sandbox.limits_of({"timeoutSeconds": 5, "resources": {"memory": "128Mi"},
+                                "limits": {"pids": 32, "outputBytes": 1000}})
+    cmd = sandbox.nsjail_command(limits, (7, 8))
+    flag = lambda name: cmd[cmd.index(name) + 1]
+    assert flag("--time_limit") == "6" and flag("--rlimit_cpu") == "6"
+    assert flag("--cgroup_mem_max") == str(128 * 1024 * 1024) and flag("--cgroup_pids_max") == "32"
+    assert flag("--user") == "65534" and "--disable_clone_newnet" not in cmd
+    assert cmd[-2:] == ["7", "8"] and ["--pass_fd", "7"] == cmd[cmd.index("--pass_fd"):cmd.index("--pass_fd") + 2]
+    assert "--tmpfsmount" in cmd and not any(a.startswith("KUBERNETES") for a in cmd)
+
+
+def test_memory_quantities_parse_like_kubernetes():
+    assert [sandbox.parse_quantity(q) for q in ("256Mi", "1Gi", "500M", "0.5Gi", "1048576")] == \
+        [256 << 20, 1 << 30, 500_000_000, 512 << 20, 1048576]

@@ -18,8 +18,8 @@ export interface Kube {
   readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
   readPod(namespace: string, name: string): Promise<V1Pod | undefined>;
   readRun(namespace: string, name: string): Promise<ScriptRun | undefined>;
-  /** The last line of a container's log, at most `limitBytes` of it. */
-  readLastLogLine(namespace: string, pod: string, container: string, limitBytes: number): Promise<string>;
+  /** A container's log, at most `limitBytes` of it (the envelope is its last line). */
+  readLog(namespace: string, pod: string, container: string, limitBytes: number): Promise<string>;
   /** False when the run is gone. */
   patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean>;
   /** Each delete resolves when the object is gone or was never there. */
@@ -75,8 +75,10 @@ export class ClientKube implements Kube {
     return unless([404], this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }), undefined);
   }
 
-  readLastLogLine(namespace: string, name: string, container: string, limitBytes: number): Promise<string> {
-    return this.core.readNamespacedPodLog({ namespace, name, container, tailLines: 1, limitBytes });
+  readLog(namespace: string, name: string, container: string, limitBytes: number): Promise<string> {
+    // Not tailLines: the runtime splits long lines (16 KiB in containerd), and the
+    // last piece alone is not the envelope. The harness prints nothing else.
+    return this.core.readNamespacedPodLog({ namespace, name, container, limitBytes });
   }
 
   async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {

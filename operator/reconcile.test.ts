@@ -72,7 +72,7 @@ class FakeCluster implements Kube {
   async readConfigMap(namespace: string, name: string) { return this.configMaps.get(runKey(namespace, name)); }
   async readPod(namespace: string, name: string) { return this.pods.get(runKey(namespace, name)); }
   async readRun(namespace: string, name: string) { return this.runs.get(runKey(namespace, name)); }
-  async readLastLogLine(namespace: string, pod: string) { return this.logs.get(runKey(namespace, pod)) ?? ""; }
+  async readLog(namespace: string, pod: string) { return this.logs.get(runKey(namespace, pod)) ?? ""; }
   async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {
     const run = this.runs.get(runKey(namespace, name));
     if (!run) return false;

@@ -155,7 +155,7 @@ export class Reconciler {
     const { config, kube } = this.deps;
     let observation = statusFromPod(run, pod, undefined, this.now(), config);
     if (observation.kind === "needsLog") {
-      const line = await kube.readLastLogLine(run.metadata.namespace ?? "", pod.metadata?.name ?? "", RUNNER_CONTAINER, config.maxLogBytes);
+      const line = await kube.readLog(run.metadata.namespace ?? "", pod.metadata?.name ?? "", RUNNER_CONTAINER, config.maxLogBytes);
       observation = statusFromPod(run, pod, line, this.now(), config);
     }
     if (observation.kind === "needsLog") throw new Error("The envelope was still missing after reading the log");

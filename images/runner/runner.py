@@ -128,11 +128,17 @@ def _envelope(proc, out, cut, stop, limits):
 
 
 def _ended_without_report(returncode, limits):
-    if returncode in (-signal.SIGXCPU, -signal.SIGKILL) or returncode == 128 + signal.SIGXCPU:
+    # bubblewrap reports a signal that killed the sandbox as 128 + signal.
+    signum = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
+    if signum == signal.SIGXCPU:
         return error("timeout", f"the script used up its CPU time ({limits['cpu']} s)")
-    if returncode == -signal.SIGXFSZ:
+    if signum == signal.SIGKILL:
+        # Not killed by this harness (that is a timeout or output_limit, decided
+        # earlier): the kernel's OOM killer, at the pod's or the sandbox's memory cgroup.
+        return error("memory_limit", "the script was killed for using too much memory")
+    if signum == signal.SIGXFSZ:
         return error("resource_limit", "the script wrote a file past the size limit")
-    if returncode == -signal.SIGSEGV:
+    if signum == signal.SIGSEGV:
         return error("memory_limit", "the script crashed, most likely out of memory")
     return error("runtime_error", f"the script ended without a result (exit status {returncode})")
 

@@ -5,7 +5,7 @@ import os
 import shutil
 import sys
 
-SANDBOX_PYTHON = os.environ.get("SCRIPTRUN_PYTHON", "/usr/bin/python3")
+SANDBOX_PYTHON = os.environ.get("SCRIPTRUN_SANDBOX_PYTHON", "/usr/bin/python3")
 HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
 INNER_DIR = "/run/scriptrun-inner"
 # Address space beyond the memory limit: the interpreter, numpy's and pandas'

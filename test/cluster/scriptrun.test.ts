@@ -1,0 +1,85 @@
+// The controller on the real cluster: every behaviour case as a ScriptRun, run
+// in the local runner image; a restarted controller; a run deleted mid-run.
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { assertMatchesCase, loadCases, type Outcome } from "../cases.js";
+import { createRun, deleteRun, finished, getRun, startController, stopController } from "./controller.js";
+import { core, createNamespace, deleteNamespace, eventually } from "./kube.js";
+
+function outcomeOf(status: Record<string, unknown>): Outcome {
+  return {
+    success: status.phase === "Succeeded",
+    result: status.result ?? null,
+    stdout: (status.stdout as string | undefined) ?? "",
+    stderr: (status.stderr as string | undefined) ?? "",
+    exitCode: status.exitCode as number | undefined,
+    error: (status.error as Outcome["error"]) ?? null,
+  };
+}
+
+const runPods = async (namespace: string, run: string) =>
+  (await core.listNamespacedPod({ namespace, labelSelector: `scriptrun.dev/run=${run}` })).items;
+
+describe("ScriptRuns on the real cluster", function () {
+  let namespace: string;
+  let controller: ChildProcess;
+  before(async () => {
+    namespace = await createNamespace("sr");
+    controller = startController(namespace);
+  });
+  after(async () => {
+    await stopController(controller);
+    await deleteNamespace(namespace);
+  });
+
+  it("end every behaviour case with the expected status", async () => {
+    const cases = loadCases();
+    const failures: string[] = [];
+    // A few at a time: two cores run the node, the control plane and the pods.
+    for (let i = 0; i < cases.length; i += 6) {
+      await Promise.all(cases.slice(i, i + 6).map(async (c) => {
+        await createRun(namespace, `case-${c.name}`, c.request);
+        const run = await finished(namespace, `case-${c.name}`);
+        const seconds = Number(run.status?.durationMs ?? 0) / 1000;
+        try {
+          assertMatchesCase(c, outcomeOf(run.status ?? {}), seconds);
+        } catch (err) {
+          failures.push((err as Error).message.slice(0, 800));
+        }
+      }));
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  it("fails a syntax error at once, with no pod", async () => {
+    await createRun(namespace, "no-pod", { script: "def main(:\n" });
+    const run = await finished(namespace, "no-pod", 20_000);
+    assert.equal((run.status?.error as { type: string }).type, "syntax_error");
+    assert.equal((await runPods(namespace, "no-pod")).length, 0);
+  });
+
+  it("completes a run once, with one pod, when the controller is killed mid-run", async () => {
+    await createRun(namespace, "survivor", { script: "import time\ndef main():\n    time.sleep(4)\n    return 'once'\n" });
+    await eventually("the survivor's pod", async () => ((await runPods(namespace, "survivor")).length ? true : undefined));
+    await stopController(controller, "SIGKILL");
+    controller = startController(namespace);
+    const run = await finished(namespace, "survivor");
+    assert.equal(run.status?.phase, "Succeeded");
+    assert.equal(run.status?.result, "once");
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=survivor" });
+    const created = events.items.filter((e) => /created/i.test(e.reason ?? "") && /pod/i.test(e.message ?? ""));
+    assert.ok(created.length <= 1, `pod created ${created.length} times`);
+  });
+
+  it("removes the pod and ConfigMap of a run deleted mid-run", async () => {
+    await createRun(namespace, "doomed", { script: "import time\ndef main():\n    time.sleep(60)\n", timeoutSeconds: 90 });
+    await eventually("the doomed run to run", async () =>
+      ((await getRun(namespace, "doomed")).status?.phase === "Running" ? true : undefined));
+    await deleteRun(namespace, "doomed");
+    await eventually("the pod and ConfigMap to go", async () => {
+      const pods = await runPods(namespace, "doomed");
+      const maps = await core.listNamespacedConfigMap({ namespace, labelSelector: "scriptrun.dev/run=doomed" });
+      return pods.length === 0 && maps.items.length === 0 ? true : undefined;
+    }, 90_000);
+  });
+});

@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cache/scriptrun/bin/current:$(PATH)
 .PHONY: help deps up down test test-unit test-cluster bench crds
 
 help:
-	@echo "make up          start the local cluster, CRD, controller and API (127.0.0.1:8080)"
+	@echo "make up          start the local cluster, the CRD and the controller"
 	@echo "make down        stop all of it and remove what it left on the host"
 	@echo "make test        every test: unit, harness, and real-cluster tests"
 	@echo "make test-unit   the fast tests that need no cluster"

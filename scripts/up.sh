@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make up`: the local cluster, the runner test image, the CRD, then the
-# controller and the API as host processes (logs under the cluster's state
-# directory), ready for `curl 127.0.0.1:8080/execute`. Idempotent.
+# controller as a host process (log under the cluster's state directory),
+# ready for `kubectl apply` of a ScriptRun. Idempotent.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -19,10 +19,7 @@ serve() {
   echo $! >"$RUN_DIR/$name.pid"
 }
 serve scriptrun-controller env SCRIPTRUN_RUNNER_PATH="$REPO/images/runner/runner.py" \
-  node dist/operator/main.js
-# Local use only: no tokens are checked (the API logs a warning saying so).
-serve scriptrun-api env SCRIPTRUN_API_AUTH=none SCRIPTRUN_RUNNER_PATH="$REPO/images/runner/runner.py" \
-  node dist/api/main.js
-wait_for "the API on 127.0.0.1:8080" 60 "$LOG_DIR/scriptrun-api.log" curl -fsS http://127.0.0.1:8080/readyz
-log "Ready: curl -s 127.0.0.1:8080/execute -H 'content-type: application/json' -d '{\"script\": \"def main(): return 42\"}'"
-log "kubectl: export KUBECONFIG=$KUBECONFIG_PATH PATH=$CACHE_DIR/bin/current:\$PATH"
+  SCRIPTRUN_LEASE_NAMESPACE=default node dist/operator/main.js
+wait_for "the controller" 60 "$LOG_DIR/scriptrun-controller.log" curl -fsS http://127.0.0.1:9090/healthz
+log "Ready: export KUBECONFIG=$KUBECONFIG_PATH PATH=$CACHE_DIR/bin/current:\$PATH"
+log "then: kubectl apply -f examples/hello.yaml && kubectl get sr"

@@ -21,6 +21,7 @@ import sys
 import time
 
 import sandbox
+from cgroups import RunCgroup
 from preflight import Refused, preflight
 
 TERMINATION_LIMIT = 4096
@@ -85,22 +86,31 @@ def execute(request):
     else:
         cmd = sandbox.bwrap_command(sandbox.inner_argv(fds), with_proc=_proc_mountable())
 
+    cgroup = RunCgroup(f"run-{os.getpid()}", limits["memory"], limits["pids"]) if name == "bubblewrap" else None
+
     def in_child():
+        if cgroup:
+            cgroup.join()
         for res, value in sandbox.rlimits(limits):
             resource.setrlimit(getattr(resource, res), (value, value))
 
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            pass_fds=fds, preexec_fn=in_child, start_new_session=True, env={})
-    for fd in fds:
-        os.close(fd)
-    with os.fdopen(req_w, "w") as channel:
-        json.dump(request, channel)
-    proc.report = os.fdopen(rep_r, "rb")
-    out, cut, stop = _pump(proc, request["stdin"], limits, started + limits["wall"])
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                pass_fds=fds, preexec_fn=in_child, start_new_session=True, env={})
+        for fd in fds:
+            os.close(fd)
+        with os.fdopen(req_w, "w") as channel:
+            json.dump(request, channel)
+        proc.report = os.fdopen(rep_r, "rb")
+        out, cut, stop = _pump(proc, request["stdin"], limits, started + limits["wall"])
+    finally:
+        if cgroup:
+            cgroup.destroy()  # whatever escaped the session kill (a fork bomb's children) ends here
     envelope = _envelope(proc, out, cut, stop, limits)
     envelope["durationMs"] = round((time.monotonic() - started) * 1000, 1)
-    envelope["sandbox"] = {"backend": name, "memory": "cgroup" if name == "nsjail" else "rlimit"}
+    memory = "cgroup" if name == "nsjail" or (cgroup and cgroup.memory) else "rlimit"
+    envelope["sandbox"] = {"backend": name, "memory": memory}
     return envelope
 
 

@@ -1,0 +1,64 @@
+"""A cgroup per run where the harness may make one (a root harness on a host,
+nsjail's own in production): memory and process limits the kernel enforces,
+and a reliable way to kill every process of the run. In a pod /sys/fs/cgroup is
+read-only, and the harness falls back to rlimits (reported in the envelope)."""
+import os
+import signal
+import time
+
+ROOT = "/sys/fs/cgroup"
+
+
+class RunCgroup:
+    def __init__(self, name, memory, pids):
+        self.dirs = []
+        v2 = os.path.exists(os.path.join(ROOT, "cgroup.controllers"))
+        plans = ([(ROOT, {"memory.max": memory, "pids.max": pids, "memory.swap.max": 0})] if v2 else
+                 [(os.path.join(ROOT, "memory"), {"memory.limit_in_bytes": memory}),
+                  (os.path.join(ROOT, "pids"), {"pids.max": pids})])
+        for parent, settings in plans:
+            path = os.path.join(parent, "scriptrun", name)
+            try:
+                os.makedirs(path)
+                for key, value in settings.items():
+                    if os.path.exists(os.path.join(path, key)):
+                        with open(os.path.join(path, key), "w") as f:
+                            f.write(str(value))
+                self.dirs.append(path)
+            except OSError:
+                continue
+        self.memory = any("memory" in d or v2 for d in self.dirs)
+
+    def join(self):
+        """Moves the calling process in (called in the child, before exec)."""
+        for path in self.dirs:
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+
+    def _pids(self):
+        found = set()
+        for path in self.dirs:
+            try:
+                with open(os.path.join(path, "cgroup.procs")) as f:
+                    found.update(int(p) for p in f.read().split())
+            except OSError:
+                pass
+        return found
+
+    def destroy(self):
+        """Kills whatever is left in the cgroup, then removes it."""
+        for _ in range(100):
+            pids = self._pids()
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+        for path in self.dirs:
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass

@@ -90,7 +90,6 @@ def nsjail_command(limits, fds):
            "--rlimit_as", str((limits["memory"] + AS_ALLOWANCE) // (1024 * 1024)),
            "--rlimit_cpu", str(limits["cpu"]),
            "--rlimit_fsize", str(limits["fsize"] // (1024 * 1024)),
-           "--rlimit_nproc", str(limits["pids"]),
            "--rlimit_nofile", "256",
            "--cgroup_mem_max", str(limits["memory"]),
            "--cgroup_pids_max", str(limits["pids"]),
@@ -112,7 +111,7 @@ def rlimits(limits):
         ("RLIMIT_FSIZE", limits["fsize"]),
         ("RLIMIT_NOFILE", 256),
         ("RLIMIT_CORE", 0),
-        # Counted per uid, so it caps the sandbox only where the harness has the
-        # uid to itself (the pod); root ignores it, and the timeout ends a fork bomb.
-        ("RLIMIT_NPROC", limits["pids"] + 4),
+        # No RLIMIT_NPROC: it counts every process of the uid on the node, so
+        # runner pods (all uid 65532) would starve each other. Processes are
+        # capped by the run's pids cgroup, or in a pod by the pod's pids limit.
     ]

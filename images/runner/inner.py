@@ -6,6 +6,7 @@ import builtins
 import json
 import math
 import os
+import resource
 import sys
 import traceback
 import types
@@ -87,6 +88,11 @@ def main():
         request = json.load(channel)
     report = os.fdopen(report_fd, "w")
     os.set_inheritable(report_fd, False)
+    # Set here, inside the sandbox's own user namespace, RLIMIT_NPROC counts
+    # only this run's processes (the kernel keys it by namespace and uid);
+    # set outside, it would count every runner pod's uid 65532 on the node.
+    pids = int(request["limits"].get("pids", 64))
+    resource.setrlimit(resource.RLIMIT_NPROC, (pids, pids))
     report.write("started\n")
     report.flush()
     if request["imports"]["deny"] or request["imports"]["allow"] is not None:

@@ -99,3 +99,11 @@ def test_the_nsjail_command_carries_every_limit():
 def test_memory_quantities_parse_like_kubernetes():
     assert [sandbox.parse_quantity(q) for q in ("256Mi", "1Gi", "500M", "0.5Gi", "1048576")] == \
         [256 << 20, 1 << 30, 500_000_000, 512 << 20, 1048576]
+
+
+def test_a_run_cannot_start_more_processes_than_its_pids_limit():
+    script = ("import os, time\ndef main():\n    n = 0\n    try:\n        while True:\n"
+              "            if os.fork() == 0:\n                time.sleep(3)\n                os._exit(0)\n"
+              "            n += 1\n    except OSError:\n        return n\n")
+    envelope, _, _ = run_runner({"script": script, "limits": {"pids": 16}, "timeoutSeconds": 8})
+    assert envelope["success"] and envelope["result"] < 16

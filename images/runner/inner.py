@@ -2,7 +2,10 @@
 runs the user's code, and reports {result | error} on the fd named by argv[2].
 stdout and stderr belong to the user's code; the outer harness alone builds the envelope, so nothing printed here can
 become a result."""
+import asyncio
 import builtins
+import importlib.abc
+import inspect
 import json
 import math
 import os
@@ -67,6 +70,19 @@ def guard_imports(policy):
 
     builtins.__import__ = checked
 
+    class Denied(importlib.abc.MetaPathFinder):
+        """Catches what bypasses __import__ (importlib.import_module) for modules not yet loaded."""
+
+        def find_spec(self, name, path=None, target=None):
+            top = name.split(".")[0]
+            if top in deny:
+                raise ImportError(f"disallowed import: '{name}' is not allowed by the import policy")
+            return None
+
+    for loaded in [m for m in sys.modules if m.split(".")[0] in deny]:
+        del sys.modules[loaded]
+    sys.meta_path.insert(0, Denied())
+
 
 def run(request):
     code = compile(request["script"], "<script>", "exec")
@@ -79,7 +95,8 @@ def run(request):
     entry = module.__dict__.get(request["entrypoint"])
     if not callable(entry):
         raise LookupError(f"'{request['entrypoint']}' is not a function")
-    return entry(*request["args"], **request["kwargs"])
+    result = entry(*request["args"], **request["kwargs"])
+    return asyncio.run(result) if inspect.iscoroutine(result) else result
 
 
 def main():

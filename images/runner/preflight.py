@@ -43,8 +43,8 @@ def validate(request):
     if not IDENTIFIER.match(entrypoint):
         raise Refused("invalid_input", "entrypoint must be a Python identifier")
     timeout = request.get("timeoutSeconds", 10)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise Refused("invalid_input", "timeoutSeconds must be a positive number")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600:
+        raise Refused("invalid_input", "timeoutSeconds must be a number of seconds from 1 to 3600")
     policy = _expect(request, "imports", dict, "an object") or {}
     return {
         "script": script, "mode": mode, "entrypoint": entrypoint,
@@ -104,6 +104,8 @@ def preflight(request):
     request = validate(request)
     try:
         tree = ast.parse(request["script"], filename="<script>")
+        # compile() also finds what the parser lets through ('return' outside a function).
+        compile(tree, "<script>", "exec")
     except SyntaxError as err:
         raise Refused("syntax_error", f"{err.msg} (line {err.lineno})", line=err.lineno) from None
     except ValueError as err:  # e.g. a NUL byte in the source

@@ -129,7 +129,9 @@ def _envelope(proc, out, cut, stop, limits):
     elif len(lines) == 1:
         envelope["error"] = _ended_without_report(proc.returncode, limits)
     else:
-        report = json.loads(lines[1])
+        # The last line: a script that found the report pipe and wrote to it
+        # first is followed by the real report.
+        report = json.loads(lines[-1])
         envelope.update(success=report["ok"], result=report.get("result"), exitCode=report["exitCode"],
                         error=report.get("error"))
     if envelope["exitCode"] is None:
@@ -181,7 +183,7 @@ def run_request(raw):
 
 def termination_message(envelope):
     """The envelope when it fits in 4 KiB, else a marker that sends the controller to the log."""
-    full = json.dumps(envelope, ensure_ascii=False)
+    full = json.dumps(envelope)
     if len(full.encode()) <= TERMINATION_LIMIT:
         return full
     err = envelope.get("error") or {}
@@ -224,7 +226,8 @@ def main():
         print(json.dumps(answer))
         return
     envelope = run_request(raw if not isinstance(raw, Exception) else None)
-    print(json.dumps(envelope, ensure_ascii=False), flush=True)
+    # ASCII JSON: a lone surrogate in a result or output cannot break the line.
+    print(json.dumps(envelope), flush=True)
     if args.termination_log:
         with open(args.termination_log, "w", encoding="utf-8") as f:
             f.write(termination_message(envelope))

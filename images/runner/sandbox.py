@@ -84,17 +84,21 @@ def bwrap_command(argv, with_proc=True):
 
 
 def nsjail_command(limits, fds):
-    cmd = ["nsjail", "--mode", "o", "--quiet", "--chroot", "/", "--disable_proc",
+    # No --chroot /: that would expose the pod's whole tree (the termination-log
+    # file among it). Without it nsjail's root is an empty tmpfs with only these binds.
+    cmd = ["nsjail", "--mode", "o", "--quiet", "--disable_proc",
            "--user", "65534", "--group", "65534", "--hostname", "sandbox",
            "--time_limit", str(int(limits["wall"]) + 1),
            "--rlimit_as", str((limits["memory"] + AS_ALLOWANCE) // (1024 * 1024)),
            "--rlimit_cpu", str(limits["cpu"]),
            "--rlimit_fsize", str(limits["fsize"] // (1024 * 1024)),
            "--rlimit_nofile", "256",
-           "--cgroup_mem_max", str(limits["memory"]),
-           "--cgroup_pids_max", str(limits["pids"]),
+           # rlimits, not --cgroup_*: those need a writable parent cgroup, which a pod has not.
+           "--rlimit_nproc", str(limits["pids"]),
            "--tmpfsmount", "/tmp", "--bindmount_ro", f"{HARNESS_DIR}:{INNER_DIR}",
            "--cwd", "/tmp"]
+    for d in _system_binds():
+        cmd += ["--bindmount_ro", d]
     for fd in fds:
         cmd += ["--pass_fd", str(fd)]
     for key, value in SANDBOX_ENV.items():

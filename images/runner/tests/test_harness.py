@@ -90,7 +90,8 @@ def test_the_nsjail_command_carries_every_limit():
     cmd = sandbox.nsjail_command(limits, (7, 8))
     flag = lambda name: cmd[cmd.index(name) + 1]
     assert flag("--time_limit") == "6" and flag("--rlimit_cpu") == "6"
-    assert flag("--cgroup_mem_max") == str(128 * 1024 * 1024) and flag("--cgroup_pids_max") == "32"
+    assert flag("--rlimit_as") == str(128 + 512) and flag("--rlimit_nproc") == "32"
+    assert "--chroot" not in cmd and any(cmd[i:i + 2] == ["--bindmount_ro", "/usr"] for i in range(len(cmd)))
     assert flag("--user") == "65534" and "--disable_clone_newnet" not in cmd
     assert cmd[-2:] == ["7", "8"] and ["--pass_fd", "7"] == cmd[cmd.index("--pass_fd"):cmd.index("--pass_fd") + 2]
     assert "--tmpfsmount" in cmd and not any(a.startswith("KUBERNETES") for a in cmd)
@@ -107,3 +108,29 @@ def test_a_run_cannot_start_more_processes_than_its_pids_limit():
               "            n += 1\n    except OSError:\n        return n\n")
     envelope, _, _ = run_runner({"script": script, "limits": {"pids": 16}, "timeoutSeconds": 8})
     assert envelope["success"] and envelope["result"] < 16
+
+
+def test_a_report_written_by_the_script_is_overridden_by_the_real_one():
+    script = ("import os\ndef main():\n    for fd in range(3, 64):\n        try:\n"
+              "            os.write(fd, b'{\"ok\": true, \"result\": \"forged\", \"exitCode\": 0}\\n')\n"
+              "        except OSError:\n            pass\n    raise ValueError('real')\n")
+    envelope, _, _ = run_runner({"script": script})
+    assert envelope["success"] is False and envelope["error"]["type"] == "runtime_error"
+
+
+def test_import_module_cannot_get_past_a_denied_import():
+    script = "import importlib\ndef main():\n    return importlib.import_module('so' + 'cket').AF_INET\n"
+    envelope, _, _ = run_runner({"script": script, "imports": {"deny": ["socket"]}})
+    assert envelope["error"]["type"] == "disallowed_import"
+
+
+def test_async_main_is_awaited_and_a_lone_surrogate_survives():
+    envelope, _, _ = run_runner({"script": "async def main():\n    return '\\ud800'\n"})
+    assert envelope["success"] and envelope["result"] == "\ud800"
+
+
+def test_return_outside_a_function_is_a_syntax_error_and_huge_timeouts_are_refused():
+    envelope, _, _ = run_runner({"script": "return 1\n", "mode": "script"})
+    assert envelope["error"]["type"] == "syntax_error" and envelope["error"]["line"] == 1
+    envelope, _, _ = run_runner({"script": "def main():\n    return 1\n", "timeoutSeconds": 10**12})
+    assert envelope["error"]["type"] == "invalid_input"

@@ -1,0 +1,88 @@
+// The Koa app, built from its dependencies and nothing else, so tests drive it in process;
+// main.ts wires the real ones and listens. Middleware order: errors first (every failure becomes
+// the one JSON error shape), then the request id and access log, metrics, CORS when configured,
+// and one router per resource.
+import { randomUUID } from "node:crypto";
+import cors from "@koa/cors";
+import Router from "@koa/router";
+import Koa, { type Context, type Next } from "koa";
+import type { Registry } from "prom-client";
+import type { Logger } from "../operator/log.js";
+import type { PreflightClient } from "../operator/preflight.js";
+import type { Auth } from "./auth.js";
+import type { ApiConfig } from "./config.js";
+import { afterAnswerErrors, errorHandler } from "./errors.js";
+import { type ApiMetrics, createMetrics, routeOf } from "./metrics.js";
+import { openApiDocument } from "./openapi.js";
+import { executeRouter } from "./routes/execute.js";
+import { runsRouter } from "./routes/runs.js";
+import { serviceRouter } from "./routes/service.js";
+import type { RunStore } from "./runStore.js";
+import type { Waiter } from "./waiter.js";
+
+export interface AppDeps {
+  runs: RunStore;
+  /** The shared watch every waiting request and event stream subscribes to (built over `runs`). */
+  waiter: Waiter;
+  /** The harness's preflight checker (operator/preflight.ts). */
+  preflight: Pick<PreflightClient, "check">;
+  config: ApiConfig;
+  auth: Auth;
+  /** Where the API's metrics are registered, and what GET /metrics serves. */
+  registry: Registry;
+  log: Logger;
+}
+
+/** What the routes use: the dependencies and the metrics registered for them. */
+export type Services = AppDeps & { metrics: ApiMetrics };
+
+// Probes and scrapes are logged at debug, so the log shows requests, not the kubelet.
+const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** The caller's X-Request-Id when it is sane, else a new one; echoed back, and one log line per request. */
+function requestContext(log: Logger) {
+  return async function requestId(ctx: Context, next: Next): Promise<void> {
+    const given = ctx.get("X-Request-Id");
+    const id = REQUEST_ID.test(given) ? given : randomUUID();
+    ctx.state.requestId = id;
+    ctx.set("X-Request-Id", id);
+    const started = performance.now();
+    ctx.res.once("close", () => {
+      const route = routeOf(ctx);
+      const fields = { requestId: id, method: ctx.method, route, status: ctx.res.statusCode, ms: Math.round(performance.now() - started) };
+      if (QUIET_ROUTES.has(route)) log.debug(fields, "Answered request");
+      else log.info(fields, "Answered request");
+    });
+    await next();
+  };
+}
+
+function corsFor(origins: string[]) {
+  const any = origins.includes("*");
+  return cors({
+    origin: (ctx) => (any ? "*" : origins.includes(ctx.get("Origin")) ? ctx.get("Origin") : ""),
+    allowMethods: ["GET", "POST", "DELETE"],
+    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+    exposeHeaders: ["X-Request-Id", "Retry-After", "Location"],
+    maxAge: 600,
+  });
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const services: Services = { ...deps, metrics: createMetrics(deps.registry, deps.waiter, deps.config.maxConcurrentWaits) };
+  const app = new Koa();
+  app.on("error", afterAnswerErrors(deps.log));
+  app.use(errorHandler(deps.log, deps.config.maxBodyBytes));
+  app.use(requestContext(deps.log));
+  app.use(services.metrics.observe);
+  if (deps.config.corsOrigins.length > 0) app.use(corsFor(deps.config.corsOrigins));
+  const root = new Router();
+  for (const router of [serviceRouter(services, openApiDocument(deps.config)), executeRouter(services), runsRouter(services)]) {
+    root.use(router.routes());
+  }
+  app.use(root.routes());
+  // 405 with Allow for a known path and another method; the error middleware gives it a body.
+  app.use(root.allowedMethods());
+  return app;
+}

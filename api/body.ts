@@ -1,0 +1,80 @@
+// Reading a run request's body: JSON, or multipart/form-data with the script as a `file` part and
+// the other fields as text parts (JSON-valued ones as JSON text). Anything else is 415; bodies
+// past the configured size are 413 before they are read whole.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { bodyParser } from "@koa/bodyparser";
+import type { Context, Middleware, Next } from "koa";
+import multer from "multer";
+import { ApiError, invalid } from "./errors.js";
+
+const JSON_TYPE = "application/json";
+const FORM_TYPE = "multipart/form-data";
+/** Form fields whose text is JSON, and those that are numbers. */
+const JSON_FIELDS = new Set(["args", "kwargs", "params", "resources"]);
+const NUMBER_FIELDS = new Set(["timeoutSeconds", "waitSeconds"]);
+const MAX_FORM_FIELDS = 20;
+
+type NodeHandler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+type UploadedRequest = IncomingMessage & { body?: Record<string, unknown>; file?: { buffer: Buffer } };
+
+/** 415 unless the body is JSON or form data. */
+async function requireBodyType(ctx: Context, next: Next): Promise<void> {
+  if (!ctx.is(JSON_TYPE, FORM_TYPE)) {
+    const given = ctx.get("Content-Type") || "none";
+    throw new ApiError(415, "unsupported_media_type", `Content-Type ${given} is not accepted; send ${JSON_TYPE} or ${FORM_TYPE}`);
+  }
+  await next();
+}
+
+/** A form's text fields as the JSON body they stand for. */
+export function formToBody(fields: Record<string, unknown>, file: Buffer | undefined): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (typeof value !== "string") throw invalid(`Form field ${name} was given more than once`, [{ path: [name], message: "given more than once" }]);
+    if (JSON_FIELDS.has(name)) {
+      try {
+        body[name] = JSON.parse(value) as unknown;
+      } catch {
+        throw invalid(`Form field ${name} must be JSON text`, [{ path: [name], message: "must be JSON text" }]);
+      }
+    } else if (NUMBER_FIELDS.has(name) && /^-?\d+(\.\d+)?$/.test(value.trim())) {
+      body[name] = Number(value);
+    } else {
+      body[name] = value;
+    }
+  }
+  if (file !== undefined) {
+    if (body.script !== undefined || body.code !== undefined) {
+      throw invalid("Give the script as the file or as a field, not both", [{ path: ["file"], message: "script given twice" }]);
+    }
+    try {
+      body.script = new TextDecoder("utf-8", { fatal: true }).decode(file);
+    } catch {
+      throw invalid("The file is not UTF-8 text", [{ path: ["file"], message: "not UTF-8 text" }]);
+    }
+  }
+  return body;
+}
+
+/** Middleware that leaves the request's JSON body, or its form as one, in ctx.request.body. */
+export function readRunBody(maxBodyBytes: number): Middleware[] {
+  const json = bodyParser({ enableTypes: ["json"], jsonLimit: maxBodyBytes, encoding: "utf-8" });
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: maxBodyBytes, fieldSize: maxBodyBytes, files: 1, fields: MAX_FORM_FIELDS, parts: MAX_FORM_FIELDS + 1 },
+  }).single("file") as unknown as NodeHandler;
+  const form = async (ctx: Context, next: Next): Promise<void> => {
+    if (!ctx.is(FORM_TYPE)) return next();
+    const req = ctx.req as UploadedRequest;
+    await new Promise<void>((resolve, reject) => {
+      upload(req, ctx.res, (err) => (err ? reject(err) : resolve()));
+    }).catch((err: unknown) => {
+      // busboy's own complaints (a malformed form) carry no status: they are the client's.
+      if (err instanceof multer.MulterError) throw err;
+      throw invalid(`The form could not be read: ${(err as Error).message}`);
+    });
+    ctx.request.body = formToBody(req.body ?? {}, req.file?.buffer);
+    await next();
+  };
+  return [requireBodyType, json, form];
+}

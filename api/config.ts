@@ -1,0 +1,123 @@
+// The API's configuration: SCRIPTRUN_API_* environment variables for the HTTP service, plus the
+// controller's own SCRIPTRUN_* variables (operator/config.ts) for what a run may ask for, so that
+// the API refuses exactly what the controller would. Validated once at start; api/README.md
+// documents every variable.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { type Config as OperatorConfig, loadConfig } from "../operator/config.js";
+import type { RequestLimits } from "../operator/request.js";
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const list = z.string().transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== ""));
+// A Kubernetes namespace name (RFC 1123 label).
+export const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Every variable: its schema and default, as it would arrive from the environment. */
+const VARIABLES = {
+  SCRIPTRUN_API_PORT: [int(0, 65535), "8080"],
+  SCRIPTRUN_API_HOST: [z.string().min(1), "127.0.0.1"],
+  SCRIPTRUN_API_NAMESPACE: [z.string().regex(NAMESPACE, "must be a namespace name").max(63), "default"],
+  SCRIPTRUN_API_AUTH: [z.enum(["kubernetes", "none"]), "kubernetes"],
+  SCRIPTRUN_API_AUTH_CACHE_SECONDS: [int(0, 3600), "30"],
+  SCRIPTRUN_API_CORS_ORIGINS: [list, ""],
+  SCRIPTRUN_API_MAX_BODY_BYTES: [int(1024, 64 * 1024 * 1024), String(2 * 1024 * 1024)],
+  SCRIPTRUN_API_MAX_WAIT_SECONDS: [int(1, 3600), "60"],
+  SCRIPTRUN_API_MAX_CONCURRENT_WAITS: [int(1), "1000"],
+  SCRIPTRUN_API_CLUSTER_TIMEOUT_MS: [int(100, 120_000), "10000"],
+  SCRIPTRUN_API_REQUEST_TIMEOUT_SECONDS: [int(1, 3600), "30"],
+  SCRIPTRUN_API_HEARTBEAT_SECONDS: [int(1, 300), "15"],
+  SCRIPTRUN_API_RELIST_SECONDS: [int(10), "120"],
+  SCRIPTRUN_API_RECHECK_SECONDS: [int(1, 3600), "10"],
+  SCRIPTRUN_API_RUN_TTL_SECONDS: [z.union([z.literal(""), int(0)]), "3600"],
+  SCRIPTRUN_API_KUBECONFIG: [z.string(), ""],
+} as const satisfies Record<string, readonly [z.ZodType, string]>;
+
+export const API_VARIABLES = Object.keys(VARIABLES) as Array<keyof typeof VARIABLES>;
+
+const EnvSchema = z.object(Object.fromEntries(
+  Object.entries(VARIABLES).map(([name, [schema, fallback]]) => [name, z.string().default(fallback).pipe(schema as z.ZodType<unknown, string>)]),
+) as { [K in keyof typeof VARIABLES]: z.ZodPipe<z.ZodDefault<z.ZodString>, (typeof VARIABLES)[K][0]> });
+
+export interface ApiConfig {
+  port: number;
+  host: string;
+  /** Where runs go when a request names no namespace. */
+  defaultNamespace: string;
+  auth: "kubernetes" | "none";
+  authCacheSeconds: number;
+  /** Empty: CORS off. "*" allows any origin. */
+  corsOrigins: string[];
+  maxBodyBytes: number;
+  maxWaitSeconds: number;
+  maxConcurrentWaits: number;
+  /** Longest wait for one call to the Kubernetes API; past it the request answers 503. */
+  clusterTimeoutMs: number;
+  /** Longest time a client may take to send a whole request. */
+  requestTimeoutSeconds: number;
+  heartbeatSeconds: number;
+  relistSeconds: number;
+  /** Awaited runs are fetched again this often once awaited this long (a stuck watch's cost). */
+  recheckSeconds: number;
+  /** ttlSecondsAfterFinished of the runs the API creates; undefined keeps them. */
+  runTtlSeconds: number | undefined;
+  /** Empty: the service account in a pod, else KUBECONFIG or ~/.kube/config. */
+  kubeconfig: string;
+  version: string;
+  /** What a run may ask for: the controller's defaults and caps. */
+  runLimits: RequestLimits;
+  preflight: { runnerPath: string; python: string; timeoutMs: number };
+  logLevel: OperatorConfig["logLevel"];
+}
+
+export class ApiConfigError extends Error {}
+
+/** The version in package.json of the checkout (or of dist/'s parent). */
+function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, "package.json");
+    if (existsSync(candidate)) return (JSON.parse(readFileSync(candidate, "utf8")) as { version?: string }).version ?? "unknown";
+    if (dirname(dir) === dir) return "unknown";
+  }
+}
+
+/** Reads and validates the configuration; throws an ApiConfigError naming every bad variable. */
+export function loadApiConfig(environment: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const raw: Record<string, string | undefined> = {};
+  for (const name of API_VARIABLES) raw[name] = environment[name];
+  const parsed = EnvSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ApiConfigError(`Invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  let operator: OperatorConfig;
+  try {
+    operator = loadConfig(environment);
+  } catch (err) {
+    throw new ApiConfigError((err as Error).message);
+  }
+  const env = parsed.data;
+  const { timeoutSeconds, cpu, memory, pids, outputBytes, maxScriptBytes, importPolicy } = operator;
+  return {
+    port: env.SCRIPTRUN_API_PORT,
+    host: env.SCRIPTRUN_API_HOST,
+    defaultNamespace: env.SCRIPTRUN_API_NAMESPACE,
+    auth: env.SCRIPTRUN_API_AUTH,
+    authCacheSeconds: env.SCRIPTRUN_API_AUTH_CACHE_SECONDS,
+    corsOrigins: env.SCRIPTRUN_API_CORS_ORIGINS,
+    maxBodyBytes: env.SCRIPTRUN_API_MAX_BODY_BYTES,
+    maxWaitSeconds: env.SCRIPTRUN_API_MAX_WAIT_SECONDS,
+    maxConcurrentWaits: env.SCRIPTRUN_API_MAX_CONCURRENT_WAITS,
+    clusterTimeoutMs: env.SCRIPTRUN_API_CLUSTER_TIMEOUT_MS,
+    requestTimeoutSeconds: env.SCRIPTRUN_API_REQUEST_TIMEOUT_SECONDS,
+    heartbeatSeconds: env.SCRIPTRUN_API_HEARTBEAT_SECONDS,
+    relistSeconds: env.SCRIPTRUN_API_RELIST_SECONDS,
+    recheckSeconds: env.SCRIPTRUN_API_RECHECK_SECONDS,
+    runTtlSeconds: env.SCRIPTRUN_API_RUN_TTL_SECONDS === "" ? undefined : env.SCRIPTRUN_API_RUN_TTL_SECONDS,
+    kubeconfig: env.SCRIPTRUN_API_KUBECONFIG,
+    version: packageVersion(),
+    runLimits: { timeoutSeconds, cpu, memory, pids, outputBytes, maxScriptBytes, importPolicy },
+    preflight: { runnerPath: operator.runnerPath, python: operator.python, timeoutMs: operator.preflightTimeoutMs },
+    logLevel: operator.logLevel,
+  };
+}

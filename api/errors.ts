@@ -1,0 +1,149 @@
+// One JSON error shape for every failure, `{error: {type, message, issues?, name?, namespace?}}`,
+// and the middleware (mounted first) that maps whatever was thrown to it: our own ApiErrors,
+// zod's issues (400, or 413 for a script above the size cap), the body parsers' errors, the
+// router's 404/405, and the Kubernetes client's errors (503 when the cluster does not answer).
+import { ApiException, FetchError } from "@kubernetes/client-node";
+import type { Context, Next } from "koa";
+import { MulterError } from "multer";
+import { ZodError } from "zod";
+import type { Logger } from "../operator/log.js";
+import { PreflightError } from "../operator/preflight.js";
+
+export interface Issue {
+  path: Array<string | number>;
+  message: string;
+  code?: string;
+}
+
+export interface ErrorBody {
+  type: string;
+  message: string;
+  issues?: Issue[];
+  name?: string;
+  namespace?: string;
+}
+
+/** Seconds a client is asked to wait before retrying a 429 or 503. */
+export const RETRY_AFTER_SECONDS = 2;
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly type: string, message: string,
+    readonly extra: Omit<ErrorBody, "type" | "message"> = {}, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+
+  get body(): ErrorBody {
+    return { type: this.type, message: this.message, ...this.extra };
+  }
+}
+
+export const invalid = (message: string, issues?: Issue[]) =>
+  new ApiError(400, "invalid_input", message, issues ? { issues } : {});
+export const notFound = (message: string, at: { name?: string; namespace?: string } = {}) =>
+  new ApiError(404, "not_found", message, at);
+export const unavailable = (message: string) =>
+  new ApiError(503, "cluster_unavailable", message, {}, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+
+// Fields whose size the operator caps; above the cap the request is too large, not malformed.
+const SIZED_FIELDS = new Set(["script", "code", "stdin"]);
+
+function fromZod(err: ZodError): ApiError {
+  const issues = err.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message, code: i.code }));
+  const summary = issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+  const tooLarge = err.issues.some((i) => i.code === "too_big" && SIZED_FIELDS.has(String(i.path[0])));
+  return tooLarge
+    ? new ApiError(413, "too_large", summary, { issues })
+    : new ApiError(400, "invalid_input", summary, { issues });
+}
+
+const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
+
+/** The apiserver's own message from a Status body, when there is one. */
+function statusMessage(err: ApiException<unknown>): string {
+  let body: unknown = err.body;
+  if (typeof err.body === "string") {
+    try {
+      body = JSON.parse(err.body) as unknown;
+    } catch {
+      return err.body || `HTTP ${err.code}`;
+    }
+  }
+  const message = (body as { message?: unknown } | null | undefined)?.message;
+  return typeof message === "string" ? message : `HTTP ${err.code}`;
+}
+
+/** A Kubernetes client failure as the HTTP answer it deserves, or undefined when it is not one. */
+export function fromCluster(err: unknown): ApiError | undefined {
+  if (err instanceof ApiException) {
+    const message = statusMessage(err);
+    if (err.code === 404) return notFound(message);
+    if (err.code === 409) return new ApiError(409, "conflict", message);
+    if (err.code === 410) return invalid(`${message}; list again without a continue token`);
+    if (err.code === 400 || err.code === 422) return invalid(`The cluster refused the run: ${message}`);
+    return unavailable(`The Kubernetes API answered ${err.code}: ${message}`);
+  }
+  if ((err as { name?: unknown } | null)?.name === "AbortError") return unavailable("The Kubernetes API did not answer in time");
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof FetchError || (typeof code === "string" && CONNECTION_CODES.has(code))) {
+    return unavailable(`The Kubernetes API is unreachable: ${(err as Error).message}`);
+  }
+  return undefined;
+}
+
+/** What the body parsers (co-body/raw-body, multer) throw. */
+function fromHttp(err: unknown, maxBodyBytes: number): ApiError | undefined {
+  if (err instanceof MulterError) {
+    if (err.code === "LIMIT_UNEXPECTED_FILE") return invalid(`Unexpected file field '${err.field}'; send the script as 'file'`);
+    if (err.code === "LIMIT_FILE_COUNT") return invalid("Send one file, as 'file'");
+    return new ApiError(413, "too_large", `${err.message}${err.field ? ` (${err.field})` : ""}; the body may be at most ${maxBodyBytes} bytes`);
+  }
+  const fields = err as { status?: unknown; message?: unknown } | null;
+  const status = typeof fields?.status === "number" ? fields.status : undefined;
+  if (status === undefined || status >= 500) return undefined;
+  const message = typeof fields?.message === "string" ? fields.message : "Bad request";
+  if (status === 413) return new ApiError(413, "too_large", `The body is larger than the ${maxBodyBytes} bytes allowed`);
+  if (status === 415) return new ApiError(415, "unsupported_media_type", message);
+  // co-body's JSON syntax errors, a body cut short, a bad Content-Length.
+  return invalid(err instanceof SyntaxError ? `The body is not valid JSON: ${message}` : message);
+}
+
+export function toApiError(err: unknown, maxBodyBytes: number): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ZodError) return fromZod(err);
+  if (err instanceof PreflightError) {
+    return new ApiError(503, "preflight_unavailable", err.message, {}, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+  }
+  return fromCluster(err) ?? fromHttp(err, maxBodyBytes);
+}
+
+/** Mounted first: every failure below it becomes the one JSON error shape. */
+export function errorHandler(log: Logger, maxBodyBytes: number) {
+  return async function errors(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+      if (ctx.body === undefined && ctx.status === 404) throw notFound(`No route for ${ctx.method} ${ctx.path}`);
+      if (ctx.body === undefined && (ctx.status === 405 || ctx.status === 501)) {
+        throw new ApiError(405, "method_not_allowed", `${ctx.method} is not allowed on ${ctx.path}; allowed: ${ctx.response.get("Allow")}`);
+      }
+    } catch (err) {
+      const known = toApiError(err, maxBodyBytes);
+      const answer = known ?? new ApiError(500, "internal", "The API failed; the request id in X-Request-Id finds it in the logs");
+      if (!known) log.error({ err, requestId: ctx.state.requestId, route: ctx.path }, "Failed to answer a request");
+      else if (answer.status >= 500) log.warn({ type: answer.type, reason: answer.message, requestId: ctx.state.requestId }, "Answered with a server error");
+      ctx.status = answer.status;
+      ctx.set(answer.headers);
+      ctx.body = { error: answer.body };
+    }
+  };
+}
+
+// A client that goes away mid-answer (an event stream closed, a hang-up) is no failure of ours.
+const HANG_UPS = new Set(["ERR_STREAM_PREMATURE_CLOSE", "ECONNRESET", "EPIPE"]);
+
+/** Koa's "error" event: what went wrong after the answer had started, where no middleware can see it. */
+export function afterAnswerErrors(log: Logger) {
+  return (err: Error & { code?: string }, ctx?: Context): void => {
+    if (err.code !== undefined && HANG_UPS.has(err.code)) return;
+    log.warn({ err, requestId: ctx?.state.requestId }, "Failed while writing an answer");
+  };
+}

@@ -1,0 +1,258 @@
+// POST /execute and its aliases, in process, against the in-memory store's stand-in controller
+// and the real preflight server.
+import assert from "node:assert/strict";
+import { FetchError } from "@kubernetes/client-node";
+import { type BehaviourCase, assertMatchesCase, loadCases } from "../test/cases.js";
+import { CREATED_BY_LABEL } from "./runStore.js";
+import { type TestApp, testApp } from "./testkit.js";
+
+const PREFLIGHT_ERRORS = new Set(["syntax_error", "missing_entrypoint", "invalid_input", "disallowed_import"]);
+const refusedByPreflight = (c: BehaviourCase) => c.expect.success === false && PREFLIGHT_ERRORS.has(c.expect.errorType ?? "");
+const SCRIPT = "def main():\n  return 1\n";
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(condition(), "the condition never came true");
+}
+
+describe("POST /execute", () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = testApp();
+  });
+  afterEach(() => t.close());
+
+  it("creates a ScriptRun, waits for it and answers its outcome", async () => {
+    t.store.outcome = () => ({ phase: "Succeeded", result: { message: "done" }, stdout: "hello world\n", stderr: "", exitCode: 0, durationMs: 12 });
+    const script = "def main():\n  print('hello world')\n  return {'message': 'done'}\n";
+    const res = await t.http.post("/execute").send({ script });
+    assert.equal(res.status, 200);
+    assert.match(res.body.name, /^run-[a-z2-7]{12}$/);
+    assert.deepEqual({ ...res.body, name: "run" }, {
+      name: "run", namespace: "default", success: true, phase: "Succeeded", result: { message: "done" },
+      stdout: "hello world\n", stderr: "", error: null, exitCode: 0, durationMs: 12,
+    });
+    const run = t.store.runs.get(`default/${res.body.name}`)!;
+    assert.equal(run.metadata.labels?.[CREATED_BY_LABEL], "api");
+    assert.deepEqual(run.spec, { script, ttlSecondsAfterFinished: 3600 });
+  });
+
+  it("answers a run that failed with 200 and success false", async () => {
+    t.store.outcome = () => ({ phase: "Failed", error: { type: "runtime_error", message: "ZeroDivisionError: division by zero" }, exitCode: 1 });
+    const res = await t.http.post("/execute").send({ script: "def main():\n  return 1 / 0\n" });
+    assert.equal(res.status, 200);
+    assert.deepEqual([res.body.success, res.body.error.type, res.body.result], [false, "runtime_error", null]);
+  });
+
+  it("answers a syntax error at once with its line, creating no ScriptRun", async () => {
+    const res = await t.http.post("/execute").send({ script: "def main(:\n    return 1\n" });
+    assert.equal(res.status, 200);
+    assert.deepEqual([res.body.success, res.body.name, res.body.error.type, res.body.error.line], [false, null, "syntax_error", 1]);
+    assert.equal(t.store.runs.size, 0);
+  });
+
+  it("answers every shared case that preflight refuses without a run, and runs the others", async () => {
+    for (const c of loadCases()) {
+      const before = t.store.runs.size;
+      const started = Date.now();
+      const res = await t.http.post("/execute").send(c.request);
+      assert.equal(res.status, 200, `${c.name}: ${JSON.stringify(res.body)}`);
+      if (refusedByPreflight(c)) {
+        assertMatchesCase(c, res.body, (Date.now() - started) / 1000);
+        assert.equal(t.store.runs.size, before, `${c.name} created a run`);
+      } else {
+        assert.equal(t.store.runs.size, before + 1, `${c.name} created no run`);
+        assert.equal(t.store.runs.get(`default/${res.body.name}`)!.spec.script, c.request.script);
+      }
+    }
+  });
+
+  it("takes code as the script", async () => {
+    const res = await t.http.post("/execute").send({ code: SCRIPT });
+    assert.equal(res.status, 200);
+    assert.equal(t.store.runs.get(`default/${res.body.name}`)!.spec.script, SCRIPT);
+  });
+
+  it("puts the run in the namespace the request names", async () => {
+    const res = await t.http.post("/execute").send({ script: SCRIPT, namespace: "team-a" });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.namespace, "team-a");
+    assert.ok(t.store.runs.has(`team-a/${res.body.name}`));
+  });
+
+  it("calls the function the last line names, with params as keyword arguments", async () => {
+    const res = await t.http.post("/execute").send({ script: "def custom(name):\n    return 'Hello, ' + name\n\ncustom\n", params: { name: "Alice" } });
+    assert.equal(res.status, 200);
+    const { spec } = t.store.runs.get(`default/${res.body.name}`)!;
+    assert.deepEqual([spec.script, spec.entrypoint, spec.kwargs, spec.args],
+      ["def custom(name):\n    return 'Hello, ' + name\n\n", "custom", { name: "Alice" }, undefined]);
+  });
+
+  it("passes params given as an array as positional arguments", async () => {
+    const res = await t.http.post("/execute").send({ script: "def add(a, b):\n    return a + b\nadd", params: [1, 2] });
+    assert.equal(res.status, 200);
+    const { spec } = t.store.runs.get(`default/${res.body.name}`)!;
+    assert.deepEqual([spec.entrypoint, spec.args, spec.kwargs], ["add", [1, 2], undefined]);
+  });
+
+  it("leaves a script alone when its last line is a statement, not a name", async () => {
+    const res = await t.http.post("/execute").send({ script: "def main(x):\n    pass\n", params: { x: 1 } });
+    assert.equal(res.status, 200);
+    const { spec } = t.store.runs.get(`default/${res.body.name}`)!;
+    assert.deepEqual([spec.script, spec.entrypoint, spec.kwargs], ["def main(x):\n    pass\n", undefined, { x: 1 }]);
+  });
+
+  it("refuses, through preflight, a params call whose named function does not exist", async () => {
+    const res = await t.http.post("/execute").send({ script: "def custom():\n    return 1\nmissing\n", params: {} });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.error.type, "missing_entrypoint");
+    assert.deepEqual(res.body.error.availableFunctions, ["custom"]);
+  });
+
+  it("answers 504 naming the run when it does not finish in time, and the run can be fetched later", async () => {
+    t.store.outcome = () => undefined;
+    const res = await t.http.post("/execute").send({ script: SCRIPT, waitSeconds: 1 });
+    assert.equal(res.status, 504);
+    assert.deepEqual([res.body.error.type, res.body.error.namespace], ["wait_timeout", "default"]);
+    const later = await t.http.get(`/runs/${res.body.error.name}`);
+    assert.equal(later.status, 200);
+    assert.equal(later.body.phase, "Running");
+  });
+
+  it("answers 410 when the run is deleted while it is awaited", async () => {
+    t.store.outcome = (run) => {
+      t.store.remove(run.metadata.namespace!, run.metadata.name!);
+      return undefined;
+    };
+    const res = await t.http.post("/execute").send({ script: SCRIPT });
+    assert.equal(res.status, 410);
+    assert.equal(res.body.error.type, "run_deleted");
+    assert.match(res.body.error.name, /^run-/);
+  });
+
+  it("answers 503 with Retry-After when the cluster cannot be reached, and holds no wait", async () => {
+    t.store.failure = new FetchError("request to https://10.0.0.1/apis failed, reason: connect ECONNREFUSED", "system", { code: "ECONNREFUSED" } as never);
+    const res = await t.http.post("/execute").send({ script: SCRIPT });
+    assert.equal(res.status, 503);
+    assert.equal(res.body.error.type, "cluster_unavailable");
+    assert.equal(res.headers["retry-after"], "2");
+    assert.equal(t.waiter.inFlight, 0);
+  });
+
+  it("finds a run that finished while the watch was down once the watch restarts", async () => {
+    t.store.outcome = (run) => {
+      t.store.setStatus(run.metadata.namespace!, run.metadata.name!, { phase: "Succeeded", result: 42 }, true);
+      setTimeout(() => t.store.resync(), 50);
+      return undefined;
+    };
+    const res = await t.http.post("/execute").send({ script: "def main():\n  return 42\n", waitSeconds: 5 });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.result, 42);
+  });
+
+  it("answers even when the watch stops silently, after the re-check interval", async function () {
+    this.timeout(5000);
+    const quiet = testApp({ env: { SCRIPTRUN_API_RECHECK_SECONDS: "1" } });
+    try {
+      quiet.store.outcome = (run) => {
+        quiet.store.setStatus(run.metadata.namespace!, run.metadata.name!, { phase: "Succeeded", result: 7 }, true);
+        return undefined;
+      };
+      const res = await quiet.http.post("/execute").send({ script: SCRIPT, waitSeconds: 5 });
+      assert.deepEqual([res.status, res.body.result], [200, 7]);
+    } finally {
+      await quiet.close();
+    }
+  });
+
+  it("frees the wait when the client hangs up", async () => {
+    t.store.outcome = () => undefined;
+    const hangUp = new AbortController();
+    const pending = fetch(`${await t.url()}/execute`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ script: SCRIPT }), signal: hangUp.signal,
+    }).catch(() => "hung up");
+    await until(() => t.waiter.inFlight === 1);
+    hangUp.abort();
+    assert.equal(await pending, "hung up");
+    await until(() => t.waiter.inFlight === 0);
+  });
+});
+
+describe("the cap on concurrent waits", () => {
+  it("answers 429 with Retry-After past the cap, and takes requests again once a wait ends", async function () {
+    this.timeout(5000);
+    const t = testApp({ env: { SCRIPTRUN_API_MAX_CONCURRENT_WAITS: "2" } });
+    try {
+      t.store.outcome = () => undefined;
+      const waiting = [1, 2].map(() => t.http.post("/execute").send({ script: SCRIPT, waitSeconds: 1 }).then((r) => r));
+      await until(() => t.waiter.inFlight === 2);
+      const refused = await t.http.post("/execute").send({ script: SCRIPT });
+      assert.equal(refused.status, 429);
+      assert.equal(refused.body.error.type, "too_many_waits");
+      assert.equal(refused.headers["retry-after"], "2");
+      assert.deepEqual((await Promise.all(waiting)).map((r) => r.status), [504, 504]);
+      t.store.outcome = () => ({ phase: "Succeeded", result: 1 });
+      assert.equal((await t.http.post("/execute").send({ script: SCRIPT })).status, 200);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("the drop-in aliases", () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = testApp();
+  });
+  afterEach(() => t.close());
+
+  it("POST /scripts runs the script as __main__", async () => {
+    t.store.outcome = () => ({ phase: "Succeeded", stdout: "hi\n" });
+    const res = await t.http.post("/scripts").send({ script: "print('hi')\n" });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.stdout, "hi\n");
+    assert.equal(t.store.runs.get(`default/${res.body.name}`)!.spec.mode, "script");
+  });
+
+  it("POST /scripts takes the script as an uploaded file", async () => {
+    const res = await t.http.post("/scripts").attach("file", Buffer.from("print('from a file')\n"), "job.py");
+    assert.equal(res.status, 200);
+    const { spec } = t.store.runs.get(`default/${res.body.name}`)!;
+    assert.deepEqual([spec.script, spec.mode], ["print('from a file')\n", "script"]);
+  });
+
+  it("POST /scripts refuses a field that only function mode has", async () => {
+    const res = await t.http.post("/scripts").send({ script: "print(1)\n", entrypoint: "main" });
+    assert.equal(res.status, 400);
+    assert.match(res.body.error.message, /Unrecognized key: "entrypoint"/);
+  });
+
+  it("POST /params calls the named function with params", async () => {
+    const res = await t.http.post("/params").send({ script: "def greet(name, punct='.'):\n    return f'Hi {name}{punct}'\ngreet\n", params: { name: "Bob", punct: "!" } });
+    assert.equal(res.status, 200);
+    const { spec } = t.store.runs.get(`default/${res.body.name}`)!;
+    assert.deepEqual([spec.entrypoint, spec.kwargs], ["greet", { name: "Bob", punct: "!" }]);
+  });
+
+  it("POST /params without params calls the named function with none", async () => {
+    const res = await t.http.post("/params").send({ script: "def hello():\n    return 'hi'\nhello\n" });
+    assert.equal(res.status, 200);
+    const { spec } = t.store.runs.get(`default/${res.body.name}`)!;
+    assert.deepEqual([spec.entrypoint, spec.kwargs], ["hello", {}]);
+  });
+
+  it("POST /execute takes form data: the script as a file, other fields as text", async () => {
+    const res = await t.http.post("/execute")
+      .attach("file", Buffer.from("def custom(a, b):\n    return a * b\n"), "mul.py")
+      .field("entrypoint", "custom").field("args", "[6, 7]").field("timeoutSeconds", "5");
+    assert.equal(res.status, 200);
+    const { spec } = t.store.runs.get(`default/${res.body.name}`)!;
+    assert.deepEqual([spec.entrypoint, spec.args, spec.timeoutSeconds], ["custom", [6, 7], 5]);
+  });
+
+  it("GET /health answers status, service and version", async () => {
+    const res = await t.http.get("/health");
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { status: "ok", service: "scriptrun-api", version: t.config.version });
+  });
+});

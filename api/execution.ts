@@ -1,0 +1,107 @@
+// From a validated request to a ScriptRun: authorise it, hold it to the operator's caps, check it
+// with the harness's preflight (CPython's own parser, through operator/preflight.ts), create the
+// ScriptRun and, for /execute and its aliases, wait for it on the shared watch.
+//
+// A script that preflight refuses (syntax error, missing entrypoint, disallowed import, invalid
+// input) is answered at once with 200 and success false, and nothing is created: no ScriptRun and
+// no pod. The controller would fail such a run without a pod anyway; answering without the two
+// round trips to the apiserver is what keeps these answers in milliseconds. Such an answer has
+// `name: null`, as there is no run to fetch later.
+import { randomBytes } from "node:crypto";
+import type { Context } from "koa";
+import { API_VERSION, KIND, type RunError, type ScriptRun } from "../crds/schema.js";
+import { type RunnerRequest, resolveRequest } from "../operator/request.js";
+import type { Services } from "./app.js";
+import type { Identity } from "./auth.js";
+import { ApiError, invalid } from "./errors.js";
+import { CREATED_BY_LABEL } from "./runStore.js";
+import { type Route, type RunRequest, schemasFor, toRunRequest } from "./schemas.js";
+import { outcomeOf, refusedOutcome } from "./views.js";
+
+/** Annotation naming who asked the API for the run (when callers are authenticated). */
+export const REQUESTED_BY_ANNOTATION = "scriptrun.dev/requested-by";
+
+/** A random run name: `run-` and 12 base-32 characters (60 bits). */
+export function newRunName(): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  return `run-${[...randomBytes(12)].map((b) => alphabet[b % 32]).join("")}`;
+}
+
+/** The request of `route` in ctx.request.body, validated (ZodError: 400, or 413 for a large script). */
+export function parseRunRequest(ctx: Context, route: Route, deps: Services): RunRequest {
+  return toRunRequest(schemasFor(deps.config)[route].parse(ctx.request.body), route, deps.config);
+}
+
+/** 403 unless the caller may create runs there; 400 when the run asks for more than the operator allows. */
+export async function admit(deps: Services, identity: Identity, request: RunRequest): Promise<RunnerRequest> {
+  await deps.auth.authorize(identity, "create", request.namespace);
+  const resolved = resolveRequest(request.spec, deps.config.runLimits);
+  if (!resolved.ok) throw invalid(resolved.reasons.join("; "), resolved.reasons.map((message) => ({ path: [], message })));
+  return resolved.request;
+}
+
+/** Why preflight refuses the request, or undefined when it may run. */
+async function preflight(deps: Services, request: RunnerRequest): Promise<RunError | undefined> {
+  const end = deps.metrics.preflightSeconds.startTimer();
+  const answer = await deps.preflight.check(request);
+  end({ outcome: answer.ok ? "ok" : "refused" });
+  return answer.ok ? undefined : answer.error;
+}
+
+/** Creates the run; names have 60 random bits, so one already taken is a fluke answered 409. */
+export async function createRun(deps: Services, identity: Identity, request: RunRequest, name: string): Promise<ScriptRun> {
+  const created = await deps.runs.create({
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: {
+      name,
+      namespace: request.namespace,
+      labels: { [CREATED_BY_LABEL]: "api" },
+      ...(deps.auth.mode === "kubernetes" ? { annotations: { [REQUESTED_BY_ANNOTATION]: identity.user.username } } : {}),
+    },
+    spec: request.spec,
+  });
+  if (created === "exists") throw new ApiError(409, "conflict", `A run named ${name} already exists; retry`, { name, namespace: request.namespace });
+  return created;
+}
+
+/** POST /execute and its aliases: run the script and answer with its outcome. */
+export async function runAndWait(ctx: Context, deps: Services, route: Route): Promise<void> {
+  const identity = ctx.state.identity as Identity;
+  const request = parseRunRequest(ctx, route, deps);
+  const refusal = await preflight(deps, await admit(deps, identity, request));
+  if (refusal) {
+    ctx.body = refusedOutcome(request.namespace, refusal);
+    return;
+  }
+  const release = deps.waiter.reserve();
+  try {
+    const at = { name: newRunName(), namespace: request.namespace };
+    // Watch before creating, so the run cannot finish unseen. The client hanging up ends the
+    // wait and frees its slot; the run itself goes on.
+    const stop = new AbortController();
+    ctx.res.once("close", () => stop.abort());
+    const finished = deps.waiter.waitFor(at.namespace, at.name, request.waitSeconds * 1000, stop.signal);
+    try {
+      await createRun(deps, identity, request, at.name);
+    } catch (err) {
+      stop.abort();
+      throw err;
+    }
+    const result = await finished;
+    switch (result.kind) {
+      case "finished":
+        ctx.body = outcomeOf(result.run);
+        return;
+      case "timeout":
+        throw new ApiError(504, "wait_timeout", `Run ${at.name} did not finish within ${request.waitSeconds} s; ` +
+          `GET /runs/${at.name}?namespace=${at.namespace} fetches it later`, at);
+      case "deleted":
+        throw new ApiError(410, "run_deleted", `Run ${at.name} was deleted before it finished`, at);
+      case "aborted":
+        throw new ApiError(499, "client_closed", "The client closed the connection before the run finished", at);
+    }
+  } finally {
+    release();
+  }
+}

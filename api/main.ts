@@ -1,0 +1,93 @@
+// The API process: `npx tsx api/main.ts` (or `node dist/api/main.js`). Reads its configuration
+// (api/README.md), wires the real dependencies into createApp and listens. On SIGTERM or SIGINT
+// it stops taking connections and new waits (/readyz answers 503), lets the waits in flight
+// finish or answer (each is capped at SCRIPTRUN_API_MAX_WAIT_SECONDS), then exits.
+import type { Server } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
+import { KubeConfig } from "@kubernetes/client-node";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import { createLogger } from "../operator/log.js";
+import { PreflightClient } from "../operator/preflight.js";
+import { createApp } from "./app.js";
+import { type Auth, KubernetesAuth, NoAuth, kubeReviews } from "./auth.js";
+import { ApiConfigError, loadApiConfig } from "./config.js";
+import { KubeRunStore } from "./runStore.js";
+import { Waiter } from "./waiter.js";
+
+// Past the longest wait, a little time for the last answers to be written.
+const SHUTDOWN_SLACK_MS = 5000;
+
+function loadKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  // In a pod: the service account; on a workstation: KUBECONFIG or ~/.kube/config.
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+async function main(): Promise<void> {
+  const config = loadApiConfig();
+  const log = createLogger(config.logLevel, "scriptrun-api");
+  // client-node's watch can reject a promise nobody awaits; the informer's restart and re-list
+  // recover from that, so it is logged rather than fatal.
+  process.on("unhandledRejection", (reason) => log.error({ err: String(reason) }, "Caught an unhandled rejection"));
+  const kc = loadKubeConfig(config.kubeconfig);
+  const runs = new KubeRunStore(kc, { timeoutMs: config.clusterTimeoutMs, relistMs: config.relistSeconds * 1000, log });
+  const waiter = new Waiter(runs, { maxWaits: config.maxConcurrentWaits, recheckMs: config.recheckSeconds * 1000, log });
+  const preflight = new PreflightClient(config.preflight);
+  const auth: Auth = config.auth === "none" ? new NoAuth() : new KubernetesAuth(kubeReviews(kc, config.clusterTimeoutMs), config.authCacheSeconds);
+  if (auth.mode === "none") {
+    log.warn({ auth: "none", host: config.host, port: config.port },
+      "AUTHENTICATION IS OFF (SCRIPTRUN_API_AUTH=none): anyone who reaches this port can run code in the cluster. For local use only.");
+  }
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "scriptrun_api_" });
+  const app = createApp({ runs, waiter, preflight, config, auth, registry, log });
+
+  waiter.start();
+  const server: Server = await new Promise((resolve, reject) => {
+    const listening = app.listen(config.port, config.host, () => resolve(listening));
+    listening.once("error", reject);
+  });
+  // A client gets this long to send a whole request; answers (waits) are bounded on their own.
+  server.requestTimeout = config.requestTimeoutSeconds * 1000;
+  server.headersTimeout = Math.min(server.requestTimeout, 60_000);
+  const address = server.address();
+  log.info({ address: typeof address === "object" && address ? `${address.address}:${address.port}` : address,
+    cluster: kc.getCurrentCluster()?.server, auth: auth.mode, namespace: config.defaultNamespace, version: config.version }, "Started");
+
+  await new Promise<void>((resolve) => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      process.once(signal, () => {
+        log.info({ signal, waitsInFlight: waiter.inFlight }, "Received signal; shutting down");
+        resolve();
+      });
+    }
+  });
+  let isClosed = false;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve())).then(() => {
+    isClosed = true;
+  });
+  server.closeIdleConnections();
+  const drained = await waiter.drain(config.maxWaitSeconds * 1000 + SHUTDOWN_SLACK_MS);
+  if (!drained) log.warn({ waitsInFlight: waiter.inFlight }, "Stopped with waits still in flight");
+  // The last answers may still be on their way out: close each connection once it is idle, and
+  // whatever is left after the slack.
+  for (const cutoff = Date.now() + SHUTDOWN_SLACK_MS; !isClosed && Date.now() < cutoff; await sleep(100)) {
+    server.closeIdleConnections();
+  }
+  server.closeAllConnections();
+  await closed;
+  await waiter.stop();
+  await preflight.close();
+  log.info("Stopped");
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ApiConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  console.error("The API failed:", err);
+  process.exit(1);
+});

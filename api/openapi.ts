@@ -1,0 +1,119 @@
+// GET /openapi.json: the OpenAPI 3.0 document of the API, generated from the same zod schemas
+// that validate requests (schemas.ts, themselves derived from the ScriptRun schema), so the
+// document cannot drift from what the API accepts.
+import { z } from "zod";
+import type { ApiConfig } from "./config.js";
+import {
+  ErrorSchema, ListQuerySchema, OutcomeSchema, RunListSchema, RunRefSchema, RunViewSchema, schemasFor,
+} from "./schemas.js";
+
+type Json = Record<string, unknown>;
+
+const jsonSchema = (schema: z.ZodType, io: "input" | "output") => z.toJSONSchema(schema, { target: "openapi-3.0", io }) as Json;
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const answer = (description: string, name = "Error") => ({ description, content: { "application/json": { schema: ref(name) } } });
+
+/** The same fields as a form: JSON-valued fields as JSON text, the script as a `file` part. */
+function formSchema(request: Json): Json {
+  const properties: Record<string, Json> = {};
+  for (const [name, property] of Object.entries((request.properties ?? {}) as Record<string, Json>)) {
+    const text = ["string", "integer", "number"].includes(String(property.type));
+    properties[name] = text ? property : { type: "string", description: `${String(property.description ?? name)} (JSON text)` };
+  }
+  properties.file = { type: "string", format: "binary", description: "The script, as a file (instead of script or code)." };
+  return { type: "object", properties };
+}
+
+const failures = {
+  400: answer("Invalid request; error.issues lists what is wrong"),
+  401: answer("No valid bearer token"),
+  403: answer("The caller may not do this in that namespace"),
+  503: answer("The cluster (or the preflight checker) did not answer; retry after Retry-After"),
+};
+
+function runRequest(name: string, summary: string, description: string | undefined, ok: Json) {
+  return {
+    post: {
+      summary,
+      description: description ?? "",
+      requestBody: {
+        required: true,
+        content: { "application/json": { schema: ref(name) }, "multipart/form-data": { schema: ref(`${name}Form`) } },
+      },
+      responses: {
+        ...ok,
+        ...failures,
+        413: answer("The body or the script is larger than allowed"),
+        415: answer("The body is neither application/json nor multipart/form-data"),
+      },
+    },
+  };
+}
+
+export function openApiDocument(config: ApiConfig): Json {
+  const requests = schemasFor(config);
+  const names = { execute: "ExecuteRequest", scripts: "ScriptsRequest", params: "ParamsRequest", runs: "RunRequest" } as const;
+  const schemas: Record<string, Json> = {
+    Outcome: jsonSchema(OutcomeSchema, "output"),
+    Run: jsonSchema(RunViewSchema, "output"),
+    RunList: jsonSchema(RunListSchema, "output"),
+    RunRef: jsonSchema(RunRefSchema, "output"),
+    Error: jsonSchema(ErrorSchema, "output"),
+  };
+  for (const [route, name] of Object.entries(names) as Array<[keyof typeof names, string]>) {
+    const request = jsonSchema(requests[route], "input");
+    schemas[name] = request;
+    schemas[`${name}Form`] = formSchema(request);
+  }
+  const waited = {
+    200: answer("The run finished (success true or false); preflight refusals come back at once with name null", "Outcome"),
+    429: answer("Too many requests are waiting already; retry after Retry-After"),
+    504: answer("The run did not finish in time; error.name names it, to fetch later"),
+  };
+  const namespace = { name: "namespace", in: "query", required: false, schema: { type: "string" }, description: `Default ${config.defaultNamespace}` };
+  const name = { name: "name", in: "path", required: true, schema: { type: "string" } };
+  const listQuery = jsonSchema(ListQuerySchema, "input") as { properties: Record<string, Json> };
+  const open = (summary: string, responses: Json) => ({ get: { summary, security: [], responses } });
+  return {
+    openapi: "3.0.3",
+    info: { title: "ScriptRun API", version: config.version, description: "Runs Python scripts as sandboxed ScriptRuns in Kubernetes." },
+    components: { schemas, securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "A Kubernetes token (TokenReview)" } } },
+    security: config.auth === "kubernetes" ? [{ bearer: [] }] : [],
+    paths: {
+      "/execute": runRequest(names.execute, "Run a script and wait for its outcome", requests.execute.description, waited),
+      "/scripts": runRequest(names.scripts, "Run a script as __main__ and wait (alias)", requests.scripts.description, waited),
+      "/params": runRequest(names.params, "Call the function the script's last line names (alias)", requests.params.description, waited),
+      "/runs": {
+        ...runRequest(names.runs, "Start a run without waiting", requests.runs.description, { 202: answer("The run was created", "RunRef") }),
+        get: {
+          summary: "List runs, a page at a time",
+          parameters: Object.entries(listQuery.properties).map(([param, schema]) => ({ name: param, in: "query", required: false, schema })),
+          responses: { 200: answer("One page of runs", "RunList"), ...failures },
+        },
+      },
+      "/runs/{name}": {
+        get: { summary: "One run", parameters: [name, namespace], responses: { 200: answer("The run", "Run"), 404: answer("No such run"), ...failures } },
+        delete: {
+          summary: "Cancel a run: its pod is stopped and it fails with error type cancelled",
+          parameters: [name, namespace],
+          responses: { 202: answer("Cancellation requested", "RunRef"), 404: answer("No such run"), 409: answer("The run already finished"), ...failures },
+        },
+      },
+      "/runs/{name}/events": {
+        get: {
+          summary: "Server-Sent Events of the run: phase on each change, then finished (the outcome), deleted or timeout",
+          parameters: [name, namespace],
+          responses: {
+            200: { description: "An event stream", content: { "text/event-stream": { schema: { type: "string" } } } },
+            404: answer("No such run"), 429: answer("Too many open waits and streams"), ...failures,
+          },
+        },
+      },
+      "/healthz": open("Liveness", { 200: { description: "The process is up" } }),
+      "/readyz": open("Readiness: the cluster answers and the shared watch follows it", { 200: { description: "Ready" }, 503: answer("Not ready") }),
+      "/health": open("Liveness for clients of older executors: {status, service, version}", { 200: { description: "Up" } }),
+      "/metrics": open("Prometheus metrics", { 200: { description: "Metrics in the Prometheus text format" } }),
+      "/openapi.json": open("This document", { 200: { description: "OpenAPI 3.0" } }),
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// The runs resource: POST /runs (create, answer 202 at once), GET /runs (paged), GET /runs/:name,
+// DELETE /runs/:name (cancel) and GET /runs/:name/events (Server-Sent Events). The namespace of
+// a read comes from ?namespace=, else the configured default.
+//
+// POST /runs skips the API's preflight: the run is created whatever its script, and the
+// controller's own preflight fails a bad one without a pod, so GET /runs/:name always tells.
+//
+// Cancelling marks the run with the scriptrun.dev/cancel-requested annotation (a merge patch);
+// the controller sees it, stops the pod and fails the run with error type `cancelled`. The
+// ScriptRun is kept, so its outcome can still be read.
+import Router from "@koa/router";
+import type { Context } from "koa";
+import { z } from "zod";
+import { isFinished } from "../../crds/schema.js";
+import type { Services } from "../app.js";
+import { type Identity, type Verb, authenticated } from "../auth.js";
+import { readRunBody } from "../body.js";
+import { ApiError, notFound } from "../errors.js";
+import { admit, createRun, newRunName, parseRunRequest } from "../execution.js";
+import { ListQuerySchema, NamespaceQuerySchema } from "../schemas.js";
+import { streamRunEvents } from "../sse.js";
+import { runSummary, runView } from "../views.js";
+
+// A ScriptRun's name: a DNS subdomain.
+const RunName = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "not a run name (lowercase letters, digits, '-' and '.')");
+
+/** The run a request names, once the caller may `verb` it. */
+async function target(ctx: Context, deps: Services, verb: Verb): Promise<{ namespace: string; name: string }> {
+  const { name } = z.object({ name: RunName }).parse(ctx.params);
+  const namespace = NamespaceQuerySchema.parse(ctx.query).namespace ?? deps.config.defaultNamespace;
+  await deps.auth.authorize(ctx.state.identity as Identity, verb, namespace);
+  return { namespace, name };
+}
+
+const noSuchRun = (name: string, namespace: string) => notFound(`No run ${name} in namespace ${namespace}`, { name, namespace });
+
+export function runsRouter(deps: Services): Router {
+  const router = new Router({ prefix: "/runs" });
+  router.use(authenticated(deps.auth));
+
+  router.post("/", ...readRunBody(deps.config.maxBodyBytes), async (ctx) => {
+    const identity = ctx.state.identity as Identity;
+    const request = parseRunRequest(ctx, "runs", deps);
+    await admit(deps, identity, request);
+    const name = newRunName();
+    await createRun(deps, identity, request, name);
+    ctx.status = 202;
+    ctx.set("Location", `/runs/${name}?namespace=${request.namespace}`);
+    ctx.body = { name, namespace: request.namespace };
+  });
+
+  router.get("/", async (ctx) => {
+    const query = ListQuerySchema.parse(ctx.query);
+    const namespace = query.namespace ?? deps.config.defaultNamespace;
+    await deps.auth.authorize(ctx.state.identity as Identity, "list", namespace);
+    const page = await deps.runs.list(namespace, { limit: query.limit, ...(query.continue !== undefined ? { continue: query.continue } : {}) });
+    ctx.body = { items: page.items.map(runSummary), continue: page.continue ?? null };
+  });
+
+  router.get("/:name", async (ctx) => {
+    const { namespace, name } = await target(ctx, deps, "get");
+    const run = await deps.runs.get(namespace, name);
+    if (!run) throw noSuchRun(name, namespace);
+    ctx.body = runView(run);
+  });
+
+  router.delete("/:name", async (ctx) => {
+    const { namespace, name } = await target(ctx, deps, "delete");
+    const run = await deps.runs.get(namespace, name);
+    if (!run) throw noSuchRun(name, namespace);
+    if (isFinished(run.status?.phase)) {
+      throw new ApiError(409, "conflict", `Run ${name} already finished (${run.status?.phase}); there is nothing to cancel`, { name, namespace });
+    }
+    if (!(await deps.runs.requestCancel(namespace, name))) throw noSuchRun(name, namespace);
+    ctx.status = 202;
+    ctx.body = { name, namespace };
+  });
+
+  router.get("/:name/events", async (ctx) => {
+    const { namespace, name } = await target(ctx, deps, "get");
+    await streamRunEvents(ctx, deps, namespace, name);
+  });
+
+  return router;
+}

@@ -1,0 +1,86 @@
+// The real store over client-node, when the cluster is not there: a refused connection and an
+// apiserver that accepts but never answers both become 503 in bounded time, never a hang.
+// (What it does against a cluster that answers is for the real-cluster tests.)
+import assert from "node:assert/strict";
+import { type Server, type Socket, createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { KubeConfig } from "@kubernetes/client-node";
+import { Registry } from "prom-client";
+import supertest from "supertest";
+import { silentLogger } from "../operator/log.js";
+import { PreflightClient, defaultRunnerPath } from "../operator/preflight.js";
+import { createApp } from "./app.js";
+import { NoAuth } from "./auth.js";
+import { KubeRunStore } from "./runStore.js";
+import { testConfig } from "./testkit.js";
+import { Waiter } from "./waiter.js";
+
+function kubeConfigFor(server: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "test", server, skipTLSVerify: true }],
+    users: [{ name: "test", token: "test-token" }],
+    contexts: [{ name: "test", cluster: "test", user: "test" }],
+    currentContext: "test",
+  });
+  return kc;
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+describe("the cluster store when the cluster does not answer", () => {
+  const log = silentLogger();
+  const preflight = new PreflightClient({ runnerPath: defaultRunnerPath() });
+  after(() => preflight.close());
+
+  async function withApp(server: string, test: (http: ReturnType<typeof supertest>) => Promise<void>): Promise<void> {
+    const config = testConfig({ SCRIPTRUN_API_CLUSTER_TIMEOUT_MS: "300" });
+    const runs = new KubeRunStore(kubeConfigFor(server), { timeoutMs: config.clusterTimeoutMs, relistMs: 60_000, log });
+    const waiter = new Waiter(runs, { maxWaits: 10, recheckMs: 60_000, log });
+    waiter.start();
+    const listening = createApp({ runs, waiter, preflight, config, auth: new NoAuth(), registry: new Registry(), log }).listen(0, "127.0.0.1");
+    try {
+      await test(supertest(listening));
+    } finally {
+      listening.closeAllConnections();
+      await new Promise((resolve) => listening.close(resolve));
+      await waiter.stop();
+    }
+  }
+
+  it("answers 503 when the apiserver refuses connections", async () => {
+    const closed = createServer();
+    const port = await listen(closed);
+    await new Promise((resolve) => closed.close(resolve));
+    await withApp(`http://127.0.0.1:${port}`, async (http) => {
+      const res = await http.get("/runs/run-x");
+      assert.equal(res.status, 503);
+      assert.equal(res.body.error.type, "cluster_unavailable");
+      assert.match(res.body.error.message, /unreachable.*ECONNREFUSED/);
+      const run = await http.post("/execute").send({ script: "def main():\n    return 1\n" });
+      assert.deepEqual([run.status, run.body.error.type], [503, "cluster_unavailable"]);
+      assert.equal((await http.get("/readyz")).status, 503);
+    });
+  });
+
+  it("answers 503 within the timeout when the apiserver accepts but never answers", async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    const port = await listen(silent);
+    try {
+      await withApp(`http://127.0.0.1:${port}`, async (http) => {
+        const started = Date.now();
+        const res = await http.get("/runs");
+        assert.equal(res.status, 503);
+        assert.match(res.body.error.message, /did not answer in time/);
+        assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});

@@ -1,0 +1,134 @@
+// The API's view of the cluster: the few ScriptRun calls it makes, behind one small interface.
+// KubeRunStore backs it with client-node (every call bounded by a timeout, so a silent apiserver
+// means 503, never a hung request); the unit tests use an in-memory stand-in.
+import {
+  ApiException, type ConfigurationOptions, CustomObjectsApi, type KubeConfig, Observable, type ObservableMiddleware,
+  PatchStrategy, setHeaderOptions,
+} from "@kubernetes/client-node";
+import { GROUP, PLURAL, type ScriptRun, VERSION } from "../crds/schema.js";
+import type { Logger } from "../operator/log.js";
+import { RunInformer } from "./runInformer.js";
+
+/** Label on every ScriptRun the API creates. */
+export const CREATED_BY_LABEL = "scriptrun.dev/created-by";
+/** Annotation by which the API asks the controller to cancel a run (stop its pod, fail it as cancelled). */
+export const CANCEL_ANNOTATION = "scriptrun.dev/cancel-requested";
+
+export interface RunPage {
+  items: ScriptRun[];
+  /** Token of the next page; undefined on the last. */
+  continue: string | undefined;
+}
+
+/** Told of every ScriptRun change the shared watch sees. */
+export interface RunListener {
+  changed(run: ScriptRun): void;
+  deleted(run: ScriptRun): void;
+  /** The watch (re)started and may have missed events since it last ran: re-check what matters. */
+  resynced(): void;
+}
+
+export interface RunWatch {
+  /** Starts watching in the background, retrying until the cluster answers. */
+  start(): void;
+  stop(): Promise<void>;
+  /** True once the watch has listed everything and is following changes. */
+  readonly synced: boolean;
+}
+
+export interface RunStore {
+  /** "exists" when a run of that name is already there. */
+  create(run: ScriptRun): Promise<ScriptRun | "exists">;
+  get(namespace: string, name: string): Promise<ScriptRun | undefined>;
+  list(namespace: string, page: { limit: number; continue?: string }): Promise<RunPage>;
+  /** Marks the run for cancellation; undefined when there is no such run. */
+  requestCancel(namespace: string, name: string): Promise<ScriptRun | undefined>;
+  /** Resolves when the cluster answers a cheap call. */
+  ping(): Promise<void>;
+  /** One watch of every ScriptRun, shared by all waiting requests. */
+  watch(listener: RunListener): RunWatch;
+}
+
+/** Per-call options that abort the request after `ms` (the error is node-fetch's AbortError). */
+export function within(ms: number): ConfigurationOptions<ObservableMiddleware> {
+  return {
+    middleware: [{
+      pre: (request) => {
+        request.setSignal(AbortSignal.timeout(ms));
+        return new Observable(Promise.resolve(request));
+      },
+      post: (response) => new Observable(Promise.resolve(response)),
+    }],
+    middlewareMergeStrategy: "append",
+  };
+}
+
+async function unlessCode<T, F>(code: number, call: Promise<T>, fallback: F): Promise<T | F> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof ApiException && err.code === code) return fallback;
+    throw err;
+  }
+}
+
+const LIST_TIMEOUT_MS = 60_000;
+
+export interface KubeRunStoreOptions {
+  timeoutMs: number;
+  relistMs: number;
+  log: Logger;
+}
+
+export class KubeRunStore implements RunStore {
+  private readonly custom: CustomObjectsApi;
+
+  constructor(private readonly kc: KubeConfig, private readonly options: KubeRunStoreOptions) {
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  create(body: ScriptRun): Promise<ScriptRun | "exists"> {
+    const namespace = body.metadata.namespace!;
+    return unlessCode(409, this.custom.createNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace, plural: PLURAL, body }, this.timeout()) as Promise<ScriptRun>, "exists" as const);
+  }
+
+  get(namespace: string, name: string): Promise<ScriptRun | undefined> {
+    return unlessCode(404, this.custom.getNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name }, this.timeout()) as Promise<ScriptRun>, undefined);
+  }
+
+  async list(namespace: string, page: { limit: number; continue?: string }): Promise<RunPage> {
+    const answer = await this.custom.listNamespacedCustomObject({
+      group: GROUP, version: VERSION, namespace, plural: PLURAL, limit: page.limit,
+      ...(page.continue !== undefined ? { _continue: page.continue } : {}),
+    }, this.timeout()) as { items?: ScriptRun[]; metadata?: { continue?: string } };
+    return { items: answer.items ?? [], continue: answer.metadata?.continue || undefined };
+  }
+
+  requestCancel(namespace: string, name: string): Promise<ScriptRun | undefined> {
+    // client-node's generated PATCH methods default to a JSON patch; this is a merge patch.
+    return unlessCode(404, this.custom.patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { metadata: { annotations: { [CANCEL_ANNOTATION]: "true" } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch, this.timeout())) as Promise<ScriptRun>, undefined);
+  }
+
+  async ping(): Promise<void> {
+    // The same permission the shared watch needs: list ScriptRuns in every namespace.
+    await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, limit: 1 }, this.timeout());
+  }
+
+  watch(listener: RunListener): RunWatch {
+    return new RunInformer(this.kc, listener, {
+      relistMs: this.options.relistMs,
+      log: this.options.log,
+      // A full list can be large: it gets more time than a single call.
+      list: () => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL },
+        within(Math.max(this.options.timeoutMs, LIST_TIMEOUT_MS))),
+    });
+  }
+
+  private timeout(): ConfigurationOptions<ObservableMiddleware> {
+    return within(this.options.timeoutMs);
+  }
+}

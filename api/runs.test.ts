@@ -1,0 +1,173 @@
+// The runs resource: create without waiting, read, list page by page, cancel, and follow a run's
+// phases as Server-Sent Events.
+import assert from "node:assert/strict";
+import { CANCEL_ANNOTATION } from "./runStore.js";
+import { type TestApp, testApp } from "./testkit.js";
+
+const SCRIPT = "def main():\n    return 1\n";
+
+interface SseEvent {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** The events of a whole stream, in order (comments and the retry line left out). */
+function parseEvents(text: string): SseEvent[] {
+  return text.split("\n\n").filter((block) => block.startsWith("event: ")).map((block) => {
+    const [eventLine, dataLine] = block.split("\n");
+    return { event: eventLine!.slice("event: ".length), data: JSON.parse(dataLine!.slice("data: ".length)) as Record<string, unknown> };
+  });
+}
+
+describe("the runs resource", () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = testApp();
+  });
+  afterEach(() => t.close());
+
+  it("POST /runs answers 202 with the name at once, and the run finishes on its own", async () => {
+    t.store.finishAfterMs = 200;
+    const res = await t.http.post("/runs").send({ script: SCRIPT, namespace: "team-a" });
+    assert.equal(res.status, 202);
+    assert.equal(res.body.namespace, "team-a");
+    assert.equal(res.headers.location, `/runs/${res.body.name}?namespace=team-a`);
+    assert.equal(t.store.runs.get(`team-a/${res.body.name}`)!.status, undefined);
+  });
+
+  it("POST /runs creates the run even when its script does not parse: the controller fails it", async () => {
+    const res = await t.http.post("/runs").send({ script: "def main(:\n" });
+    assert.equal(res.status, 202);
+    assert.ok(t.store.runs.has(`default/${res.body.name}`));
+  });
+
+  it("GET /runs/:name answers the outcome, spec and status of a finished run", async () => {
+    t.store.outcome = () => ({ phase: "Succeeded", result: [1, 2], stdout: "x\n", summary: "[1,2]", durationMs: 30 });
+    const { body: done } = await t.http.post("/execute").send({ script: SCRIPT });
+    const res = await t.http.get(`/runs/${done.name}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual({ ...res.body, createdAt: typeof res.body.createdAt }, {
+      name: done.name, namespace: "default", success: true, phase: "Succeeded", result: [1, 2], stdout: "x\n", stderr: "",
+      error: null, exitCode: null, durationMs: 30, createdAt: "string", cancelRequested: false,
+      spec: { script: SCRIPT, ttlSecondsAfterFinished: 3600 },
+      status: { phase: "Succeeded", result: [1, 2], stdout: "x\n", summary: "[1,2]", durationMs: 30 },
+    });
+  });
+
+  it("GET /runs/:name answers 404 naming what it looked for", async () => {
+    const res = await t.http.get("/runs/run-nothere?namespace=team-b");
+    assert.equal(res.status, 404);
+    assert.deepEqual(res.body.error, { type: "not_found", message: "No run run-nothere in namespace team-b", name: "run-nothere", namespace: "team-b" });
+  });
+
+  it("GET /runs pages through every run of the namespace", async () => {
+    const names = new Set<string>();
+    for (let i = 0; i < 5; i++) names.add((await t.http.post("/runs").send({ script: SCRIPT })).body.name as string);
+    await t.http.post("/runs").send({ script: SCRIPT, namespace: "elsewhere" });
+    const seen: string[] = [];
+    let token: string | null = null;
+    let pages = 0;
+    do {
+      const res = await t.http.get("/runs").query({ limit: 2, ...(token ? { continue: token } : {}) });
+      assert.equal(res.status, 200);
+      assert.ok(res.body.items.length <= 2);
+      seen.push(...res.body.items.map((item: { name: string }) => item.name));
+      token = res.body.continue;
+      pages++;
+    } while (token);
+    assert.equal(pages, 3);
+    assert.deepEqual(new Set(seen), names);
+  });
+
+  it("DELETE /runs/:name asks the controller to cancel, and the run ends cancelled", async () => {
+    t.store.outcome = () => undefined;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const res = await t.http.delete(`/runs/${created.name}`);
+    assert.equal(res.status, 202);
+    assert.deepEqual(res.body, { name: created.name, namespace: "default" });
+    assert.equal(t.store.runs.get(`default/${created.name}`)!.metadata.annotations?.[CANCEL_ANNOTATION], "true");
+    await new Promise((r) => setTimeout(r, 100));
+    const after = await t.http.get(`/runs/${created.name}`);
+    assert.deepEqual([after.body.phase, after.body.error.type, after.body.cancelRequested], ["Failed", "cancelled", true]);
+  });
+
+  it("DELETE /runs/:name answers 409 for a run that already finished, and 404 for none", async () => {
+    const { body: done } = await t.http.post("/execute").send({ script: SCRIPT });
+    const finished = await t.http.delete(`/runs/${done.name}`);
+    assert.equal(finished.status, 409);
+    assert.match(finished.body.error.message, /already finished \(Succeeded\)/);
+    assert.equal((await t.http.delete("/runs/run-nothere")).status, 404);
+  });
+});
+
+describe("GET /runs/:name/events", () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = testApp({ env: { SCRIPTRUN_API_HEARTBEAT_SECONDS: "1" } });
+  });
+  afterEach(() => t.close());
+
+  it("streams each phase of the run, then its outcome, and ends", async () => {
+    t.store.finishAfterMs = 100;
+    t.store.outcome = () => ({ phase: "Succeeded", result: "ok" });
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+    const events = parseEvents(await res.text());
+    assert.deepEqual(events.map((e) => [e.event, e.data.phase]), [["phase", "Pending"], ["phase", "Running"], ["phase", "Succeeded"], ["finished", "Succeeded"]]);
+    assert.deepEqual([events[3]!.data.name, events[3]!.data.success, events[3]!.data.result], [created.name, true, "ok"]);
+    assert.equal(t.waiter.inFlight, 0);
+  });
+
+  it("sends heartbeats while the run is quiet", async function () {
+    this.timeout(5000);
+    t.store.finishAfterMs = 700;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+    const text = await res.text();
+    assert.match(text, /^: heartbeat$/m);
+    assert.deepEqual(parseEvents(text).map((e) => e.event).at(-1), "finished");
+  });
+
+  it("ends with a deleted event when the run is deleted", async () => {
+    t.store.outcome = (run) => {
+      t.store.remove(run.metadata.namespace!, run.metadata.name!);
+      return undefined;
+    };
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+    assert.deepEqual(parseEvents(await res.text()).map((e) => e.event).at(-1), "deleted");
+  });
+
+  it("answers a finished run's stream at once with its outcome", async () => {
+    const { body: done } = await t.http.post("/execute").send({ script: SCRIPT });
+    const res = await t.http.get(`/runs/${done.name}/events`).buffer(true).parse((stream, callback) => {
+      let text = "";
+      stream.on("data", (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      stream.on("end", () => callback(null, text));
+    });
+    assert.deepEqual(parseEvents(res.body as string).map((e) => e.event), ["phase", "finished"]);
+  });
+
+  it("answers 404 in the error shape for a run that does not exist, holding no slot", async () => {
+    const res = await t.http.get("/runs/run-nothere/events");
+    assert.equal(res.status, 404);
+    assert.equal(res.body.error.type, "not_found");
+    assert.equal(t.waiter.inFlight, 0);
+  });
+
+  it("frees its slot when the client goes away", async () => {
+    t.store.outcome = () => undefined;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const hangUp = new AbortController();
+    const res = await fetch(`${await t.url()}/runs/${created.name}/events`, { signal: hangUp.signal });
+    assert.equal(res.status, 200);
+    assert.equal(t.waiter.inFlight, 1);
+    hangUp.abort();
+    for (let i = 0; i < 100 && t.waiter.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(t.waiter.inFlight, 0);
+  });
+});

@@ -1,0 +1,188 @@
+// What the API accepts and answers, as zod schemas derived from the ScriptRun spec schema
+// (crds/schema.ts); they validate requests and generate /openapi.json. Also the `params`
+// convention of older executors: a script whose last line is a bare function name is called as
+// that function, with `params` as its keyword (object) or positional (array) arguments.
+import { z } from "zod";
+import { PHASES, RunErrorSchema, type ScriptRunSpecInput, ScriptRunSpecSchema } from "../crds/schema.js";
+import { type ApiConfig, NAMESPACE } from "./config.js";
+
+export type Route = "execute" | "scripts" | "params" | "runs";
+
+export interface RunRequest {
+  namespace: string;
+  /** How long /execute and its aliases wait for the run to finish. */
+  waitSeconds: number;
+  spec: ScriptRunSpecInput;
+}
+
+const spec = ScriptRunSpecSchema.shape;
+const described = <T extends z.ZodType>(schema: T, from: z.ZodType): T => schema.describe(from.description ?? "");
+
+const Params = z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())])
+  .describe("Arguments for the function the script's last line names (or the entrypoint): an object gives keyword arguments, an array positional ones.");
+
+const PYTHON_KEYWORDS = new Set(("False None True and as assert async await break class continue def del elif else except " +
+  "finally for from global if import in is lambda nonlocal not or pass raise return try while with yield").split(" "));
+
+/** The script without its last line when that line is a bare top-level name (e.g. `custom`), and the name. */
+export function splitCallee(script: string): { script: string; name: string } | undefined {
+  const lines = script.split("\n");
+  let last = lines.length - 1;
+  while (last >= 0 && lines[last]!.trim() === "") last--;
+  const line = lines[last]?.replace(/\s+$/, "") ?? "";
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(line) || PYTHON_KEYWORDS.has(line)) return undefined;
+  return { script: `${lines.slice(0, last).join("\n")}\n`, name: line };
+}
+
+/** Every field a run request may carry; each route accepts a subset. */
+function baseSchema(config: ApiConfig) {
+  return ScriptRunSpecSchema.pick({ args: true, kwargs: true, stdin: true, timeoutSeconds: true }).extend({
+    script: spec.script.optional(),
+    code: spec.script.optional().describe("The same as script, for clients of older executors; give one of the two."),
+    // Unknown keys inside resources are refused too, not dropped.
+    resources: described(spec.resources.unwrap().strict().optional(), spec.resources.unwrap()),
+    // Without their defaults, so that the params convention can tell what the caller chose.
+    mode: described(spec.mode.unwrap().optional(), spec.mode),
+    entrypoint: described(spec.entrypoint.unwrap().optional(), spec.entrypoint),
+    params: Params.optional(),
+    namespace: z.string().regex(NAMESPACE).max(63).optional()
+      .describe(`Namespace of the run; ${config.defaultNamespace} when absent.`),
+    waitSeconds: z.int().min(1).max(config.maxWaitSeconds).optional()
+      .describe(`How long to wait for the run to finish (at most ${config.maxWaitSeconds}, the default); past it the answer is 504 naming the run.`),
+  }).strict();
+}
+
+type Body = Partial<z.output<ReturnType<typeof baseSchema>>>;
+
+/** Checks that span fields: one script, within the operator's size cap, and a coherent params call. */
+function crossChecks(maxScriptBytes: number) {
+  return (body: Body, ctx: z.RefinementCtx) => {
+    const issue = (path: string[], message: string) => ctx.addIssue({ code: "custom", path, message });
+    if (body.script === undefined && body.code === undefined) issue(["script"], "script is required (or code, its alias)");
+    if (body.script !== undefined && body.code !== undefined) issue(["code"], "give script or code, not both");
+    for (const field of ["script", "code"] as const) {
+      const bytes = body[field] === undefined ? 0 : Buffer.byteLength(body[field], "utf8");
+      if (bytes > maxScriptBytes) {
+        ctx.addIssue({ code: "too_big", origin: "string", maximum: maxScriptBytes, inclusive: true, path: [field],
+          message: `${field} is ${bytes} bytes; at most ${maxScriptBytes} are allowed` });
+      }
+    }
+    if (body.params === undefined) return;
+    if (body.mode === "script") issue(["params"], "params calls a function; it cannot be used with mode script");
+    if (body.args !== undefined || body.kwargs !== undefined) issue(["params"], "give params or args/kwargs, not both");
+    const callee = splitCallee(body.script ?? body.code ?? "");
+    if (callee && body.entrypoint !== undefined && body.entrypoint !== callee.name) {
+      issue(["entrypoint"], `the script's last line names ${callee.name}, but entrypoint is ${body.entrypoint}`);
+    }
+  };
+}
+
+/** The request schema of each route, for the given configuration. */
+function requestSchemas(config: ApiConfig) {
+  const base = baseSchema(config);
+  const check = crossChecks(config.runLimits.maxScriptBytes);
+  return {
+    execute: base.superRefine(check)
+      .describe("A script to run and wait for. multipart/form-data with the script as a `file` part also works."),
+    scripts: base.omit({ mode: true, entrypoint: true, args: true, kwargs: true, params: true }).superRefine(check)
+      .describe("A script run top to bottom as __main__ (mode script); its output is stdout."),
+    params: base.omit({ mode: true, args: true, kwargs: true }).extend({ params: Params.default({}) }).superRefine(check)
+      .describe("A script whose last line names the function to call with params."),
+    runs: base.omit({ waitSeconds: true }).superRefine(check)
+      .describe("A script to run without waiting; the answer names the run."),
+  };
+}
+
+const built = new WeakMap<ApiConfig, ReturnType<typeof requestSchemas>>();
+
+/** requestSchemas(config), built once per configuration. */
+export function schemasFor(config: ApiConfig): ReturnType<typeof requestSchemas> {
+  let schemas = built.get(config);
+  if (!schemas) built.set(config, (schemas = requestSchemas(config)));
+  return schemas;
+}
+
+export const ListQuerySchema = z.strictObject({
+  namespace: z.string().regex(NAMESPACE).max(63).optional().describe("Namespace to list; the API's default when absent."),
+  limit: z.coerce.number().int().min(1).max(500).default(50).describe("Most runs in one page."),
+  continue: z.string().min(1).max(8192).optional().describe("The token of the previous page, to get the next one."),
+});
+
+export const NamespaceQuerySchema = z.strictObject({
+  namespace: z.string().regex(NAMESPACE).max(63).optional().describe("Namespace of the run; the API's default when absent."),
+});
+
+/** A validated body as the run it asks for: alias resolved, params convention applied. */
+export function toRunRequest(body: Body, route: Route, config: ApiConfig): RunRequest {
+  let script = body.script ?? body.code ?? "";
+  let entrypoint = body.entrypoint;
+  let { args, kwargs } = body;
+  if (body.params !== undefined) {
+    const callee = splitCallee(script);
+    if (callee) ({ script, name: entrypoint } = callee);
+    if (Array.isArray(body.params)) args = body.params;
+    else kwargs = body.params;
+  }
+  const runSpec: ScriptRunSpecInput = {
+    script,
+    ...(route === "scripts" ? { mode: "script" as const } : body.mode !== undefined ? { mode: body.mode } : {}),
+    ...(entrypoint !== undefined ? { entrypoint } : {}),
+    ...(args !== undefined ? { args } : {}),
+    ...(kwargs !== undefined ? { kwargs } : {}),
+    ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
+    ...(body.timeoutSeconds !== undefined ? { timeoutSeconds: body.timeoutSeconds } : {}),
+    ...(body.resources !== undefined ? { resources: body.resources } : {}),
+    ...(config.runTtlSeconds !== undefined ? { ttlSecondsAfterFinished: config.runTtlSeconds } : {}),
+  };
+  return { namespace: body.namespace ?? config.defaultNamespace, waitSeconds: body.waitSeconds ?? config.maxWaitSeconds, spec: runSpec };
+}
+
+export const OutcomeSchema = z.object({
+  name: z.string().nullable().describe("The ScriptRun's name; null when preflight refused the script and no run was created."),
+  namespace: z.string(),
+  success: z.boolean().nullable().describe("Whether the run succeeded; null while it has not finished."),
+  phase: z.enum(PHASES).nullable().describe("Phase of the run; null until the controller has seen it."),
+  result: z.unknown().describe("The entrypoint's return value (any JSON value)."),
+  stdout: z.string(),
+  stderr: z.string(),
+  error: RunErrorSchema.nullable(),
+  exitCode: z.int().nullable(),
+  durationMs: z.int().nullable(),
+}).describe("What a run came to.");
+export type Outcome = z.output<typeof OutcomeSchema>;
+
+export const RunViewSchema = OutcomeSchema.extend({
+  createdAt: z.string().nullable(),
+  cancelRequested: z.boolean(),
+  spec: ScriptRunSpecSchema,
+  status: z.record(z.string(), z.unknown()).describe("The whole ScriptRun status."),
+}).describe("One run: its outcome so far, spec and status.");
+
+export const RunSummarySchema = z.object({
+  name: z.string(),
+  namespace: z.string(),
+  phase: z.enum(PHASES).nullable(),
+  createdAt: z.string().nullable(),
+  summary: z.string().nullable().describe("Short result, or error type and message."),
+  durationMs: z.int().nullable(),
+  cancelRequested: z.boolean(),
+});
+export type RunSummary = z.output<typeof RunSummarySchema>;
+
+export const RunListSchema = z.object({
+  items: z.array(RunSummarySchema),
+  continue: z.string().nullable().describe("Token for the next page; null on the last one."),
+});
+
+export const RunRefSchema = z.object({ name: z.string(), namespace: z.string() }).describe("The run that was created or cancelled.");
+
+export const ErrorSchema = z.object({
+  error: z.object({
+    type: z.string().describe("Stable type: invalid_input, too_large, unsupported_media_type, unauthenticated, forbidden, not_found, " +
+      "method_not_allowed, conflict, too_many_waits, cluster_unavailable, preflight_unavailable, not_ready, shutting_down, wait_timeout, run_deleted, internal."),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string(), code: z.string().optional() })).optional(),
+    name: z.string().optional().describe("The run concerned (e.g. on wait_timeout, to fetch it later)."),
+    namespace: z.string().optional(),
+  }),
+}).describe("Every error answer.");

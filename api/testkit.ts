@@ -1,0 +1,215 @@
+// What the API's unit tests share: an in-memory RunStore whose stand-in controller finishes runs
+// (unit tests only; the real-cluster tests drive the API against a real apiserver and controller),
+// scripted token and access reviews, and an app built from them with the real preflight server
+// (images/runner/runner.py, CPython's own parser).
+import type { AddressInfo } from "node:net";
+import { Registry } from "prom-client";
+import supertest from "supertest";
+import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
+import { silentLogger } from "../operator/log.js";
+import { PreflightClient, defaultRunnerPath } from "../operator/preflight.js";
+import { createApp } from "./app.js";
+import { type AccessReviews, type Auth, NoAuth, type User, type Verb } from "./auth.js";
+import { type ApiConfig, loadApiConfig } from "./config.js";
+import { CANCEL_ANNOTATION, type RunListener, type RunPage, type RunStore, type RunWatch } from "./runStore.js";
+import { Waiter } from "./waiter.js";
+
+const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
+const copy = <T>(value: T): T => structuredClone(value);
+
+/** The configuration tests start from: no auth, the checkout's runner for preflight. */
+export function testConfig(env: Record<string, string> = {}): ApiConfig {
+  return loadApiConfig({ SCRIPTRUN_API_AUTH: "none", SCRIPTRUN_RUNNER_PATH: defaultRunnerPath(), ...env });
+}
+
+/** ScriptRuns in memory, and a stand-in for the controller: each created run goes Running, then
+ * ends with what `outcome` says (undefined: it keeps running). A cancel request fails it as cancelled. */
+export class FakeRunStore implements RunStore {
+  readonly runs = new Map<string, ScriptRun>();
+  /** Thrown by every call while set (e.g. a connection error). */
+  failure: unknown;
+  finishAfterMs = 20;
+  /** How many watches were started on this store. */
+  watchesStarted = 0;
+  outcome: (run: ScriptRun) => ScriptRunStatus | undefined = () => ({ phase: "Succeeded", result: "ok", stdout: "", stderr: "", exitCode: 0, durationMs: 7 });
+  private listener: RunListener | undefined;
+  private version = 1;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  async create(run: ScriptRun): Promise<ScriptRun | "exists"> {
+    this.check();
+    const { namespace = "", name = "" } = run.metadata;
+    if (this.runs.has(keyOf(namespace, name))) return "exists";
+    const stored: ScriptRun = copy({ ...run, metadata: { ...run.metadata, uid: `uid-${name}`, creationTimestamp: new Date().toISOString() } });
+    this.put(stored);
+    this.later(() => {
+      this.setStatus(namespace, name, { phase: "Running" });
+      this.later(() => {
+        const current = this.runs.get(keyOf(namespace, name));
+        const status = current && this.outcome(current);
+        if (status) this.setStatus(namespace, name, status);
+      });
+    });
+    return copy(stored);
+  }
+
+  async get(namespace: string, name: string): Promise<ScriptRun | undefined> {
+    this.check();
+    const run = this.runs.get(keyOf(namespace, name));
+    return run && copy(run);
+  }
+
+  async list(namespace: string, page: { limit: number; continue?: string }): Promise<RunPage> {
+    this.check();
+    const all = [...this.runs.values()].filter((r) => r.metadata.namespace === namespace)
+      .sort((a, b) => (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""));
+    const from = page.continue === undefined ? 0 : Number(page.continue);
+    const next = from + page.limit;
+    return { items: all.slice(from, next).map(copy), continue: next < all.length ? String(next) : undefined };
+  }
+
+  async requestCancel(namespace: string, name: string): Promise<ScriptRun | undefined> {
+    this.check();
+    const run = this.runs.get(keyOf(namespace, name));
+    if (!run) return undefined;
+    run.metadata.annotations = { ...run.metadata.annotations, [CANCEL_ANNOTATION]: "true" };
+    this.put(run);
+    this.later(() => this.setStatus(namespace, name, { phase: "Failed", error: { type: "cancelled", message: "The run was cancelled" } }));
+    return copy(run);
+  }
+
+  async ping(): Promise<void> {
+    this.check();
+  }
+
+  watch(listener: RunListener): RunWatch {
+    const store = this;
+    let synced = false;
+    return {
+      start() {
+        store.watchesStarted++;
+        store.listener = listener;
+        synced = true;
+        listener.resynced();
+      },
+      async stop() {
+        store.listener = undefined;
+        for (const timer of store.timers) clearTimeout(timer);
+      },
+      get synced() {
+        return synced;
+      },
+    };
+  }
+
+  /** Changes a run's status as the controller would, and tells the watch (unless `silently`). */
+  setStatus(namespace: string, name: string, status: ScriptRunStatus, silently = false): void {
+    const run = this.runs.get(keyOf(namespace, name));
+    if (!run) return;
+    run.status = { ...run.status, ...status };
+    this.put(run, silently);
+  }
+
+  remove(namespace: string, name: string): void {
+    const run = this.runs.get(keyOf(namespace, name));
+    if (!run) return;
+    this.runs.delete(keyOf(namespace, name));
+    this.listener?.deleted(copy(run));
+  }
+
+  /** What a restarted watch does: the listener re-checks what it waits for. */
+  resync(): void {
+    this.listener?.resynced();
+  }
+
+  private put(run: ScriptRun, silently = false): void {
+    run.metadata.resourceVersion = String(++this.version);
+    this.runs.set(keyOf(run.metadata.namespace ?? "", run.metadata.name ?? ""), run);
+    if (!silently) this.listener?.changed(copy(run));
+  }
+
+  private later(fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, this.finishAfterMs);
+    this.timers.add(timer);
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+}
+
+/** Token and access reviews as a script: users by token, and grants of `user|verb|namespace`. */
+export class ScriptedReviews implements AccessReviews {
+  readonly users = new Map<string, User>();
+  readonly grants = new Set<string>();
+  failure: unknown;
+
+  grant(username: string, verbs: Verb[], namespace: string): void {
+    for (const verb of verbs) this.grants.add(`${username}|${verb}|${namespace}`);
+  }
+
+  async reviewToken(token: string): Promise<User | undefined> {
+    if (this.failure !== undefined) throw this.failure;
+    return this.users.get(token);
+  }
+
+  async reviewAccess(user: User, verb: Verb, namespace: string): Promise<{ allowed: boolean; reason?: string }> {
+    if (this.failure !== undefined) throw this.failure;
+    const allowed = this.grants.has(`${user.username}|${verb}|${namespace}`);
+    return allowed ? { allowed } : { allowed, reason: "no RBAC rule allows it" };
+  }
+}
+
+let sharedPreflight: PreflightClient | undefined;
+
+/** One real preflight server for every test app. */
+function preflight(): PreflightClient {
+  sharedPreflight ??= new PreflightClient({ runnerPath: defaultRunnerPath(), timeoutMs: 10_000 });
+  return sharedPreflight;
+}
+
+// A root-level hook: once every test has run, the preflight child goes, so mocha can exit.
+after(async () => {
+  await sharedPreflight?.close();
+});
+
+export interface TestApp {
+  http: ReturnType<typeof supertest>;
+  store: FakeRunStore;
+  waiter: Waiter;
+  config: ApiConfig;
+  registry: Registry;
+  /** The app's address, for tests that need a socket of their own (hang-ups, streams). */
+  url(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export function testApp(options: { env?: Record<string, string>; auth?: Auth } = {}): TestApp {
+  const config = testConfig(options.env);
+  const store = new FakeRunStore();
+  const log = silentLogger();
+  const registry = new Registry();
+  const waiter = new Waiter(store, { maxWaits: config.maxConcurrentWaits, recheckMs: config.recheckSeconds * 1000, log });
+  waiter.start();
+  const app = createApp({ runs: store, waiter, preflight: preflight(), config, auth: options.auth ?? new NoAuth(), registry, log });
+  const server = app.listen(0, "127.0.0.1");
+  return {
+    http: supertest(server),
+    store,
+    waiter,
+    config,
+    registry,
+    async url() {
+      if (!server.listening) await new Promise((resolve) => server.once("listening", resolve));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await waiter.stop();
+    },
+  };
+}

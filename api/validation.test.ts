@@ -1,0 +1,144 @@
+// Every malformed body, wrong type, unknown field, oversized script or wrong content type gets a
+// 4xx in the one error shape, with a reason, and creates nothing: never a 500, never a hang.
+import assert from "node:assert/strict";
+import type { Response } from "supertest";
+import { type TestApp, testApp } from "./testkit.js";
+
+const SCRIPT = "def main():\n    return 1\n";
+
+function assertRefused(res: Response, status: number, type: string, reason: RegExp): void {
+  const why = JSON.stringify({ status: res.status, body: res.body });
+  assert.equal(res.status, status, why);
+  assert.equal(res.type, "application/json", why);
+  assert.equal(res.body.error.type, type, why);
+  assert.match(res.body.error.message, reason, why);
+}
+
+describe("bad requests", () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = testApp({ env: { SCRIPTRUN_MAX_SCRIPT_BYTES: "1000", SCRIPTRUN_API_MAX_BODY_BYTES: "4096", SCRIPTRUN_MAX_TIMEOUT_SECONDS: "60" } });
+  });
+  afterEach(async () => {
+    assert.equal(t.store.runs.size, 0, "a refused request created a run");
+    await t.close();
+  });
+
+  const invalidBodies: Array<[string, unknown, RegExp]> = [
+    ["a missing script", { mode: "function" }, /script: script is required/],
+    ["an empty script", { script: "" }, /script: Too small/],
+    ["a script that is not a string", { script: 42 }, /script: Invalid input: expected string, received number/],
+    ["both script and code", { script: SCRIPT, code: SCRIPT }, /code: give script or code, not both/],
+    ["an unknown field", { script: SCRIPT, language: "python" }, /Unrecognized key: "language"/],
+    ["an unknown mode", { script: SCRIPT, mode: "notebook" }, /mode: Invalid option/],
+    ["an entrypoint that is not an identifier", { script: SCRIPT, entrypoint: "main()" }, /entrypoint/],
+    ["args that are not an array", { script: SCRIPT, args: { a: 1 } }, /args: Invalid input: expected array/],
+    ["kwargs that are not an object", { script: SCRIPT, kwargs: [1] }, /kwargs: Invalid input: expected record/],
+    ["a timeout given as text", { script: SCRIPT, timeoutSeconds: "5" }, /timeoutSeconds: Invalid input: expected number/],
+    ["a timeout below one second", { script: SCRIPT, timeoutSeconds: 0 }, /timeoutSeconds: Too small/],
+    ["a memory that is not a quantity", { script: SCRIPT, resources: { memory: "lots" } }, /resources.memory/],
+    ["an unknown resource", { script: SCRIPT, resources: { gpu: "1" } }, /resources: Unrecognized key: "gpu"/],
+    ["a namespace that cannot exist", { script: SCRIPT, namespace: "Not_A_Namespace" }, /namespace/],
+    ["a wait past the cap", { script: SCRIPT, waitSeconds: 61 }, /waitSeconds: Too big/],
+    ["params that are neither object nor array", { script: SCRIPT, params: "Alice" }, /params/],
+    ["params with args", { script: SCRIPT, params: {}, args: [1] }, /params: give params or args\/kwargs, not both/],
+    ["params in script mode", { script: SCRIPT, params: {}, mode: "script" }, /params calls a function/],
+    ["params whose last line disagrees with the entrypoint", { script: `${SCRIPT}other\n`, params: {}, entrypoint: "main" }, /last line names other/],
+    ["a JSON array instead of an object", [SCRIPT], /expected object, received array/],
+  ];
+  for (const [what, body, reason] of invalidBodies) {
+    it(`answers 400 to ${what}`, async () => {
+      assertRefused(await t.http.post("/execute").send(body as object), 400, "invalid_input", reason);
+    });
+  }
+
+  it("lists every issue, with its path", async () => {
+    const res = await t.http.post("/execute").send({ script: 1, mode: "x", extra: true });
+    assert.equal(res.status, 400);
+    assert.deepEqual(res.body.error.issues.map((i: { path: string[] }) => i.path.join(".")).sort(), ["", "mode", "script"]);
+  });
+
+  it("answers 400 to a body that is not JSON", async () => {
+    const res = await t.http.post("/execute").set("Content-Type", "application/json").send('{"script": "def main(): pass",');
+    assertRefused(res, 400, "invalid_input", /not valid JSON/);
+  });
+
+  it("answers 400 to a timeout above the operator's maximum, naming the maximum", async () => {
+    assertRefused(await t.http.post("/execute").send({ script: SCRIPT, timeoutSeconds: 120 }), 400, "invalid_input", /timeoutSeconds 120 exceeds the maximum of 60/);
+  });
+
+  it("answers 413 to a script above the configured size", async () => {
+    assertRefused(await t.http.post("/execute").send({ script: `# ${"x".repeat(1200)}\n${SCRIPT}` }), 413, "too_large", /script is \d+ bytes; at most 1000/);
+  });
+
+  it("counts the script's size in UTF-8 bytes", async () => {
+    assertRefused(await t.http.post("/execute").send({ code: `# ${"é".repeat(600)}\n${SCRIPT}` }), 413, "too_large", /code is \d+ bytes/);
+  });
+
+  it("answers 413 to a body above the configured size", async () => {
+    assertRefused(await t.http.post("/execute").send({ script: SCRIPT, stdin: "x".repeat(5000) }), 413, "too_large", /larger than the 4096 bytes/);
+  });
+
+  it("answers 413 to an uploaded file above the configured size", async () => {
+    const res = await t.http.post("/execute").attach("file", Buffer.alloc(5000, "#"), "big.py");
+    assertRefused(res, 413, "too_large", /File too large/);
+  });
+
+  it("answers 413 to an uploaded script above the script size", async () => {
+    const res = await t.http.post("/execute").attach("file", Buffer.from(`# ${"x".repeat(1200)}\n${SCRIPT}`), "big.py");
+    assertRefused(res, 413, "too_large", /script is \d+ bytes/);
+  });
+
+  for (const type of ["text/plain", "application/xml", "application/x-www-form-urlencoded"]) {
+    it(`answers 415 to a ${type} body`, async () => {
+      const res = await t.http.post("/execute").set("Content-Type", type).send("script=print(1)");
+      assertRefused(res, 415, "unsupported_media_type", new RegExp(`Content-Type ${type} is not accepted`));
+    });
+  }
+
+  it("answers 415 to a body without a content type", async () => {
+    assertRefused(await t.http.post("/execute"), 415, "unsupported_media_type", /Content-Type none/);
+  });
+
+  it("answers 400 to a form whose file is under another name", async () => {
+    const res = await t.http.post("/execute").attach("script", Buffer.from(SCRIPT), "a.py");
+    assertRefused(res, 400, "invalid_input", /Unexpected file field 'script'/);
+  });
+
+  it("answers 400 to a form field that should be JSON and is not", async () => {
+    const res = await t.http.post("/execute").field("script", SCRIPT).field("args", "[1, 2");
+    assertRefused(res, 400, "invalid_input", /args must be JSON text/);
+  });
+
+  it("answers 400 to a script given both as a file and as a field", async () => {
+    const res = await t.http.post("/execute").field("code", SCRIPT).attach("file", Buffer.from(SCRIPT), "a.py");
+    assertRefused(res, 400, "invalid_input", /not both/);
+  });
+
+  it("answers 400 to an uploaded file that is not UTF-8 text", async () => {
+    const res = await t.http.post("/execute").attach("file", Buffer.from([0xff, 0xfe, 0x00, 0x41]), "a.py");
+    assertRefused(res, 400, "invalid_input", /not UTF-8/);
+  });
+
+  it("answers 400 to a form that breaks off", async () => {
+    const res = await t.http.post("/execute").set("Content-Type", "multipart/form-data; boundary=XYZ")
+      .send('--XYZ\r\nContent-Disposition: form-data; name="script"\r\n\r\nprint(1)');
+    assertRefused(res, 400, "invalid_input", /form could not be read/);
+  });
+
+  it("answers 404 in the error shape to an unknown path", async () => {
+    assertRefused(await t.http.get("/nowhere"), 404, "not_found", /No route for GET \/nowhere/);
+  });
+
+  it("answers 405 with Allow to a known path and the wrong method", async () => {
+    const res = await t.http.get("/execute");
+    assertRefused(res, 405, "method_not_allowed", /GET is not allowed on \/execute/);
+    assert.equal(res.headers.allow, "POST");
+  });
+
+  it("answers 400 to a run name that cannot exist, and to bad or unknown query parameters", async () => {
+    assertRefused(await t.http.get("/runs/Bad_Name"), 400, "invalid_input", /not a run name/);
+    assertRefused(await t.http.get("/runs?limit=0"), 400, "invalid_input", /limit: Too small/);
+    assertRefused(await t.http.get("/runs?sort=name"), 400, "invalid_input", /Unrecognized key: "sort"/);
+  });
+});

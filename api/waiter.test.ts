@@ -1,0 +1,64 @@
+// The waiter: every waiting request on one shared watch, waits that cannot miss their run, and a
+// shutdown that lets the waits in flight answer.
+import assert from "node:assert/strict";
+import { API_VERSION, KIND, type ScriptRun } from "../crds/schema.js";
+import { silentLogger } from "../operator/log.js";
+import { FakeRunStore, testApp } from "./testkit.js";
+import { Waiter } from "./waiter.js";
+
+const aRun = (name: string): ScriptRun => ({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace: "default" }, spec: { script: "x = 1\n" } });
+
+describe("the waiter", () => {
+  it("answers two hundred concurrent executions through one watch", async function () {
+    this.timeout(10_000);
+    const t = testApp();
+    try {
+      const answers = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+        t.http.post("/execute").send({ script: `def main():\n    return ${i}\n` })));
+      assert.deepEqual(new Set(answers.map((r) => r.status)), new Set([200]));
+      assert.equal(new Set(answers.map((r) => r.body.name)).size, 200);
+      assert.equal(t.store.watchesStarted, 1);
+      assert.equal(t.waiter.inFlight, 0);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("keeps waiting when a re-check finds no run before it was created", async () => {
+    const store = new FakeRunStore();
+    const waiter = new Waiter(store, { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });
+    waiter.start();
+    try {
+      const done = waiter.waitFor("default", "run-late", 2000, new AbortController().signal);
+      store.resync();
+      await new Promise((r) => setTimeout(r, 20));
+      await store.create(aRun("run-late"));
+      const result = await done;
+      assert.equal(result.kind, "finished");
+    } finally {
+      await waiter.stop();
+    }
+  });
+
+  it("on shutdown refuses new waits and resolves once the waits in flight have ended", async () => {
+    const store = new FakeRunStore();
+    const waiter = new Waiter(store, { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });
+    waiter.start();
+    try {
+      const release = waiter.reserve();
+      const drained = waiter.drain(5000);
+      assert.throws(() => waiter.reserve(), /shutting down/);
+      setTimeout(release, 50);
+      assert.equal(await drained, true);
+    } finally {
+      await waiter.stop();
+    }
+  });
+
+  it("gives up draining after the grace period", async () => {
+    const waiter = new Waiter(new FakeRunStore(), { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });
+    waiter.reserve();
+    assert.equal(await waiter.drain(50), false);
+    assert.equal(waiter.inFlight, 1);
+  });
+});

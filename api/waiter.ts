@@ -1,0 +1,183 @@
+// Waiting for runs, for every request at once: one shared watch of ScriptRuns (RunStore.watch)
+// feeds a map of watchers keyed by namespace/name, so a thousand waiting requests cost one watch.
+// Waits and event streams each hold one of a capped number of slots (429 past the cap).
+//
+// A watch can miss changes: while it restarts, or when it stops silently (client-node's informers
+// can, with no error and no events). So when the watch (re)starts every watched run is fetched again,
+// and on a timer so is every run watched for longer than the re-check interval: a stuck watch
+// delays an answer by about that interval, not until the wait runs out.
+import { type ScriptRun, isFinished } from "../crds/schema.js";
+import type { Logger } from "../operator/log.js";
+import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
+import type { RunListener, RunStore, RunWatch } from "./runStore.js";
+
+/** Told of each change of one run: the run, or undefined when it was deleted. */
+export type Watcher = (run: ScriptRun | undefined) => void;
+
+export type WaitResult =
+  | { kind: "finished"; run: ScriptRun }
+  | { kind: "deleted" }
+  | { kind: "timeout" }
+  | { kind: "aborted" };
+
+export interface WaiterOptions {
+  maxWaits: number;
+  /** Runs watched longer than this are fetched again every this often. */
+  recheckMs: number;
+  log: Logger;
+}
+
+interface Watched {
+  /** When the first watcher of the run subscribed. */
+  since: number;
+  watchers: Set<Watcher>;
+}
+
+// Re-checks go out this many at a time, not all at once.
+const RECHECK_CONCURRENCY = 16;
+
+const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
+
+export class Waiter implements RunListener {
+  private readonly watched = new Map<string, Watched>();
+  private watch: RunWatch | undefined;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private active = 0;
+  private closing = false;
+  private onIdle: Array<() => void> = [];
+
+  constructor(private readonly store: RunStore, private readonly options: WaiterOptions) {}
+
+  start(): void {
+    this.watch = this.store.watch(this);
+    this.watch.start();
+    this.recheckTimer = setInterval(() => void this.recheck(Date.now() - this.options.recheckMs), this.options.recheckMs);
+    this.recheckTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.recheckTimer);
+    await this.watch?.stop();
+  }
+
+  /** True once the shared watch follows the cluster. */
+  get synced(): boolean {
+    return this.watch?.synced ?? false;
+  }
+
+  /** Waits and streams holding a slot now. */
+  get inFlight(): number {
+    return this.active;
+  }
+
+  get accepting(): boolean {
+    return !this.closing;
+  }
+
+  /** Takes a slot for one wait or stream; the returned function gives it back (once). */
+  reserve(): () => void {
+    if (this.closing) {
+      throw new ApiError(503, "shutting_down", "The API is shutting down; retry and another replica will answer",
+        {}, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+    }
+    if (this.active >= this.options.maxWaits) {
+      throw new ApiError(429, "too_many_waits", `${this.active} requests are already waiting for runs, the most this API allows; retry later`,
+        {}, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+    }
+    this.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      if (this.active === 0) for (const resolve of this.onIdle.splice(0)) resolve();
+    };
+  }
+
+  /** Calls `watcher` with every change of the run until the returned function is called. */
+  subscribe(namespace: string, name: string, watcher: Watcher): () => void {
+    const key = keyOf(namespace, name);
+    let entry = this.watched.get(key);
+    if (!entry) this.watched.set(key, (entry = { since: Date.now(), watchers: new Set() }));
+    const { watchers } = entry;
+    watchers.add(watcher);
+    return () => {
+      watchers.delete(watcher);
+      if (watchers.size === 0 && this.watched.get(key)?.watchers === watchers) this.watched.delete(key);
+    };
+  }
+
+  /** Resolves when the run has finished or was deleted, when `ms` ran out, or when `signal` aborted.
+   * Subscribes at once, so a run created after this call cannot finish unseen. */
+  waitFor(namespace: string, name: string, ms: number, signal: AbortSignal): Promise<WaitResult> {
+    return new Promise((resolve) => {
+      const finish = (result: WaitResult) => {
+        unsubscribe();
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        resolve(result);
+      };
+      const onAbort = () => finish({ kind: "aborted" });
+      // A re-check may find no run before the caller has created it: only a run seen can vanish.
+      let seen = false;
+      const unsubscribe = this.subscribe(namespace, name, (run) => {
+        if (!run) {
+          if (seen) finish({ kind: "deleted" });
+        } else {
+          seen = true;
+          if (isFinished(run.status?.phase)) finish({ kind: "finished", run });
+        }
+      });
+      const timer = setTimeout(() => finish({ kind: "timeout" }), ms);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Stops taking new waits; resolves true once none is left, or false after `ms`. */
+  drain(ms: number): Promise<boolean> {
+    this.closing = true;
+    if (this.active === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.onIdle.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  changed(run: ScriptRun): void {
+    this.dispatch(keyOf(run.metadata.namespace ?? "", run.metadata.name ?? ""), run);
+  }
+
+  deleted(run: ScriptRun): void {
+    this.dispatch(keyOf(run.metadata.namespace ?? "", run.metadata.name ?? ""), undefined);
+  }
+
+  resynced(): void {
+    void this.recheck(Infinity);
+  }
+
+  private dispatch(key: string, run: ScriptRun | undefined): void {
+    const entry = this.watched.get(key);
+    if (!entry) return;
+    for (const watcher of [...entry.watchers]) watcher(run);
+  }
+
+  /** Fetches again every run watched since before `before` and hands its watchers what the cluster has now. */
+  private async recheck(before: number): Promise<void> {
+    const keys = [...this.watched].filter(([, entry]) => entry.since < before).map(([key]) => key);
+    const next = async (): Promise<void> => {
+      for (let key = keys.shift(); key !== undefined; key = keys.shift()) {
+        const slash = key.indexOf("/");
+        try {
+          this.dispatch(key, await this.store.get(key.slice(0, slash), key.slice(slash + 1)));
+        } catch (err) {
+          this.options.log.warn({ run: key, err: String(err) }, "Failed to re-check a watched run after a resync");
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECHECK_CONCURRENCY, keys.length) }, next));
+  }
+}

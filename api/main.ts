@@ -8,6 +8,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { createLogger } from "../operator/log.js";
 import { PreflightClient } from "../operator/preflight.js";
+import { aborted, runMain, shutdownSignal } from "../operator/process.js";
 import { createApp } from "./app.js";
 import { type Auth, KubernetesAuth, NoAuth, kubeReviews } from "./auth.js";
 import { ApiConfigError, loadApiConfig } from "./config.js";
@@ -28,12 +29,10 @@ function loadKubeConfig(path: string): KubeConfig {
 async function main(): Promise<void> {
   const config = loadApiConfig();
   const log = createLogger(config.logLevel, "scriptrun-api");
-  // client-node's watch can reject a promise nobody awaits; the informer's restart and re-list
-  // recover from that, so it is logged rather than fatal.
-  process.on("unhandledRejection", (reason) => log.error({ err: String(reason) }, "Caught an unhandled rejection"));
   const kc = loadKubeConfig(config.kubeconfig);
   const runs = new KubeRunStore(kc, { timeoutMs: config.clusterTimeoutMs, relistMs: config.relistSeconds * 1000, log });
   const waiter = new Waiter(runs, { maxWaits: config.maxConcurrentWaits, recheckMs: config.recheckSeconds * 1000, log });
+  const stopping = shutdownSignal(log, () => ({ waitsInFlight: waiter.inFlight }));
   const preflight = new PreflightClient(config.preflight);
   const auth: Auth = config.auth === "none" ? new NoAuth() : new KubernetesAuth(kubeReviews(kc, config.clusterTimeoutMs), config.authCacheSeconds);
   if (auth.mode === "none") {
@@ -56,14 +55,7 @@ async function main(): Promise<void> {
   log.info({ address: typeof address === "object" && address ? `${address.address}:${address.port}` : address,
     cluster: kc.getCurrentCluster()?.server, auth: auth.mode, namespace: config.defaultNamespace, version: config.version }, "Started");
 
-  await new Promise<void>((resolve) => {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) {
-      process.once(signal, () => {
-        log.info({ signal, waitsInFlight: waiter.inFlight }, "Received signal; shutting down");
-        resolve();
-      });
-    }
-  });
+  await aborted(stopping);
   let isClosed = false;
   const closed = new Promise<void>((resolve) => server.close(() => resolve())).then(() => {
     isClosed = true;
@@ -83,11 +75,4 @@ async function main(): Promise<void> {
   log.info("Stopped");
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ApiConfigError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  console.error("The API failed:", err);
-  process.exit(1);
-});
+runMain("API", main, (err) => err instanceof ApiConfigError);

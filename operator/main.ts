@@ -8,27 +8,12 @@ import { LeaderElector } from "./leader.js";
 import { createLogger } from "./log.js";
 import { createMetrics, serveMetrics } from "./metrics.js";
 import { PreflightClient } from "./preflight.js";
-
-function aborted(signal: AbortSignal): Promise<"stopped"> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve("stopped");
-    else signal.addEventListener("abort", () => resolve("stopped"), { once: true });
-  });
-}
+import { aborted, runMain, shutdownSignal } from "./process.js";
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, process.argv.slice(2));
   const log = createLogger(config.logLevel);
-  // client-node's watch can reject a promise nobody awaits (e.g. a failed token refresh); the
-  // informers' re-list timer recovers from that, so it is logged rather than fatal.
-  process.on("unhandledRejection", (reason) => log.error({ err: String(reason) }, "Caught an unhandled rejection"));
-  const shutdown = new AbortController();
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
-      log.info({ signal }, "Received signal; shutting down");
-      shutdown.abort();
-    });
-  }
+  const stopping = shutdownSignal(log);
   // In a pod this reads the service account; on a workstation, KUBECONFIG or ~/.kube/config.
   const kc = new KubeConfig();
   kc.loadFromDefault();
@@ -41,11 +26,11 @@ async function main(): Promise<void> {
   const elector = config.leaderElection.enabled
     ? new LeaderElector(kc.makeApiClient(CoordinationV1Api), config.leaderElection, log)
     : undefined;
-  while (!shutdown.signal.aborted) {
-    if (elector && !(await elector.acquire(shutdown.signal))) break;
+  while (!stopping.aborted) {
+    if (elector && !(await elector.acquire(stopping))) break;
     metrics.leader.set(1);
     const controller = new Controller({ kc, config, log, metrics, preflight });
-    const holding = elector ? elector.hold(shutdown.signal) : aborted(shutdown.signal);
+    const holding = elector ? elector.hold(stopping) : aborted(stopping);
     await Promise.race([controller.start(), holding]);
     const ended = await holding;
     metrics.leader.set(0);
@@ -59,11 +44,4 @@ async function main(): Promise<void> {
   log.info("Stopped");
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  console.error("The controller failed:", err);
-  process.exit(1);
-});
+runMain("controller", main, (err) => err instanceof ConfigError);

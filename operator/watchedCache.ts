@@ -1,0 +1,139 @@
+// One informer's cache that keeps itself alive, shared by the controller and the API.
+// client-node informers can stop, or stop silently, so an informer that reports an error is
+// restarted with a capped backoff (one restart pending at a time), and `relist` swaps in a freshly
+// listed informer (callers do that on a timer). Each successful (re)list calls `resynced`, since
+// events may have been missed meanwhile.
+import {
+  ADD, DELETE, ERROR, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject,
+  type ObjectCache, UPDATE, makeInformer,
+} from "@kubernetes/client-node";
+import type { Logger } from "./log.js";
+
+const MAX_BACKOFF_MS = 30_000;
+
+export interface Source<T extends KubernetesObject> {
+  /** Named in logs. */
+  what: string;
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  labelSelector?: string;
+}
+
+export interface CacheListener<T> {
+  changed(obj: T): void;
+  deleted(obj: T): void;
+  /** A (re)list completed: events may have been missed before it. */
+  resynced?(): void;
+}
+
+export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> {
+  private informer: Informer<T> & ObjectCache<T>;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private backoffMs = 0;
+  private stopped = false;
+  private isSynced = false;
+  private markSynced!: () => void;
+  private readonly firstSync = new Promise<void>((resolve) => {
+    this.markSynced = resolve;
+  });
+
+  constructor(private readonly kc: KubeConfig, private readonly source: Source<T>,
+    private readonly listener: CacheListener<T>, private readonly log: Logger) {
+    this.informer = this.make();
+  }
+
+  /** True while the cache holds a full list and its watch has reported no error since. */
+  get synced(): boolean {
+    return this.isSynced;
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.informer.list(namespace);
+  }
+
+  /** Resolves once the cache holds a full list (retrying as long as it takes), or on stop. */
+  async start(): Promise<void> {
+    void this.run(this.informer);
+    await this.firstSync;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.isSynced = false;
+    clearTimeout(this.restartTimer);
+    this.markSynced();
+    await this.informer.stop();
+  }
+
+  /** Lists afresh with a new informer and swaps it in. Its adds report every object; objects only
+   * the old one knew are reported deleted, in case their deletion was missed. */
+  async relist(): Promise<void> {
+    if (this.stopped) return;
+    const next = this.make();
+    if (!(await this.run(next)) || this.stopped) {
+      await next.stop();
+      return;
+    }
+    const old = this.informer;
+    this.informer = next;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    await old.stop();
+    for (const obj of old.list()) if (!next.get(obj.metadata?.name ?? "", obj.metadata?.namespace)) this.listener.deleted(obj);
+    this.resynced();
+  }
+
+  private make(): Informer<T> & ObjectCache<T> {
+    const { path, list, labelSelector } = this.source;
+    const informer = makeInformer(this.kc, path, list, labelSelector);
+    informer.on(ADD, (obj) => this.listener.changed(obj));
+    informer.on(UPDATE, (obj) => this.listener.changed(obj));
+    informer.on(DELETE, (obj) => this.listener.deleted(obj));
+    informer.on(ERROR, (err) => {
+      if (informer === this.informer) this.scheduleRestart(err);
+    });
+    return informer;
+  }
+
+  /** Starts an informer; true when it listed and began watching without an error. */
+  private async run(informer: Informer<T> & ObjectCache<T>): Promise<boolean> {
+    let failed = false;
+    const onError = () => {
+      failed = true;
+    };
+    informer.on(ERROR, onError);
+    try {
+      await informer.start();
+    } catch (err) {
+      failed = true;
+      if (informer === this.informer) this.scheduleRestart(err);
+    } finally {
+      informer.off(ERROR, onError);
+    }
+    if (failed || this.stopped) return false;
+    this.backoffMs = 0;
+    this.markSynced();
+    if (informer === this.informer) this.resynced();
+    return true;
+  }
+
+  private resynced(): void {
+    this.isSynced = true;
+    this.listener.resynced?.();
+  }
+
+  private scheduleRestart(err: unknown): void {
+    this.isSynced = false;
+    if (this.stopped || this.restartTimer) return;
+    this.backoffMs = Math.min(Math.max(1000, this.backoffMs * 2), MAX_BACKOFF_MS);
+    this.log.warn({ informer: this.source.what, err: String(err), retryInMs: this.backoffMs }, "Watch failed; restarting it");
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.run(this.informer);
+    }, this.backoffMs);
+  }
+}

@@ -7,12 +7,11 @@ import {
 } from "@kubernetes/client-node";
 import { GROUP, PLURAL, type ScriptRun, VERSION } from "../crds/schema.js";
 import type { Logger } from "../operator/log.js";
+import { CANCEL_ANNOTATION } from "../operator/names.js";
 import { RunInformer } from "./runInformer.js";
 
 /** Label on every ScriptRun the API creates. */
 export const CREATED_BY_LABEL = "scriptrun.dev/created-by";
-/** Annotation by which the API asks the controller to cancel a run (stop its pod, fail it as cancelled). */
-export const CANCEL_ANNOTATION = "scriptrun.dev/cancel-requested";
 
 export interface RunPage {
   items: ScriptRun[];

@@ -11,7 +11,8 @@ import { PreflightClient, defaultRunnerPath } from "../operator/preflight.js";
 import { createApp } from "./app.js";
 import { type AccessReviews, type Auth, NoAuth, type User, type Verb } from "./auth.js";
 import { type ApiConfig, loadApiConfig } from "./config.js";
-import { CANCEL_ANNOTATION, type RunListener, type RunPage, type RunStore, type RunWatch } from "./runStore.js";
+import { CANCEL_ANNOTATION } from "../operator/names.js";
+import { type RunListener, type RunPage, type RunStore, type RunWatch } from "./runStore.js";
 import { Waiter } from "./waiter.js";
 
 const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;

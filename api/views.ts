@@ -2,7 +2,7 @@
 // (GET /runs/:name) and a line of a list (GET /runs). Absent status fields become null or "", so
 // clients see every key whatever the phase.
 import type { RunError, ScriptRun } from "../crds/schema.js";
-import { CANCEL_ANNOTATION } from "./runStore.js";
+import { cancelRequested } from "../operator/names.js";
 import type { Outcome, RunSummary } from "./schemas.js";
 
 function createdAt(run: ScriptRun): string | null {
@@ -10,8 +10,6 @@ function createdAt(run: ScriptRun): string | null {
   if (at === undefined) return null;
   return at instanceof Date ? at.toISOString() : at;
 }
-
-const cancelRequested = (run: ScriptRun) => run.metadata.annotations?.[CANCEL_ANNOTATION] === "true";
 
 export function outcomeOf(run: ScriptRun): Outcome {
   const status = run.status ?? {};

@@ -9,7 +9,7 @@ import { EventRecorder } from "./events.js";
 import type { Kube, StatusPatch } from "./kube.js";
 import { silentLogger } from "./log.js";
 import { createMetrics } from "./metrics.js";
-import { runKey } from "./names.js";
+import { CANCEL_ANNOTATION, runKey } from "./names.js";
 import { Reconciler } from "./reconcile.js";
 import { T0, aRun, envelope, running, terminated, testConfig } from "./testkit.js";
 
@@ -327,6 +327,64 @@ describe("reconciling a ScriptRun", () => {
       await reconcile("a");
       assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
       assert.equal(cluster.run("a")?.status?.result, "done");
+    });
+  });
+
+  describe("a run whose cancel was requested", () => {
+    const cancel = (run: ScriptRun | undefined) => {
+      run!.metadata.annotations = { ...run!.metadata.annotations, [CANCEL_ANNOTATION]: "true" };
+    };
+
+    it("fails as cancelled and loses its running pod, even when pods are kept for debugging", async () => {
+      const { cluster, create, reconcile, enqueued } = setup({ SCRIPTRUN_KEEP_PODS: "true", SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
+      create("a");
+      create("b", {}, T0 + 1000);
+      await reconcile("a");
+      await reconcile("b");
+      cluster.setPod("a", "Running", running());
+      await reconcile("a");
+      cancel(cluster.run("a"));
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.phase, "Failed");
+      assert.equal(cluster.run("a")?.status?.error?.type, "cancelled");
+      assert.equal(cluster.pod("a"), undefined);
+      assert.deepEqual(cluster.reasons("a"), ["Created", "Cancelled"]);
+      assert.ok(enqueued.includes("default/b"), "the freed slot goes to the queued run");
+    });
+
+    it("fails as cancelled with no pod while it is still queued", async () => {
+      const { cluster, create, reconcile } = setup({ SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
+      create("a");
+      create("b", {}, T0 + 1000);
+      await reconcile("a");
+      await reconcile("b");
+      assert.equal(cluster.run("b")?.status?.phase, "Queued");
+      cancel(cluster.run("b"));
+      await reconcile("b");
+      assert.equal(cluster.run("b")?.status?.error?.type, "cancelled");
+      assert.equal(cluster.pod("b"), undefined);
+    });
+
+    it("keeps the real outcome when its pod had already finished", async () => {
+      const { cluster, create, reconcile } = setup();
+      create("a");
+      await reconcile("a");
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope({ result: 7 }))));
+      cancel(cluster.run("a"));
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
+      assert.equal(cluster.run("a")?.status?.result, 7);
+    });
+
+    it("is left alone once finished", async () => {
+      const { cluster, create, reconcile } = setup();
+      create("a");
+      await reconcile("a");
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope({ result: 7 }))));
+      await reconcile("a");
+      cancel(cluster.run("a"));
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
     });
   });
 

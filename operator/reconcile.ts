@@ -11,7 +11,9 @@ import { type Kube, statusCode } from "./kube.js";
 import type { Logger } from "./log.js";
 import { carriesNullMember, mergePatch } from "./mergePatch.js";
 import { type Metrics, observeStage } from "./metrics.js";
-import { RUNNER_CONTAINER, configMapNameFor, ownerRunUid, parseKey, podNameFor, runKey } from "./names.js";
+import {
+  CANCEL_ANNOTATION, RUNNER_CONTAINER, cancelRequested, configMapNameFor, ownerRunUid, parseKey, podNameFor, runKey,
+} from "./names.js";
 import { buildConfigMap, buildPod } from "./podSpec.js";
 import type { PreflightAnswer } from "./preflight.js";
 import { type RunnerRequest, resolveRequest } from "./request.js";
@@ -40,6 +42,8 @@ const FOREIGN_RETRY_MS = 2000;
 
 type WriteResult = "written" | "unchanged" | "gone";
 
+const podDone = (pod: V1Pod) => ["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
+
 export class Reconciler {
   /** Runs this process admitted, whose pod or status the cache may not show yet. */
   private readonly reserved = new Map<string, { uid: string; at: number }>();
@@ -60,6 +64,8 @@ export class Reconciler {
     if (this.reserved.has(key) && this.reserved.get(key)?.uid !== run.metadata.uid) this.reserved.delete(key);
     if (isFinished(run.status?.phase)) return this.afterFinish(key, run);
     const pod = this.cachedPod(run);
+    // A pod that already finished has the real outcome: the cancel came too late to matter.
+    if (cancelRequested(run) && !(pod && pod !== "foreign" && podDone(pod))) return this.cancel(key, run);
     if (pod === "foreign") return { requeueAfterMs: FOREIGN_RETRY_MS };
     if (pod) return this.observe(key, run, pod);
     if (this.reserved.has(key) || run.status?.podName !== undefined) return this.podMissing(key, run);
@@ -187,6 +193,14 @@ export class Reconciler {
     return this.finish(key, fresh, observation.status, observation.outcome);
   }
 
+  /** Fails the run as cancelled; afterFinish then deletes its pod, which stops the script. */
+  private cancel(key: string, run: ScriptRun): Promise<ProcessResult> {
+    this.deps.log.info({ run: key, pod: run.status?.podName }, "Cancelling run on request");
+    return this.refuse(key, run, {
+      type: "cancelled", message: `The run was cancelled (annotation ${CANCEL_ANNOTATION})`, suggestions: [], availableFunctions: [],
+    });
+  }
+
   private refuse(key: string, run: ScriptRun, error: RunError): Promise<ProcessResult> {
     const outcome: Outcome = { error, finishedAt: isoTime(this.now()) };
     return this.finish(key, run, finishedStatus(run, outcome, this.deps.config, this.now()), outcome);
@@ -219,7 +233,7 @@ export class Reconciler {
     const pod = this.cachedPod(run);
     const ours = pod !== undefined && pod !== "foreign";
     // A pod that never finished (stuck pending, lost node) is of no use for debugging: always remove it.
-    const live = ours && !["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
+    const live = ours && !podDone(pod);
     const remove = (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
     if (remove) {
       await kube.deletePod(namespace, podNameFor(name));
@@ -255,7 +269,7 @@ export class Reconciler {
       const run = this.latest(key, cached);
       const pod = this.cachedPod(run);
       const podState = pod === undefined || pod === "foreign" ? "none" as const
-        : ["Succeeded", "Failed"].includes(pod.status?.phase ?? "") ? "done" as const : "live" as const;
+        : podDone(pod) ? "done" as const : "live" as const;
       return { run, reserved: this.reserved.get(key)?.uid === run.metadata.uid, pod: podState };
     });
     const plan = planAdmission(facts, this.deps.config);

@@ -20,3 +20,36 @@ local_cluster_up() {
   kubectl apply -f "$REPO/crds/" >/dev/null
   kubectl wait --for=condition=Established crd/scriptruns.scriptrun.dev --timeout=60s >/dev/null
 }
+
+# The dev processes `make up` starts on the host, in start order.
+DEV_PROCESSES=(scriptrun-controller scriptrun-api)
+
+# dev_running NAME: true when `make up`'s process NAME runs.
+dev_running() {
+  local pid
+  pid=$(cat "$RUN_DIR/$1.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null
+}
+
+# stop_dev_processes: stops what `make up` started on the host (not the cluster).
+stop_dev_processes() {
+  local name pid
+  for name in "${DEV_PROCESSES[@]}"; do
+    pid=$(cat "$RUN_DIR/$name.pid" 2>/dev/null) || continue
+    kill "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    rm -f "$RUN_DIR/$name.pid"
+  done
+}
+
+# pause_dev_processes: tests and benchmarks start controllers of their own, which would fight
+# `make up`'s controller (it watches every namespace) over the same runs. Stops it for the caller
+# and starts it again when the caller exits.
+pause_dev_processes() {
+  dev_running scriptrun-controller || return 0
+  log "Pausing the controller and API of 'make up' while this runs; they restart after"
+  stop_dev_processes
+  DEV_PAUSED=1
+}
+resume_dev_processes() {
+  if [ "${DEV_PAUSED:-0}" = 1 ]; then "$REPO/scripts/up.sh"; fi
+}

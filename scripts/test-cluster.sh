@@ -13,7 +13,10 @@ else
   [ -S "$CONTAINERD_SOCK" ] || started=1
   local_cluster_up
 fi
-stop() { if [ $started = 1 ] && [ "${KEEP_CLUSTER:-0}" != 1 ]; then "$REPO/cluster/down.sh"; fi; }
+pause_dev_processes
+stop() {
+  if [ $started = 1 ] && [ "${KEEP_CLUSTER:-0}" != 1 ]; then "$REPO/cluster/down.sh"; else resume_dev_processes; fi
+}
 trap stop EXIT
 cd "$REPO"
 npx mocha --timeout 300000 'test/cluster/**/*.test.ts'

@@ -67,7 +67,7 @@ export interface ApiConfig {
   version: string;
   /** What a run may ask for: the controller's defaults and caps. */
   runLimits: RequestLimits;
-  preflight: { runnerPath: string; python: string; timeoutMs: number };
+  preflight: { runnerPath: string; python: string; timeoutMs: number; workers: number };
   logLevel: OperatorConfig["logLevel"];
 }
 
@@ -117,7 +117,7 @@ export function loadApiConfig(environment: NodeJS.ProcessEnv = process.env): Api
     kubeconfig: env.SCRIPTRUN_API_KUBECONFIG,
     version: packageVersion(),
     runLimits: { timeoutSeconds, cpu, memory, pids, outputBytes, maxScriptBytes, importPolicy },
-    preflight: { runnerPath: operator.runnerPath, python: operator.python, timeoutMs: operator.preflightTimeoutMs },
+    preflight: { runnerPath: operator.runnerPath, python: operator.python, timeoutMs: operator.preflightTimeoutMs, workers: operator.preflightWorkers },
     logLevel: operator.logLevel,
   };
 }

@@ -20,6 +20,7 @@ const VARIABLES = {
   SCRIPTRUN_RUNNER_PATH: [z.string(), ""],
   SCRIPTRUN_PYTHON: [z.string().min(1), "python3"],
   SCRIPTRUN_PREFLIGHT_TIMEOUT_MS: [int(100), "10000"],
+  SCRIPTRUN_PREFLIGHT_WORKERS: [int(1), "2"],
   SCRIPTRUN_DEFAULT_TIMEOUT_SECONDS: [int(1, HARD_MAX_TIMEOUT_SECONDS), "10"],
   SCRIPTRUN_MAX_TIMEOUT_SECONDS: [int(1, HARD_MAX_TIMEOUT_SECONDS), "300"],
   SCRIPTRUN_DEFAULT_CPU: [quantity, "500m"],
@@ -74,6 +75,7 @@ export interface Config {
   runnerPath: string;
   python: string;
   preflightTimeoutMs: number;
+  preflightWorkers: number;
   timeoutSeconds: Bounds<number>;
   cpu: Bounds<string>;
   memory: Bounds<string>;
@@ -159,6 +161,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, argv: r
     runnerPath: env.SCRIPTRUN_RUNNER_PATH || defaultRunnerPath(),
     python: env.SCRIPTRUN_PYTHON,
     preflightTimeoutMs: env.SCRIPTRUN_PREFLIGHT_TIMEOUT_MS,
+    preflightWorkers: env.SCRIPTRUN_PREFLIGHT_WORKERS,
     timeoutSeconds: { default: env.SCRIPTRUN_DEFAULT_TIMEOUT_SECONDS, max: env.SCRIPTRUN_MAX_TIMEOUT_SECONDS },
     cpu: { default: env.SCRIPTRUN_DEFAULT_CPU, max: env.SCRIPTRUN_MAX_CPU },
     memory: { default: env.SCRIPTRUN_DEFAULT_MEMORY, max: env.SCRIPTRUN_MAX_MEMORY },

@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   kc.loadFromDefault();
   const metrics = createMetrics();
   const server = await serveMetrics(metrics, config.metricsPort, log);
-  const preflight = new PreflightClient({ runnerPath: config.runnerPath, python: config.python, timeoutMs: config.preflightTimeoutMs });
+  const preflight = new PreflightClient({ runnerPath: config.runnerPath, python: config.python, timeoutMs: config.preflightTimeoutMs,
+    workers: config.preflightWorkers });
   log.info({ cluster: kc.getCurrentCluster()?.server, runnerImage: config.runnerImage, runnerPath: config.runnerPath,
     maxConcurrentRuns: config.maxConcurrentRuns, sandboxBackend: config.sandboxBackend }, "Started");
 

@@ -63,6 +63,30 @@ describe("the preflight client", () => {
     }
   });
 
+  it("fails only the check that timed out: the ones queued behind it go to a fresh child", async () => {
+    const single = new PreflightClient({ runnerPath: fakeRunner, timeoutMs: 1500, workers: 1 });
+    try {
+      const [hang, queued] = await Promise.allSettled([single.check(request("hang")), single.check(request("def main(): pass"))]);
+      assert.equal(hang.status, "rejected");
+      assert.deepEqual(queued, { status: "fulfilled", value: { ok: true } });
+    } finally {
+      await single.close();
+    }
+  });
+
+  it("answers on another child while one is stuck", async () => {
+    const pool = new PreflightClient({ runnerPath: fakeRunner, timeoutMs: 1000, workers: 2 });
+    try {
+      const order: string[] = [];
+      const hang = pool.check(request("hang")).catch(() => order.push("hang"));
+      await pool.check(request("def main(): pass")).then(() => order.push("ok"));
+      await hang;
+      assert.deepEqual(order, ["ok", "hang"]);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("rejects a malformed answer and recovers", async () => {
     await assert.rejects(client.check(request("garbage")), /not JSON/);
     assert.deepEqual(await client.check(request("def main(): pass")), { ok: true });

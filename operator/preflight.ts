@@ -1,8 +1,10 @@
-// A client for the harness's preflight server (`python3 runner.py --preflight-server`): one
-// long-lived child that checks scripts with CPython's own parser without running them. Requests
-// are pipelined as JSON lines and answered in order. A child that dies, answers garbage or takes
-// longer than the timeout is killed; its pending requests fail and the next request starts a
-// fresh child. Used by the controller and by the API.
+// A client for the harness's preflight server (`python3 runner.py --preflight-server`): a small
+// pool of long-lived children that check scripts with CPython's own parser without running them.
+// Each check goes to the child with the fewest in flight; requests to one child are pipelined as
+// JSON lines and answered in order. A child that dies or answers garbage is killed and its pending
+// checks fail. A child that takes longer than the timeout on one check is killed too, but only that
+// check fails: the checks queued behind it are sent again to a fresh child, so one pathological
+// script cannot fail everyone else's. Used by the controller and by the API.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -31,48 +33,72 @@ export interface PreflightOptions {
   python?: string;
   /** Longest wait for one answer; past it the child is restarted. */
   timeoutMs?: number;
+  /** Children checking at once (default 2: parsing is CPU-bound, and the nodes here have few cores). */
+  workers?: number;
 }
 
 export class PreflightError extends Error {}
 
+type Request = Pick<RunnerRequest, "script" | "mode" | "entrypoint"> & Partial<RunnerRequest>;
+
 interface Pending {
+  line: string;
   resolve: (answer: PreflightAnswer) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  /** Set while this check is the one its child is working on. */
+  timer: NodeJS.Timeout | undefined;
+  /** Sent again once already, after the check ahead of it timed out. */
+  resent: boolean;
 }
 
 const STDERR_TAIL = 2048;
 
 export class PreflightClient {
-  private readonly runnerPath: string;
-  private readonly python: string;
-  private readonly timeoutMs: number;
-  private child: ChildProcessWithoutNullStreams | undefined;
-  private pending: Pending[] = [];
-  private stderrTail = "";
+  private readonly workers: Worker[];
   private closed = false;
 
   constructor(options: PreflightOptions = {}) {
-    this.runnerPath = options.runnerPath ?? defaultRunnerPath();
-    this.python = options.python ?? "python3";
-    this.timeoutMs = options.timeoutMs ?? 10_000;
+    const spawnArgs = { python: options.python ?? "python3", runnerPath: options.runnerPath ?? defaultRunnerPath() };
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    this.workers = Array.from({ length: Math.max(1, options.workers ?? 2) }, () => new Worker(spawnArgs, timeoutMs));
   }
 
   /** Checks a request without running it: `{ok: true}` or `{ok: false, error}`. Rejects when the server fails. */
-  check(request: Pick<RunnerRequest, "script" | "mode" | "entrypoint"> & Partial<RunnerRequest>): Promise<PreflightAnswer> {
+  check(request: Request): Promise<PreflightAnswer> {
     if (this.closed) return Promise.reject(new PreflightError("The preflight client is closed"));
-    const child = this.child ?? this.spawn();
+    const worker = this.workers.reduce((best, w) => (w.inFlight < best.inFlight ? w : best));
     return new Promise((resolve, reject) => {
-      const timeout = new PreflightError(`The preflight server gave no answer within ${this.timeoutMs} ms`);
-      const timer = setTimeout(() => this.fail(child, timeout), this.timeoutMs);
-      this.pending.push({ resolve, reject, timer });
-      child.stdin.write(`${JSON.stringify(request)}\n`);
+      worker.send({ line: `${JSON.stringify(request)}\n`, resolve, reject, timer: undefined, resent: false });
     });
   }
 
-  /** Ends the child; pending checks fail. */
+  /** Ends the children; pending checks fail. */
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}
+
+/** One preflight child at a time, restarted on demand. */
+class Worker {
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private pending: Pending[] = [];
+  private stderrTail = "";
+
+  constructor(private readonly spawnArgs: { python: string; runnerPath: string }, private readonly timeoutMs: number) {}
+
+  get inFlight(): number {
+    return this.pending.length;
+  }
+
+  send(entry: Pending): void {
+    const child = this.child ?? this.spawn();
+    this.pending.push(entry);
+    if (this.pending.length === 1) this.arm(child);
+    child.stdin.write(entry.line);
+  }
+
+  async close(): Promise<void> {
     const child = this.child;
     if (!child) return;
     const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
@@ -80,8 +106,27 @@ export class PreflightClient {
     await exited;
   }
 
+  /** Starts the clock of the check at the head of the line: the one the child is working on now. */
+  private arm(child: ChildProcessWithoutNullStreams): void {
+    const head = this.pending[0];
+    if (!head || head.timer) return;
+    head.timer = setTimeout(() => this.timedOut(child, head), this.timeoutMs);
+  }
+
+  private timedOut(child: ChildProcessWithoutNullStreams, head: Pending): void {
+    if (child !== this.child) return;
+    const behind = this.pending.filter((entry) => entry !== head);
+    this.pending = [head];
+    this.fail(child, new PreflightError(`The preflight server gave no answer within ${this.timeoutMs} ms`));
+    // The rest never reached the child's parser; a check already sent twice fails rather than loops.
+    for (const entry of behind) {
+      if (entry.resent) entry.reject(new PreflightError("The preflight server was restarted twice with this check waiting"));
+      else this.send({ ...entry, resent: true });
+    }
+  }
+
   private spawn(): ChildProcessWithoutNullStreams {
-    const child = spawn(this.python, [this.runnerPath, "--preflight-server"], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(this.spawnArgs.python, [this.spawnArgs.runnerPath, "--preflight-server"], { stdio: ["pipe", "pipe", "pipe"] });
     this.child = child;
     this.stderrTail = "";
     createInterface({ input: child.stdout }).on("line", (line) => this.answer(child, line));
@@ -108,6 +153,7 @@ export class PreflightClient {
       return;
     }
     clearTimeout(entry.timer);
+    this.arm(child);
     try {
       entry.resolve(parsePreflightAnswer(line));
     } catch (err) {

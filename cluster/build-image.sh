@@ -9,10 +9,12 @@
 #   IMAGE_NAME=localhost/scriptrun/runner   IMAGE_TAG=test
 #   PACKAGES="python3 bubblewrap"           # Debian packages (empty: no base layer)
 #   SUITE=bookworm                          # optional, default from versions.env
-#   COPY="runner.py:/opt/scriptrun/runner.py"  # SRC:DEST, SRC relative to the recipe
+#   COPY="runner.py:/opt/scriptrun/runner.py"  # SRC:DEST, SRC relative to the recipe;
+#                                           # a directory SRC is copied whole to DEST
 #   USER=65532  WORKDIR=/  ENTRYPOINT='["python3"]'  CMD='[]'  ENV="K=V ..."
 # The package layer (mmdebstrap, minutes) is cached under ~/.cache keyed by
-# suite and package list; the file layer is remade each time (milliseconds).
+# suite and package list; the file layer is remade each time (a tar of the
+# copied files: milliseconds for a few scripts, seconds for a node_modules).
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 
@@ -66,7 +68,11 @@ if [ -n "$COPY" ]; then
     src=${pair%%:*} dest=${pair#*:}
     [[ $src == /* ]] || src=$recipe_dir/$src
     [ -e "$src" ] || die "$recipe copies $src, which does not exist"
-    install -D -m "$([ -x "$src" ] && echo 755 || echo 644)" "$src" "$root$dest"
+    if [ -d "$src" ]; then
+      mkdir -p "$root$dest" && cp -a "$src/." "$root$dest/"
+    else
+      install -D -m "$([ -x "$src" ] && echo 755 || echo 644)" "$src" "$root$dest"
+    fi
   done
   # Fixed owner and time: the same files give the same layer digest.
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$root" -cf "$work/files.tar" .

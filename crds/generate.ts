@@ -1,5 +1,6 @@
-// Derives the CRD from the zod schema and writes crds/scriptrun.dev_scriptruns.yaml
-// (`npm run crds`). crd.test.ts fails when the committed file drifts from what this produces.
+// Derives the CRD from the zod schema and writes crds/scriptrun.dev_scriptruns.yaml and the Helm
+// chart's copy (`npm run crds`). crd.test.ts and test/chart.test.ts fail when either committed file
+// drifts from what this produces.
 import { writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { stringify } from "yaml";
@@ -7,6 +8,7 @@ import { z } from "zod";
 import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, ScriptRunSpecSchema, ScriptRunStatusSchema, VERSION } from "./schema.js";
 
 export const CRD_PATH = fileURLToPath(new URL("./scriptrun.dev_scriptruns.yaml", import.meta.url));
+export const CHART_CRD_PATH = fileURLToPath(new URL("../charts/scriptrun/crds/scriptrun.dev_scriptruns.yaml", import.meta.url));
 
 type JsonSchema = Record<string, unknown>;
 
@@ -107,6 +109,8 @@ export function renderCrd(): string {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  writeFileSync(CRD_PATH, renderCrd());
-  console.log(`Wrote ${CRD_PATH}`);
+  for (const path of [CRD_PATH, CHART_CRD_PATH]) {
+    writeFileSync(path, renderCrd());
+    console.log(`Wrote ${path}`);
+  }
 }

@@ -57,6 +57,7 @@ describe("the controller configuration", () => {
     ["a script cap above what the CRD admits", { SCRIPTRUN_MAX_SCRIPT_BYTES: String(2 * 1024 * 1024) }, /SCRIPTRUN_MAX_SCRIPT_BYTES/],
     ["a renew period too close to the lease duration", { SCRIPTRUN_RENEW_PERIOD_SECONDS: "10" }, /SCRIPTRUN_RENEW_PERIOD_SECONDS/],
     ["an import name that is no module", { SCRIPTRUN_IMPORT_ALLOW: "os.path" }, /SCRIPTRUN_IMPORT_ALLOW/],
+    ["a seccomp profile of no known kind", { SCRIPTRUN_RUNNER_SECCOMP_PROFILE: "Localhost" }, /SCRIPTRUN_RUNNER_SECCOMP_PROFILE/],
   ];
   for (const [what, env, message] of invalid) {
     it(`refuses ${what}, naming the variable`, () => {

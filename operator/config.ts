@@ -12,6 +12,12 @@ const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => [
 const quantity = z.string().refine(isQuantity, "must be a Kubernetes quantity such as 500m or 256Mi");
 const list = z.string().transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== ""));
 const moduleList = list.pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a top-level module name")));
+/** A seccomp or AppArmor profile of the runner pod, as `Unconfined`, `RuntimeDefault` or `Localhost/PROFILE`. */
+export interface SecurityProfile { type: "Unconfined" | "RuntimeDefault" | "Localhost"; localhostProfile?: string }
+const profile = z.string().regex(/^(Unconfined|RuntimeDefault|Localhost\/\S+)$/, "must be Unconfined, RuntimeDefault or Localhost/PROFILE")
+  .transform((v): SecurityProfile => (v.startsWith("Localhost/")
+    ? { type: "Localhost", localhostProfile: v.slice("Localhost/".length) }
+    : { type: v as "Unconfined" | "RuntimeDefault" }));
 
 /** Every variable: its schema and default (a string, as it would arrive from the environment). */
 const VARIABLES = {
@@ -51,6 +57,8 @@ const VARIABLES = {
   SCRIPTRUN_IMPORT_DENY: [moduleList, ""],
   SCRIPTRUN_REQUIRE_OBJECT_RESULT: [bool, "false"],
   SCRIPTRUN_SANDBOX_BACKEND: [z.enum(["auto", "nsjail", "bubblewrap"]), "auto"],
+  SCRIPTRUN_RUNNER_SECCOMP_PROFILE: [profile, "Unconfined"],
+  SCRIPTRUN_RUNNER_APPARMOR_PROFILE: [profile, "Unconfined"],
   SCRIPTRUN_LOG_LEVEL: [z.enum(["fatal", "error", "warn", "info", "debug", "trace"]), "info"],
   SCRIPTRUN_WORKERS: [int(1, 256), "8"],
   SCRIPTRUN_RESYNC_SECONDS: [int(1), "60"],
@@ -99,6 +107,8 @@ export interface Config {
   importPolicy: { allow?: string[]; deny?: string[] };
   requireObjectResult: boolean;
   sandboxBackend: "auto" | "nsjail" | "bubblewrap";
+  runnerSeccompProfile: SecurityProfile;
+  runnerAppArmorProfile: SecurityProfile;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
   workers: number;
   resyncSeconds: number;
@@ -192,6 +202,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, argv: r
     },
     requireObjectResult: env.SCRIPTRUN_REQUIRE_OBJECT_RESULT,
     sandboxBackend: env.SCRIPTRUN_SANDBOX_BACKEND,
+    runnerSeccompProfile: env.SCRIPTRUN_RUNNER_SECCOMP_PROFILE,
+    runnerAppArmorProfile: env.SCRIPTRUN_RUNNER_APPARMOR_PROFILE,
     logLevel: env.SCRIPTRUN_LOG_LEVEL,
     workers: env.SCRIPTRUN_WORKERS,
     resyncSeconds: env.SCRIPTRUN_RESYNC_SECONDS,

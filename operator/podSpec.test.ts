@@ -74,6 +74,12 @@ describe("the runner pod", () => {
     assert.deepEqual(pod.spec!.containers[0]!.resources!.limits, { cpu: "500m", memory: "320Mi" });
   });
 
+  it("takes the pod's seccomp and AppArmor profiles from the configuration", () => {
+    const { pod } = build({}, { SCRIPTRUN_RUNNER_SECCOMP_PROFILE: "Localhost/profiles/scriptrun.json", SCRIPTRUN_RUNNER_APPARMOR_PROFILE: "RuntimeDefault" });
+    assert.deepEqual(pod.spec!.securityContext!.seccompProfile, { type: "Localhost", localhostProfile: "profiles/scriptrun.json" });
+    assert.deepEqual(pod.spec!.securityContext!.appArmorProfile, { type: "RuntimeDefault" });
+  });
+
   it("tells the runner which sandbox is required, and nothing when any will do", () => {
     assert.equal(build().pod.spec!.containers[0]!.env, undefined);
     assert.deepEqual(build({}, { SCRIPTRUN_SANDBOX_BACKEND: "nsjail" }).pod.spec!.containers[0]!.env,

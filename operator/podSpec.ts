@@ -9,7 +9,8 @@ import {
 import { formatBytes, parseQuantity } from "./quantity.js";
 import type { RunnerRequest } from "./request.js";
 
-export type PodSettings = Pick<Config, "runnerImage" | "imagePullPolicy" | "memoryHeadroom" | "deadlineGraceSeconds" | "sandboxBackend">;
+export type PodSettings = Pick<Config, "runnerImage" | "imagePullPolicy" | "memoryHeadroom" | "deadlineGraceSeconds" | "sandboxBackend"
+  | "runnerSeccompProfile" | "runnerAppArmorProfile">;
 
 export const REQUEST_KEY = "request.json";
 export const REQUEST_DIR = "/var/run/scriptrun";
@@ -80,9 +81,10 @@ export function buildPod(run: ScriptRun, request: RunnerRequest, settings: PodSe
         runAsGroup: RUNNER_UID,
         // bubblewrap and nsjail unshare user, mount, pid and network namespaces to build the
         // sandbox; the RuntimeDefault seccomp profile (and the default AppArmor profile) forbid
-        // exactly those calls. The sandbox inside applies its own, narrower syscall policy.
-        seccompProfile: { type: "Unconfined" },
-        appArmorProfile: { type: "Unconfined" },
+        // exactly those calls. Hence Unconfined by default, or a Localhost profile that allows
+        // them. The sandbox inside applies its own, narrower syscall policy.
+        seccompProfile: settings.runnerSeccompProfile,
+        appArmorProfile: settings.runnerAppArmorProfile,
       },
       containers: [{
         name: RUNNER_CONTAINER,

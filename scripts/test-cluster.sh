@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the real-cluster tests: against $KUBECONFIG when it names a reachable
-# cluster, otherwise against the local one, started here and stopped after
-# (unless it was already running, or KEEP_CLUSTER=1).
+# Runs the real-cluster tests (test/cluster/) and the Helm end-to-end test
+# (test/e2e/): against $KUBECONFIG when it names a reachable cluster (whose nodes
+# must have the runner and operator images), otherwise against the local one,
+# started here with both images and stopped after (unless it was already
+# running, or KEEP_CLUSTER=1).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -12,6 +14,8 @@ if cluster_given; then
 else
   [ -S "$CONTAINERD_SOCK" ] || started=1
   local_cluster_up
+  # The Helm e2e runs the controller and API from their image.
+  "$REPO/scripts/build-images.sh"
 fi
 pause_dev_processes
 stop() {
@@ -19,4 +23,4 @@ stop() {
 }
 trap stop EXIT
 cd "$REPO"
-npx mocha --timeout 300000 'test/cluster/**/*.test.ts'
+npx mocha --timeout 300000 'test/cluster/**/*.test.ts' 'test/e2e/**/*.test.ts'

@@ -1,10 +1,9 @@
 // Starts the real API as a child process against the test cluster, as it runs in production (its
 // own process, its own shared watch), on a free port of the loopback.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { eventually } from "./kube.js";
+import { type Build, eventually, freePort, nodeArgs } from "./kube.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -13,19 +12,10 @@ export interface ApiProcess {
   url: string;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const address = server.address();
-  await new Promise((r) => server.close(r));
-  if (!address || typeof address === "string") throw new Error("No port");
-  return address.port;
-}
-
 /** Starts the API with `env` on top of local-use defaults and waits until /readyz answers 200. */
-export async function startApi(env: Record<string, string>): Promise<ApiProcess> {
+export async function startApi(env: Record<string, string>, build: Build = "source"): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn("node", ["--import", "tsx", "api/main.ts"], {
+  const child = spawn("node", nodeArgs("api/main", build), {
     cwd: repo,
     env: {
       ...process.env,

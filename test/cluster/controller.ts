@@ -4,12 +4,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
-import { custom, eventually } from "./kube.js";
+import type { Outcome } from "../cases.js";
+import { type Build, custom, eventually, nodeArgs } from "./kube.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-export function startController(namespace: string, env: Record<string, string> = {}): ChildProcess {
-  const child = spawn("node", ["--import", "tsx", "operator/main.ts"], {
+export function startController(namespace: string, env: Record<string, string> = {}, build: Build = "source"): ChildProcess {
+  const child = spawn("node", nodeArgs("operator/main", build), {
     cwd: repo,
     env: {
       ...process.env,
@@ -60,4 +61,16 @@ export async function finished(namespace: string, name: string, timeoutMs = 120_
     const run = await getRun(namespace, name);
     return ["Succeeded", "Failed"].includes(run.status?.phase ?? "") ? run : undefined;
   }, timeoutMs);
+}
+
+/** A finished run's status in the shape the case checker reads. */
+export function outcomeOf(status: Record<string, unknown>): Outcome {
+  return {
+    success: status.phase === "Succeeded",
+    result: status.result ?? null,
+    stdout: (status.stdout as string | undefined) ?? "",
+    stderr: (status.stderr as string | undefined) ?? "",
+    exitCode: status.exitCode as number | undefined,
+    error: (status.error as Outcome["error"]) ?? null,
+  };
 }

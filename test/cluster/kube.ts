@@ -1,5 +1,7 @@
-// What the real-cluster tests share: clients for the cluster named by KUBECONFIG,
-// a throwaway namespace per suite, and polling with a deadline.
+// What the real-cluster tests (and the benchmark) share: clients for the cluster named by
+// KUBECONFIG, a throwaway namespace per suite, polling with a deadline, a free local port, and
+// how to start a process of this checkout.
+import { createServer } from "node:net";
 import * as k8s from "@kubernetes/client-node";
 
 export const RUNNER_IMAGE = process.env.SCRIPTRUN_RUNNER_IMAGE ?? "localhost/scriptrun/runner:test";
@@ -42,4 +44,23 @@ export async function createNamespace(prefix: string): Promise<string> {
 
 export async function deleteNamespace(name: string): Promise<void> {
   await core.deleteNamespace({ name }).catch(() => undefined);
+}
+
+/** A port of the loopback that nothing listens on now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  await new Promise((r) => server.close(r));
+  if (!address || typeof address === "string") throw new Error("No port");
+  return address.port;
+}
+
+/** Which code a started process runs: the sources through tsx (the tests), or the compiled dist/
+ * (the benchmark, as production runs it: tsx's loader alone doubles a process's memory). */
+export type Build = "source" | "dist";
+
+/** node's arguments to run `entry` (e.g. "operator/main") of this checkout. */
+export function nodeArgs(entry: string, build: Build): string[] {
+  return build === "dist" ? [`dist/${entry}.js`] : ["--import", "tsx", `${entry}.ts`];
 }

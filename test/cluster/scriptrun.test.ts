@@ -2,20 +2,9 @@
 // in the local runner image; a restarted controller; a run deleted mid-run.
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { assertMatchesCase, loadCases, type Outcome } from "../cases.js";
-import { createRun, deleteRun, finished, getRun, startController, stopController } from "./controller.js";
+import { assertMatchesCase, loadCases } from "../cases.js";
+import { createRun, deleteRun, finished, getRun, outcomeOf, startController, stopController } from "./controller.js";
 import { core, createNamespace, deleteNamespace, eventually } from "./kube.js";
-
-function outcomeOf(status: Record<string, unknown>): Outcome {
-  return {
-    success: status.phase === "Succeeded",
-    result: status.result ?? null,
-    stdout: (status.stdout as string | undefined) ?? "",
-    stderr: (status.stderr as string | undefined) ?? "",
-    exitCode: status.exitCode as number | undefined,
-    error: (status.error as Outcome["error"]) ?? null,
-  };
-}
 
 const runPods = async (namespace: string, run: string) =>
   (await core.listNamespacedPod({ namespace, labelSelector: `scriptrun.dev/run=${run}` })).items;

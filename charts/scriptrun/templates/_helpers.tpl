@@ -1,0 +1,81 @@
+{{/* Names, labels and the lists the templates share. */}}
+
+{{- define "scriptrun.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "scriptrun.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Cluster-scoped objects carry the namespace too: the same release name may live in two. */}}
+{{- define "scriptrun.clusterName" -}}
+{{- printf "%s-%s" (include "scriptrun.fullname" .root) .root.Release.Namespace }}-{{ .component }}
+{{- end }}
+
+{{- define "scriptrun.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "scriptrun.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "scriptrun.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "scriptrun.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of one component's objects: labels plus app.kubernetes.io/component. */}}
+{{- define "scriptrun.componentLabels" -}}
+{{ include "scriptrun.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "scriptrun.componentSelector" -}}
+{{ include "scriptrun.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "scriptrun.image" -}}
+{{- printf "%s:%s" .Values.image.repository .Values.image.tag }}
+{{- end }}
+
+{{- define "scriptrun.leaseName" -}}
+{{- include "scriptrun.fullname" . }}-controller
+{{- end }}
+
+{{/* Namespaces where runs happen and runner pods need their NetworkPolicy. */}}
+{{- define "scriptrun.runnerNamespaces" -}}
+{{- $namespaces := .Values.runner.networkPolicy.namespaces | default .Values.controller.watchNamespaces | default (list .Release.Namespace) }}
+{{- toJson (uniq $namespaces) }}
+{{- end }}
+
+{{- define "scriptrun.apiNamespace" -}}
+{{- .Values.api.defaultNamespace | default (first .Values.controller.watchNamespaces) | default .Release.Namespace }}
+{{- end }}
+
+{{/* What the controller and the API containers share: no privileges, a read-only root. */}}
+{{- define "scriptrun.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+capabilities:
+  drop: [ALL]
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+{{- end }}
+
+{{- define "scriptrun.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}

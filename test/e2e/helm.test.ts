@@ -1,0 +1,210 @@
+// The Helm chart on the real cluster: lint, render and dry-run every object on the apiserver,
+// install it into a fresh namespace with the local images, run every behaviour case through the
+// in-cluster API Service (with a real ServiceAccount token) and as ScriptRuns, then uninstall it
+// and find nothing left but the CRD. Needs the images localhost/scriptrun/operator:test
+// (scripts/build-images.sh) and localhost/scriptrun/runner:test on the node.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as k8s from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
+import { assertMatchesCase, type BehaviourCase, loadCases, type Outcome } from "../cases.js";
+import { createRun, finished, getRun, outcomeOf } from "../cluster/controller.js";
+import { core, createNamespace, deleteNamespace, eventually, kc } from "../cluster/kube.js";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const chart = join(repo, "charts", "scriptrun");
+const release = "scriptrun";
+// helm and kubectl of the local cluster's build, unless the caller's PATH has them first.
+const env = { ...process.env, PATH: `${process.env.PATH}:${join(process.env.SCRIPTRUN_CACHE_DIR ?? join(homedir(), ".cache", "scriptrun"), "bin", "current")}` };
+
+/** Runs a command to its end; resolves its stdout, rejects with its stderr. */
+function sh(command: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => { stdout += chunk; });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => { stderr += chunk; });
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolvePromise(stdout)
+      : reject(new Error(`${command} ${args.join(" ")} exited ${code}: ${stderr.trim() || stdout.trim()}`))));
+    child.stdin.end(input ?? "");
+  });
+}
+
+/** What the e2e install differs in from the defaults: this namespace only, the local images as
+ * imported, small CPU requests (runner pods share two cores), and room for all cases at once. */
+function e2eValues(namespace: string): Record<string, unknown> {
+  const small = { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } };
+  return {
+    image: { pullPolicy: "Never" },
+    runner: { pullPolicy: "Never" },
+    // The controller queues what is past the cap; runs Pending on a busy node would fail at the start timeout.
+    config: { SCRIPTRUN_MAX_CONCURRENT_RUNS: "4", SCRIPTRUN_POD_START_TIMEOUT_SECONDS: "300" },
+    controller: { watchNamespaces: [namespace], resources: small },
+    api: { resources: small, config: { SCRIPTRUN_API_MAX_WAIT_SECONDS: "300" } },
+  };
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** The API Service: its ClusterIP where the host reaches it (kube-proxy on this node), else a port-forward. */
+async function reachService(namespace: string, name: string): Promise<{ url: string; forward?: ChildProcess }> {
+  const service = await core.readNamespacedService({ namespace, name });
+  const port = service.spec!.ports![0]!.port;
+  const direct = `http://${service.spec!.clusterIP}:${port}`;
+  if (await fetch(`${direct}/readyz`, { signal: AbortSignal.timeout(3000) }).then(() => true, () => false)) return { url: direct };
+  const forward = spawn("kubectl", ["port-forward", "-n", namespace, `svc/${name}`, `:${port}`], { env, stdio: ["ignore", "pipe", "inherit"] });
+  const local = await new Promise<string>((resolvePromise, reject) => {
+    forward.stdout!.setEncoding("utf8").on("data", (line: string) => {
+      const match = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(line);
+      if (match) resolvePromise(`http://127.0.0.1:${match[1]}`);
+    });
+    forward.on("exit", (code) => reject(new Error(`kubectl port-forward exited ${code}`)));
+  });
+  return { url: local, forward };
+}
+
+describe("the Helm chart on the real cluster", function () {
+  let namespace: string;
+  let kubeVersion: string;
+  let work: string;
+  let valuesFile: string;
+  let api: { url: string; forward?: ChildProcess };
+  let token: string;
+  let manifest: string;
+
+  async function call(method: string, path: string, body?: unknown): Promise<Answer> {
+    const response = await fetch(`${api.url}${path}`, {
+      method,
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: response.status, body: await response.json() as Record<string, unknown> };
+  }
+
+  before(async () => {
+    namespace = await createNamespace("helm");
+    const version = JSON.parse(await sh("kubectl", ["version", "-o", "json"])) as { serverVersion: { gitVersion: string } };
+    // helm built without its release ldflags assumes Kubernetes 1.20 when not told.
+    kubeVersion = version.serverVersion.gitVersion;
+    work = mkdtempSync(join(tmpdir(), "helm-e2e-"));
+    valuesFile = join(work, "values.json");
+    writeFileSync(valuesFile, JSON.stringify(e2eValues(namespace)));
+  });
+  after(async () => {
+    api?.forward?.kill();
+    await sh("helm", ["uninstall", release, "-n", namespace, "--wait"]).catch(() => undefined);
+    await deleteNamespace(namespace);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("lints clean, with the default values and with the e2e values", async () => {
+    await sh("helm", ["lint", "--strict", "--kube-version", kubeVersion, chart]);
+    await sh("helm", ["lint", "--strict", "--kube-version", kubeVersion, "-n", namespace, "-f", valuesFile, chart]);
+  });
+
+  it("renders objects the apiserver accepts, watching every namespace or only some", async () => {
+    for (const values of [[], ["-f", valuesFile]]) {
+      const rendered = await sh("helm", ["template", release, chart, "-n", namespace, "--include-crds", "--kube-version", kubeVersion, ...values]);
+      const kinds = parseAllDocuments(rendered).map((doc) => (doc.toJSON() as { kind?: string } | null)?.kind).filter(Boolean);
+      const applied = await sh("kubectl", ["apply", "--dry-run=server", "-f", "-"], rendered);
+      assert.equal(applied.trim().split("\n").length, kinds.length, applied);
+      assert.ok(kinds.includes("CustomResourceDefinition") && kinds.includes("NetworkPolicy") && kinds.includes("PodDisruptionBudget"), kinds.join());
+    }
+  });
+
+  it("installs into a namespace and becomes ready, one controller leading on the chart's Lease", async () => {
+    await sh("helm", ["install", release, chart, "-n", namespace, "-f", valuesFile, "--wait", "--timeout", "180s"]);
+    manifest = await sh("helm", ["get", "manifest", release, "-n", namespace]);
+    const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+    const holder = await eventually("a controller to lead", async () =>
+      (await coordination.readNamespacedLease({ namespace, name: `${release}-controller` })).spec?.holderIdentity || undefined);
+    const pods = await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/component=controller" });
+    assert.ok(pods.items.some((pod) => holder.startsWith(`${pod.metadata!.name}_`)), `holder ${holder}`);
+
+    // A caller allowed to run scripts here, as a platform team would grant it.
+    await sh("kubectl", ["create", "serviceaccount", "caller", "-n", namespace]);
+    await sh("kubectl", ["create", "role", "scriptrun-user", "-n", namespace, "--verb=create,get,list,delete", "--resource=scriptruns.scriptrun.dev"]);
+    await sh("kubectl", ["create", "rolebinding", "caller", "-n", namespace, "--role=scriptrun-user", `--serviceaccount=${namespace}:caller`]);
+    token = (await sh("kubectl", ["create", "token", "caller", "-n", namespace, "--duration=1h"])).trim();
+    api = await reachService(namespace, `${release}-api`);
+  });
+
+  it("runs every behaviour case through the API Service and as a ScriptRun, cancels and expires runs", async () => {
+    const failures: string[] = [];
+    const check = (c: BehaviourCase, outcome: Outcome, seconds: number) => {
+      try {
+        assertMatchesCase(c, outcome, seconds);
+      } catch (err) {
+        failures.push((err as Error).message.slice(0, 800));
+      }
+    };
+    // All at once: the controller runs four and queues the rest. The script's own duration is
+    // what the cases bound, not the time spent in that queue.
+    const viaApi = loadCases().map(async (c) => {
+      const answer = await call("POST", "/execute", c.request);
+      if (answer.status !== 200) failures.push(`case ${c.name} via the API: ${answer.status} ${JSON.stringify(answer.body)}`);
+      else check(c, answer.body as unknown as Outcome, Number(answer.body.durationMs ?? 0) / 1000);
+    });
+    const viaKubectl = loadCases().map(async (c) => {
+      await createRun(namespace, `case-${c.name}`, c.request);
+      const run = await finished(namespace, `case-${c.name}`, 480_000);
+      check(c, outcomeOf(run.status ?? {}), Number(run.status?.durationMs ?? 0) / 1000);
+    });
+    // The API's cancel is a patch of the run; the controller deletes a run past its TTL.
+    const cancel = (async () => {
+      const created = await call("POST", "/runs", { script: "import time\ndef main():\n    time.sleep(120)\n", timeoutSeconds: 150 });
+      assert.equal(created.status, 202, JSON.stringify(created.body));
+      const name = created.body.name as string;
+      await eventually(`run ${name} to run`, async () => ((await getRun(namespace, name)).status?.phase === "Running" ? true : undefined), 480_000);
+      assert.equal((await call("DELETE", `/runs/${name}`)).status, 202);
+      const run = await finished(namespace, name);
+      assert.equal((run.status?.error as { type?: string } | undefined)?.type, "cancelled");
+    })();
+    const expire = (async () => {
+      await createRun(namespace, "expires", { script: "def main():\n    return 1\n", ttlSecondsAfterFinished: 1 });
+      await eventually("the expired run to be deleted", async () =>
+        (await getRun(namespace, "expires").then(() => undefined, (err: { code?: number }) => (err.code === 404 ? true : undefined))), 480_000);
+    })();
+    await Promise.all([...viaApi, ...viaKubectl, cancel, expire]);
+    assert.deepEqual(failures, []);
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: "involvedObject.kind=ScriptRun" });
+    assert.ok(events.items.some((e) => e.reportingComponent === "scriptrun-controller"), "the controller recorded no events");
+  });
+
+  it("uninstalls leaving nothing but the CRD", async () => {
+    // What the test itself made: its runs and its caller.
+    await sh("kubectl", ["delete", "scriptruns", "--all", "-n", namespace, "--wait"]);
+    await sh("kubectl", ["delete", "rolebinding/caller", "role/scriptrun-user", "serviceaccount/caller", "-n", namespace]);
+    await sh("helm", ["uninstall", release, "-n", namespace, "--wait", "--timeout", "120s"]);
+
+    // Deleting is asynchronous (pods terminate, the garbage collector follows owners): wait for it.
+    let left: string[] = [];
+    const settled = (what: string, probe: () => Promise<string[]>) => eventually(what, async () => {
+      left = await probe();
+      return left.length === 0 ? true : undefined;
+    }, 120_000).catch(() => undefined);
+    await settled("every object of the release to go", async () =>
+      (await sh("kubectl", ["get", "-f", "-", "--ignore-not-found", "-o", "name"], manifest)).split("\n").filter(Boolean));
+    assert.deepEqual(left, [], "objects of the release are left");
+    const namespaced = (await sh("kubectl", ["api-resources", "--verbs=list", "--namespaced", "-o", "name"]))
+      .split("\n").filter((r) => r && !/^events(\.|$)/.test(r));
+    await settled("the namespace to hold only what Kubernetes puts in every namespace", async () =>
+      (await sh("kubectl", ["get", namespaced.join(","), "-n", namespace, "--ignore-not-found", "-o", "name"])).split("\n")
+        .filter((o) => o && !["configmap/kube-root-ca.crt", "serviceaccount/default"].includes(o)));
+    assert.deepEqual(left, [], "objects are left in the namespace");
+    const clusterScoped = (await sh("kubectl", ["api-resources", "--verbs=list", "--namespaced=false", "-o", "name"])).split("\n").filter(Boolean);
+    const named = (await sh("kubectl", ["get", clusterScoped.join(","), "-o", "name"])).split("\n")
+      .filter((o) => o.includes(namespace) && o !== `namespace/${namespace}`);
+    assert.deepEqual(named, [], "cluster-scoped objects of the release are left");
+    await sh("kubectl", ["get", "crd", "scriptruns.scriptrun.dev"]);
+  });
+});

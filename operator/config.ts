@@ -31,6 +31,7 @@ const VARIABLES = {
   SCRIPTRUN_MAX_TIMEOUT_SECONDS: [int(1, HARD_MAX_TIMEOUT_SECONDS), "300"],
   SCRIPTRUN_DEFAULT_CPU: [quantity, "500m"],
   SCRIPTRUN_MAX_CPU: [quantity, "2"],
+  SCRIPTRUN_RUNNER_CPU_REQUEST: [z.union([z.literal(""), quantity]), "100m"],
   SCRIPTRUN_DEFAULT_MEMORY: [quantity, "256Mi"],
   SCRIPTRUN_MAX_MEMORY: [quantity, "2Gi"],
   SCRIPTRUN_MEMORY_HEADROOM: [quantity, "64Mi"],
@@ -107,6 +108,8 @@ export interface Config {
   importPolicy: { allow?: string[]; deny?: string[] };
   requireObjectResult: boolean;
   sandboxBackend: "auto" | "nsjail" | "bubblewrap";
+  /** CPU the runner pod requests (at most its limit); "": the limit itself. */
+  runnerCpuRequest: string;
   runnerSeccompProfile: SecurityProfile;
   runnerAppArmorProfile: SecurityProfile;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
@@ -202,6 +205,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, argv: r
     },
     requireObjectResult: env.SCRIPTRUN_REQUIRE_OBJECT_RESULT,
     sandboxBackend: env.SCRIPTRUN_SANDBOX_BACKEND,
+    runnerCpuRequest: env.SCRIPTRUN_RUNNER_CPU_REQUEST,
     runnerSeccompProfile: env.SCRIPTRUN_RUNNER_SECCOMP_PROFILE,
     runnerAppArmorProfile: env.SCRIPTRUN_RUNNER_APPARMOR_PROFILE,
     logLevel: env.SCRIPTRUN_LOG_LEVEL,

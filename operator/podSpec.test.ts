@@ -65,8 +65,15 @@ describe("the runner pod", () => {
 
   it("asks for the spec's CPU and the sandbox memory plus the harness's headroom", () => {
     const { pod } = build({ resources: { cpu: "250m", memory: "128Mi" } });
-    const resources = { cpu: "250m", memory: "192Mi" };
-    assert.deepEqual(pod.spec!.containers[0]!.resources, { requests: resources, limits: resources });
+    assert.deepEqual(pod.spec!.containers[0]!.resources, {
+      requests: { cpu: "100m", memory: "192Mi" }, limits: { cpu: "250m", memory: "192Mi" } });
+  });
+
+  it("requests the configured CPU, never more than the limit, or the whole limit when none is configured", () => {
+    const cpu = (spec: Record<string, unknown>, env: Record<string, string>) => build(spec, env).pod.spec!.containers[0]!.resources!.requests!.cpu;
+    assert.equal(cpu({ resources: { cpu: "50m" } }, {}), "50m");
+    assert.equal(cpu({ resources: { cpu: "1" } }, { SCRIPTRUN_RUNNER_CPU_REQUEST: "250m" }), "250m");
+    assert.equal(cpu({ resources: { cpu: "1" } }, { SCRIPTRUN_RUNNER_CPU_REQUEST: "" }), "1");
   });
 
   it("uses the operator's defaults when the spec has no resources", () => {

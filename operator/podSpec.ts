@@ -10,7 +10,7 @@ import { formatBytes, parseQuantity } from "./quantity.js";
 import type { RunnerRequest } from "./request.js";
 
 export type PodSettings = Pick<Config, "runnerImage" | "imagePullPolicy" | "memoryHeadroom" | "deadlineGraceSeconds" | "sandboxBackend"
-  | "runnerSeccompProfile" | "runnerAppArmorProfile">;
+  | "runnerSeccompProfile" | "runnerAppArmorProfile" | "runnerCpuRequest">;
 
 export const REQUEST_KEY = "request.json";
 export const REQUEST_DIR = "/var/run/scriptrun";
@@ -58,7 +58,13 @@ export function podMemoryLimit(sandboxMemory: string, headroom: string): string 
 export function buildPod(run: ScriptRun, request: RunnerRequest, settings: PodSettings): V1Pod {
   const runName = run.metadata.name ?? "";
   const memory = podMemoryLimit(request.resources.memory, settings.memoryHeadroom);
-  const resources = { cpu: request.resources.cpu, memory };
+  const limits = { cpu: request.resources.cpu, memory };
+  // The CPU limit is the script's; the request is what the scheduler reserves. A run is short and
+  // mostly waits on the pod's start and end, so reserving its whole limit would fit only a few runs
+  // on a node (3 per 2 cores at 500m) and queue the rest in the scheduler's backoff. Memory is
+  // requested whole: a run must not be OOM-killed because a neighbour grew.
+  const cpuRequest = settings.runnerCpuRequest === "" || parseQuantity(settings.runnerCpuRequest) > parseQuantity(limits.cpu)
+    ? limits.cpu : settings.runnerCpuRequest;
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -94,7 +100,7 @@ export function buildPod(run: ScriptRun, request: RunnerRequest, settings: PodSe
         ...(settings.sandboxBackend !== "auto" ? { env: [{ name: "SCRIPTRUN_SANDBOX_BACKEND", value: settings.sandboxBackend }] } : {}),
         terminationMessagePath: TERMINATION_LOG,
         terminationMessagePolicy: "File",
-        resources: { requests: resources, limits: resources },
+        resources: { requests: { ...limits, cpu: cpuRequest }, limits },
         securityContext: {
           allowPrivilegeEscalation: false,
           capabilities: { drop: ["ALL"] },

@@ -10,6 +10,7 @@ help:
 	@echo "make down        stop all of it and remove what it left on the host"
 	@echo "make test        every test: unit, harness, and real-cluster tests"
 	@echo "make test-unit   the fast tests that need no cluster"
+	@echo "make bench       the benchmark on the local cluster (bench/README.md); BENCH_QUICK=1 for a short one"
 
 # npm and Python packages; the cluster's own prerequisites are installed by cluster/up.sh.
 deps: node_modules/.installed
@@ -27,10 +28,13 @@ down:
 
 test-unit: deps
 	npx tsc -p tsconfig.json --noEmit
-	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts'
+	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts' 'bench/**/*.test.ts'
 	python3 -m pytest -q images/runner/tests
 
 test-cluster: deps
 	scripts/test-cluster.sh
 
 test: test-unit test-cluster
+
+bench: deps
+	scripts/bench.sh

@@ -41,7 +41,7 @@ export class Controller {
     });
     this.queue = new WorkQueue({
       workers: config.workers,
-      process: (key) => reconciler.reconcile(key),
+      process: (key, queuedAt) => reconciler.reconcile(key, queuedAt),
       onPickup: (_key, waitedMs) => {
         observeStage(metrics, "queue", waitedMs / 1000);
         metrics.workqueueDepth.set(this.queue.depth);

@@ -1,7 +1,8 @@
 // Prometheus metrics of the controller and the small HTTP server that serves them with /healthz.
 // Stages of a run, each a histogram label: queue (key waiting for a worker), preflight,
-// pod_created (ScriptRun created → pod created), pod_started (pod created → container running),
-// execution (the script's own duration), status_written (pod terminated → final status written).
+// pod_created (the controller heard of the run → pod created), pod_started (pod created → container
+// running), execution (the script's own duration), status_written (the controller heard the pod
+// finished → final status written). operator/README.md says where each starts and ends.
 import { type Server, createServer } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "./log.js";

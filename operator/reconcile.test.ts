@@ -8,7 +8,7 @@ import type { Config } from "./config.js";
 import { EventRecorder } from "./events.js";
 import type { Kube, StatusPatch } from "./kube.js";
 import { silentLogger } from "./log.js";
-import { createMetrics } from "./metrics.js";
+import { type Metrics, createMetrics } from "./metrics.js";
 import { CANCEL_ANNOTATION, runKey } from "./names.js";
 import { Reconciler } from "./reconcile.js";
 import { T0, aRun, envelope, running, terminated, testConfig } from "./testkit.js";
@@ -116,13 +116,25 @@ function setup(env: Record<string, string> = {}) {
     preflight.checks++;
     return request.script.includes("def main(:") ? { ok: false as const, error: syntaxError } : { ok: true as const };
   } };
+  const metrics = createMetrics(new Registry());
   const reconciler = new Reconciler({
-    kube: cluster, runs, pods, preflight, config, metrics: createMetrics(new Registry()), log: silentLogger(),
+    kube: cluster, runs, pods, preflight, config, metrics, log: silentLogger(),
     events: new EventRecorder(cluster, silentLogger(), "test"), enqueue: (key) => enqueued.push(key), now: () => clock.now,
   });
-  const reconcile = (name: string, namespace = "default") => reconciler.reconcile(runKey(namespace, name));
+  const reconcile = (name: string, namespace = "default", heardAt?: number) => reconciler.reconcile(runKey(namespace, name), heardAt);
   const create = (name: string, spec: Partial<ScriptRunSpecInput> = {}, createdMs = T0) => cluster.add(aRun(name, spec, { createdMs }));
-  return { cluster, config, clock, enqueued, runs, pods, preflight, reconcile, create };
+  return { cluster, config, clock, enqueued, runs, pods, preflight, metrics, reconcile, create };
+}
+
+/** Count and sum (seconds) of each stage the reconciler observed. */
+async function stages(metrics: Metrics): Promise<Record<string, { count: number; sum: number }>> {
+  const out: Record<string, { count: number; sum: number }> = {};
+  for (const { labels, metricName, value } of (await metrics.stageSeconds.get()).values) {
+    const stage = (out[String(labels.stage)] ??= { count: 0, sum: 0 });
+    if (metricName?.endsWith("_count")) stage.count = value;
+    if (metricName?.endsWith("_sum")) stage.sum = value;
+  }
+  return out;
 }
 
 describe("reconciling a ScriptRun", () => {
@@ -327,6 +339,54 @@ describe("reconciling a ScriptRun", () => {
       await reconcile("a");
       assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
       assert.equal(cluster.run("a")?.status?.result, "done");
+    });
+  });
+
+  describe("the stage latencies", () => {
+    it("time pod_created from when the controller heard of a new run, not from its second-resolution creation time", async () => {
+      const { create, reconcile, clock, metrics } = setup();
+      create("a");
+      clock.now = T0 + 750;
+      await reconcile("a", "default", T0 + 700);
+      assert.deepEqual((await stages(metrics)).pod_created, { count: 1, sum: 0.05 });
+    });
+
+    it("time pod_created of a run that waited Queued from its creation", async () => {
+      const { cluster, create, reconcile, clock, metrics } = setup({ SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
+      create("first");
+      create("second");
+      await reconcile("first");
+      await reconcile("second");
+      cluster.runs.delete("default/first");
+      await reconcile("first");
+      clock.now = T0 + 4000;
+      await reconcile("second", "default", T0 + 3900);
+      assert.equal(cluster.run("second")?.status?.phase, "Pending");
+      assert.deepEqual((await stages(metrics)).pod_created, { count: 2, sum: 4 });
+    });
+
+    it("time status_written from when the controller heard the pod finished, and pod_started of a run never seen Running", async () => {
+      const { cluster, create, reconcile, clock, metrics } = setup();
+      create("a");
+      await reconcile("a");
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope())));
+      clock.now = T0 + 3600;
+      await reconcile("a", "default", T0 + 3580);
+      const seen = await stages(metrics);
+      assert.deepEqual(seen.status_written, { count: 1, sum: 0.02 });
+      assert.deepEqual(seen.pod_started, { count: 1, sum: 1 });
+      assert.deepEqual(seen.execution, { count: 1, sum: 0.042 });
+    });
+
+    it("count pod_started once for a run seen Running", async () => {
+      const { cluster, create, reconcile, metrics } = setup();
+      create("a");
+      await reconcile("a");
+      cluster.setPod("a", "Running", running(T0 + 2000));
+      await reconcile("a");
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope())));
+      await reconcile("a");
+      assert.deepEqual((await stages(metrics)).pod_started, { count: 1, sum: 2 });
     });
   });
 

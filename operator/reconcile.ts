@@ -55,7 +55,9 @@ export class Reconciler {
     this.now = deps.now ?? Date.now;
   }
 
-  async reconcile(key: string): Promise<ProcessResult> {
+  /** `heardAt`: when the change that queued the key arrived; stage latencies start there, as
+   * Kubernetes timestamps have one-second resolution. */
+  async reconcile(key: string, heardAt = this.now()): Promise<ProcessResult> {
     const { namespace, name } = parseKey(key);
     const cached = this.deps.runs.get(name, namespace);
     if (!cached || cached.metadata.deletionTimestamp) return this.gone(key);
@@ -67,9 +69,9 @@ export class Reconciler {
     // A pod that already finished has the real outcome: the cancel came too late to matter.
     if (cancelRequested(run) && !(pod && pod !== "foreign" && podDone(pod))) return this.cancel(key, run);
     if (pod === "foreign") return { requeueAfterMs: FOREIGN_RETRY_MS };
-    if (pod) return this.observe(key, run, pod);
+    if (pod) return this.observe(key, run, pod, heardAt);
     if (this.reserved.has(key) || run.status?.podName !== undefined) return this.podMissing(key, run);
-    return this.start(key, run);
+    return this.start(key, run, heardAt);
   }
 
   /** The run is gone (its children go with it, by owner reference): free its slot. */
@@ -97,7 +99,7 @@ export class Reconciler {
   }
 
   /** A new run: refuse it, queue it, or create its ConfigMap and pod. */
-  private async start(key: string, run: ScriptRun): Promise<ProcessResult> {
+  private async start(key: string, run: ScriptRun, heardAt: number): Promise<ProcessResult> {
     const { config, metrics } = this.deps;
     const resolution = resolveRequest(run.spec, config);
     if (!resolution.ok) {
@@ -133,7 +135,10 @@ export class Reconciler {
       return this.refuse(key, run, infrastructureError(`The apiserver refused the runner pod: ${(err as Error).message}`));
     }
     const podName = podNameFor(run.metadata.name ?? "");
-    observeStage(metrics, "pod_created", (this.now() - (toMillis(run.metadata.creationTimestamp) ?? this.now())) / 1000);
+    // A run with no status yet is news to this controller: time it from when the news arrived. One
+    // that waited Queued, or was left by an earlier controller, counts from its creation.
+    const since = run.status === undefined ? heardAt : toMillis(run.metadata.creationTimestamp) ?? heardAt;
+    observeStage(metrics, "pod_created", (this.now() - since) / 1000);
     this.deps.log.info({ run: key, pod: podName }, "Created pod");
     await this.deps.events.record(run, { type: "Normal", reason: "Created", message: `Created pod ${podName}` });
     await this.writeStatus(key, run, podStatus(run, podName, undefined, this.now()));
@@ -157,7 +162,7 @@ export class Reconciler {
     return "created";
   }
 
-  private async observe(key: string, run: ScriptRun, pod: V1Pod): Promise<ProcessResult> {
+  private async observe(key: string, run: ScriptRun, pod: V1Pod, heardAt = this.now()): Promise<ProcessResult> {
     const { config, kube } = this.deps;
     let observation = statusFromPod(run, pod, undefined, this.now(), config);
     if (observation.kind === "needsLog") {
@@ -165,14 +170,17 @@ export class Reconciler {
       observation = statusFromPod(run, pod, line, this.now(), config);
     }
     if (observation.kind === "needsLog") throw new Error("The envelope was still missing after reading the log");
-    if (observation.kind === "finished") return this.finish(key, run, observation.status, observation.outcome, pod);
+    if (observation.kind === "finished") return this.finish(key, run, observation.status, observation.outcome, { pod, heardAt });
     const started = observation.status.phase === "Running" && run.status?.phase !== "Running";
-    if (await this.writeStatus(key, run, observation.status) === "written" && started) {
-      const startedMs = toMillis(observation.status.startedAt);
-      const createdMs = toMillis(pod.metadata?.creationTimestamp);
-      if (startedMs !== undefined && createdMs !== undefined) observeStage(this.deps.metrics, "pod_started", (startedMs - createdMs) / 1000);
-    }
+    if (await this.writeStatus(key, run, observation.status) === "written" && started) this.observePodStarted(pod, observation.status.startedAt);
     return observation.recheckAfterMs !== undefined ? { requeueAfterMs: observation.recheckAfterMs } : {};
+  }
+
+  /** Pod created → container running, from the pod's own timestamps (one-second resolution). */
+  private observePodStarted(pod: V1Pod, startedAt: string | undefined): void {
+    const startedMs = toMillis(startedAt);
+    const createdMs = toMillis(pod.metadata?.creationTimestamp);
+    if (startedMs !== undefined && createdMs !== undefined) observeStage(this.deps.metrics, "pod_started", (startedMs - createdMs) / 1000);
   }
 
   /** The run was admitted but its pod is not in the cache: a lagging cache, or a vanished pod. */
@@ -206,7 +214,9 @@ export class Reconciler {
     return this.finish(key, run, finishedStatus(run, outcome, this.deps.config, this.now()), outcome);
   }
 
-  private async finish(key: string, run: ScriptRun, status: ScriptRunStatus, outcome: Outcome, pod?: V1Pod): Promise<ProcessResult> {
+  /** `ran`: the pod whose outcome this is, and when the controller heard it had finished. */
+  private async finish(key: string, run: ScriptRun, status: ScriptRunStatus, outcome: Outcome,
+    ran?: { pod: V1Pod; heardAt: number }): Promise<ProcessResult> {
     const { metrics, log, events } = this.deps;
     const wrote = await this.writeStatus(key, run, status);
     if (wrote === "gone") return this.gone(key);
@@ -214,8 +224,11 @@ export class Reconciler {
     const error = status.error;
     metrics.runsFinished.inc({ outcome: error ? "failed" : "succeeded", error_type: error?.type ?? "" });
     if (outcome.durationMs !== undefined) observeStage(metrics, "execution", outcome.durationMs / 1000);
-    const terminatedMs = pod ? toMillis(outcome.finishedAt) : undefined;
-    if (terminatedMs !== undefined) observeStage(metrics, "status_written", (this.now() - terminatedMs) / 1000);
+    if (ran) {
+      // A short script's container often starts and ends between two looks: the run was never Running.
+      if (run.status?.phase !== "Running") this.observePodStarted(ran.pod, outcome.startedAt);
+      observeStage(metrics, "status_written", (this.now() - ran.heardAt) / 1000);
+    }
     // Error messages may quote the user's code or data, so only the type is logged.
     log.info({ run: key, phase: status.phase, errorType: error?.type, durationMs: status.durationMs, pod: status.podName }, "Finished run");
     await events.record(run, error

@@ -2,7 +2,8 @@
 // client-node informers can stop, or stop silently, so an informer that reports an error is
 // restarted with a capped backoff (one restart pending at a time), and `relist` swaps in a freshly
 // listed informer (callers do that on a timer). Each successful (re)list calls `resynced`, since
-// events may have been missed meanwhile.
+// events may have been missed meanwhile. Objects are cached without their managedFields: nothing
+// here reads them, and they are half of a finished ScriptRun's JSON and more of its memory.
 import {
   ADD, DELETE, ERROR, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject,
   type ObjectCache, UPDATE, makeInformer,
@@ -10,6 +11,11 @@ import {
 import type { Logger } from "./log.js";
 
 const MAX_BACKOFF_MS = 30_000;
+
+function withoutManagedFields<T extends KubernetesObject>(obj: T): T {
+  if (obj.metadata) delete obj.metadata.managedFields;
+  return obj;
+}
 
 export interface Source<T extends KubernetesObject> {
   /** Named in logs. */
@@ -90,8 +96,10 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
   private make(): Informer<T> & ObjectCache<T> {
     const { path, list, labelSelector } = this.source;
     const informer = makeInformer(this.kc, path, list, labelSelector);
-    informer.on(ADD, (obj) => this.listener.changed(obj));
-    informer.on(UPDATE, (obj) => this.listener.changed(obj));
+    // The informer caches the very object it hands its handlers (client-node's cache.ts), so
+    // trimming it here trims the cached copy. These handlers are registered first.
+    informer.on(ADD, (obj) => this.listener.changed(withoutManagedFields(obj)));
+    informer.on(UPDATE, (obj) => this.listener.changed(withoutManagedFields(obj)));
     informer.on(DELETE, (obj) => this.listener.deleted(obj));
     informer.on(ERROR, (err) => {
       if (informer === this.informer) this.scheduleRestart(err);

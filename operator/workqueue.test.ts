@@ -188,6 +188,24 @@ describe("the work queue", () => {
     assert.deepEqual(waits, [["a", 0], ["b", 250]]);
   });
 
+  it("tells the handler when its key was queued: the first of the adds merged while it waited", async () => {
+    const clock = new FakeClock();
+    const handler = new Handler();
+    const queuedAt: Array<[string, number]> = [];
+    const queue = new WorkQueue({ workers: 1, timers: clock, process: (key, at) => {
+      queuedAt.push([key, at]);
+      return handler.process(key);
+    } });
+    queue.add("a");
+    await clock.advance(100);
+    queue.add("b");
+    await clock.advance(100);
+    queue.add("b");
+    await handler.finish("a");
+    await handler.finish("b");
+    assert.deepEqual(queuedAt, [["a", 0], ["b", 100]]);
+  });
+
   it("on shutdown stops taking work, drops delayed keys and waits for the keys in flight", async () => {
     const { clock, handler, queue } = setup(1);
     queue.add("a");

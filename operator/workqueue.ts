@@ -16,7 +16,8 @@ export interface Timers {
 }
 
 export interface WorkQueueOptions {
-  process: (key: string) => Promise<ProcessResult | void>;
+  /** Handles one key; `queuedAt` is when it was added (timers.now()), i.e. when its news arrived. */
+  process: (key: string, queuedAt: number) => Promise<ProcessResult | void>;
   workers: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -103,13 +104,13 @@ export class WorkQueue {
       this.dirty.delete(key);
       this.processing.add(key);
       this.options.onPickup?.(key, this.timers.now() - addedAt);
-      void this.run(key);
+      void this.run(key, addedAt);
     }
   }
 
-  private async run(key: string): Promise<void> {
+  private async run(key: string, queuedAt: number): Promise<void> {
     try {
-      const result = await this.options.process(key);
+      const result = await this.options.process(key, queuedAt);
       this.failures.delete(key);
       if (result?.requeueAfterMs !== undefined) this.addAfter(key, result.requeueAfterMs);
     } catch (err) {

@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { BenchOptionsError, benchOptions } from "./options.js";
+
+describe("the bench options", () => {
+  it("default to the full benchmark: 30 runs at concurrency 1, 4 and 16 on every path, 60 s, 10 000 runs cached", () => {
+    const o = benchOptions({});
+    assert.equal(o.quick, false);
+    assert.equal(o.runs, 30);
+    assert.deepEqual(o.concurrency, [1, 4, 16]);
+    assert.deepEqual(o.paths, ["execute", "scriptrun", "job", "direct"]);
+    assert.deepEqual(o.workloads, ["hello", "print", "numpy"]);
+    assert.equal(o.throughputSeconds, 60);
+    assert.equal(o.fixtureRuns, 10000);
+    assert.equal(o.outDir, "bench/results");
+  });
+
+  it("shrink with BENCH_QUICK, while a variable set explicitly still wins", () => {
+    const o = benchOptions({ BENCH_QUICK: "1", BENCH_RUNS: "3", BENCH_PATHS: "direct, execute", BENCH_FIXTURE_RUNS: "" });
+    assert.equal(o.quick, true);
+    assert.equal(o.runs, 3);
+    assert.deepEqual(o.concurrency, [1, 4]);
+    assert.deepEqual(o.paths, ["direct", "execute"]);
+    assert.equal(o.throughputSeconds, 15);
+    assert.equal(o.fixtureRuns, 1000);
+  });
+
+  it("take 0 to skip the throughput and memory phases", () => {
+    const o = benchOptions({ BENCH_THROUGHPUT_SECONDS: "0", BENCH_FIXTURE_RUNS: "0", BENCH_CONCURRENCY: "16,16" });
+    assert.equal(o.throughputSeconds, 0);
+    assert.equal(o.fixtureRuns, 0);
+    assert.deepEqual(o.concurrency, [16]);
+  });
+
+  it("refuse what they cannot use, naming the variable", () => {
+    assert.throws(() => benchOptions({ BENCH_RUNS: "0" }), (err: Error) => err instanceof BenchOptionsError && /BENCH_RUNS/.test(err.message));
+    assert.throws(() => benchOptions({ BENCH_PATHS: "execute,teleport" }), /BENCH_PATHS/);
+    assert.throws(() => benchOptions({ BENCH_CONCURRENCY: "1,x" }), /BENCH_CONCURRENCY/);
+  });
+});

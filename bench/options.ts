@@ -1,0 +1,71 @@
+// What `make bench` measures and how much of it, from BENCH_* environment variables. BENCH_QUICK=1
+// changes the defaults to a run of a few minutes; any variable set explicitly wins over both.
+import { z } from "zod";
+
+export const PATHS = ["execute", "scriptrun", "job", "direct"] as const;
+export type PathName = (typeof PATHS)[number];
+
+export const WORKLOAD_NAMES = ["hello", "print", "numpy"] as const;
+export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Runs per path, script and concurrency. */
+  runs: number;
+  concurrency: number[];
+  paths: PathName[];
+  workloads: WorkloadName[];
+  /** Checks per concurrency, through the API and straight to the preflight client. */
+  preflightRuns: number;
+  /** 0 skips the sustained-throughput phase. */
+  throughputSeconds: number;
+  throughputConcurrency: number;
+  /** Finished ScriptRuns in the controller's cache for the memory figure; 0 skips it. */
+  fixtureRuns: number;
+  /** Where latest.json and the chart go. */
+  outDir: string;
+}
+
+const FULL = { runs: "30", concurrency: "1,4,16", preflightRuns: "200", throughputSeconds: "60", throughputConcurrency: "16", fixtureRuns: "10000" };
+const QUICK = { runs: "5", concurrency: "1,4", preflightRuns: "40", throughputSeconds: "15", throughputConcurrency: "8", fixtureRuns: "1000" };
+
+const count = (min: number) => z.coerce.number().int().min(min);
+const listOf = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.string().transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== "")).pipe(z.array(z.enum(values)).min(1));
+
+export class BenchOptionsError extends Error {}
+
+export function benchOptions(env: Record<string, string | undefined>): BenchOptions {
+  const quick = ["1", "true", "yes"].includes(env.BENCH_QUICK ?? "");
+  const d = quick ? QUICK : FULL;
+  const schema = z.object({
+    BENCH_RUNS: count(1).default(Number(d.runs)),
+    BENCH_CONCURRENCY: z.string().default(d.concurrency)
+      .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number))
+      .pipe(z.array(z.number().int().min(1)).min(1)),
+    BENCH_PATHS: listOf(PATHS).default([...PATHS]),
+    BENCH_SCRIPTS: listOf(WORKLOAD_NAMES).default([...WORKLOAD_NAMES]),
+    BENCH_PREFLIGHT_RUNS: count(0).default(Number(d.preflightRuns)),
+    BENCH_THROUGHPUT_SECONDS: count(0).default(Number(d.throughputSeconds)),
+    BENCH_THROUGHPUT_CONCURRENCY: count(1).default(Number(d.throughputConcurrency)),
+    BENCH_FIXTURE_RUNS: count(0).default(Number(d.fixtureRuns)),
+    BENCH_OUT: z.string().min(1).default("bench/results"),
+  });
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("BENCH_") && v !== "")));
+  if (!parsed.success) {
+    throw new BenchOptionsError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+  }
+  const o = parsed.data;
+  return {
+    quick,
+    runs: o.BENCH_RUNS,
+    concurrency: [...new Set(o.BENCH_CONCURRENCY)],
+    paths: [...new Set(o.BENCH_PATHS)],
+    workloads: [...new Set(o.BENCH_SCRIPTS)],
+    preflightRuns: o.BENCH_PREFLIGHT_RUNS,
+    throughputSeconds: o.BENCH_THROUGHPUT_SECONDS,
+    throughputConcurrency: o.BENCH_THROUGHPUT_CONCURRENCY,
+    fixtureRuns: o.BENCH_FIXTURE_RUNS,
+    outDir: o.BENCH_OUT,
+  };
+}

@@ -1,0 +1,197 @@
+// The four ways a script can be run, each timed from the caller's side:
+//   A execute    POST /execute on the API, until its answer is read
+//   B scriptrun  a ScriptRun created with client-node, until a watch shows it finished
+//   C job        a plain batch/v1 Job with the same runner image, pod and request (the controller's
+//                own buildPod/buildConfigMap), until the Job is complete and the envelope is read
+//                back from the pod's log
+//   D direct     the runner harness on this host (python3 runner.py, request on stdin): the floor,
+//                the sandbox and Python with no pod
+// Every run's answer is checked; a wrong one counts as an error, never as a fast success.
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { BatchV1Api, CoreV1Api, type KubeConfig, type KubernetesObject, type V1Job, type V1Pod } from "@kubernetes/client-node";
+import { newRunName } from "../api/execution.js";
+import { API_VERSION, KIND, type ScriptRun, isFinished } from "../crds/schema.js";
+import type { Config } from "../operator/config.js";
+import { parseEnvelopeFromLog } from "../operator/envelope.js";
+import { RUNNER_CONTAINER } from "../operator/names.js";
+import { buildConfigMap, buildPod } from "../operator/podSpec.js";
+import { type RunnerRequest, resolveRequest } from "../operator/request.js";
+import { createRun } from "../test/cluster/controller.js";
+import type { PathName } from "./options.js";
+import type { ObjectWatch, PodLife, PodTimeline } from "./watch.js";
+import type { Workload } from "./workload.js";
+
+/** The Python of the runner image (Debian's), which has numpy; pyenv shims would add their own start-up. */
+export const HOST_PYTHON = "/usr/bin/python3";
+export const RUNNER_PATH = "images/runner/runner.py";
+const RUN_TIMEOUT_MS = 180_000;
+/** Label of the bench's Job pods, instead of the controller's, so its informers ignore them. */
+const JOB_LABELS = { "app.kubernetes.io/name": "scriptrun-bench-job" };
+
+export interface RunSample {
+  /** performance.now() when the run was sent, and when its answer was in hand. */
+  start: number;
+  end: number;
+  /** The run's pod as the bench's watch saw it (not for the direct path). */
+  pod?: PodLife;
+  /** Job path: when the Job was seen complete. */
+  complete?: number;
+  /** Why the run did not give the right answer. */
+  error?: string;
+}
+
+export interface BenchContext {
+  kc: KubeConfig;
+  namespace: string;
+  apiUrl: string;
+  /** The operator's configuration: the request and pod the Job and direct paths build. */
+  config: Config;
+  /** ScriptRuns, typed as what client-node's informer hands over (see asRun). */
+  runs: ObjectWatch<KubernetesObject>;
+  jobs: ObjectWatch<V1Job>;
+  pods: PodTimeline;
+}
+
+export type PathRunner = (workload: Workload) => Promise<RunSample>;
+
+function requestOf(workload: Workload, config: Config): RunnerRequest {
+  const resolved = resolveRequest({ script: workload.script }, config);
+  if (!resolved.ok) throw new Error(`The ${workload.name} script is refused: ${resolved.reasons.join("; ")}`);
+  return resolved.request;
+}
+
+/** Runs `body`; a throw becomes the sample's error. */
+async function timed(body: (sample: RunSample) => Promise<void>): Promise<RunSample> {
+  const sample: RunSample = { start: performance.now(), end: 0 };
+  try {
+    await body(sample);
+  } catch (err) {
+    sample.error = err instanceof Error ? err.message : String(err);
+  }
+  sample.end ||= performance.now();
+  return sample;
+}
+
+interface ExecuteAnswer {
+  name: string | null;
+  success?: boolean;
+  result?: unknown;
+  stdout?: string;
+  error?: { type?: string; message?: string } | null;
+}
+
+/** POST /execute with `script`; the answer's body, and when it was read. */
+export async function postExecute(apiUrl: string, script: string): Promise<{ status: number; body: ExecuteAnswer; at: number }> {
+  const response = await fetch(`${apiUrl}/execute`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ script }),
+  });
+  const body = await response.json() as ExecuteAnswer;
+  return { status: response.status, body, at: performance.now() };
+}
+
+const failure = (error: { type?: string; message?: string } | null | undefined) =>
+  `the run failed: ${error?.type ?? "?"}: ${(error?.message ?? "").slice(0, 200)}`;
+
+export function pathRunner(path: PathName, ctx: BenchContext): PathRunner {
+  const core = ctx.kc.makeApiClient(CoreV1Api);
+  const batch = ctx.kc.makeApiClient(BatchV1Api);
+  const { namespace } = ctx;
+
+  const execute: PathRunner = (workload) => timed(async (sample) => {
+    const { status, body, at } = await postExecute(ctx.apiUrl, workload.script);
+    sample.end = at;
+    if (body.name) sample.pod = ctx.pods.of(body.name);
+    if (status !== 200) throw new Error(`HTTP ${status}: ${JSON.stringify(body).slice(0, 200)}`);
+    if (!body.success) throw new Error(failure(body.error));
+    sample.error = workload.check(body.result, body.stdout ?? "");
+  });
+
+  const scriptrun: PathRunner = (workload) => timed(async (sample) => {
+    const name = newRunName();
+    await createRun(namespace, name, { script: workload.script });
+    const { obj, at } = await ctx.runs.waitFor(name, (run) => isFinished(asRun(run).status?.phase), RUN_TIMEOUT_MS);
+    sample.end = at;
+    sample.pod = ctx.pods.of(name);
+    const { status } = asRun(obj);
+    if (status?.phase !== "Succeeded") throw new Error(failure(status?.error));
+    sample.error = workload.check(status.result ?? null, status.stdout ?? "");
+  });
+
+  const job: PathRunner = async (workload) => {
+    const name = `job-${newRunName().slice("run-".length)}`;
+    // The controller's own ConfigMap and pod for a run of this script, minus what ties them to a
+    // ScriptRun: the same image, command, limits, security context and request file.
+    const run: ScriptRun = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, uid: randomUUID(), generation: 1 },
+      spec: { script: workload.script } as ScriptRun["spec"] };
+    const request = requestOf(workload, ctx.config);
+    const configMap = buildConfigMap(run, request);
+    const pod: V1Pod = buildPod(run, request, ctx.config);
+    configMap.metadata = { name: configMap.metadata!.name!, namespace, labels: JOB_LABELS };
+    const body: V1Job = {
+      apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace, labels: JOB_LABELS },
+      spec: { backoffLimit: 0, template: { metadata: { labels: JOB_LABELS }, spec: pod.spec! } },
+    };
+    const sample = await timed(async (s) => {
+      await core.createNamespacedConfigMap({ namespace, body: configMap });
+      await batch.createNamespacedJob({ namespace, body });
+      const { obj, at } = await ctx.jobs.waitFor(name, (j) => jobEnded(j) !== undefined, RUN_TIMEOUT_MS);
+      s.complete = at;
+      s.pod = ctx.pods.of(name);
+      if (jobEnded(obj) !== "Complete") throw new Error("the Job failed");
+      const pods = await core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${name}` });
+      const podName = pods.items[0]?.metadata?.name;
+      if (!podName) throw new Error("the Job's pod is gone");
+      const log = await core.readNamespacedPodLog({ namespace, name: podName, container: RUNNER_CONTAINER });
+      s.end = performance.now();
+      const read = parseEnvelopeFromLog(log);
+      if (!("envelope" in read)) throw new Error(read.reason);
+      if (!read.envelope.success) throw new Error(failure(read.envelope.error));
+      s.error = workload.check(read.envelope.result, read.envelope.stdout ?? "");
+    });
+    // Not timed: what the Job's user would leave to a TTL.
+    await batch.deleteNamespacedJob({ namespace, name, propagationPolicy: "Background" }).catch(() => undefined);
+    await core.deleteNamespacedConfigMap({ namespace, name: configMap.metadata.name! }).catch(() => undefined);
+    return sample;
+  };
+
+  const direct: PathRunner = (workload) => {
+    const request = JSON.stringify(requestOf(workload, ctx.config));
+    return timed(async (sample) => {
+      const stdout = await runProcess(HOST_PYTHON, [RUNNER_PATH], request);
+      sample.end = performance.now();
+      const read = parseEnvelopeFromLog(stdout);
+      if (!("envelope" in read)) throw new Error(read.reason);
+      if (!read.envelope.success) throw new Error(failure(read.envelope.error));
+      sample.error = workload.check(read.envelope.result, read.envelope.stdout ?? "");
+    });
+  };
+
+  return { execute, scriptrun, job, direct }[path];
+}
+
+/** What the informer delivers for a ScriptRun (timestamps arrive as strings). */
+const asRun = (obj: KubernetesObject) => obj as unknown as ScriptRun;
+
+/** "Complete" or "Failed" once the Job controller has decided, else undefined. */
+export function jobEnded(job: V1Job): "Complete" | "Failed" | undefined {
+  const ended = job.status?.conditions?.find((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+  return ended?.type as "Complete" | "Failed" | undefined;
+}
+
+/** Runs a command with `input` on stdin; its stdout, or a rejection naming its exit and stderr. */
+export function runProcess(command: string, args: string[], input = ""): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve(Buffer.concat(out).toString("utf8"));
+      else reject(new Error(`${command} exited with ${code}: ${Buffer.concat(err).toString("utf8").slice(-300)}`));
+    });
+    child.stdin.end(input);
+  });
+}

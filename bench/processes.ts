@@ -1,0 +1,69 @@
+// The controller and the API the bench measures: the compiled dist/ (as production runs them),
+// started as child processes by the real-cluster tests' helpers, with the controller's metrics on
+// a free port of the loopback.
+import type { ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { type ApiProcess, startApi } from "../test/cluster/api.js";
+import { startController } from "../test/cluster/controller.js";
+import { eventually, freePort } from "../test/cluster/kube.js";
+import { type Sample, parseMetrics } from "./prometheus.js";
+
+export interface ControllerProcess {
+  child: ChildProcess;
+  metricsUrl: string;
+}
+
+/** Room for every run of a batch at concurrency 16, and then some: the caps are not what is measured
+ * (unless the environment sets them, as it may set any of the controller's variables). */
+const CAPS = {
+  SCRIPTRUN_MAX_CONCURRENT_RUNS: process.env.SCRIPTRUN_MAX_CONCURRENT_RUNS ?? "64",
+  SCRIPTRUN_MAX_CONCURRENT_RUNS_PER_NAMESPACE: process.env.SCRIPTRUN_MAX_CONCURRENT_RUNS_PER_NAMESPACE ?? "64",
+};
+
+function newest(dir: string): number {
+  return Math.max(0, ...readdirSync(dir).filter((f) => f.endsWith(".ts")).map((f) => statSync(join(dir, f)).mtimeMs));
+}
+
+/** Throws unless dist/ was built after the last change to the sources it is built from. */
+export function assertBuilt(): void {
+  const built = (entry: string) => {
+    try {
+      return statSync(`dist/${entry}.js`).mtimeMs;
+    } catch {
+      return 0;
+    }
+  };
+  const sources = Math.max(...["operator", "api", "api/routes", "crds"].map(newest));
+  if (Math.min(built("operator/main"), built("api/main")) < sources) {
+    throw new Error("dist/ is missing or older than the sources: run `npm run build` first (scripts/bench.sh does)");
+  }
+}
+
+export async function startBenchController(namespace: string): Promise<ControllerProcess> {
+  const port = await freePort();
+  const child = startController(namespace, { ...CAPS, SCRIPTRUN_METRICS_PORT: String(port) }, "dist");
+  const metricsUrl = `http://127.0.0.1:${port}`;
+  await eventually("the controller's metrics server", async () => {
+    if (child.exitCode !== null) throw new Error(`The controller exited with ${child.exitCode}`);
+    return (await fetch(`${metricsUrl}/healthz`)).ok || undefined;
+  }, 60_000);
+  return { child, metricsUrl };
+}
+
+export function startBenchApi(namespace: string): Promise<ApiProcess> {
+  return startApi({ SCRIPTRUN_API_NAMESPACE: namespace, SCRIPTRUN_RUNNER_PATH: "images/runner/runner.py" }, "dist");
+}
+
+export async function scrape(baseUrl: string): Promise<Sample[]> {
+  const response = await fetch(`${baseUrl}/metrics`);
+  if (!response.ok) throw new Error(`GET ${baseUrl}/metrics answered ${response.status}`);
+  return parseMetrics(await response.text());
+}
+
+/** A process's resident set now (VmRSS) or at its highest so far (VmHWM), in MiB, from /proc. */
+export function rssMiB(pid: number, which: "VmRSS" | "VmHWM" = "VmRSS"): number {
+  const match = new RegExp(`^${which}:\\s+(\\d+) kB$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!match) throw new Error(`No ${which} for process ${pid}`);
+  return Number(match[1]) / 1024;
+}

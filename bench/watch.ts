@@ -1,0 +1,117 @@
+// How the bench learns that something happened in the cluster: watches, never polling, so a
+// time is when the apiserver's event arrived (performance.now()), not the next tick of a poll.
+// Each watch is the self-restarting informer cache the controller and the API use
+// (operator/watchedCache.ts), over one namespace.
+import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Pod } from "@kubernetes/client-node";
+import type { Logger } from "../operator/log.js";
+import { WatchedCache } from "../operator/watchedCache.js";
+
+export interface Seen<T> {
+  obj: T;
+  /** performance.now() when the event arrived. */
+  at: number;
+}
+
+interface Waiting<T> {
+  done: (obj: T) => boolean;
+  resolve: (seen: Seen<T>) => void;
+}
+
+export interface ObjectWatchSource<T extends KubernetesObject> {
+  what: string;
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+}
+
+/** A watch of one kind of object in one namespace, which callers can wait on. */
+export class ObjectWatch<T extends KubernetesObject> {
+  private readonly cache: WatchedCache<T>;
+  private readonly waiting = new Map<string, Set<Waiting<T>>>();
+
+  /** `onChange` is told of every added or changed object, with when its event arrived. */
+  constructor(kc: KubeConfig, source: ObjectWatchSource<T>, log: Logger, private readonly onChange?: (obj: T, at: number) => void) {
+    this.cache = new WatchedCache<T>(kc, source, {
+      changed: (obj) => this.changed(obj, performance.now()),
+      deleted: () => undefined,
+      // Events may have been missed while the watch restarted: look again at what is awaited.
+      resynced: () => {
+        for (const name of this.waiting.keys()) {
+          const obj = this.cache.get(name);
+          if (obj) this.changed(obj, performance.now());
+        }
+      },
+    }, log);
+  }
+
+  /** Resolves once the first list is in. */
+  start(): Promise<void> {
+    return this.cache.start();
+  }
+
+  stop(): Promise<void> {
+    return this.cache.stop();
+  }
+
+  /** Resolves when the object named `name` satisfies `done` (at once if it already does). */
+  waitFor(name: string, done: (obj: T) => boolean, timeoutMs: number): Promise<Seen<T>> {
+    const now = this.cache.get(name);
+    if (now && done(now)) return Promise.resolve({ obj: now, at: performance.now() });
+    return new Promise((resolve, reject) => {
+      const set = this.waiting.get(name) ?? new Set();
+      this.waiting.set(name, set);
+      const entry: Waiting<T> = {
+        done,
+        resolve: (seen) => {
+          clearTimeout(timer);
+          resolve(seen);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.forget(name, entry);
+        reject(new Error(`${name} was not done within ${timeoutMs} ms`));
+      }, timeoutMs);
+      set.add(entry);
+    });
+  }
+
+  private changed(obj: T, at: number): void {
+    this.onChange?.(obj, at);
+    const name = obj.metadata?.name ?? "";
+    for (const entry of this.waiting.get(name) ?? []) {
+      if (!entry.done(obj)) continue;
+      this.forget(name, entry);
+      entry.resolve({ obj, at });
+    }
+  }
+
+  private forget(name: string, entry: Waiting<T>): void {
+    const set = this.waiting.get(name);
+    set?.delete(entry);
+    if (set?.size === 0) this.waiting.delete(name);
+  }
+}
+
+export interface PodLife {
+  /** When the pod was first seen: it exists. */
+  created: number;
+  /** When its first container was first seen terminated. */
+  done?: number;
+}
+
+/** When each pod was first seen and first seen finished, by the name of its owner (the ScriptRun
+ * or the Job): the pod's own life as the cluster reports it, to subtract from a path's total. */
+export class PodTimeline {
+  private readonly lives = new Map<string, PodLife>();
+
+  record(pod: V1Pod, at: number): void {
+    const owner = pod.metadata?.ownerReferences?.[0]?.name;
+    if (!owner) return;
+    const life = this.lives.get(owner) ?? { created: at };
+    this.lives.set(owner, life);
+    if (life.done === undefined && pod.status?.containerStatuses?.[0]?.state?.terminated) life.done = at;
+  }
+
+  of(owner: string): PodLife | undefined {
+    return this.lives.get(owner);
+  }
+}

@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type ApiProcess, startApi } from "../test/cluster/api.js";
 import { startController } from "../test/cluster/controller.js";
-import { eventually, freePort } from "../test/cluster/kube.js";
+import { answering, freePort } from "../test/cluster/kube.js";
 import { type Sample, parseMetrics } from "./prometheus.js";
 
 export interface ControllerProcess {
@@ -44,10 +44,7 @@ export async function startBenchController(namespace: string): Promise<Controlle
   const port = await freePort();
   const child = startController(namespace, { ...CAPS, SCRIPTRUN_METRICS_PORT: String(port) }, "dist");
   const metricsUrl = `http://127.0.0.1:${port}`;
-  await eventually("the controller's metrics server", async () => {
-    if (child.exitCode !== null) throw new Error(`The controller exited with ${child.exitCode}`);
-    return (await fetch(`${metricsUrl}/healthz`)).ok || undefined;
-  }, 60_000);
+  await answering("the controller's metrics server", child, `${metricsUrl}/healthz`);
   return { child, metricsUrl };
 }
 

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Build, eventually, freePort, nodeArgs } from "./kube.js";
+import { type Build, answering, freePort, nodeArgs } from "./kube.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -28,9 +28,6 @@ export async function startApi(env: Record<string, string>, build: Build = "sour
     stdio: ["ignore", "inherit", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
-  await eventually("the API to be ready", async () => {
-    if (child.exitCode !== null) throw new Error(`The API exited with ${child.exitCode}`);
-    return (await fetch(`${url}/readyz`)).ok || undefined;
-  }, 60_000);
+  await answering("the API to be ready", child, `${url}/readyz`);
   return { child, url };
 }

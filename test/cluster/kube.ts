@@ -1,6 +1,7 @@
 // What the real-cluster tests (and the benchmark) share: clients for the cluster named by
 // KUBECONFIG, a throwaway namespace per suite, polling with a deadline, a free local port, and
 // how to start a process of this checkout.
+import type { ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import * as k8s from "@kubernetes/client-node";
 
@@ -44,6 +45,14 @@ export async function createNamespace(prefix: string): Promise<string> {
 
 export async function deleteNamespace(name: string): Promise<void> {
   await core.deleteNamespace({ name }).catch(() => undefined);
+}
+
+/** Waits until GET `url` answers 2xx from the started `child`, failing at once if it exits. */
+export async function answering(what: string, child: ChildProcess, url: string): Promise<void> {
+  await eventually(what, async () => {
+    if (child.exitCode !== null) throw new Error(`It exited with ${child.exitCode}`);
+    return (await fetch(url)).ok || undefined;
+  }, 60_000);
 }
 
 /** A port of the loopback that nothing listens on now. */

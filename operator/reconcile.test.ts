@@ -396,7 +396,7 @@ describe("reconciling a ScriptRun", () => {
     };
 
     it("fails as cancelled and loses its running pod, even when pods are kept for debugging", async () => {
-      const { cluster, create, reconcile, enqueued } = setup({ SCRIPTRUN_KEEP_PODS: "true", SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
+      const { cluster, create, reconcile, enqueued, clock } = setup({ SCRIPTRUN_KEEP_PODS: "true", SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
       create("a");
       create("b", {}, T0 + 1000);
       await reconcile("a");
@@ -404,9 +404,11 @@ describe("reconciling a ScriptRun", () => {
       cluster.setPod("a", "Running", running());
       await reconcile("a");
       cancel(cluster.run("a"));
+      clock.now = T0 + 4000;
       await reconcile("a");
       assert.equal(cluster.run("a")?.status?.phase, "Failed");
       assert.equal(cluster.run("a")?.status?.error?.type, "cancelled");
+      assert.equal(cluster.run("a")?.status?.durationMs, 3000, "timed from the container's start");
       assert.equal(cluster.pod("a"), undefined);
       assert.deepEqual(cluster.reasons("a"), ["Created", "Cancelled"]);
       assert.ok(enqueued.includes("default/b"), "the freed slot goes to the queued run");

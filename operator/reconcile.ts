@@ -201,12 +201,17 @@ export class Reconciler {
     return this.finish(key, fresh, observation.status, observation.outcome);
   }
 
-  /** Fails the run as cancelled; afterFinish then deletes its pod, which stops the script. */
+  /** Fails the run as cancelled (timed from its start, if it started); afterFinish then deletes
+   * its pod, which stops the script. */
   private cancel(key: string, run: ScriptRun): Promise<ProcessResult> {
     this.deps.log.info({ run: key, pod: run.status?.podName }, "Cancelling run on request");
-    return this.refuse(key, run, {
-      type: "cancelled", message: `The run was cancelled (annotation ${CANCEL_ANNOTATION})`, suggestions: [], availableFunctions: [],
-    });
+    const startedMs = toMillis(run.status?.startedAt);
+    const outcome: Outcome = {
+      error: { type: "cancelled", message: `The run was cancelled (annotation ${CANCEL_ANNOTATION})`, suggestions: [], availableFunctions: [] },
+      finishedAt: isoTime(this.now()),
+      ...(startedMs !== undefined ? { startedAt: isoTime(startedMs), durationMs: Math.max(0, this.now() - startedMs) } : {}),
+    };
+    return this.finish(key, run, finishedStatus(run, outcome, this.deps.config, this.now()), outcome);
   }
 
   private refuse(key: string, run: ScriptRun, error: RunError): Promise<ProcessResult> {

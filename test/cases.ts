@@ -51,6 +51,22 @@ export function loadCases(): BehaviourCase[] {
     .map((f) => JSON.parse(readFileSync(join(CASES_DIR, f), "utf8")) as BehaviourCase);
 }
 
+/** Runs `check` (which throws on a mismatch) for every case, `batch` at a time, and returns the
+ * failures, so that one test reports every case that went wrong, not only the first. */
+export async function caseFailures(cases: BehaviourCase[], batch: number, check: (c: BehaviourCase) => Promise<void>): Promise<string[]> {
+  const failures: string[] = [];
+  for (let i = 0; i < cases.length; i += batch) {
+    await Promise.all(cases.slice(i, i + batch).map(async (c) => {
+      try {
+        await check(c);
+      } catch (err) {
+        failures.push((err as Error).message.slice(0, 800));
+      }
+    }));
+  }
+  return failures;
+}
+
 /** Asserts that `outcome`, which took `seconds`, is what the case expects. */
 export function assertMatchesCase(c: BehaviourCase, outcome: Outcome, seconds: number): void {
   const e = c.expect;

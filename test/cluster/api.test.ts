@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import * as k8s from "@kubernetes/client-node";
-import { assertMatchesCase, loadCases, type Outcome } from "../cases.js";
+import { assertMatchesCase, caseFailures, loadCases, type Outcome } from "../cases.js";
 import { type ApiProcess, startApi } from "./api.js";
 import { startController, stopController } from "./controller.js";
 import { core, createNamespace, deleteNamespace, eventually, kc } from "./kube.js";
@@ -67,21 +67,13 @@ describe("the HTTP API on the real cluster", function () {
   });
 
   it("answers every behaviour case through POST /execute", async () => {
-    const cases = loadCases();
-    const failures: string[] = [];
     // A few at a time: two cores run the node, the control plane and the pods.
-    for (let i = 0; i < cases.length; i += 6) {
-      await Promise.all(cases.slice(i, i + 6).map(async (c) => {
-        const began = Date.now();
-        const answer = await call(api, "POST", "/execute", c.request);
-        try {
-          assert.equal(answer.status, 200, JSON.stringify(answer.body));
-          assertMatchesCase(c, answer.body as unknown as Outcome, (Date.now() - began) / 1000);
-        } catch (err) {
-          failures.push((err as Error).message.slice(0, 800));
-        }
-      }));
-    }
+    const failures = await caseFailures(loadCases(), 6, async (c) => {
+      const began = Date.now();
+      const answer = await call(api, "POST", "/execute", c.request);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assertMatchesCase(c, answer.body as unknown as Outcome, (Date.now() - began) / 1000);
+    });
     assert.deepEqual(failures, []);
   });
 

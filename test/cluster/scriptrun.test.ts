@@ -2,7 +2,7 @@
 // in the local runner image; a restarted controller; a run deleted mid-run.
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { assertMatchesCase, loadCases } from "../cases.js";
+import { assertMatchesCase, caseFailures, loadCases } from "../cases.js";
 import { createRun, deleteRun, finished, getRun, outcomeOf, startController, stopController } from "./controller.js";
 import { core, createNamespace, deleteNamespace, eventually } from "./kube.js";
 
@@ -22,21 +22,12 @@ describe("ScriptRuns on the real cluster", function () {
   });
 
   it("end every behaviour case with the expected status", async () => {
-    const cases = loadCases();
-    const failures: string[] = [];
     // A few at a time: two cores run the node, the control plane and the pods.
-    for (let i = 0; i < cases.length; i += 6) {
-      await Promise.all(cases.slice(i, i + 6).map(async (c) => {
-        await createRun(namespace, `case-${c.name}`, c.request);
-        const run = await finished(namespace, `case-${c.name}`);
-        const seconds = Number(run.status?.durationMs ?? 0) / 1000;
-        try {
-          assertMatchesCase(c, outcomeOf(run.status ?? {}), seconds);
-        } catch (err) {
-          failures.push((err as Error).message.slice(0, 800));
-        }
-      }));
-    }
+    const failures = await caseFailures(loadCases(), 6, async (c) => {
+      await createRun(namespace, `case-${c.name}`, c.request);
+      const run = await finished(namespace, `case-${c.name}`);
+      assertMatchesCase(c, outcomeOf(run.status ?? {}), Number(run.status?.durationMs ?? 0) / 1000);
+    });
     assert.deepEqual(failures, []);
   });
 

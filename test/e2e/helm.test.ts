@@ -11,7 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
-import { assertMatchesCase, type BehaviourCase, loadCases, type Outcome } from "../cases.js";
+import { assertMatchesCase, caseFailures, loadCases, type Outcome } from "../cases.js";
 import { createRun, finished, getRun, outcomeOf } from "../cluster/controller.js";
 import { core, createNamespace, deleteNamespace, eventually, kc } from "../cluster/kube.js";
 
@@ -139,25 +139,18 @@ describe("the Helm chart on the real cluster", function () {
   });
 
   it("runs every behaviour case through the API Service and as a ScriptRun, cancels and expires runs", async () => {
-    const failures: string[] = [];
-    const check = (c: BehaviourCase, outcome: Outcome, seconds: number) => {
-      try {
-        assertMatchesCase(c, outcome, seconds);
-      } catch (err) {
-        failures.push((err as Error).message.slice(0, 800));
-      }
-    };
     // All at once: the controller runs four and queues the rest. The script's own duration is
     // what the cases bound, not the time spent in that queue.
-    const viaApi = loadCases().map(async (c) => {
+    const cases = loadCases();
+    const viaApi = caseFailures(cases, cases.length, async (c) => {
       const answer = await call("POST", "/execute", c.request);
-      if (answer.status !== 200) failures.push(`case ${c.name} via the API: ${answer.status} ${JSON.stringify(answer.body)}`);
-      else check(c, answer.body as unknown as Outcome, Number(answer.body.durationMs ?? 0) / 1000);
+      assert.equal(answer.status, 200, `case ${c.name} via the API: ${answer.status} ${JSON.stringify(answer.body)}`);
+      assertMatchesCase(c, answer.body as unknown as Outcome, Number(answer.body.durationMs ?? 0) / 1000);
     });
-    const viaKubectl = loadCases().map(async (c) => {
+    const viaKubectl = caseFailures(cases, cases.length, async (c) => {
       await createRun(namespace, `case-${c.name}`, c.request);
       const run = await finished(namespace, `case-${c.name}`, 480_000);
-      check(c, outcomeOf(run.status ?? {}), Number(run.status?.durationMs ?? 0) / 1000);
+      assertMatchesCase(c, outcomeOf(run.status ?? {}), Number(run.status?.durationMs ?? 0) / 1000);
     });
     // The API's cancel is a patch of the run; the controller deletes a run past its TTL.
     const cancel = (async () => {
@@ -174,8 +167,8 @@ describe("the Helm chart on the real cluster", function () {
       await eventually("the expired run to be deleted", async () =>
         (await getRun(namespace, "expires").then(() => undefined, (err: { code?: number }) => (err.code === 404 ? true : undefined))), 480_000);
     })();
-    await Promise.all([...viaApi, ...viaKubectl, cancel, expire]);
-    assert.deepEqual(failures, []);
+    const [apiFailures, kubectlFailures] = await Promise.all([viaApi, viaKubectl, cancel, expire]);
+    assert.deepEqual([...apiFailures, ...kubectlFailures], []);
     const events = await core.listNamespacedEvent({ namespace, fieldSelector: "involvedObject.kind=ScriptRun" });
     assert.ok(events.items.some((e) => e.reportingComponent === "scriptrun-controller"), "the controller recorded no events");
   });

@@ -2,9 +2,9 @@
 // time is when the apiserver's event arrived (performance.now()), not the next tick of a poll.
 // Each watch is the self-restarting informer cache the controller and the API use
 // (operator/watchedCache.ts), over one namespace.
-import type { KubeConfig, KubernetesListObject, KubernetesObject, V1Pod } from "@kubernetes/client-node";
+import type { KubeConfig, KubernetesObject, V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "../operator/log.js";
-import { WatchedCache } from "../operator/watchedCache.js";
+import { type Source, WatchedCache } from "../operator/watchedCache.js";
 
 export interface Seen<T> {
   obj: T;
@@ -17,19 +17,13 @@ interface Waiting<T> {
   resolve: (seen: Seen<T>) => void;
 }
 
-export interface ObjectWatchSource<T extends KubernetesObject> {
-  what: string;
-  path: string;
-  list: () => Promise<KubernetesListObject<T>>;
-}
-
 /** A watch of one kind of object in one namespace, which callers can wait on. */
 export class ObjectWatch<T extends KubernetesObject> {
   private readonly cache: WatchedCache<T>;
   private readonly waiting = new Map<string, Set<Waiting<T>>>();
 
   /** `onChange` is told of every added or changed object, with when its event arrived. */
-  constructor(kc: KubeConfig, source: ObjectWatchSource<T>, log: Logger, private readonly onChange?: (obj: T, at: number) => void) {
+  constructor(kc: KubeConfig, source: Source<T>, log: Logger, private readonly onChange?: (obj: T, at: number) => void) {
     this.cache = new WatchedCache<T>(kc, source, {
       changed: (obj) => this.changed(obj, performance.now()),
       deleted: () => undefined,

@@ -206,16 +206,14 @@ export class Reconciler {
   private cancel(key: string, run: ScriptRun): Promise<ProcessResult> {
     this.deps.log.info({ run: key, pod: run.status?.podName }, "Cancelling run on request");
     const startedMs = toMillis(run.status?.startedAt);
-    const outcome: Outcome = {
-      error: { type: "cancelled", message: `The run was cancelled (annotation ${CANCEL_ANNOTATION})`, suggestions: [], availableFunctions: [] },
-      finishedAt: isoTime(this.now()),
-      ...(startedMs !== undefined ? { startedAt: isoTime(startedMs), durationMs: Math.max(0, this.now() - startedMs) } : {}),
-    };
-    return this.finish(key, run, finishedStatus(run, outcome, this.deps.config, this.now()), outcome);
+    return this.refuse(key, run, {
+      type: "cancelled", message: `The run was cancelled (annotation ${CANCEL_ANNOTATION})`, suggestions: [], availableFunctions: [],
+    }, startedMs !== undefined ? { startedAt: isoTime(startedMs), durationMs: Math.max(0, this.now() - startedMs) } : {});
   }
 
-  private refuse(key: string, run: ScriptRun, error: RunError): Promise<ProcessResult> {
-    const outcome: Outcome = { error, finishedAt: isoTime(this.now()) };
+  /** Fails the run with `error` now; `ran` says since when it ran, if it did. */
+  private refuse(key: string, run: ScriptRun, error: RunError, ran: Pick<Outcome, "startedAt" | "durationMs"> = {}): Promise<ProcessResult> {
+    const outcome: Outcome = { error, finishedAt: isoTime(this.now()), ...ran };
     return this.finish(key, run, finishedStatus(run, outcome, this.deps.config, this.now()), outcome);
   }
 

@@ -67,10 +67,23 @@ describe("POST /execute", () => {
     }
   });
 
-  it("takes code as the script", async () => {
-    const res = await t.http.post("/execute").send({ code: SCRIPT });
-    assert.equal(res.status, 200);
-    assert.equal(t.store.runs.get(`default/${res.body.name}`)!.spec.script, SCRIPT);
+  it("runs plain code sent as code in script mode, and code with a mode as asked", async () => {
+    const plain = "import math\nprint(math.sqrt(16))\n";
+    const res = await t.http.post("/execute").send({ code: plain });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const { spec } = t.store.runs.get(`default/${res.body.name}`)!;
+    assert.deepEqual([spec.script, spec.mode], [plain, "script"]);
+    const asFunction = await t.http.post("/execute").send({ code: SCRIPT, mode: "function" });
+    assert.equal(t.store.runs.get(`default/${asFunction.body.name}`)!.spec.mode, "function");
+    const byScript = await t.http.post("/execute").send({ script: SCRIPT });
+    assert.equal(t.store.runs.get(`default/${byScript.body.name}`)!.spec.mode, undefined);
+  });
+
+  it("calls the function params names when code comes with params", async () => {
+    const res = await t.http.post("/execute").send({ code: "def add(a, b):\n    return a + b\nadd\n", params: { a: 1, b: 2 } });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const { spec } = t.store.runs.get(`default/${res.body.name}`)!;
+    assert.deepEqual([spec.mode, spec.entrypoint, spec.kwargs], [undefined, "add", { a: 1, b: 2 }]);
   });
 
   it("puts the run in the namespace the request names", async () => {

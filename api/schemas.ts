@@ -38,7 +38,8 @@ export function splitCallee(script: string): { script: string; name: string } | 
 function baseSchema(config: ApiConfig) {
   return ScriptRunSpecSchema.pick({ args: true, kwargs: true, stdin: true, timeoutSeconds: true }).extend({
     script: spec.script.optional(),
-    code: spec.script.optional().describe("The same as script, for clients of older executors; give one of the two."),
+    code: spec.script.optional().describe("Plain code, as clients of code-execution services send it: the same as script, but "
+      + "without mode (and without params, entrypoint, args or kwargs) it runs top to bottom in mode script. Give script or code."),
     // Unknown keys inside resources are refused too, not dropped.
     resources: described(spec.resources.unwrap().strict().optional(), spec.resources.unwrap()),
     // Without their defaults, so that the params convention can tell what the caller chose.
@@ -66,6 +67,10 @@ function crossChecks(maxScriptBytes: number) {
         ctx.addIssue({ code: "too_big", origin: "string", maximum: maxScriptBytes, inclusive: true, path: [field],
           message: `${field} is ${bytes} bytes; at most ${maxScriptBytes} are allowed` });
       }
+    }
+    const callsFunction = (["params", "entrypoint", "args", "kwargs"] as const).filter((f) => body[f] !== undefined);
+    if (body.code !== undefined && body.mode === undefined && body.params === undefined && callsFunction.length > 0) {
+      issue(["mode"], `code without mode runs as a plain script, which takes no ${callsFunction.join(" or ")}; set mode to function`);
     }
     if (body.params === undefined) return;
     if (body.mode === "script") issue(["params"], "params calls a function; it cannot be used with mode script");
@@ -123,9 +128,12 @@ export function toRunRequest(body: Body, route: Route, config: ApiConfig): RunRe
     if (Array.isArray(body.params)) args = body.params;
     else kwargs = body.params;
   }
+  // Plain `code` is a script to run top to bottom, as older executors ran it; `params` asks for a function.
+  const mode = route === "scripts" || (body.code !== undefined && body.mode === undefined && body.params === undefined)
+    ? "script" as const : body.mode;
   const runSpec: ScriptRunSpecInput = {
     script,
-    ...(route === "scripts" ? { mode: "script" as const } : body.mode !== undefined ? { mode: body.mode } : {}),
+    ...(mode !== undefined ? { mode } : {}),
     ...(entrypoint !== undefined ? { entrypoint } : {}),
     ...(args !== undefined ? { args } : {}),
     ...(kwargs !== undefined ? { kwargs } : {}),

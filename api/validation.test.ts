@@ -29,6 +29,7 @@ describe("bad requests", () => {
     ["an empty script", { script: "" }, /script: Too small/],
     ["a script that is not a string", { script: 42 }, /script: Invalid input: expected string, received number/],
     ["both script and code", { script: SCRIPT, code: SCRIPT }, /code: give script or code, not both/],
+    ["code with args but no mode", { code: SCRIPT, args: [1] }, /mode: code without mode runs as a plain script, which takes no args; set mode to function/],
     ["an unknown field", { script: SCRIPT, language: "python" }, /Unrecognized key: "language"/],
     ["an unknown mode", { script: SCRIPT, mode: "notebook" }, /mode: Invalid option/],
     ["an entrypoint that is not an identifier", { script: SCRIPT, entrypoint: "main()" }, /entrypoint/],

@@ -24,6 +24,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   log "Installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  mkdir -p "$CACHE_DIR"
   apt-get update -qq >"$CACHE_DIR/apt.log" 2>&1 || die "apt-get update failed; log: $CACHE_DIR/apt.log"
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$CACHE_DIR/apt.log" 2>&1 \
     || die "apt-get install ${missing[*]} failed; log: $CACHE_DIR/apt.log"

@@ -6,20 +6,37 @@ set -euo pipefail
 
 command -v go >/dev/null || die "go is not installed; the cluster binaries are built with it"
 
+K8S_MINOR=$(echo "$K8S_VERSION" | cut -d. -f2)
+
+# The release ldflags of each module: what the binaries say of their own version.
+ldflags() {
+  local ld="-s -w" v
+  case $1 in
+    k8s)
+      for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        ld+=" -X $v.gitVersion=$K8S_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$K8S_MINOR -X $v.gitTreeState=clean"
+      done ;;
+    helm)
+      ld+=" -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.metadata="
+      ld+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+      # Without these helm assumes Kubernetes v1.20 when no cluster is asked (helm template, lint).
+      for v in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+        ld+=" -X $v.k8sVersionMajor=1 -X $v.k8sVersionMinor=$K8S_MINOR"
+      done ;;
+  esac
+  echo "$ld"
+}
+
 build() { # build MODULE_DIR CGO PACKAGE... (each binary is named after its package's last element)
   local dir=$1 cgo=$2; shift 2
-  local missing=() pkg
-  for pkg in "$@"; do [ -x "$BIN_DIR/$(basename "$pkg")" ] || missing+=("$pkg"); done
+  local ld stamp missing=() pkg
+  ld=$(ldflags "$dir")
+  # A binary built with other flags (an older recipe) is rebuilt, as a missing one is.
+  stamp=$BIN_DIR/.ldflags-$dir
+  for pkg in "$@"; do
+    [ -x "$BIN_DIR/$(basename "$pkg")" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$ld" ] || missing+=("$pkg")
+  done
   [ ${#missing[@]} -eq 0 ] && return 0
-  local ld="-s -w"
-  case $dir in
-    k8s) local v
-      for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-        ld+=" -X $v.gitVersion=$K8S_VERSION -X $v.gitMajor=1"
-        ld+=" -X $v.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2) -X $v.gitTreeState=clean"
-      done ;;
-    helm) ld+=" -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
-  esac
   local logfile=$CACHE_DIR/build-$dir.log
   log "Building ${missing[*]##*/} (log: $logfile)"
   mkdir -p "$BIN_DIR.partial"
@@ -40,5 +57,7 @@ build k8s 1 k8s.io/kubernetes/cmd/kubelet
 build etcd 0 scriptrun.dev/cluster/etcd/etcd
 build helm 0 helm.sh/helm/v3/cmd/helm
 rmdir "$BIN_DIR.partial" 2>/dev/null || true
+# Every binary of each module now has its flags.
+for dir in k8s etcd helm; do ldflags "$dir" >"$BIN_DIR/.ldflags-$dir"; done
 # A stable path for the Makefile and scripts to put on PATH.
 ln -sfn "$BIN_DIR" "$CACHE_DIR/bin/current"

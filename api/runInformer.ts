@@ -15,6 +15,8 @@ export interface RunInformerOptions {
   log: Logger;
   /** Lists every ScriptRun (the informer's initial list and re-lists). */
   list: () => Promise<unknown>;
+  /** Reads one ScriptRun; undefined when it is gone. */
+  read: (namespace: string, name: string) => Promise<ScriptRun | undefined>;
 }
 
 export class RunInformer implements RunWatch {
@@ -28,6 +30,7 @@ export class RunInformer implements RunWatch {
       what: "scriptruns",
       path: PATH,
       list: options.list as () => Promise<KubernetesListObject<KubernetesObject>>,
+      read: async (name, namespace) => (await options.read(namespace ?? "", name)) as KubernetesObject | undefined,
     }, {
       changed: (obj) => listener.changed(asRun(obj)),
       deleted: (obj) => listener.deleted(asRun(obj)),

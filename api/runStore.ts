@@ -124,6 +124,7 @@ export class KubeRunStore implements RunStore {
       // A full list can be large: it gets more time than a single call.
       list: () => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL },
         within(Math.max(this.options.timeoutMs, LIST_TIMEOUT_MS))),
+      read: (namespace, name) => this.get(namespace, name),
     });
   }
 

@@ -5,6 +5,7 @@ import {
   CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, type ObjectCache, type V1Pod,
 } from "@kubernetes/client-node";
 import { GROUP, PLURAL, type ScriptRun, VERSION } from "../crds/schema.js";
+import { unless } from "./kube.js";
 import type { Logger } from "./log.js";
 import { MANAGED_SELECTOR, keyOf, ownerRunKey } from "./names.js";
 import { type CacheListener, WatchedCache } from "./watchedCache.js";
@@ -51,6 +52,7 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
     list: () => ns
       ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
       : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
+    read: (name, namespace = "") => unless([404], custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }), undefined),
   }, both((run) => enqueue(keyOf(run))), log)])));
   const pods = new Caches<V1Pod>(new Map(scopes.map((ns) => [ns, new WatchedCache<V1Pod>(kc, {
     what: `runner pods${ns ? ` in ${ns}` : ""}`,
@@ -59,6 +61,7 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
     list: () => ns
       ? core.listNamespacedPod({ namespace: ns, labelSelector: MANAGED_SELECTOR })
       : core.listPodForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
+    read: (name, namespace = "") => unless([404], core.readNamespacedPod({ name, namespace }), undefined),
   }, both((pod) => {
     const key = ownerRunKey(pod);
     if (key) enqueue(key);

@@ -37,7 +37,8 @@ export function statusCode(err: unknown): number | undefined {
   return typeof code === "number" ? code : undefined;
 }
 
-async function unless<T>(codes: number[], call: Promise<T>, fallback: T): Promise<T> {
+/** The call's answer, or `fallback` when it fails with one of `codes`. */
+export async function unless<T>(codes: number[], call: Promise<T>, fallback: T): Promise<T> {
   try {
     return await call;
   } catch (err) {

@@ -22,6 +22,9 @@ export interface Source<T extends KubernetesObject> {
   what: string;
   path: string;
   list: () => Promise<KubernetesListObject<T>>;
+  /** Reads one object from the apiserver; undefined when it is gone (404). Without it, a relist
+   * reports no deletion its watch did not see. */
+  read?: (name: string, namespace?: string) => Promise<T | undefined>;
   labelSelector?: string;
 }
 
@@ -75,8 +78,9 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
     await this.informer.stop();
   }
 
-  /** Lists afresh with a new informer and swaps it in. Its adds report every object; objects only
-   * the old one knew are reported deleted, in case their deletion was missed. */
+  /** Lists afresh with a new informer and swaps it in. Its adds report every object. An object
+   * only the old one knew was either deleted unseen or created after the new list was taken (its
+   * event is still on the way), so each is read again and reported deleted only when it is gone. */
   async relist(): Promise<void> {
     if (this.stopped) return;
     const next = this.make();
@@ -89,8 +93,23 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     await old.stop();
-    for (const obj of old.list()) if (!next.get(obj.metadata?.name ?? "", obj.metadata?.namespace)) this.listener.deleted(obj);
+    const unlisted = old.list().filter((obj) => !next.get(obj.metadata?.name ?? "", obj.metadata?.namespace));
     this.resynced();
+    await Promise.all(unlisted.map((obj) => this.confirm(obj)));
+  }
+
+  /** Reports an object the latest list lacked as deleted only if the apiserver no longer has it. */
+  private async confirm(obj: T): Promise<void> {
+    const { name = "", namespace, uid } = obj.metadata ?? {};
+    if (!this.source.read) return;
+    try {
+      const now = await this.source.read(name, namespace);
+      if (now && now.metadata?.uid === uid) this.listener.changed(withoutManagedFields(now));
+      else this.listener.deleted(obj);
+    } catch (err) {
+      // Unknown: the next relist asks again; a wrong "deleted" would end waits for a live run.
+      this.log.warn({ informer: this.source.what, name, namespace, err: String(err) }, "Failed to re-read an object missing from a relist");
+    }
   }
 
   private make(): Informer<T> & ObjectCache<T> {

@@ -1,7 +1,7 @@
 // Reconcile against an in-memory stand-in for the apiserver (unit tests only; the real-cluster
 // tests in test/cluster/ exercise the same code through client-node).
 import assert from "node:assert/strict";
-import type { CoreV1Event, ObjectCache, V1ConfigMap, V1ContainerState, V1Pod } from "@kubernetes/client-node";
+import { ApiException, type CoreV1Event, type ObjectCache, type V1ConfigMap, type V1ContainerState, type V1Pod } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import type { ScriptRun, ScriptRunSpecInput } from "../crds/schema.js";
 import type { Config } from "./config.js";
@@ -35,6 +35,8 @@ class FakeCluster implements Kube {
   readonly configMaps = new Map<string, V1ConfigMap>();
   readonly events: CoreV1Event[] = [];
   readonly logs = new Map<string, string>();
+  /** What etcd stores at most, as it answers through the apiserver. */
+  maxStoredBytes = 1536 * 1024;
   private version = 100;
 
   add(run: ScriptRun): ScriptRun {
@@ -77,6 +79,9 @@ class FakeCluster implements Kube {
     const run = this.runs.get(runKey(namespace, name));
     if (!run) return false;
     const status = patch.type === "replace" ? structuredClone(patch.status) : applyMergePatch(run.status ?? {}, patch.status);
+    if (JSON.stringify({ ...run, status }).length > this.maxStoredBytes) {
+      throw new ApiException(500, "etcdserver: request is too large", { message: "etcdserver: request is too large" }, {});
+    }
     this.runs.set(runKey(namespace, name), { ...run, status: status as ScriptRun["status"], metadata: { ...run.metadata, resourceVersion: String(++this.version) } });
     return true;
   }
@@ -319,6 +324,34 @@ describe("reconciling a ScriptRun", () => {
       await reconcile("a");
       assert.equal(cluster.run("a")?.status?.error?.type, "timeout");
       assert.deepEqual(cluster.reasons("a"), ["Created", "Timeout"]);
+    });
+
+    it("ends with the message cut when the script raised an exception of megabytes", async () => {
+      const { cluster, reconcile } = await started();
+      const message = `ValueError: ${"x".repeat(3 * 1024 * 1024)}`;
+      cluster.logs.set("default/a-runner", JSON.stringify(envelope({ success: false, result: null, exitCode: 1, error: { type: "runtime_error", message } })));
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify({ truncated: true, success: false, exitCode: 1, errorType: "runtime_error", durationMs: 9 })));
+      await reconcile("a");
+      const error = cluster.run("a")?.status?.error;
+      assert.equal(cluster.run("a")?.status?.phase, "Failed");
+      assert.equal(error?.type, "runtime_error");
+      assert.ok(error!.message.startsWith("ValueError: xxx") && error!.message.length < 17 * 1024, `${error!.message.length} characters`);
+      assert.match(error!.message, /cut from 3145740 bytes\)$/);
+      assert.equal(cluster.pods.size, 0);
+    });
+
+    it("ends as infrastructure_error, freeing its slot, when the apiserver refuses to store its outcome", async () => {
+      const { cluster, reconcile } = await started();
+      cluster.maxStoredBytes = 64 * 1024;
+      cluster.logs.set("default/a-runner", JSON.stringify(envelope({ stdout: "y".repeat(200 * 1024) })));
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify({ truncated: true, success: true, exitCode: 0, errorType: null, durationMs: 9 })));
+      await reconcile("a");
+      const status = cluster.run("a")?.status;
+      assert.equal(status?.phase, "Failed");
+      assert.equal(status?.error?.type, "infrastructure_error");
+      assert.match(status!.error!.message, /refused to store the run's successful outcome: .*request is too large/s);
+      assert.equal(status?.stdout, undefined);
+      assert.equal(cluster.pods.size, 0);
     });
 
     it("has its status written only when it changed", async () => {

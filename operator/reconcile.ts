@@ -42,6 +42,13 @@ const FOREIGN_RETRY_MS = 2000;
 
 type WriteResult = "written" | "unchanged" | "gone";
 
+/** Whether a status write failed for what it carried (too large, or invalid), not for a passing
+ * fault: etcd's "request is too large" and gRPC's ResourceExhausted reach us as a 500. */
+function refusedAsStored(err: unknown): boolean {
+  const code = statusCode(err);
+  return code === 413 || code === 422 || (code === 500 && /too large|ResourceExhausted|larger than/i.test(String((err as Error).message)));
+}
+
 const podDone = (pod: V1Pod) => ["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
 
 export class Reconciler {
@@ -221,7 +228,20 @@ export class Reconciler {
   private async finish(key: string, run: ScriptRun, status: ScriptRunStatus, outcome: Outcome,
     ran?: { pod: V1Pod; heardAt: number }): Promise<ProcessResult> {
     const { metrics, log, events } = this.deps;
-    const wrote = await this.writeStatus(key, run, status);
+    let wrote: WriteResult;
+    try {
+      wrote = await this.writeStatus(key, run, status);
+    } catch (err) {
+      if (!refusedAsStored(err)) throw err;
+      // Retrying the same write would fail forever and hold the run's slot: end the run with
+      // what surely fits, saying why its outcome is missing.
+      const { podName, startedAt, finishedAt, durationMs, exitCode, sandbox } = outcome;
+      const why = infrastructureError(`The apiserver refused to store the run's ${status.error?.type ?? "successful"} outcome: ` +
+        `${String((err as Error).message).slice(0, 500)}`);
+      status = finishedStatus(run, { error: why, podName, startedAt, finishedAt, durationMs, exitCode, sandbox }, this.deps.config, this.now());
+      log.warn({ run: key, errorType: outcome.error?.type }, "Stored a smaller outcome after the apiserver refused the whole one");
+      wrote = await this.writeStatus(key, run, status);
+    }
     if (wrote === "gone") return this.gone(key);
     if (wrote === "unchanged") return this.afterFinish(key, { ...run, status });
     const error = status.error;

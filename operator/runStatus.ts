@@ -3,7 +3,7 @@
 // what changed. Conditions follow the API conventions: Accepted, PodCreated, Finished, each with a
 // CamelCase reason, keeping lastTransitionTime while their status stays the same.
 import type { Condition, ErrorType, RunError, Sandbox, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
-import { fitOutput, jsonBytes } from "./statusBudget.js";
+import { fitError, fitOutput, jsonBytes } from "./statusBudget.js";
 
 export interface Outcome {
   /** Absent when the run succeeded. */
@@ -134,12 +134,15 @@ export interface FinishSettings {
 
 /** The final status: Succeeded or Failed, with the outcome fitted into what etcd can store. */
 export function finishedStatus(run: ScriptRun, outcome: Outcome, settings: FinishSettings, now: number): ScriptRunStatus {
-  const budget = settings.maxObjectBytes - jsonBytes({ metadata: run.metadata, spec: run.spec }) - STATUS_OVERHEAD_BYTES;
+  // The error's own texts first (cut to fixed sizes), then the output in what is left.
+  const fittedError = outcome.error && fitError(outcome.error);
+  const budget = settings.maxObjectBytes - jsonBytes({ metadata: run.metadata, spec: run.spec })
+    - jsonBytes({ ...fittedError, traceback: undefined }) - STATUS_OVERHEAD_BYTES;
   const fitted = fitOutput({
     result: outcome.result, stdout: outcome.stdout, stderr: outcome.stderr,
-    stdoutTruncated: outcome.stdoutTruncated, stderrTruncated: outcome.stderrTruncated, traceback: outcome.error?.traceback,
+    stdoutTruncated: outcome.stdoutTruncated, stderrTruncated: outcome.stderrTruncated, traceback: fittedError?.traceback,
   }, budget);
-  let error = outcome.error && (fitted.traceback !== undefined ? { ...outcome.error, traceback: fitted.traceback } : outcome.error);
+  let error = fittedError && (fitted.traceback !== undefined ? { ...fittedError, traceback: fitted.traceback } : fittedError);
   if (!error && fitted.resultBytes !== undefined) {
     error = {
       type: "output_limit", suggestions: ["Return a smaller result, or write bulk data to stdout."], availableFunctions: [],

@@ -1,6 +1,7 @@
 // A ScriptRun lives in etcd, which refuses objects above ~1.5 MiB. The outcome of a run (result,
 // stdout, stderr, traceback) must fit beside the spec, so it gets a byte budget: the result whole or
 // not at all (a cut JSON value is a different value), the text fields cut, marked truncated.
+import type { RunError } from "../crds/schema.js";
 
 export interface Output {
   result?: unknown;
@@ -18,6 +19,11 @@ export interface Fitted extends Output {
 
 // A traceback is read by people; past this only its end (the exception) is worth keeping.
 const MAX_TRACEBACK_BYTES = 64 * 1024;
+// An error's message, each suggestion, and how many of them and of the available functions are
+// kept: a script controls all of them (an exception message of megabytes), and the status must fit.
+const MAX_MESSAGE_BYTES = 16 * 1024;
+const MAX_SUGGESTION_BYTES = 1024;
+const MAX_LIST_ITEMS = 100;
 
 /** Bytes the value takes in the stored JSON. */
 export function jsonBytes(value: unknown): number {
@@ -66,4 +72,22 @@ export function fitOutput(output: Output, budget: number): Fitted {
     left -= jsonBytes(cut);
   }
   return fitted;
+}
+
+/** `text` within `maxBytes`, saying how much was cut. */
+function clipBytes(text: string, maxBytes: number): string {
+  if (jsonBytes(text) <= maxBytes) return text;
+  const marker = ` … (cut from ${Buffer.byteLength(text, "utf8")} bytes)`;
+  return `${cutToBytes(text, maxBytes - jsonBytes(marker))}${marker}`;
+}
+
+/** An error's texts and lists cut to sizes that always fit a status (the traceback goes with the output). */
+export function fitError(error: RunError): RunError {
+  const list = (items: string[] | undefined) => (items ?? []).slice(0, MAX_LIST_ITEMS).map((s) => clipBytes(s, MAX_SUGGESTION_BYTES));
+  return {
+    ...error,
+    message: clipBytes(error.message, MAX_MESSAGE_BYTES),
+    suggestions: list(error.suggestions),
+    availableFunctions: list(error.availableFunctions),
+  };
 }

@@ -28,7 +28,7 @@ down:
 
 test-unit: deps
 	npx tsc -p tsconfig.json --noEmit
-	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts' 'bench/**/*.test.ts'
+	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'core/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts' 'bench/**/*.test.ts'
 	python3 -m pytest -q images/runner/tests
 
 test-cluster: deps

@@ -1,16 +1,16 @@
 // The API's configuration: SCRIPTRUN_API_* environment variables for the HTTP service, plus the
-// controller's own SCRIPTRUN_* variables (operator/config.ts) for what a run may ask for, so that
-// the API refuses exactly what the controller would. Validated once at start; api/README.md
-// documents every variable.
+// run settings it shares with the controller (core/runSettings.ts: what a run may ask for, the
+// preflight checker), so that the API refuses exactly what the controller would. Validated once
+// at start; api/README.md documents every variable.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { type Config as OperatorConfig, loadConfig } from "../operator/config.js";
-import type { RequestLimits } from "../operator/request.js";
-
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const list = z.string().transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== ""));
+import { ConfigError, type EnvTable, int, list, parseEnvTable } from "../core/envTable.js";
+import type { LogLevel } from "../core/log.js";
+import type { PreflightSettings } from "../core/preflight.js";
+import type { RequestLimits } from "../core/request.js";
+import { RUN_VARIABLES, runSettingProblems, runSettings } from "../core/runSettings.js";
 // A Kubernetes namespace name (RFC 1123 label).
 export const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -32,13 +32,9 @@ const VARIABLES = {
   SCRIPTRUN_API_RECHECK_SECONDS: [int(1, 3600), "10"],
   SCRIPTRUN_API_RUN_TTL_SECONDS: [z.union([z.literal(""), int(0)]), "3600"],
   SCRIPTRUN_API_KUBECONFIG: [z.string(), ""],
-} as const satisfies Record<string, readonly [z.ZodType, string]>;
+} as const satisfies EnvTable;
 
-export const API_VARIABLES = Object.keys(VARIABLES) as Array<keyof typeof VARIABLES>;
-
-const EnvSchema = z.object(Object.fromEntries(
-  Object.entries(VARIABLES).map(([name, [schema, fallback]]) => [name, z.string().default(fallback).pipe(schema as z.ZodType<unknown, string>)]),
-) as { [K in keyof typeof VARIABLES]: z.ZodPipe<z.ZodDefault<z.ZodString>, (typeof VARIABLES)[K][0]> });
+export const API_VARIABLES = Object.keys(VARIABLES);
 
 export interface ApiConfig {
   port: number;
@@ -67,11 +63,12 @@ export interface ApiConfig {
   version: string;
   /** What a run may ask for: the controller's defaults and caps. */
   runLimits: RequestLimits;
-  preflight: { runnerPath: string; python: string; timeoutMs: number; workers: number };
-  logLevel: OperatorConfig["logLevel"];
+  preflight: PreflightSettings;
+  logLevel: LogLevel;
 }
 
-export class ApiConfigError extends Error {}
+/** The API's configuration error is the one every process reports the same way. */
+export { ConfigError as ApiConfigError };
 
 /** The version in package.json of the checkout (or of dist/'s parent). */
 function packageVersion(): string {
@@ -84,20 +81,10 @@ function packageVersion(): string {
 
 /** Reads and validates the configuration; throws an ApiConfigError naming every bad variable. */
 export function loadApiConfig(environment: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const raw: Record<string, string | undefined> = {};
-  for (const name of API_VARIABLES) raw[name] = environment[name];
-  const parsed = EnvSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ApiConfigError(`Invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  }
-  let operator: OperatorConfig;
-  try {
-    operator = loadConfig(environment);
-  } catch (err) {
-    throw new ApiConfigError((err as Error).message);
-  }
-  const env = parsed.data;
-  const { timeoutSeconds, cpu, memory, pids, outputBytes, maxScriptBytes, importPolicy } = operator;
+  const env = parseEnvTable({ ...RUN_VARIABLES, ...VARIABLES }, environment);
+  const problems = runSettingProblems(env);
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  const run = runSettings(env);
   return {
     port: env.SCRIPTRUN_API_PORT,
     host: env.SCRIPTRUN_API_HOST,
@@ -116,8 +103,8 @@ export function loadApiConfig(environment: NodeJS.ProcessEnv = process.env): Api
     runTtlSeconds: env.SCRIPTRUN_API_RUN_TTL_SECONDS === "" ? undefined : env.SCRIPTRUN_API_RUN_TTL_SECONDS,
     kubeconfig: env.SCRIPTRUN_API_KUBECONFIG,
     version: packageVersion(),
-    runLimits: { timeoutSeconds, cpu, memory, pids, outputBytes, maxScriptBytes, importPolicy },
-    preflight: { runnerPath: operator.runnerPath, python: operator.python, timeoutMs: operator.preflightTimeoutMs, workers: operator.preflightWorkers },
-    logLevel: operator.logLevel,
+    runLimits: run.limits,
+    preflight: run.preflight,
+    logLevel: run.logLevel,
   };
 }

@@ -6,8 +6,8 @@ import { ApiException, FetchError } from "@kubernetes/client-node";
 import type { Context, Next } from "koa";
 import { MulterError } from "multer";
 import { ZodError } from "zod";
-import type { Logger } from "../operator/log.js";
-import { PreflightError } from "../operator/preflight.js";
+import type { Logger } from "../core/log.js";
+import { PreflightError } from "../core/preflight.js";
 
 export interface Issue {
   path: Array<string | number>;

@@ -9,8 +9,8 @@
 // `name: null`, as there is no run to fetch later.
 import { randomBytes } from "node:crypto";
 import type { Context } from "koa";
+import { type RunnerRequest, resolveRequest } from "../core/request.js";
 import { API_VERSION, KIND, type RunError, type ScriptRun } from "../crds/schema.js";
-import { type RunnerRequest, resolveRequest } from "../operator/request.js";
 import type { Services } from "./app.js";
 import type { Identity } from "./auth.js";
 import { ApiError, invalid } from "./errors.js";

@@ -3,12 +3,11 @@
 // against a watch that stopped silently. Each (re)list tells the listener to re-check what it
 // waits for.
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
-import { GROUP, PLURAL, type ScriptRun, VERSION } from "../crds/schema.js";
-import type { Logger } from "../operator/log.js";
-import { WatchedCache } from "../operator/watchedCache.js";
+import { runsPath } from "../core/kube.js";
+import type { Logger } from "../core/log.js";
+import { WatchedCache } from "../core/watchedCache.js";
+import type { ScriptRun } from "../crds/schema.js";
 import type { RunListener, RunWatch } from "./runStore.js";
-
-const PATH = `/apis/${GROUP}/${VERSION}/${PLURAL}`;
 
 export interface RunInformerOptions {
   relistMs: number;
@@ -28,7 +27,7 @@ export class RunInformer implements RunWatch {
     const asRun = (obj: KubernetesObject) => obj as unknown as ScriptRun;
     this.cache = new WatchedCache<KubernetesObject>(kc, {
       what: "scriptruns",
-      path: PATH,
+      path: runsPath(),
       list: options.list as () => Promise<KubernetesListObject<KubernetesObject>>,
       read: async (name, namespace) => (await options.read(namespace ?? "", name)) as KubernetesObject | undefined,
     }, {

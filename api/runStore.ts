@@ -5,9 +5,10 @@ import {
   ApiException, type ConfigurationOptions, CustomObjectsApi, type KubeConfig, Observable, type ObservableMiddleware,
   PatchStrategy, setHeaderOptions,
 } from "@kubernetes/client-node";
-import { GROUP, PLURAL, type ScriptRun, VERSION } from "../crds/schema.js";
-import type { Logger } from "../operator/log.js";
-import { CANCEL_ANNOTATION } from "../operator/names.js";
+import { RUNS, unless } from "../core/kube.js";
+import type { Logger } from "../core/log.js";
+import { CANCEL_ANNOTATION } from "../core/runs.js";
+import type { ScriptRun } from "../crds/schema.js";
 import { RunInformer } from "./runInformer.js";
 
 /** Label on every ScriptRun the API creates. */
@@ -62,15 +63,6 @@ export function within(ms: number): ConfigurationOptions<ObservableMiddleware> {
   };
 }
 
-async function unlessCode<T, F>(code: number, call: Promise<T>, fallback: F): Promise<T | F> {
-  try {
-    return await call;
-  } catch (err) {
-    if (err instanceof ApiException && err.code === code) return fallback;
-    throw err;
-  }
-}
-
 const LIST_TIMEOUT_MS = 60_000;
 
 export interface KubeRunStoreOptions {
@@ -88,18 +80,18 @@ export class KubeRunStore implements RunStore {
 
   create(body: ScriptRun): Promise<ScriptRun | "exists"> {
     const namespace = body.metadata.namespace!;
-    return unlessCode(409, this.custom.createNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace, plural: PLURAL, body }, this.timeout()) as Promise<ScriptRun>, "exists" as const);
+    return unless([409], this.custom.createNamespacedCustomObject(
+      { ...RUNS, namespace, body }, this.timeout()) as Promise<ScriptRun>, "exists" as const);
   }
 
   get(namespace: string, name: string): Promise<ScriptRun | undefined> {
-    return unlessCode(404, this.custom.getNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name }, this.timeout()) as Promise<ScriptRun>, undefined);
+    return unless([404], this.custom.getNamespacedCustomObject(
+      { ...RUNS, namespace, name }, this.timeout()) as Promise<ScriptRun>, undefined);
   }
 
   async list(namespace: string, page: { limit: number; continue?: string }): Promise<RunPage> {
     const answer = await this.custom.listNamespacedCustomObject({
-      group: GROUP, version: VERSION, namespace, plural: PLURAL, limit: page.limit,
+      ...RUNS, namespace, limit: page.limit,
       ...(page.continue !== undefined ? { _continue: page.continue } : {}),
     }, this.timeout()) as { items?: ScriptRun[]; metadata?: { continue?: string } };
     return { items: answer.items ?? [], continue: answer.metadata?.continue || undefined };
@@ -107,14 +99,14 @@ export class KubeRunStore implements RunStore {
 
   requestCancel(namespace: string, name: string): Promise<ScriptRun | undefined> {
     // client-node's generated PATCH methods default to a JSON patch; this is a merge patch.
-    return unlessCode(404, this.custom.patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { metadata: { annotations: { [CANCEL_ANNOTATION]: "true" } } } },
+    return unless([404], this.custom.patchNamespacedCustomObject(
+      { ...RUNS, namespace, name, body: { metadata: { annotations: { [CANCEL_ANNOTATION]: "true" } } } },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch, this.timeout())) as Promise<ScriptRun>, undefined);
   }
 
   async ping(): Promise<void> {
     // The same permission the shared watch needs: list ScriptRuns in every namespace.
-    await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, limit: 1 }, this.timeout());
+    await this.custom.listClusterCustomObject({ ...RUNS, limit: 1 }, this.timeout());
   }
 
   watch(listener: RunListener): RunWatch {
@@ -122,7 +114,7 @@ export class KubeRunStore implements RunStore {
       relistMs: this.options.relistMs,
       log: this.options.log,
       // A full list can be large: it gets more time than a single call.
-      list: () => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL },
+      list: () => this.custom.listClusterCustomObject(RUNS,
         within(Math.max(this.options.timeoutMs, LIST_TIMEOUT_MS))),
       read: (namespace, name) => this.get(namespace, name),
     });

@@ -1,7 +1,7 @@
 // The runs resource: create without waiting, read, list page by page, cancel, and follow a run's
 // phases as Server-Sent Events.
 import assert from "node:assert/strict";
-import { CANCEL_ANNOTATION } from "../operator/names.js";
+import { CANCEL_ANNOTATION } from "../core/runs.js";
 import { type TestApp, testApp } from "./testkit.js";
 
 const SCRIPT = "def main():\n    return 1\n";

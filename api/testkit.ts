@@ -5,17 +5,16 @@
 import type { AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import supertest from "supertest";
+import { silentLogger } from "../core/log.js";
+import { PreflightClient, defaultRunnerPath } from "../core/preflight.js";
+import { CANCEL_ANNOTATION, keyOf, runKey } from "../core/runs.js";
 import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
-import { silentLogger } from "../operator/log.js";
-import { PreflightClient, defaultRunnerPath } from "../operator/preflight.js";
 import { createApp } from "./app.js";
 import { type AccessReviews, type Auth, NoAuth, type User, type Verb } from "./auth.js";
 import { type ApiConfig, loadApiConfig } from "./config.js";
-import { CANCEL_ANNOTATION } from "../operator/names.js";
 import { type RunListener, type RunPage, type RunStore, type RunWatch } from "./runStore.js";
 import { Waiter } from "./waiter.js";
 
-const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
 const copy = <T>(value: T): T => structuredClone(value);
 
 /** The configuration tests start from: no auth, the checkout's runner for preflight. */
@@ -40,13 +39,13 @@ export class FakeRunStore implements RunStore {
   async create(run: ScriptRun): Promise<ScriptRun | "exists"> {
     this.check();
     const { namespace = "", name = "" } = run.metadata;
-    if (this.runs.has(keyOf(namespace, name))) return "exists";
+    if (this.runs.has(runKey(namespace, name))) return "exists";
     const stored: ScriptRun = copy({ ...run, metadata: { ...run.metadata, uid: `uid-${name}`, creationTimestamp: new Date().toISOString() } });
     this.put(stored);
     this.later(() => {
       this.setStatus(namespace, name, { phase: "Running" });
       this.later(() => {
-        const current = this.runs.get(keyOf(namespace, name));
+        const current = this.runs.get(runKey(namespace, name));
         const status = current && this.outcome(current);
         if (status) this.setStatus(namespace, name, status);
       });
@@ -56,7 +55,7 @@ export class FakeRunStore implements RunStore {
 
   async get(namespace: string, name: string): Promise<ScriptRun | undefined> {
     this.check();
-    const run = this.runs.get(keyOf(namespace, name));
+    const run = this.runs.get(runKey(namespace, name));
     return run && copy(run);
   }
 
@@ -71,7 +70,7 @@ export class FakeRunStore implements RunStore {
 
   async requestCancel(namespace: string, name: string): Promise<ScriptRun | undefined> {
     this.check();
-    const run = this.runs.get(keyOf(namespace, name));
+    const run = this.runs.get(runKey(namespace, name));
     if (!run) return undefined;
     run.metadata.annotations = { ...run.metadata.annotations, [CANCEL_ANNOTATION]: "true" };
     this.put(run);
@@ -105,16 +104,16 @@ export class FakeRunStore implements RunStore {
 
   /** Changes a run's status as the controller would, and tells the watch (unless `silently`). */
   setStatus(namespace: string, name: string, status: ScriptRunStatus, silently = false): void {
-    const run = this.runs.get(keyOf(namespace, name));
+    const run = this.runs.get(runKey(namespace, name));
     if (!run) return;
     run.status = { ...run.status, ...status };
     this.put(run, silently);
   }
 
   remove(namespace: string, name: string): void {
-    const run = this.runs.get(keyOf(namespace, name));
+    const run = this.runs.get(runKey(namespace, name));
     if (!run) return;
-    this.runs.delete(keyOf(namespace, name));
+    this.runs.delete(runKey(namespace, name));
     this.listener?.deleted(copy(run));
   }
 
@@ -125,7 +124,7 @@ export class FakeRunStore implements RunStore {
 
   private put(run: ScriptRun, silently = false): void {
     run.metadata.resourceVersion = String(++this.version);
-    this.runs.set(keyOf(run.metadata.namespace ?? "", run.metadata.name ?? ""), run);
+    this.runs.set(keyOf(run), run);
     if (!silently) this.listener?.changed(copy(run));
   }
 

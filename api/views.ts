@@ -1,8 +1,8 @@
 // How a ScriptRun looks in the API's answers: its outcome (what /execute answers), the whole run
 // (GET /runs/:name) and a line of a list (GET /runs). Absent status fields become null or "", so
 // clients see every key whatever the phase.
+import { cancelRequested } from "../core/runs.js";
 import type { RunError, ScriptRun } from "../crds/schema.js";
-import { cancelRequested } from "../operator/names.js";
 import type { Outcome, RunSummary } from "./schemas.js";
 
 function createdAt(run: ScriptRun): string | null {

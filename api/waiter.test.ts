@@ -1,8 +1,8 @@
 // The waiter: every waiting request on one shared watch, waits that cannot miss their run, and a
 // shutdown that lets the waits in flight answer.
 import assert from "node:assert/strict";
+import { silentLogger } from "../core/log.js";
 import { API_VERSION, KIND, type ScriptRun } from "../crds/schema.js";
-import { silentLogger } from "../operator/log.js";
 import { FakeRunStore, testApp } from "./testkit.js";
 import { Waiter } from "./waiter.js";
 

@@ -6,8 +6,9 @@
 // can, with no error and no events). So when the watch (re)starts every watched run is fetched again,
 // and on a timer so is every run watched for longer than the re-check interval: a stuck watch
 // delays an answer by about that interval, not until the wait runs out.
+import type { Logger } from "../core/log.js";
+import { keyOf, runKey } from "../core/runs.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
-import type { Logger } from "../operator/log.js";
 import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
 import type { RunListener, RunStore, RunWatch } from "./runStore.js";
 
@@ -35,8 +36,6 @@ interface Watched {
 
 // Re-checks go out this many at a time, not all at once.
 const RECHECK_CONCURRENCY = 16;
-
-const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
 
 export class Waiter implements RunListener {
   private readonly watched = new Map<string, Watched>();
@@ -96,7 +95,7 @@ export class Waiter implements RunListener {
 
   /** Calls `watcher` with every change of the run until the returned function is called. */
   subscribe(namespace: string, name: string, watcher: Watcher): () => void {
-    const key = keyOf(namespace, name);
+    const key = runKey(namespace, name);
     let entry = this.watched.get(key);
     if (!entry) this.watched.set(key, (entry = { since: Date.now(), watchers: new Set() }));
     const { watchers } = entry;
@@ -148,11 +147,11 @@ export class Waiter implements RunListener {
   }
 
   changed(run: ScriptRun): void {
-    this.dispatch(keyOf(run.metadata.namespace ?? "", run.metadata.name ?? ""), run);
+    this.dispatch(keyOf(run), run);
   }
 
   deleted(run: ScriptRun): void {
-    this.dispatch(keyOf(run.metadata.namespace ?? "", run.metadata.name ?? ""), undefined);
+    this.dispatch(keyOf(run), undefined);
   }
 
   resynced(): void {

@@ -7,11 +7,12 @@
 // a controller started before the fixture, with nothing to cache.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { isoTime } from "../core/time.js";
 import { API_VERSION, KIND, type ScriptRun } from "../crds/schema.js";
 import type { Config } from "../operator/config.js";
 import { ClientKube } from "../operator/kube.js";
 import { podNameFor } from "../operator/names.js";
-import { finishedStatus, isoTime } from "../operator/runStatus.js";
+import { finishedStatus } from "../operator/runStatus.js";
 import { jsonBytes } from "../operator/statusBudget.js";
 import { createRun, getRun, stopController } from "../test/cluster/controller.js";
 import { createNamespace, deleteNamespace, eventually } from "../test/cluster/kube.js";

@@ -34,7 +34,7 @@ export function assertBuilt(): void {
       return 0;
     }
   };
-  const sources = Math.max(...["operator", "api", "api/routes", "crds"].map(newest));
+  const sources = Math.max(...["core", "operator", "api", "api/routes", "crds"].map(newest));
   if (Math.min(built("operator/main"), built("api/main")) < sources) {
     throw new Error("dist/ is missing or older than the sources: run `npm run build` first (scripts/bench.sh does)");
   }

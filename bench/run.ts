@@ -7,11 +7,11 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubernetesListObject, type KubernetesObject, type V1Job, type V1Pod } from "@kubernetes/client-node";
 import { CREATED_BY_LABEL } from "../api/runStore.js";
-import { GROUP, PLURAL, VERSION } from "../crds/schema.js";
+import { RUNS, runsPath } from "../core/kube.js";
+import { createLogger } from "../core/log.js";
+import { PreflightClient } from "../core/preflight.js";
+import { resolveRequest } from "../core/request.js";
 import { type Config, loadConfig } from "../operator/config.js";
-import { createLogger } from "../operator/log.js";
-import { PreflightClient } from "../operator/preflight.js";
-import { resolveRequest } from "../operator/request.js";
 import { stopController } from "../test/cluster/controller.js";
 import { createNamespace, deleteNamespace, eventually, kc } from "../test/cluster/kube.js";
 import { type Scrape, overheads, segmentsOf, stageMeans } from "./breakdown.js";
@@ -109,7 +109,7 @@ async function measurePreflight(ctx: BenchContext, config: Config, options: Benc
   };
   const resolved = resolveRequest({ script: SYNTAX_ERROR }, config);
   if (!resolved.ok) throw new Error(resolved.reasons.join("; "));
-  const client = new PreflightClient({ runnerPath: RUNNER_PATH, python: config.python, workers: config.preflightWorkers });
+  const client = new PreflightClient({ ...config.preflight, runnerPath: RUNNER_PATH });
   try {
     await client.check(resolved.request);
     for (const concurrency of options.concurrency) {
@@ -128,7 +128,7 @@ async function measurePreflight(ctx: BenchContext, config: Config, options: Benc
 
 async function apiRuns(namespace: string): Promise<Array<{ metadata: { name: string }; status?: { phase?: string } }>> {
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const list = await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace,
+  const list = await custom.listNamespacedCustomObject({ ...RUNS, namespace,
     labelSelector: `${CREATED_BY_LABEL}=api` }) as { items: Array<{ metadata: { name: string }; status?: { phase?: string } }> };
   return list.items;
 }
@@ -170,8 +170,8 @@ function watches(namespace: string, pods: PodTimeline) {
   const batch = kc.makeApiClient(BatchV1Api);
   return {
     runs: new ObjectWatch<KubernetesObject>(kc, {
-      what: "scriptruns", path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
-      list: () => custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace }) as Promise<KubernetesListObject<KubernetesObject>>,
+      what: "scriptruns", path: runsPath(namespace),
+      list: () => custom.listNamespacedCustomObject({ ...RUNS, namespace }) as Promise<KubernetesListObject<KubernetesObject>>,
     }, log),
     jobs: new ObjectWatch<V1Job>(kc, {
       what: "jobs", path: `/apis/batch/v1/namespaces/${namespace}/jobs`, list: () => batch.listNamespacedJob({ namespace }),

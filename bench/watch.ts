@@ -3,8 +3,8 @@
 // Each watch is the self-restarting informer cache the controller and the API use
 // (operator/watchedCache.ts), over one namespace.
 import type { KubeConfig, KubernetesObject, V1Pod } from "@kubernetes/client-node";
-import type { Logger } from "../operator/log.js";
-import { type Source, WatchedCache } from "../operator/watchedCache.js";
+import type { Logger } from "../core/log.js";
+import { type Source, WatchedCache } from "../core/watchedCache.js";
 
 export interface Seen<T> {
   obj: T;

@@ -1,10 +1,11 @@
 // The cap on concurrent runs, global and per namespace. Runs that hold a slot are "active"; the
 // others wait in creation order (creationTimestamp, then name, then namespace) and are admitted
 // while both caps have room. A waiting run beyond the caps is Queued with its position.
+import { runKey } from "../core/runs.js";
+import { toMillis } from "../core/time.js";
 import type { ScriptRun } from "../crds/schema.js";
 import { isFinished } from "../crds/schema.js";
-import { runKey } from "./names.js";
-import { conditionOf, toMillis } from "./runStatus.js";
+import { conditionOf } from "./runStatus.js";
 
 export interface Caps {
   maxConcurrentRuns: number;

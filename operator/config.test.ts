@@ -16,7 +16,7 @@ describe("the controller configuration", () => {
     assert.ok(config.leaderElection.identity.length > 0);
     assert.deepEqual(config.importPolicy, {});
     assert.equal(config.sandboxBackend, "auto");
-    assert.ok(config.runnerPath.endsWith("runner.py"));
+    assert.ok(config.preflight.runnerPath.endsWith("runner.py"));
   });
 
   it("reads every variable from the environment", () => {

@@ -2,14 +2,14 @@
 // reconcile them, and timers guard against missed events (resync: every key again; relist: fresh
 // informers). Started when this replica becomes leader, stopped when it stops being one.
 import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "../core/log.js";
+import type { PreflightClient } from "../core/preflight.js";
+import { runKey } from "../core/runs.js";
 import type { Config } from "./config.js";
 import { EventRecorder } from "./events.js";
 import { watch } from "./informers.js";
 import { ClientKube } from "./kube.js";
-import type { Logger } from "./log.js";
 import { type Metrics, observeStage } from "./metrics.js";
-import { runKey } from "./names.js";
-import type { PreflightClient } from "./preflight.js";
 import { Reconciler } from "./reconcile.js";
 import { WorkQueue } from "./workqueue.js";
 

@@ -1,9 +1,9 @@
 // Kubernetes Events on a ScriptRun, so `kubectl describe sr NAME` tells its story (created pod,
 // queued, succeeded, failed with the error type). Recording an event never fails a reconcile.
 import type { CoreV1Event } from "@kubernetes/client-node";
+import type { Logger } from "../core/log.js";
 import { API_VERSION, KIND, type ScriptRun } from "../crds/schema.js";
 import type { Kube } from "./kube.js";
-import type { Logger } from "./log.js";
 
 export const COMPONENT = "scriptrun-controller";
 

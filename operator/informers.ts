@@ -4,11 +4,12 @@
 import {
   CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, type ObjectCache, type V1Pod,
 } from "@kubernetes/client-node";
-import { GROUP, PLURAL, type ScriptRun, VERSION } from "../crds/schema.js";
-import { unless } from "./kube.js";
-import type { Logger } from "./log.js";
-import { MANAGED_SELECTOR, keyOf, ownerRunKey } from "./names.js";
-import { type CacheListener, WatchedCache } from "./watchedCache.js";
+import { RUNS, runsPath, unless } from "../core/kube.js";
+import type { Logger } from "../core/log.js";
+import { keyOf } from "../core/runs.js";
+import { type CacheListener, WatchedCache } from "../core/watchedCache.js";
+import type { ScriptRun } from "../crds/schema.js";
+import { MANAGED_SELECTOR, ownerRunKey } from "./names.js";
 
 /** Several namespaces' caches read as one. */
 class Caches<T extends KubernetesObject> implements ObjectCache<T> {
@@ -48,11 +49,11 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
   const scopes: Array<string | undefined> = namespaces.length > 0 ? namespaces : [undefined];
   const runs = new Caches<KubernetesObject>(new Map(scopes.map((ns) => [ns, new WatchedCache<KubernetesObject>(kc, {
     what: `scriptruns${ns ? ` in ${ns}` : ""}`,
-    path: `/apis/${GROUP}/${VERSION}${ns ? `/namespaces/${ns}` : ""}/${PLURAL}`,
+    path: runsPath(ns),
     list: () => ns
-      ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: PLURAL })
-      : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }),
-    read: (name, namespace = "") => unless([404], custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }), undefined),
+      ? custom.listNamespacedCustomObject({ ...RUNS, namespace: ns })
+      : custom.listClusterCustomObject(RUNS),
+    read: (name, namespace = "") => unless([404], custom.getNamespacedCustomObject({ ...RUNS, namespace, name }), undefined),
   }, both((run) => enqueue(keyOf(run))), log)])));
   const pods = new Caches<V1Pod>(new Map(scopes.map((ns) => [ns, new WatchedCache<V1Pod>(kc, {
     what: `runner pods${ns ? ` in ${ns}` : ""}`,

@@ -1,10 +1,11 @@
 // The few Kubernetes calls reconcile makes, behind one small interface: client-node backs it in
 // the controller, an in-memory fake in unit tests. Errors are client-node's ApiException (`.code`).
 import {
-  ApiException, CoreV1Api, type CoreV1Event, CustomObjectsApi, type KubeConfig, PatchStrategy,
+  CoreV1Api, type CoreV1Event, CustomObjectsApi, type KubeConfig, PatchStrategy,
   type V1ConfigMap, type V1Pod, setHeaderOptions,
 } from "@kubernetes/client-node";
-import { GROUP, PLURAL, type ScriptRun, type ScriptRunStatus, VERSION } from "../crds/schema.js";
+import { RUNS, unless } from "../core/kube.js";
+import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 
 /** How a status change travels: a merge patch normally, a JSON patch when it must carry nulls. */
 export type StatusPatch =
@@ -28,23 +29,6 @@ export interface Kube {
   /** Deletes the run only if it is still the one with this uid. */
   deleteRun(namespace: string, name: string, uid: string): Promise<void>;
   createEvent(event: CoreV1Event): Promise<void>;
-}
-
-export function statusCode(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
-  const fields = err as { code?: unknown; statusCode?: unknown } | null;
-  const code = fields?.code ?? fields?.statusCode;
-  return typeof code === "number" ? code : undefined;
-}
-
-/** The call's answer, or `fallback` when it fails with one of `codes`. */
-export async function unless<T>(codes: number[], call: Promise<T>, fallback: T): Promise<T> {
-  try {
-    return await call;
-  } catch (err) {
-    if (codes.includes(statusCode(err) ?? 0)) return fallback;
-    throw err;
-  }
 }
 
 export class ClientKube implements Kube {
@@ -73,7 +57,7 @@ export class ClientKube implements Kube {
   }
 
   readRun(namespace: string, name: string): Promise<ScriptRun | undefined> {
-    return unless([404], this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name }), undefined);
+    return unless([404], this.custom.getNamespacedCustomObject({ ...RUNS, namespace, name }), undefined);
   }
 
   readLog(namespace: string, name: string, container: string, limitBytes: number): Promise<string> {
@@ -83,7 +67,7 @@ export class ClientKube implements Kube {
   }
 
   async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {
-    const target = { group: GROUP, version: VERSION, namespace, plural: PLURAL, name };
+    const target = { ...RUNS, namespace, name };
     // client-node's generated PATCH methods default to a JSON patch; say which kind this is.
     const request = patch.type === "merge"
       ? this.custom.patchNamespacedCustomObjectStatus({ ...target, body: { status: patch.status } },
@@ -104,7 +88,7 @@ export class ClientKube implements Kube {
   async deleteRun(namespace: string, name: string, uid: string): Promise<void> {
     // 409: the uid precondition failed, so a new run of that name is not ours to delete.
     await unless([404, 409], this.custom.deleteNamespacedCustomObject({
-      group: GROUP, version: VERSION, namespace, plural: PLURAL, name,
+      ...RUNS, namespace, name,
       body: { preconditions: { uid }, propagationPolicy: "Background" },
     }), undefined);
   }

@@ -5,10 +5,10 @@
 // two thirds of the lease duration; on graceful shutdown it releases the lease at once.
 import { setTimeout as sleep } from "node:timers/promises";
 import { type CoordinationV1Api, V1MicroTime, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
+import { statusCode } from "../core/kube.js";
+import type { Logger } from "../core/log.js";
+import { toMillis } from "../core/time.js";
 import type { Config } from "./config.js";
-import { statusCode } from "./kube.js";
-import type { Logger } from "./log.js";
-import { toMillis } from "./runStatus.js";
 
 export type LeaseSettings = Config["leaderElection"];
 

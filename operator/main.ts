@@ -2,13 +2,13 @@
 // configuration (operator/README.md), serves /metrics and /healthz, stands for leader and runs the
 // controller while it leads, and shuts down gracefully on SIGTERM or SIGINT.
 import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
+import { createLogger } from "../core/log.js";
+import { PreflightClient } from "../core/preflight.js";
+import { aborted, runMain, shutdownSignal } from "../core/process.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { Controller } from "./controller.js";
 import { LeaderElector } from "./leader.js";
-import { createLogger } from "./log.js";
 import { createMetrics, serveMetrics } from "./metrics.js";
-import { PreflightClient } from "./preflight.js";
-import { aborted, runMain, shutdownSignal } from "./process.js";
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env, process.argv.slice(2));
@@ -19,9 +19,8 @@ async function main(): Promise<void> {
   kc.loadFromDefault();
   const metrics = createMetrics();
   const server = await serveMetrics(metrics, config.metricsPort, log);
-  const preflight = new PreflightClient({ runnerPath: config.runnerPath, python: config.python, timeoutMs: config.preflightTimeoutMs,
-    workers: config.preflightWorkers });
-  log.info({ cluster: kc.getCurrentCluster()?.server, runnerImage: config.runnerImage, runnerPath: config.runnerPath,
+  const preflight = new PreflightClient(config.preflight);
+  log.info({ cluster: kc.getCurrentCluster()?.server, runnerImage: config.runnerImage, runnerPath: config.preflight.runnerPath,
     maxConcurrentRuns: config.maxConcurrentRuns, sandboxBackend: config.sandboxBackend }, "Started");
 
   const elector = config.leaderElection.enabled

@@ -5,7 +5,7 @@
 // finished → final status written). operator/README.md says where each starts and ends.
 import { type Server, createServer } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { Logger } from "./log.js";
+import type { Logger } from "../core/log.js";
 
 export type Stage = "queue" | "preflight" | "pod_created" | "pod_started" | "execution" | "status_written";
 

@@ -3,38 +3,18 @@
 // the pod it made instead of making a second one.
 import { createHash } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { runKey } from "../core/runs.js";
 import { KIND } from "../crds/schema.js";
 
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY = "scriptrun-operator";
 export const RUN_LABEL = "scriptrun.dev/run";
 export const RUNNER_CONTAINER = "runner";
-/** Annotation that asks the controller to cancel a run: stop its pod and fail it as `cancelled`.
- * The API's DELETE /runs/:name sets it; so can `kubectl annotate sr NAME scriptrun.dev/cancel-requested=true`. */
-export const CANCEL_ANNOTATION = "scriptrun.dev/cancel-requested";
 /** Label selector of every pod the controller owns. */
 export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 
 // Pod names longer than a DNS label make truncated hostnames; label values stop at 63 too.
 const MAX_NAME = 63;
-
-export function runKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
-}
-
-export function parseKey(key: string): { namespace: string; name: string } {
-  const slash = key.indexOf("/");
-  if (slash <= 0 || slash === key.length - 1) throw new Error(`'${key}' is not a namespace/name key`);
-  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
-
-export function cancelRequested(obj: { metadata?: { annotations?: Record<string, string> } }): boolean {
-  return obj.metadata?.annotations?.[CANCEL_ANNOTATION] === "true";
-}
-
-export function keyOf(obj: KubernetesObject): string {
-  return runKey(obj.metadata?.namespace ?? "", obj.metadata?.name ?? "");
-}
 
 /** `base + suffix` when it fits in 63 characters, else a cut base with a hash of the whole. */
 export function childName(base: string, suffix: string): string {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { resolveRequest } from "../core/request.js";
+import { parseKey } from "../core/runs.js";
+import { childName, configMapNameFor, ownerRunKey, podNameFor, runLabelValue } from "./names.js";
 import { buildConfigMap, buildPod, podMemoryLimit } from "./podSpec.js";
-import { childName, configMapNameFor, ownerRunKey, parseKey, podNameFor, runLabelValue } from "./names.js";
-import { resolveRequest } from "./request.js";
 import { aRun, testConfig } from "./testkit.js";
 
 const config = testConfig();

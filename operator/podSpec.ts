@@ -1,13 +1,11 @@
 // ScriptRun + resolved request + configuration → the ConfigMap carrying the request and the runner
 // pod (docs/architecture.md). Pure: the same run always yields the same objects.
 import type { V1ConfigMap, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
+import { formatBytes, parseQuantity } from "../core/quantity.js";
+import type { RunnerRequest } from "../core/request.js";
 import { API_VERSION, KIND, type ScriptRun } from "../crds/schema.js";
 import type { Config } from "./config.js";
-import {
-  MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL, RUNNER_CONTAINER, configMapNameFor, podNameFor, runLabelValue,
-} from "./names.js";
-import { formatBytes, parseQuantity } from "./quantity.js";
-import type { RunnerRequest } from "./request.js";
+import { MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL, RUNNER_CONTAINER, configMapNameFor, podNameFor, runLabelValue } from "./names.js";
 
 export type PodSettings = Pick<Config, "runnerImage" | "imagePullPolicy" | "memoryHeadroom" | "deadlineGraceSeconds" | "sandboxBackend"
   | "runnerSeccompProfile" | "runnerAppArmorProfile" | "runnerCpuRequest">;

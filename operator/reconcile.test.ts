@@ -3,13 +3,13 @@
 import assert from "node:assert/strict";
 import { ApiException, type CoreV1Event, type ObjectCache, type V1ConfigMap, type V1ContainerState, type V1Pod } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
+import { silentLogger } from "../core/log.js";
+import { CANCEL_ANNOTATION, runKey } from "../core/runs.js";
 import type { ScriptRun, ScriptRunSpecInput } from "../crds/schema.js";
 import type { Config } from "./config.js";
 import { EventRecorder } from "./events.js";
 import type { Kube, StatusPatch } from "./kube.js";
-import { silentLogger } from "./log.js";
 import { type Metrics, createMetrics } from "./metrics.js";
-import { CANCEL_ANNOTATION, runKey } from "./names.js";
 import { Reconciler } from "./reconcile.js";
 import { T0, aRun, envelope, running, terminated, testConfig } from "./testkit.js";
 

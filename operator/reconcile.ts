@@ -3,22 +3,24 @@
 // never asks what event brought it here. The thinking lives in pure modules (request, admission,
 // podSpec, statusFromPod, runStatus); this file does the I/O through the small Kube interface.
 import type { ObjectCache, V1Pod } from "@kubernetes/client-node";
+import { statusCode } from "../core/kube.js";
+import type { Logger } from "../core/log.js";
+import type { PreflightAnswer } from "../core/preflight.js";
+import { type RunnerRequest, resolveRequest } from "../core/request.js";
+import { CANCEL_ANNOTATION, cancelRequested, parseKey, runKey } from "../core/runs.js";
+import { infrastructureError, runError } from "../core/runError.js";
+import { isoTime, toMillis } from "../core/time.js";
 import { type RunError, type ScriptRun, type ScriptRunStatus, isFinished } from "../crds/schema.js";
 import { type AdmissionPlan, type RunSlotFacts, planAdmission } from "./admission.js";
 import type { Config } from "./config.js";
 import type { EventNote } from "./events.js";
-import { type Kube, statusCode } from "./kube.js";
-import type { Logger } from "./log.js";
+import type { Kube } from "./kube.js";
 import { carriesNullMember, mergePatch } from "./mergePatch.js";
 import { type Metrics, observeStage } from "./metrics.js";
-import {
-  CANCEL_ANNOTATION, RUNNER_CONTAINER, cancelRequested, configMapNameFor, ownerRunUid, parseKey, podNameFor, runKey,
-} from "./names.js";
+import { RUNNER_CONTAINER, configMapNameFor, ownerRunUid, podNameFor } from "./names.js";
 import { buildConfigMap, buildPod } from "./podSpec.js";
-import type { PreflightAnswer } from "./preflight.js";
-import { type RunnerRequest, resolveRequest } from "./request.js";
 import {
-  type Outcome, conditionOf, finishedStatus, infrastructureError, isAccepted, isoTime, podStatus, queuedStatus, reasonOf, toMillis,
+  type RunOutcome, conditionOf, finishedStatus, isAccepted, podStatus, queuedStatus, reasonOf,
 } from "./runStatus.js";
 import { statusFromPod } from "./statusFromPod.js";
 import type { ProcessResult } from "./workqueue.js";
@@ -110,10 +112,8 @@ export class Reconciler {
     const { config, metrics } = this.deps;
     const resolution = resolveRequest(run.spec, config);
     if (!resolution.ok) {
-      return this.refuse(key, run, {
-        type: "invalid_input", message: resolution.reasons.join("; "), availableFunctions: [],
-        suggestions: ["Stay within the operator's limits, or ask its operators to raise them."],
-      });
+      return this.refuse(key, run, runError("invalid_input", resolution.reasons.join("; "),
+        ["Stay within the operator's limits, or ask its operators to raise them."]));
     }
     if (!isAccepted(run)) {
       const began = this.now();
@@ -213,19 +213,17 @@ export class Reconciler {
   private cancel(key: string, run: ScriptRun): Promise<ProcessResult> {
     this.deps.log.info({ run: key, pod: run.status?.podName }, "Cancelling run on request");
     const startedMs = toMillis(run.status?.startedAt);
-    return this.refuse(key, run, {
-      type: "cancelled", message: `The run was cancelled (annotation ${CANCEL_ANNOTATION})`, suggestions: [], availableFunctions: [],
-    }, startedMs !== undefined ? { startedAt: isoTime(startedMs), durationMs: Math.max(0, this.now() - startedMs) } : {});
+    return this.refuse(key, run, runError("cancelled", `The run was cancelled (annotation ${CANCEL_ANNOTATION})`), startedMs !== undefined ? { startedAt: isoTime(startedMs), durationMs: Math.max(0, this.now() - startedMs) } : {});
   }
 
   /** Fails the run with `error` now; `ran` says since when it ran, if it did. */
-  private refuse(key: string, run: ScriptRun, error: RunError, ran: Pick<Outcome, "startedAt" | "durationMs"> = {}): Promise<ProcessResult> {
-    const outcome: Outcome = { error, finishedAt: isoTime(this.now()), ...ran };
+  private refuse(key: string, run: ScriptRun, error: RunError, ran: Pick<RunOutcome, "startedAt" | "durationMs"> = {}): Promise<ProcessResult> {
+    const outcome: RunOutcome = { error, finishedAt: isoTime(this.now()), ...ran };
     return this.finish(key, run, finishedStatus(run, outcome, this.deps.config, this.now()), outcome);
   }
 
   /** `ran`: the pod whose outcome this is, and when the controller heard it had finished. */
-  private async finish(key: string, run: ScriptRun, status: ScriptRunStatus, outcome: Outcome,
+  private async finish(key: string, run: ScriptRun, status: ScriptRunStatus, outcome: RunOutcome,
     ran?: { pod: V1Pod; heardAt: number }): Promise<ProcessResult> {
     const { metrics, log, events } = this.deps;
     let wrote: WriteResult;

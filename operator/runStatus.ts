@@ -2,10 +2,12 @@
 // whole from what was observed so that a merge patch against the current status says exactly
 // what changed. Conditions follow the API conventions: Accepted, PodCreated, Finished, each with a
 // CamelCase reason, keeping lastTransitionTime while their status stays the same.
+import { runError } from "../core/runError.js";
+import { isoTime } from "../core/time.js";
 import type { Condition, ErrorType, RunError, Sandbox, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { fitError, fitOutput, jsonBytes } from "./statusBudget.js";
 
-export interface Outcome {
+export interface RunOutcome {
   /** Absent when the run succeeded. */
   error?: RunError;
   result?: unknown;
@@ -27,21 +29,6 @@ const SUMMARY_LENGTH = 60;
 const MESSAGE_LENGTH = 1024;
 // Errors found before any pod exists: the run was not accepted.
 const REFUSALS: readonly ErrorType[] = ["invalid_input", "syntax_error", "missing_entrypoint", "disallowed_import"];
-
-/** Milliseconds of a timestamp that arrived as a Date (list) or a string (watch). */
-export function toMillis(time: Date | string | undefined | null): number | undefined {
-  if (time === undefined || time === null) return undefined;
-  const ms = new Date(time).getTime();
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-export function isoTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-export function infrastructureError(message: string): RunError {
-  return { type: "infrastructure_error", message, suggestions: [], availableFunctions: [] };
-}
 
 /** runtime_error → RuntimeError. */
 export function reasonOf(type: ErrorType): string {
@@ -122,7 +109,7 @@ function clip(text: string, length = SUMMARY_LENGTH): string {
 }
 
 /** The printer column: the result as JSON, or `type: message`, cut to ~60 characters. */
-export function summarize(outcome: Pick<Outcome, "error" | "result">): string {
+export function summarize(outcome: Pick<RunOutcome, "error" | "result">): string {
   if (outcome.error) return clip(`${outcome.error.type}: ${firstLine(outcome.error.message)}`);
   return clip(JSON.stringify(outcome.result ?? null));
 }
@@ -133,7 +120,7 @@ export interface FinishSettings {
 }
 
 /** The final status: Succeeded or Failed, with the outcome fitted into what etcd can store. */
-export function finishedStatus(run: ScriptRun, outcome: Outcome, settings: FinishSettings, now: number): ScriptRunStatus {
+export function finishedStatus(run: ScriptRun, outcome: RunOutcome, settings: FinishSettings, now: number): ScriptRunStatus {
   // The error's own texts first (cut to fixed sizes), then the output in what is left.
   const fittedError = outcome.error && fitError(outcome.error);
   const budget = settings.maxObjectBytes - jsonBytes({ metadata: run.metadata, spec: run.spec })
@@ -144,10 +131,8 @@ export function finishedStatus(run: ScriptRun, outcome: Outcome, settings: Finis
   }, budget);
   let error = fittedError && (fitted.traceback !== undefined ? { ...fittedError, traceback: fitted.traceback } : fittedError);
   if (!error && fitted.resultBytes !== undefined) {
-    error = {
-      type: "output_limit", suggestions: ["Return a smaller result, or write bulk data to stdout."], availableFunctions: [],
-      message: `The result is ${fitted.resultBytes} bytes; a ScriptRun can hold about ${Math.max(0, budget)} more`,
-    };
+    error = runError("output_limit", `The result is ${fitted.resultBytes} bytes; a ScriptRun can hold about ${Math.max(0, budget)} more`,
+      ["Return a smaller result, or write bulk data to stdout."]);
   }
   const podName = outcome.podName ?? run.status?.podName;
   const accepted = podName !== undefined || !error || !REFUSALS.includes(error.type);

@@ -6,10 +6,12 @@
 //   image, config or scheduling trouble past the start timeout, eviction, a vanished pod,
 //   a garbled or missing envelope → infrastructure_error
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import { type Envelope, parseEnvelopeFromLog, parseTerminationMessage, toRunError } from "../core/envelope.js";
+import { infrastructureError, runError } from "../core/runError.js";
+import { isoTime, toMillis } from "../core/time.js";
 import type { RunError, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
-import { type Envelope, parseEnvelopeFromLog, parseTerminationMessage, toRunError } from "./envelope.js";
 import { RUNNER_CONTAINER } from "./names.js";
-import { type FinishSettings, type Outcome, finishedStatus, infrastructureError, isoTime, podStatus, toMillis } from "./runStatus.js";
+import { type FinishSettings, type RunOutcome, finishedStatus, podStatus } from "./runStatus.js";
 
 export interface ObserveSettings extends FinishSettings {
   podStartTimeoutSeconds: number;
@@ -20,7 +22,7 @@ export interface ObserveSettings extends FinishSettings {
 export type Observation =
   | { kind: "needsLog" }
   | { kind: "waiting"; status: ScriptRunStatus; recheckAfterMs?: number }
-  | { kind: "finished"; status: ScriptRunStatus; outcome: Outcome };
+  | { kind: "finished"; status: ScriptRunStatus; outcome: RunOutcome };
 
 function isPlainObject(value: unknown): boolean {
   return value !== null && typeof value === "object" && !Array.isArray(value);
@@ -32,17 +34,15 @@ function describeJsonType(value: unknown): string {
   return typeof value === "string" ? "a string" : `a ${typeof value}`;
 }
 
-function outcomeOfEnvelope(run: ScriptRun, envelope: Envelope, frame: Omit<Outcome, "error">, settings: ObserveSettings): Outcome {
+function outcomeOfEnvelope(run: ScriptRun, envelope: Envelope, frame: Omit<RunOutcome, "error">, settings: ObserveSettings): RunOutcome {
   let error = envelope.success ? undefined : toRunError(envelope.error!);
   const backend = envelope.sandbox?.backend;
   if (settings.sandboxBackend !== "auto" && backend !== settings.sandboxBackend) {
     error = infrastructureError(
       `The runner used ${backend ?? "an unreported sandbox"}, but the operator requires ${settings.sandboxBackend}; the outcome was discarded`);
   } else if (!error && settings.requireObjectResult && (run.spec.mode ?? "function") === "function" && !isPlainObject(envelope.result)) {
-    error = {
-      type: "invalid_result", suggestions: ["Return a dict."], availableFunctions: [],
-      message: `The operator requires the entrypoint to return a JSON object; it returned ${describeJsonType(envelope.result)}`,
-    };
+    error = runError("invalid_result",
+      `The operator requires the entrypoint to return a JSON object; it returned ${describeJsonType(envelope.result)}`, ["Return a dict."]);
   }
   return {
     ...frame,
@@ -57,21 +57,21 @@ function outcomeOfEnvelope(run: ScriptRun, envelope: Envelope, frame: Omit<Outco
   };
 }
 
-function finished(run: ScriptRun, outcome: Outcome, settings: ObserveSettings, now: number): Observation {
+function finished(run: ScriptRun, outcome: RunOutcome, settings: ObserveSettings, now: number): Observation {
   return { kind: "finished", outcome, status: finishedStatus(run, outcome, settings, now) };
 }
 
 /** The outcome of a pod whose runner container has terminated. */
 function terminatedOutcome(run: ScriptRun, pod: V1Pod, container: V1ContainerStatus, log: string | undefined,
-  settings: ObserveSettings, now: number): Outcome | "needsLog" {
+  settings: ObserveSettings, now: number): RunOutcome | "needsLog" {
   const terminated = container.state!.terminated!;
-  const frame: Omit<Outcome, "error"> = {
+  const frame: Omit<RunOutcome, "error"> = {
     podName: pod.metadata?.name,
     ...(toMillis(terminated.startedAt) !== undefined ? { startedAt: isoTime(toMillis(terminated.startedAt)!) } : {}),
     finishedAt: isoTime(toMillis(terminated.finishedAt) ?? now),
     exitCode: terminated.exitCode,
   };
-  const failed = (error: RunError): Outcome => ({ ...frame, error });
+  const failed = (error: RunError): RunOutcome => ({ ...frame, error });
   const message = parseTerminationMessage(terminated.message);
   if (message.kind === "envelope") return outcomeOfEnvelope(run, message.envelope, frame, settings);
   if (message.kind === "truncated") {
@@ -82,17 +82,14 @@ function terminatedOutcome(run: ScriptRun, pod: V1Pod, container: V1ContainerSta
     const why = `the envelope was too long for the termination message and ${fromLog.reason}`;
     // The marker still says how the script ended; without the envelope a success cannot be delivered.
     if (!marker.success && marker.errorType) {
-      const error: RunError = { type: marker.errorType, message: `The script failed with ${marker.errorType}; ${why}`, suggestions: [], availableFunctions: [] };
-      return { ...failed(error), ...(marker.durationMs != null ? { durationMs: marker.durationMs } : {}) };
+      return { ...failed(runError(marker.errorType, `The script failed with ${marker.errorType}; ${why}`)), ...(marker.durationMs != null ? { durationMs: marker.durationMs } : {}) };
     }
     return failed(infrastructureError(`The script finished but ${why}`));
   }
   if (terminated.reason === "OOMKilled") {
     const memory = pod.spec?.containers.find((c) => c.name === RUNNER_CONTAINER)?.resources?.limits?.memory;
-    return failed({
-      type: "memory_limit", suggestions: ["Use less memory, or ask for more with spec.resources.memory."], availableFunctions: [],
-      message: `The runner container was killed for exceeding its memory limit${memory ? ` (${memory})` : ""}`,
-    });
+    return failed(runError("memory_limit", `The runner container was killed for exceeding its memory limit${memory ? ` (${memory})` : ""}`,
+      ["Use less memory, or ask for more with spec.resources.memory."]));
   }
   if (pod.status?.reason === "DeadlineExceeded") return failed(deadlineError(pod));
   const exit = `code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ""}`;
@@ -100,10 +97,8 @@ function terminatedOutcome(run: ScriptRun, pod: V1Pod, container: V1ContainerSta
 }
 
 function deadlineError(pod: V1Pod): RunError {
-  return {
-    type: "timeout", suggestions: ["Make the script faster, or raise spec.timeoutSeconds."], availableFunctions: [],
-    message: `The pod's deadline of ${pod.spec?.activeDeadlineSeconds ?? "?"} seconds passed before the script finished`,
-  };
+  return runError("timeout", `The pod's deadline of ${pod.spec?.activeDeadlineSeconds ?? "?"} seconds passed before the script finished`,
+    ["Make the script faster, or raise spec.timeoutSeconds."]);
 }
 
 /** Why a pod has not started: the container's waiting reason or the scheduler's. */
@@ -117,7 +112,7 @@ function notStartedReason(pod: V1Pod, container: V1ContainerStatus | undefined):
 
 export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: string | undefined, now: number,
   settings: ObserveSettings): Observation {
-  const infra = (message: string, extra: Partial<Outcome> = {}): Observation =>
+  const infra = (message: string, extra: Partial<RunOutcome> = {}): Observation =>
     finished(run, { ...extra, error: infrastructureError(message), finishedAt: isoTime(now) }, settings, now);
   if (!pod) return infra("The runner pod disappeared before it reported an outcome");
 

@@ -1,10 +1,10 @@
 // Builders shared by the operator's unit tests: runs, configuration, runner pods in each state
 // the kubelet reports, and envelopes as the harness writes them.
 import type { V1ContainerState, V1Pod } from "@kubernetes/client-node";
+import { resolveRequest } from "../core/request.js";
 import { API_VERSION, KIND, type ScriptRun, type ScriptRunSpecInput } from "../crds/schema.js";
 import { type Config, loadConfig } from "./config.js";
 import { buildPod } from "./podSpec.js";
-import { resolveRequest } from "./request.js";
 
 export const T0 = Date.parse("2025-06-01T12:00:00Z");
 

@@ -5,7 +5,7 @@
 #   scripts/build-images.sh                       # build and import; nothing to do when unchanged
 #   scripts/build-images.sh --no-import --out F   # write the OCI archive F, for another cluster
 #
-# Stages what images/operator/local-image.env copies: dist/ compiled by tsc from operator/, api/
+# Stages what images/operator/local-image.env copies: dist/ compiled by tsc from core/, operator/, api/
 # and crds/, and the production node_modules (`npm ci --omit=dev`, cached by the hash of
 # package.json and package-lock.json), then runs cluster/build-image.sh. An import is skipped
 # when the image is in containerd and none of its inputs changed since it was imported.
@@ -18,7 +18,7 @@ STAGE=$CACHE_DIR/stage/operator
 STAMP=$STAGE.imported
 
 cd "$REPO"
-inputs=$(find operator api crds images/operator images/runner/*.py cluster/build-image.sh cluster/lib/oci.py \
+inputs=$(find core operator api crds images/operator images/runner/*.py cluster/build-image.sh cluster/lib/oci.py \
   package.json package-lock.json tsconfig.json -type f ! -name '*.test.ts' -print0 \
   | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 

@@ -25,7 +25,7 @@ describe("the behaviour case checker", () => {
     assert.throws(() => assertMatchesCase(byName("infinite-loop"),
       { success: false, error: { type: "runtime_error", message: "" } }, 1));
     assert.throws(() => assertMatchesCase(byName("syntax-error"),
-      { success: false, error: { type: "syntax_error", message: "", line: null } }, 1));
+      { success: false, error: { type: "syntax_error", message: "" } }, 1));
     assert.throws(() => assertMatchesCase(byName("infinite-loop"),
       { success: false, error: { type: "timeout", message: "" } }, 25));
     assert.throws(() => assertMatchesCase(byName("big-but-allowed-output"),

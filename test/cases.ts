@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Outcome as ApiOutcome } from "../api/schemas.js";
 
 export interface CaseExpectation {
   success?: boolean;
@@ -31,15 +32,8 @@ export interface BehaviourCase {
   expect: CaseExpectation;
 }
 
-/** What came back from a run, in the shape shared by ScriptRun status and the API answer. */
-export interface Outcome {
-  success: boolean;
-  result?: unknown;
-  stdout?: string;
-  stderr?: string;
-  exitCode?: number | null;
-  error?: { type: string; message: string; line?: number | null; availableFunctions?: string[] } | null;
-}
+/** What came back from a run, as the API answers it (ScriptRun status is read into the same shape). */
+export type Outcome = Pick<ApiOutcome, "success"> & Partial<Pick<ApiOutcome, "result" | "stdout" | "stderr" | "exitCode" | "error">>;
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const CASES_DIR = process.env.SCRIPTRUN_CASES_DIR ?? resolve(here, "..", "..", "shared", "cases");

@@ -4,10 +4,10 @@
 // callers answer 410 run_deleted for runs that were alive.)
 import assert from "node:assert/strict";
 import type { KubernetesListObject, KubernetesObject } from "@kubernetes/client-node";
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from "../../crds/schema.js";
-import { unless } from "../../operator/kube.js";
-import { createLogger } from "../../operator/log.js";
-import { WatchedCache } from "../../operator/watchedCache.js";
+import { RUNS, runsPath, unless } from "../../core/kube.js";
+import { createLogger } from "../../core/log.js";
+import { WatchedCache } from "../../core/watchedCache.js";
+import { API_VERSION, KIND } from "../../crds/schema.js";
 import { createNamespace, custom, deleteNamespace, kc } from "./kube.js";
 
 describe("the watched cache on the real cluster", function () {
@@ -20,11 +20,11 @@ describe("the watched cache on the real cluster", function () {
   });
 
   it("reports no object deleted that still exists, when relisting while objects are created", async () => {
-    const target = { group: GROUP, version: VERSION, namespace, plural: PLURAL };
+    const target = { ...RUNS, namespace };
     const reportedDeleted: string[] = [];
     const cache = new WatchedCache<KubernetesObject>(kc, {
       what: "scriptruns",
-      path: `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
+      path: runsPath(namespace),
       list: () => custom.listNamespacedCustomObject(target) as Promise<KubernetesListObject<KubernetesObject>>,
       read: (name) => unless([404], custom.getNamespacedCustomObject({ ...target, name }), undefined),
     }, { changed: () => undefined, deleted: (obj) => reportedDeleted.push(obj.metadata?.name ?? "") }, createLogger("error", "test"));

@@ -37,6 +37,9 @@ export interface PreflightOptions {
   workers?: number;
 }
 
+/** How the processes configure their preflight checker (core/runSettings.ts). */
+export type PreflightSettings = Required<PreflightOptions>;
+
 export class PreflightError extends Error {}
 
 type Request = Pick<RunnerRequest, "script" | "mode" | "entrypoint"> & Partial<RunnerRequest>;

@@ -2,7 +2,6 @@
 // A value above a configured cap is refused with a reason, never lowered: the run then fails
 // with invalid_input before any pod exists.
 import { type ScriptRunSpec, ScriptRunSpecSchema } from "../crds/schema.js";
-import type { Config } from "./config.js";
 import { parseQuantity } from "./quantity.js";
 
 /** The harness's request format (docs/architecture.md). */
@@ -20,7 +19,18 @@ export interface RunnerRequest {
   imports?: { allow?: string[]; deny?: string[] };
 }
 
-export type RequestLimits = Pick<Config, "timeoutSeconds" | "cpu" | "memory" | "pids" | "outputBytes" | "maxScriptBytes" | "importPolicy">;
+export interface Bounds<T> { default: T; max: T }
+
+/** What a run may ask for: the defaults filled in where the spec says nothing, and the caps. */
+export interface RequestLimits {
+  timeoutSeconds: Bounds<number>;
+  cpu: Bounds<string>;
+  memory: Bounds<string>;
+  pids: Bounds<number>;
+  outputBytes: Bounds<number>;
+  maxScriptBytes: number;
+  importPolicy: { allow?: string[]; deny?: string[] };
+}
 
 export type Resolution = { ok: true; request: RunnerRequest } | { ok: false; reasons: string[] };
 

@@ -30,7 +30,10 @@ writeFileSync(fakeRunner, FAKE_SERVER);
 
 const request = (script: string) => ({ script, mode: "function" as const, entrypoint: "main" });
 
-describe("the preflight client", () => {
+describe("the preflight client", function () {
+  // Real Python children, waited for on purpose (1.5 s timeouts): mocha's 2 s default is too
+  // tight once the machine is busy, though nothing asserted here is a duration.
+  this.timeout(15_000);
   let client: PreflightClient;
   beforeEach(() => {
     client = new PreflightClient({ runnerPath: fakeRunner, timeoutMs: 3000 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
+import { testConfig } from "../operator/testkit.js";
 import { formatBytes, parseQuantity } from "./quantity.js";
 import { MAX_REQUEST_BYTES, resolveRequest } from "./request.js";
-import { testConfig } from "./testkit.js";
 
 const config = testConfig();
 

@@ -5,6 +5,8 @@ import { type Logger, pino } from "pino";
 
 export type { Logger };
 
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+
 const NEVER_LOGGED = ["script", "stdin", "stdout", "stderr", "result", "args", "kwargs", "traceback"];
 
 export function createLogger(level: string, name = "scriptrun-controller"): Logger {

@@ -5,36 +5,16 @@
 import { randomUUID } from "node:crypto";
 import cors from "@koa/cors";
 import Router from "@koa/router";
-import Koa, { type Context, type Next } from "koa";
+import Koa, { type Next, type ParameterizedContext } from "koa";
 import type { Registry } from "prom-client";
 import type { Logger } from "../core/log.js";
-import type { PreflightClient } from "../core/preflight.js";
-import type { Auth } from "./auth.js";
-import type { ApiConfig } from "./config.js";
 import { afterAnswerErrors, errorHandler } from "./errors.js";
-import { type ApiMetrics, createMetrics, routeOf } from "./metrics.js";
+import { createMetrics, routeOf } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 import { executeRouter } from "./routes/execute.js";
 import { runsRouter } from "./routes/runs.js";
 import { serviceRouter } from "./routes/service.js";
-import type { RunStore } from "./runStore.js";
-import type { Waiter } from "./waiter.js";
-
-export interface AppDeps {
-  runs: RunStore;
-  /** The shared watch every waiting request and event stream subscribes to (built over `runs`). */
-  waiter: Waiter;
-  /** The harness's preflight checker (operator/preflight.ts). */
-  preflight: Pick<PreflightClient, "check">;
-  config: ApiConfig;
-  auth: Auth;
-  /** Where the API's metrics are registered, and what GET /metrics serves. */
-  registry: Registry;
-  log: Logger;
-}
-
-/** What the routes use: the dependencies and the metrics registered for them. */
-export type Services = AppDeps & { metrics: ApiMetrics };
+import type { ApiState, AppDeps, Services } from "./services.js";
 
 // Probes and scrapes are logged at debug, so the log shows requests, not the kubelet.
 const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
@@ -42,7 +22,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** The caller's X-Request-Id when it is sane, else a new one; echoed back, and one log line per request. */
 function requestContext(log: Logger) {
-  return async function requestId(ctx: Context, next: Next): Promise<void> {
+  return async function requestId(ctx: ParameterizedContext<ApiState>, next: Next): Promise<void> {
     const given = ctx.get("X-Request-Id");
     const id = REQUEST_ID.test(given) ? given : randomUUID();
     ctx.state.requestId = id;
@@ -69,15 +49,15 @@ function corsFor(origins: string[]) {
   });
 }
 
-export function createApp(deps: AppDeps): Koa {
+export function createApp(deps: AppDeps): Koa<ApiState> {
   const services: Services = { ...deps, metrics: createMetrics(deps.registry, deps.waiter, deps.config.maxConcurrentWaits) };
-  const app = new Koa();
+  const app = new Koa<ApiState>();
   app.on("error", afterAnswerErrors(deps.log));
   app.use(errorHandler(deps.log, deps.config.maxBodyBytes));
   app.use(requestContext(deps.log));
   app.use(services.metrics.observe);
   if (deps.config.corsOrigins.length > 0) app.use(corsFor(deps.config.corsOrigins));
-  const root = new Router();
+  const root = new Router<ApiState>();
   for (const router of [serviceRouter(services, openApiDocument(deps.config)), executeRouter(services), runsRouter(services)]) {
     root.use(router.routes());
   }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { FetchError } from "@kubernetes/client-node";
 import { KubernetesAuth } from "./auth.js";
-import { REQUESTED_BY_ANNOTATION } from "./execution.js";
+import { REQUESTED_BY_ANNOTATION } from "./runService.js";
 import { ScriptedReviews, type TestApp, testApp } from "./testkit.js";
 
 const SCRIPT = "def main():\n    return 1\n";

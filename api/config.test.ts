@@ -29,6 +29,11 @@ describe("the API configuration", () => {
     assert.throws(() => loadApiConfig({ SCRIPTRUN_MAX_TIMEOUT_SECONDS: "0" }), (err: unknown) => err instanceof ApiConfigError && /SCRIPTRUN_MAX_TIMEOUT_SECONDS/.test(err.message));
   });
 
+  it("is not stopped by a bad value of a variable only the controller reads", () => {
+    const config = loadApiConfig({ SCRIPTRUN_LEADER_ELECTION: "maybe", SCRIPTRUN_RUNNER_SECCOMP_PROFILE: "whatever", SCRIPTRUN_MAX_PIDS: "90" });
+    assert.equal(config.runLimits.pids.max, 90);
+  });
+
   it("documents every variable in api/README.md", () => {
     const readme = readFileSync(new URL("./README.md", import.meta.url), "utf8");
     for (const name of API_VARIABLES) assert.ok(readme.includes(`\`${name}\``), `${name} is not documented`);

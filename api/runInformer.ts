@@ -7,7 +7,7 @@ import { runsPath } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { WatchedCache } from "../core/watchedCache.js";
 import type { ScriptRun } from "../crds/schema.js";
-import type { RunListener, RunWatch } from "./runStore.js";
+import type { RunListener, RunWatch } from "./runWatch.js";
 
 export interface RunInformerOptions {
   relistMs: number;

@@ -10,6 +10,7 @@ import type { Logger } from "../core/log.js";
 import { CANCEL_ANNOTATION } from "../core/runs.js";
 import type { ScriptRun } from "../crds/schema.js";
 import { RunInformer } from "./runInformer.js";
+import type { RunListener, RunWatch } from "./runWatch.js";
 
 /** Label on every ScriptRun the API creates. */
 export const CREATED_BY_LABEL = "scriptrun.dev/created-by";
@@ -18,22 +19,6 @@ export interface RunPage {
   items: ScriptRun[];
   /** Token of the next page; undefined on the last. */
   continue: string | undefined;
-}
-
-/** Told of every ScriptRun change the shared watch sees. */
-export interface RunListener {
-  changed(run: ScriptRun): void;
-  deleted(run: ScriptRun): void;
-  /** The watch (re)started and may have missed events since it last ran: re-check what matters. */
-  resynced(): void;
-}
-
-export interface RunWatch {
-  /** Starts watching in the background, retrying until the cluster answers. */
-  start(): void;
-  stop(): Promise<void>;
-  /** True once the watch has listed everything and is following changes. */
-  readonly synced: boolean;
 }
 
 export interface RunStore {

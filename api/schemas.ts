@@ -1,10 +1,11 @@
 // What the API accepts and answers, as zod schemas derived from the ScriptRun spec schema
-// (crds/schema.ts); they validate requests and generate /openapi.json. Also the `params`
-// convention of older executors: a script whose last line is a bare function name is called as
-// that function, with `params` as its keyword (object) or positional (array) arguments.
+// (crds/schema.ts); they validate requests and generate /openapi.json, and turn a validated body
+// into the run it asks for (with the `params` convention of params.ts).
 import { z } from "zod";
+import { scriptTooLarge } from "../core/request.js";
 import { PHASES, RunErrorSchema, type ScriptRunSpecInput, ScriptRunSpecSchema } from "../crds/schema.js";
 import { type ApiConfig, NAMESPACE } from "./config.js";
+import { applyParams, splitCallee } from "./params.js";
 
 export type Route = "execute" | "scripts" | "params" | "runs";
 
@@ -20,19 +21,6 @@ const described = <T extends z.ZodType>(schema: T, from: z.ZodType): T => schema
 
 const Params = z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())])
   .describe("Arguments for the function the script's last line names (or the entrypoint): an object gives keyword arguments, an array positional ones.");
-
-const PYTHON_KEYWORDS = new Set(("False None True and as assert async await break class continue def del elif else except " +
-  "finally for from global if import in is lambda nonlocal not or pass raise return try while with yield").split(" "));
-
-/** The script without its last line when that line is a bare top-level name (e.g. `custom`), and the name. */
-export function splitCallee(script: string): { script: string; name: string } | undefined {
-  const lines = script.split("\n");
-  let last = lines.length - 1;
-  while (last >= 0 && lines[last]!.trim() === "") last--;
-  const line = lines[last]?.replace(/\s+$/, "") ?? "";
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(line) || PYTHON_KEYWORDS.has(line)) return undefined;
-  return { script: `${lines.slice(0, last).join("\n")}\n`, name: line };
-}
 
 /** Every field a run request may carry; each route accepts a subset. */
 function baseSchema(config: ApiConfig) {
@@ -62,11 +50,8 @@ function crossChecks(maxScriptBytes: number) {
     if (body.script === undefined && body.code === undefined) issue(["script"], "script is required (or code, its alias)");
     if (body.script !== undefined && body.code !== undefined) issue(["code"], "give script or code, not both");
     for (const field of ["script", "code"] as const) {
-      const bytes = body[field] === undefined ? 0 : Buffer.byteLength(body[field], "utf8");
-      if (bytes > maxScriptBytes) {
-        ctx.addIssue({ code: "too_big", origin: "string", maximum: maxScriptBytes, inclusive: true, path: [field],
-          message: `${field} is ${bytes} bytes; at most ${maxScriptBytes} are allowed` });
-      }
+      const tooLarge = scriptTooLarge(body[field] ?? "", maxScriptBytes, field);
+      if (tooLarge) ctx.addIssue({ code: "too_big", origin: "string", maximum: maxScriptBytes, inclusive: true, path: [field], message: tooLarge });
     }
     const callsFunction = (["params", "entrypoint", "args", "kwargs"] as const).filter((f) => body[f] !== undefined);
     if (body.code !== undefined && body.mode === undefined && body.params === undefined && callsFunction.length > 0) {
@@ -119,15 +104,9 @@ export const NamespaceQuerySchema = z.strictObject({
 
 /** A validated body as the run it asks for: alias resolved, params convention applied. */
 export function toRunRequest(body: Body, route: Route, config: ApiConfig): RunRequest {
-  let script = body.script ?? body.code ?? "";
-  let entrypoint = body.entrypoint;
-  let { args, kwargs } = body;
-  if (body.params !== undefined) {
-    const callee = splitCallee(script);
-    if (callee) ({ script, name: entrypoint } = callee);
-    if (Array.isArray(body.params)) args = body.params;
-    else kwargs = body.params;
-  }
+  const { script, entrypoint, args, kwargs } = body.params !== undefined
+    ? applyParams(body.script ?? body.code ?? "", body.params, body.entrypoint)
+    : { script: body.script ?? body.code ?? "", entrypoint: body.entrypoint, args: body.args, kwargs: body.kwargs };
   // Plain `code` is a script to run top to bottom, as older executors ran it; `params` asks for a function.
   const mode = route === "scripts" || (body.code !== undefined && body.mode === undefined && body.params === undefined)
     ? "script" as const : body.mode;

@@ -6,8 +6,8 @@
 import { PassThrough } from "node:stream";
 import type { Context } from "koa";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
-import type { Services } from "./app.js";
 import { notFound } from "./errors.js";
+import type { Services } from "./services.js";
 import { outcomeOf } from "./views.js";
 
 /** Milliseconds a client should wait before reconnecting (the SSE `retry` field). */

@@ -12,7 +12,8 @@ import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { createApp } from "./app.js";
 import { type AccessReviews, type Auth, NoAuth, type User, type Verb } from "./auth.js";
 import { type ApiConfig, loadApiConfig } from "./config.js";
-import { type RunListener, type RunPage, type RunStore, type RunWatch } from "./runStore.js";
+import type { RunPage, RunStore } from "./runStore.js";
+import type { RunListener, RunWatch } from "./runWatch.js";
 import { Waiter } from "./waiter.js";
 
 const copy = <T>(value: T): T => structuredClone(value);

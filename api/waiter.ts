@@ -10,7 +10,8 @@ import type { Logger } from "../core/log.js";
 import { keyOf, runKey } from "../core/runs.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
 import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
-import type { RunListener, RunStore, RunWatch } from "./runStore.js";
+import type { RunStore } from "./runStore.js";
+import type { RunListener, RunWatch } from "./runWatch.js";
 
 /** Told of each change of one run: the run, or undefined when it was deleted. */
 export type Watcher = (run: ScriptRun | undefined) => void;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { envelope, harnessError } from "../operator/testkit.js";
 import { parseEnvelopeFromLog, parsePreflightAnswer, parseTerminationMessage } from "./envelope.js";
+import { envelope, harnessError } from "./testkit.js";
 
 describe("reading what the harness says", () => {
   it("tells an envelope from the truncated marker", () => {

@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
-import { testConfig } from "../operator/testkit.js";
+import { execFileSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { HARD_MAX_SCRIPT_BYTES } from "../crds/schema.js";
 import { formatBytes, parseQuantity } from "./quantity.js";
-import { MAX_REQUEST_BYTES, resolveRequest } from "./request.js";
+import { MAX_REQUEST_BYTES, resolveRequest, scriptTooLarge } from "./request.js";
+import { testLimits } from "./testkit.js";
 
-const config = testConfig();
+const config = testLimits();
 
 function refusals(spec: Record<string, unknown>, env: Record<string, string> = {}): string[] {
-  const resolution = resolveRequest({ script: "def main(): return 1", ...spec }, testConfig(env));
+  const resolution = resolveRequest({ script: "def main(): return 1", ...spec }, testLimits(env));
   return resolution.ok ? [] : resolution.reasons;
 }
 
@@ -32,10 +36,10 @@ describe("resolving a spec into the harness request", () => {
   });
 
   it("applies the operator's default import policy unless the spec has its own", () => {
-    const withDefault = resolveRequest({ script: "x" }, testConfig({ SCRIPTRUN_IMPORT_DENY: "socket" }));
+    const withDefault = resolveRequest({ script: "x" }, testLimits({ SCRIPTRUN_IMPORT_DENY: "socket" }));
     assert.ok(withDefault.ok);
     assert.deepEqual(withDefault.request.imports, { deny: ["socket"] });
-    const own = resolveRequest({ script: "x", imports: { allow: ["math"] } }, testConfig({ SCRIPTRUN_IMPORT_DENY: "socket" }));
+    const own = resolveRequest({ script: "x", imports: { allow: ["math"] } }, testLimits({ SCRIPTRUN_IMPORT_DENY: "socket" }));
     assert.ok(own.ok);
     assert.deepEqual(own.request.imports, { allow: ["math"] });
   });
@@ -94,5 +98,19 @@ describe("Kubernetes quantities", () => {
     assert.equal(formatBytes(1536 * 2 ** 20), "1536Mi");
     assert.equal(formatBytes(1000), "1000");
     assert.equal(formatBytes(1e9 + 0.5), "1000000001");
+  });
+});
+
+describe("the script-size rule", () => {
+  it("refuses a script above the configured byte cap, counting UTF-8 bytes", () => {
+    assert.equal(scriptTooLarge("x = 1 # ok", 10), undefined);
+    assert.equal(scriptTooLarge("x = '日本語'", 10), "script is 15 bytes; at most 10 are allowed");
+    assert.equal(scriptTooLarge("x = '日本語'", 10, "code"), "code is 15 bytes; at most 10 are allowed");
+  });
+
+  it("has the same hard cap in the harness as in the CRD", () => {
+    const harness = execFileSync("python3", ["-c", "import preflight; print(preflight.MAX_SCRIPT_BYTES)"],
+      { cwd: join(dirname(fileURLToPath(import.meta.url)), "..", "images", "runner"), encoding: "utf8" });
+    assert.equal(Number(harness), HARD_MAX_SCRIPT_BYTES);
   });
 });

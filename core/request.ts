@@ -37,12 +37,17 @@ export type Resolution = { ok: true; request: RunnerRequest } | { ok: false; rea
 // A ConfigMap holds at most 1 MiB of data; leave room for the key and JSON framing.
 export const MAX_REQUEST_BYTES = 1024 * 1024 - 1024;
 
+/** The one script-size rule, in UTF-8 bytes: why `script` (sent as `field`) is too large, or
+ * undefined when it fits. The API answers it as 413, the controller as invalid_input. */
+export function scriptTooLarge(script: string, maxBytes: number, field = "script"): string | undefined {
+  const bytes = Buffer.byteLength(script, "utf8");
+  return bytes > maxBytes ? `${field} is ${bytes} bytes; at most ${maxBytes} are allowed` : undefined;
+}
+
 function capReasons(spec: ScriptRunSpec, request: RunnerRequest, limits: RequestLimits): string[] {
   const reasons: string[] = [];
-  const scriptBytes = Buffer.byteLength(spec.script, "utf8");
-  if (scriptBytes > limits.maxScriptBytes) {
-    reasons.push(`script is ${scriptBytes} bytes; at most ${limits.maxScriptBytes} are allowed`);
-  }
+  const tooLarge = scriptTooLarge(spec.script, limits.maxScriptBytes);
+  if (tooLarge) reasons.push(tooLarge);
   if (request.timeoutSeconds > limits.timeoutSeconds.max) {
     reasons.push(`timeoutSeconds ${request.timeoutSeconds} exceeds the maximum of ${limits.timeoutSeconds.max}`);
   }

@@ -100,19 +100,6 @@ export const ScriptRunSpecSchema = z.object({
 }).meta({ "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "spec is immutable; create a new ScriptRun" }] })
   .describe("What to run and within which limits. Immutable: a new run is a new ScriptRun.");
 
-/** The spec with the operator's script size cap on top of the CRD's bounds (the API validates with it). */
-export function specSchemaWithScriptCap(maxScriptBytes: number = DEFAULT_MAX_SCRIPT_BYTES) {
-  return ScriptRunSpecSchema.superRefine((spec, ctx) => {
-    const bytes = Buffer.byteLength(spec.script, "utf8");
-    if (bytes > maxScriptBytes) {
-      ctx.addIssue({
-        code: "too_big", origin: "string", maximum: maxScriptBytes, inclusive: true, path: ["script"],
-        message: `script is ${bytes} bytes; at most ${maxScriptBytes} are allowed`,
-      });
-    }
-  });
-}
-
 export const RunErrorSchema = z.object({
   type: z.enum(ERROR_TYPES).describe(`Stable error type: ${ERROR_TYPES.join(", ")}.`),
   message: z.string().describe("What went wrong, for a person."),

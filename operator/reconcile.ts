@@ -1,28 +1,30 @@
 // reconcile(key): level-triggered and idempotent. It reads the ScriptRun and its pod from the
 // informer caches, works out what should exist, acts, and rebuilds status from what it sees; it
 // never asks what event brought it here. The thinking lives in pure modules (request, admission,
-// podSpec, statusFromPod, runStatus); this file does the I/O through the small Kube interface.
+// podSpec, statusFromPod, runStatus); the state this process keeps between reconciles lives in
+// slots.ts (slots it reserved) and statusWriter.ts (statuses it wrote); this file dispatches and
+// does the I/O through the small Kube interface.
 import type { ObjectCache, V1Pod } from "@kubernetes/client-node";
 import { statusCode } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import type { PreflightAnswer } from "../core/preflight.js";
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
-import { CANCEL_ANNOTATION, cancelRequested, parseKey, runKey } from "../core/runs.js";
+import { CANCEL_ANNOTATION, cancelRequested, keyOf, parseKey } from "../core/runs.js";
 import { infrastructureError, runError } from "../core/runError.js";
 import { isoTime, toMillis } from "../core/time.js";
 import { type RunError, type ScriptRun, type ScriptRunStatus, isFinished } from "../crds/schema.js";
-import { type AdmissionPlan, type RunSlotFacts, planAdmission } from "./admission.js";
 import type { Config } from "./config.js";
 import type { EventNote } from "./events.js";
 import type { Kube } from "./kube.js";
-import { carriesNullMember, mergePatch } from "./mergePatch.js";
 import { type Metrics, observeStage } from "./metrics.js";
 import { RUNNER_CONTAINER, configMapNameFor, ownerRunUid, podNameFor } from "./names.js";
 import { buildConfigMap, buildPod } from "./podSpec.js";
 import {
   type RunOutcome, conditionOf, finishedStatus, isAccepted, podStatus, queuedStatus, reasonOf,
 } from "./runStatus.js";
+import { type SlotView, Slots } from "./slots.js";
 import { statusFromPod } from "./statusFromPod.js";
+import { StatusWriter, type WriteResult } from "./statusWriter.js";
 import type { ProcessResult } from "./workqueue.js";
 
 export interface ReconcileDeps {
@@ -42,8 +44,6 @@ export interface ReconcileDeps {
 // A pod or ConfigMap of an earlier run of the same name is still being garbage-collected.
 const FOREIGN_RETRY_MS = 2000;
 
-type WriteResult = "written" | "unchanged" | "gone";
-
 /** Whether a status write failed for what it carried (too large, or invalid), not for a passing
  * fault: etcd's "request is too large" and gRPC's ResourceExhausted reach us as a 500. */
 function refusedAsStored(err: unknown): boolean {
@@ -54,14 +54,14 @@ function refusedAsStored(err: unknown): boolean {
 const podDone = (pod: V1Pod) => ["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
 
 export class Reconciler {
-  /** Runs this process admitted, whose pod or status the cache may not show yet. */
-  private readonly reserved = new Map<string, { uid: string; at: number }>();
-  /** Final statuses written but not yet seen in the cache, so a stale read cannot undo them. */
-  private readonly written = new Map<string, { uid: string; status: ScriptRunStatus }>();
+  private readonly statuses: StatusWriter;
+  private readonly slots: Slots;
   private readonly now: () => number;
 
   constructor(private readonly deps: ReconcileDeps) {
     this.now = deps.now ?? Date.now;
+    this.statuses = new StatusWriter(deps.kube);
+    this.slots = new Slots(deps.config, deps.metrics, () => this.slotView(), deps.enqueue);
   }
 
   /** `heardAt`: when the change that queued the key arrived; stage latencies start there, as
@@ -70,35 +70,24 @@ export class Reconciler {
     const { namespace, name } = parseKey(key);
     const cached = this.deps.runs.get(name, namespace);
     if (!cached || cached.metadata.deletionTimestamp) return this.gone(key);
-    const run = this.latest(key, cached);
-    // A reservation of an earlier run of the same name means nothing for this one.
-    if (this.reserved.has(key) && this.reserved.get(key)?.uid !== run.metadata.uid) this.reserved.delete(key);
+    const run = this.statuses.latest(key, cached);
+    const reservedAt = this.slots.reservedAt(key, run);
     if (isFinished(run.status?.phase)) return this.afterFinish(key, run);
     const pod = this.cachedPod(run);
     // A pod that already finished has the real outcome: the cancel came too late to matter.
     if (cancelRequested(run) && !(pod && pod !== "foreign" && podDone(pod))) return this.cancel(key, run);
     if (pod === "foreign") return { requeueAfterMs: FOREIGN_RETRY_MS };
     if (pod) return this.observe(key, run, pod, heardAt);
-    if (this.reserved.has(key) || run.status?.podName !== undefined) return this.podMissing(key, run);
+    if (reservedAt !== undefined || run.status?.podName !== undefined) return this.podMissing(key, run, reservedAt);
     return this.start(key, run, heardAt);
   }
 
   /** The run is gone (its children go with it, by owner reference): free its slot. */
   private gone(key: string): ProcessResult {
-    this.reserved.delete(key);
-    this.written.delete(key);
-    this.wakeWaiting();
+    this.slots.release(key);
+    this.statuses.forget(key);
+    this.slots.wake();
     return {};
-  }
-
-  private latest(key: string, cached: ScriptRun): ScriptRun {
-    const memo = this.written.get(key);
-    if (!memo) return cached;
-    if (memo.uid !== cached.metadata.uid || isFinished(cached.status?.phase)) {
-      this.written.delete(key);
-      return cached;
-    }
-    return { ...cached, status: memo.status };
   }
 
   private cachedPod(run: ScriptRun): V1Pod | "foreign" | undefined {
@@ -122,22 +111,22 @@ export class Reconciler {
       if (!answer.ok) return this.refuse(key, run, answer.error);
     }
     // No await between planning and reserving: no other worker can take the same slot.
-    const decision = this.plan().decisions.get(key) ?? { admit: false, position: 1 };
+    const decision = this.slots.plan().decisions.get(key) ?? { admit: false, position: 1 };
     if (!decision.admit) {
-      const wrote = await this.writeStatus(key, run, queuedStatus(run, decision.position, this.now()));
+      const wrote = await this.statuses.write(key, run, queuedStatus(run, decision.position, this.now()));
       if (wrote === "written" && run.status?.phase !== "Queued") {
         await this.deps.events.record(run, { type: "Normal", reason: "Queued", message: `Waiting for capacity at position ${decision.position}` });
       }
       return {};
     }
-    this.reserved.set(key, { uid: run.metadata.uid ?? "", at: this.now() });
+    this.slots.reserve(key, run, this.now());
     try {
       if (await this.createChildren(run, resolution.request) === "foreign") {
-        this.reserved.delete(key);
+        this.slots.release(key);
         return { requeueAfterMs: FOREIGN_RETRY_MS };
       }
     } catch (err) {
-      this.reserved.delete(key);
+      this.slots.release(key);
       if (statusCode(err) !== 422) throw err;
       return this.refuse(key, run, infrastructureError(`The apiserver refused the runner pod: ${(err as Error).message}`));
     }
@@ -148,7 +137,7 @@ export class Reconciler {
     observeStage(metrics, "pod_created", (this.now() - since) / 1000);
     this.deps.log.info({ run: key, pod: podName }, "Created pod");
     await this.deps.events.record(run, { type: "Normal", reason: "Created", message: `Created pod ${podName}` });
-    await this.writeStatus(key, run, podStatus(run, podName, undefined, this.now()));
+    await this.statuses.write(key, run, podStatus(run, podName, undefined, this.now()));
     return { requeueAfterMs: config.podStartTimeoutSeconds * 1000 };
   }
 
@@ -179,7 +168,7 @@ export class Reconciler {
     if (observation.kind === "needsLog") throw new Error("The envelope was still missing after reading the log");
     if (observation.kind === "finished") return this.finish(key, run, observation.status, observation.outcome, { pod, heardAt });
     const started = observation.status.phase === "Running" && run.status?.phase !== "Running";
-    if (await this.writeStatus(key, run, observation.status) === "written" && started) this.observePodStarted(pod, observation.status.startedAt);
+    if (await this.statuses.write(key, run, observation.status) === "written" && started) this.observePodStarted(pod, observation.status.startedAt);
     return observation.recheckAfterMs !== undefined ? { requeueAfterMs: observation.recheckAfterMs } : {};
   }
 
@@ -191,10 +180,10 @@ export class Reconciler {
   }
 
   /** The run was admitted but its pod is not in the cache: a lagging cache, or a vanished pod. */
-  private async podMissing(key: string, run: ScriptRun): Promise<ProcessResult> {
+  private async podMissing(key: string, run: ScriptRun, reservedAt: number | undefined): Promise<ProcessResult> {
     const { kube, config } = this.deps;
     const { namespace = "", name = "" } = run.metadata;
-    const since = this.reserved.get(key)?.at ?? toMillis(conditionOf(run, "PodCreated")?.lastTransitionTime) ?? 0;
+    const since = reservedAt ?? toMillis(conditionOf(run, "PodCreated")?.lastTransitionTime) ?? 0;
     const waitedMs = this.now() - since;
     if (waitedMs < config.podGoneGraceSeconds * 1000) return { requeueAfterMs: config.podGoneGraceSeconds * 1000 - waitedMs };
     // Ask the apiserver itself before declaring the pod lost.
@@ -228,7 +217,7 @@ export class Reconciler {
     const { metrics, log, events } = this.deps;
     let wrote: WriteResult;
     try {
-      wrote = await this.writeStatus(key, run, status);
+      wrote = await this.statuses.write(key, run, status);
     } catch (err) {
       if (!refusedAsStored(err)) throw err;
       // Retrying the same write would fail forever and hold the run's slot: end the run with
@@ -238,7 +227,7 @@ export class Reconciler {
         `${String((err as Error).message).slice(0, 500)}`);
       status = finishedStatus(run, { error: why, podName, startedAt, finishedAt, durationMs, exitCode, sandbox }, this.deps.config, this.now());
       log.warn({ run: key, errorType: outcome.error?.type }, "Stored a smaller outcome after the apiserver refused the whole one");
-      wrote = await this.writeStatus(key, run, status);
+      wrote = await this.statuses.write(key, run, status);
     }
     if (wrote === "gone") return this.gone(key);
     if (wrote === "unchanged") return this.afterFinish(key, { ...run, status });
@@ -263,7 +252,7 @@ export class Reconciler {
   private async afterFinish(key: string, run: ScriptRun, justFinished = false): Promise<ProcessResult> {
     const { config, kube, log } = this.deps;
     const { namespace = "", name = "", uid = "" } = run.metadata;
-    const hadSlot = this.reserved.delete(key);
+    const hadSlot = this.slots.release(key);
     const pod = this.cachedPod(run);
     const ours = pod !== undefined && pod !== "foreign";
     // A pod that never finished (stuck pending, lost node) is of no use for debugging: always remove it.
@@ -274,7 +263,7 @@ export class Reconciler {
       await kube.deleteConfigMap(namespace, configMapNameFor(name));
       log.info({ run: key, pod: podNameFor(name) }, "Deleted runner pod");
     }
-    if (hadSlot || remove || justFinished) this.wakeWaiting();
+    if (hadSlot || remove || justFinished) this.slots.wake();
     const ttl = run.spec.ttlSecondsAfterFinished;
     if (ttl === undefined) return {};
     const expiresMs = (toMillis(run.status?.finishedAt) ?? this.now()) + ttl * 1000;
@@ -284,37 +273,13 @@ export class Reconciler {
     return {};
   }
 
-  private async writeStatus(key: string, run: ScriptRun, desired: ScriptRunStatus): Promise<WriteResult> {
-    const patch = mergePatch(run.status ?? {}, desired);
-    if (patch === undefined) return "unchanged";
-    const { namespace = "", name = "", uid = "" } = run.metadata;
-    // A result with null members cannot travel in a merge patch (null means "delete"): replace status whole.
-    const ok = await this.deps.kube.patchRunStatus(namespace, name, carriesNullMember(desired.result)
-      ? { type: "replace", status: desired }
-      : { type: "merge", status: patch as Record<string, unknown> });
-    if (!ok) return "gone";
-    if (isFinished(desired.phase)) this.written.set(key, { uid, status: desired });
-    return "written";
-  }
-
-  private plan(): AdmissionPlan {
-    const facts: RunSlotFacts[] = this.deps.runs.list().map((cached) => {
-      const key = runKey(cached.metadata.namespace ?? "", cached.metadata.name ?? "");
-      const run = this.latest(key, cached);
+  /** Every cached run as the slots see it: with the status written here, and its pod's state. */
+  private slotView(): SlotView[] {
+    return this.deps.runs.list().map((cached) => {
+      const key = keyOf(cached);
+      const run = this.statuses.latest(key, cached);
       const pod = this.cachedPod(run);
-      const podState = pod === undefined || pod === "foreign" ? "none" as const
-        : podDone(pod) ? "done" as const : "live" as const;
-      return { run, reserved: this.reserved.get(key)?.uid === run.metadata.uid, pod: podState };
+      return { key, run, pod: pod === undefined || pod === "foreign" ? "none" : podDone(pod) ? "done" : "live" };
     });
-    const plan = planAdmission(facts, this.deps.config);
-    this.deps.metrics.runsActive.set(plan.held);
-    this.deps.metrics.runsQueued.set([...plan.decisions.values()].filter((d) => !d.admit).length);
-    return plan;
-  }
-
-  /** Queues the waiting runs a freed slot admits. The others learn their new queue position at the
-   * next resync: rewriting every position each time a slot frees would cost a write per queued run. */
-  private wakeWaiting(): void {
-    for (const [key, decision] of this.plan().decisions) if (decision.admit) this.deps.enqueue(key);
   }
 }

@@ -2,6 +2,7 @@
 // the kubelet reports, and envelopes as the harness writes them.
 import type { V1ContainerState, V1Pod } from "@kubernetes/client-node";
 import { resolveRequest } from "../core/request.js";
+export { envelope, harnessError } from "../core/testkit.js";
 import { API_VERSION, KIND, type ScriptRun, type ScriptRunSpecInput } from "../crds/schema.js";
 import { type Config, loadConfig } from "./config.js";
 import { buildPod } from "./podSpec.js";
@@ -60,15 +61,4 @@ export function terminated(message: string | undefined, extra: { exitCode?: numb
       ...(message !== undefined ? { message } : {}),
     },
   };
-}
-
-export function envelope(fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    success: true, result: 1, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false,
-    error: null, exitCode: 0, durationMs: 42, sandbox: { backend: "bubblewrap", memory: "cgroup" }, ...fields,
-  };
-}
-
-export function harnessError(type: string, message: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return { type, message, line: null, traceback: null, suggestions: [], availableFunctions: [], ...fields };
 }

@@ -8,16 +8,15 @@
 // Cancelling marks the run with the scriptrun.dev/cancel-requested annotation (a merge patch);
 // the controller sees it, stops the pod and fails the run with error type `cancelled`. The
 // ScriptRun is kept, so its outcome can still be read.
-import Router from "@koa/router";
-import type { Context } from "koa";
+import Router, { type RouterContext } from "@koa/router";
 import { z } from "zod";
 import { isFinished } from "../../crds/schema.js";
-import type { Services } from "../app.js";
-import { type Identity, type Verb, authenticated } from "../auth.js";
+import { type Verb, authenticated } from "../auth.js";
 import { readRunBody } from "../body.js";
 import { ApiError, notFound } from "../errors.js";
-import { admit, createRun, newRunName, parseRunRequest } from "../execution.js";
+import { admit, createRun, newRunName, parseRunRequest } from "../runService.js";
 import { ListQuerySchema, NamespaceQuerySchema } from "../schemas.js";
+import type { ApiState, Services } from "../services.js";
 import { streamRunEvents } from "../sse.js";
 import { runSummary, runView } from "../views.js";
 
@@ -25,22 +24,22 @@ import { runSummary, runView } from "../views.js";
 const RunName = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "not a run name (lowercase letters, digits, '-' and '.')");
 
 /** The run a request names, once the caller may `verb` it. */
-async function target(ctx: Context, deps: Services, verb: Verb): Promise<{ namespace: string; name: string }> {
+async function target(ctx: RouterContext<ApiState>, deps: Services, verb: Verb): Promise<{ namespace: string; name: string }> {
   const { name } = z.object({ name: RunName }).parse(ctx.params);
   const namespace = NamespaceQuerySchema.parse(ctx.query).namespace ?? deps.config.defaultNamespace;
-  await deps.auth.authorize(ctx.state.identity as Identity, verb, namespace);
+  await deps.auth.authorize(ctx.state.identity, verb, namespace);
   return { namespace, name };
 }
 
 const noSuchRun = (name: string, namespace: string) => notFound(`No run ${name} in namespace ${namespace}`, { name, namespace });
 
-export function runsRouter(deps: Services): Router {
-  const router = new Router({ prefix: "/runs" });
+export function runsRouter(deps: Services): Router<ApiState> {
+  const router = new Router<ApiState>({ prefix: "/runs" });
   router.use(authenticated(deps.auth));
 
   router.post("/", ...readRunBody(deps.config.maxBodyBytes), async (ctx) => {
-    const identity = ctx.state.identity as Identity;
-    const request = parseRunRequest(ctx, "runs", deps);
+    const { identity } = ctx.state;
+    const request = parseRunRequest(ctx.request.body, "runs", deps);
     await admit(deps, identity, request);
     const name = newRunName();
     await createRun(deps, identity, request, name);
@@ -52,7 +51,7 @@ export function runsRouter(deps: Services): Router {
   router.get("/", async (ctx) => {
     const query = ListQuerySchema.parse(ctx.query);
     const namespace = query.namespace ?? deps.config.defaultNamespace;
-    await deps.auth.authorize(ctx.state.identity as Identity, "list", namespace);
+    await deps.auth.authorize(ctx.state.identity, "list", namespace);
     const page = await deps.runs.list(namespace, { limit: query.limit, ...(query.continue !== undefined ? { continue: query.continue } : {}) });
     ctx.body = { items: page.items.map(runSummary), continue: page.continue ?? null };
   });

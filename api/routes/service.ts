@@ -2,11 +2,11 @@
 // /health for clients of older executors), readiness (/readyz: the cluster answers, the shared
 // watch follows it, and the API is not shutting down), Prometheus metrics and the OpenAPI document.
 import Router from "@koa/router";
-import type { Services } from "../app.js";
 import { ApiError, fromCluster } from "../errors.js";
+import type { ApiState, Services } from "../services.js";
 
-export function serviceRouter(deps: Services, openapi: Record<string, unknown>): Router {
-  const router = new Router();
+export function serviceRouter(deps: Services, openapi: Record<string, unknown>): Router<ApiState> {
+  const router = new Router<ApiState>();
 
   router.get("/healthz", (ctx) => {
     ctx.body = { status: "ok" };

@@ -1,6 +1,7 @@
-// From a validated request to a ScriptRun: authorise it, hold it to the operator's caps, check it
-// with the harness's preflight (CPython's own parser, through operator/preflight.ts), create the
-// ScriptRun and, for /execute and its aliases, wait for it on the shared watch.
+// The run service, free of HTTP: from a validated request to a ScriptRun. Authorise it, hold it to
+// the operator's caps, check it with the harness's preflight (CPython's own parser, through
+// core/preflight.ts), create the ScriptRun and, for /execute and its aliases, wait for it on the
+// shared watch. The routes parse, call these and answer; failures are ApiErrors.
 //
 // A script that preflight refuses (syntax error, missing entrypoint, disallowed import, invalid
 // input) is answered at once with 200 and success false, and nothing is created: no ScriptRun and
@@ -8,14 +9,13 @@
 // round trips to the apiserver is what keeps these answers in milliseconds. Such an answer has
 // `name: null`, as there is no run to fetch later.
 import { randomBytes } from "node:crypto";
-import type { Context } from "koa";
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
 import { API_VERSION, KIND, type RunError, type ScriptRun } from "../crds/schema.js";
-import type { Services } from "./app.js";
+import type { Services } from "./services.js";
 import type { Identity } from "./auth.js";
 import { ApiError, invalid } from "./errors.js";
 import { CREATED_BY_LABEL } from "./runStore.js";
-import { type Route, type RunRequest, schemasFor, toRunRequest } from "./schemas.js";
+import { type Outcome, type Route, type RunRequest, schemasFor, toRunRequest } from "./schemas.js";
 import { outcomeOf, refusedOutcome } from "./views.js";
 
 /** Annotation naming who asked the API for the run (when callers are authenticated). */
@@ -27,9 +27,9 @@ export function newRunName(): string {
   return `run-${[...randomBytes(12)].map((b) => alphabet[b % 32]).join("")}`;
 }
 
-/** The request of `route` in ctx.request.body, validated (ZodError: 400, or 413 for a large script). */
-export function parseRunRequest(ctx: Context, route: Route, deps: Services): RunRequest {
-  return toRunRequest(schemasFor(deps.config)[route].parse(ctx.request.body), route, deps.config);
+/** The body of a `route` request, validated (ZodError: 400, or 413 for a large script). */
+export function parseRunRequest(body: unknown, route: Route, deps: Services): RunRequest {
+  return toRunRequest(schemasFor(deps.config)[route].parse(body), route, deps.config);
 }
 
 /** 403 unless the caller may create runs there; 400 when the run asks for more than the operator allows. */
@@ -65,23 +65,17 @@ export async function createRun(deps: Services, identity: Identity, request: Run
   return created;
 }
 
-/** POST /execute and its aliases: run the script and answer with its outcome. */
-export async function runAndWait(ctx: Context, deps: Services, route: Route): Promise<void> {
-  const identity = ctx.state.identity as Identity;
-  const request = parseRunRequest(ctx, route, deps);
+/** POST /execute and its aliases: run the script and resolve its outcome. `signal` aborts the
+ * wait (the client hung up); the run itself goes on. */
+export async function runAndWait(deps: Services, identity: Identity, request: RunRequest, signal: AbortSignal): Promise<Outcome> {
   const refusal = await preflight(deps, await admit(deps, identity, request));
-  if (refusal) {
-    ctx.body = refusedOutcome(request.namespace, refusal);
-    return;
-  }
+  if (refusal) return refusedOutcome(request.namespace, refusal);
   const release = deps.waiter.reserve();
   try {
     const at = { name: newRunName(), namespace: request.namespace };
-    // Watch before creating, so the run cannot finish unseen. The client hanging up ends the
-    // wait and frees its slot; the run itself goes on.
+    // Watch before creating, so the run cannot finish unseen.
     const stop = new AbortController();
-    ctx.res.once("close", () => stop.abort());
-    const finished = deps.waiter.waitFor(at.namespace, at.name, request.waitSeconds * 1000, stop.signal);
+    const finished = deps.waiter.waitFor(at.namespace, at.name, request.waitSeconds * 1000, AbortSignal.any([signal, stop.signal]));
     try {
       await createRun(deps, identity, request, at.name);
     } catch (err) {
@@ -91,8 +85,7 @@ export async function runAndWait(ctx: Context, deps: Services, route: Route): Pr
     const result = await finished;
     switch (result.kind) {
       case "finished":
-        ctx.body = outcomeOf(result.run);
-        return;
+        return outcomeOf(result.run);
       case "timeout":
         throw new ApiError(504, "wait_timeout", `Run ${at.name} did not finish within ${request.waitSeconds} s; ` +
           `GET /runs/${at.name}?namespace=${at.namespace} fetches it later`, at);

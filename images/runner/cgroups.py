@@ -1,7 +1,11 @@
 """A cgroup per run where the harness may make one (a root harness on a host,
 nsjail's own in production): memory and process limits the kernel enforces,
 and a reliable way to kill every process of the run. In a pod /sys/fs/cgroup is
-read-only, and the harness falls back to rlimits (reported in the envelope)."""
+read-only, and the harness falls back to rlimits (reported in the envelope).
+
+Either way the kernel counts its OOM kills per memory cgroup: the run's own, or
+the process's own (in a pod, the container's). oom_kills() reads that counter,
+which tells an OOM kill from any other SIGKILL."""
 import os
 import signal
 import time
@@ -28,6 +32,8 @@ class RunCgroup:
             except OSError:
                 continue
         self.memory = any("memory" in d or v2 for d in self.dirs)
+        self.oom_files = [os.path.join(d, "memory.events" if v2 else "memory.oom_control")
+                          for d in self.dirs if v2 or "memory" in d]
 
     def join(self):
         """Moves the calling process in (called in the child, before exec)."""
@@ -62,3 +68,34 @@ class RunCgroup:
                 os.rmdir(path)
             except OSError:
                 pass
+
+
+def _own_oom_files():
+    """This process's memory cgroup, found from /proc/self/cgroup; else the mount's root, which
+    in a container is the container's own cgroup (its path in /proc/self/cgroup is the host's)."""
+    found = []
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                if controllers == "":
+                    found.append(os.path.join(ROOT, path.lstrip("/"), "memory.events"))
+                elif "memory" in controllers.split(","):
+                    found.append(os.path.join(ROOT, "memory", path.lstrip("/"), "memory.oom_control"))
+    except (OSError, ValueError):
+        pass
+    return found + [os.path.join(ROOT, "memory", "memory.oom_control"), os.path.join(ROOT, "memory.events")]
+
+
+def oom_kills(cgroup=None):
+    """The kernel's count of OOM kills in the run's memory cgroup (or this process's); None if unreadable."""
+    for path in (cgroup.oom_files if cgroup and cgroup.oom_files else _own_oom_files()):
+        try:
+            with open(path) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None

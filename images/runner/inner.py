@@ -1,143 +1,139 @@
-"""Runs inside the sandbox: reads the request from the fd named by argv[1],
-runs the user's code, and reports {result | error} on the fd named by argv[2].
-stdout and stderr belong to the user's code; the outer harness alone builds the envelope, so nothing printed here can
-become a result."""
-import asyncio
-import builtins
-import importlib.abc
-import inspect
+"""The reporter: pid 1 of the sandbox. Reads the request from the fd named by
+argv[1], confines itself (seccomp, non-dumpable), forks a child that runs the
+user's code (usercode.py), and writes one report line on the fd named by argv[2].
+
+The child never holds the report fd or the request fd, and cannot change this
+process's memory (another address space; ptrace and friends are denied and this
+process is not dumpable), so the user's code cannot touch the report. It sends
+its outcome on a pipe of its own, of which the reporter accepts exactly one
+well-formed message within the script's own say (outcome.accept). When this
+process exits, the kernel kills everything left in the sandbox's pid namespace.
+
+The report is "started", then one of: {"kind": "outcome", ok, result, exitCode,
+error}, {"kind": "ended", status, signal, cpuSeconds} (no message: how the child
+ended, which the outer harness judges), {"kind": "refused", message}."""
 import json
-import math
 import os
 import resource
+import selectors
+import signal
 import sys
-import traceback
-import types
 
-PROVIDED = "numpy, pandas and the Python standard library"
-
-
-def strict_json(value, path="result"):
-    """Raises TypeError unless value is plain JSON (no sets, NaN, tuples of objects...)."""
-    if value is None or isinstance(value, (bool, str, int)):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise TypeError(f"{path} is {value}, which JSON cannot carry")
-        return
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            strict_json(item, f"{path}[{i}]")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"{path} has the non-string key {key!r}")
-            strict_json(item, f"{path}[{key!r}]")
-        return
-    raise TypeError(f"{path} is a {type(value).__name__}, which JSON cannot carry")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the harness's folder off the path
+import confine
+import outcome
+import usercode
 
 
-def error(type_, message, line=None, trace=None):
-    return {"type": type_, "message": message, "line": line, "traceback": trace,
-            "suggestions": [], "availableFunctions": []}
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
-def from_exception(exc):
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<script>"]
-    line = frames[-1].lineno if frames else None
-    trace = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
-    if isinstance(exc, MemoryError):
-        return error("memory_limit", "the script ran out of memory (MemoryError)", line, trace)
-    message = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, ModuleNotFoundError):
-        message += f" (the runner provides {PROVIDED})"
-    return error("runtime_error", message, line, trace)
+def prepare(limits):
+    """Confines this process before the fork; returns why it cannot, or None."""
+    if os.getpid() != 1:
+        return "the reporter is not the sandbox's pid 1, so processes could outlive the run"
+    # Set here, inside the sandbox's own user namespace, RLIMIT_NPROC counts
+    # only this run's processes (the kernel keys it by namespace and uid);
+    # set outside, it would count every runner pod's uid 65532 on the node.
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits["pids"], limits["pids"]))
+    try:
+        confine.install()
+    except confine.Unsupported as exc:
+        return str(exc)
+    except OSError as exc:  # a kernel without seccomp filters: refuse rather than run unconfined
+        return f"the sandbox could not confine the script: {exc}"
+    return None
 
 
-def guard_imports(policy):
-    """Applies the import policy again at run time (the static check misses __import__)."""
-    real_import = builtins.__import__
-    deny, allow = set(policy["deny"]), policy["allow"]
-
-    def checked(name, globals=None, locals=None, fromlist=(), level=0):
-        top = name.split(".")[0]
-        # Only the user's own imports are policed; libraries may import what they need.
-        from_script = sys._getframe(1).f_code.co_filename == "<script>"
-        if level == 0 and from_script and (top in deny or (allow is not None and top not in allow)):
-            raise ImportError(f"disallowed import: '{name}' is not allowed by the import policy")
-        return real_import(name, globals, locals, fromlist, level)
-
-    builtins.__import__ = checked
-
-    class Denied(importlib.abc.MetaPathFinder):
-        """Catches what bypasses __import__ (importlib.import_module) for modules not yet loaded."""
-
-        def find_spec(self, name, path=None, target=None):
-            top = name.split(".")[0]
-            if top in deny:
-                raise ImportError(f"disallowed import: '{name}' is not allowed by the import policy")
-            return None
-
-    for loaded in [m for m in sys.modules if m.split(".")[0] in deny]:
-        del sys.modules[loaded]
-    sys.meta_path.insert(0, Denied())
+def watch(child, channel, wakeup, cap):
+    """Reads the child's messages (at most `cap` bytes) until the child ends, reaping
+    every process orphaned into this one on the way; returns (data, status, rusage, over)."""
+    data, ended, over = bytearray(), None, False
+    selector = selectors.DefaultSelector()
+    selector.register(channel, selectors.EVENT_READ)
+    selector.register(wakeup, selectors.EVENT_READ)
+    while ended is None:
+        for key, _ in selector.select():
+            if key.fd == wakeup:
+                os.read(wakeup, 4096)
+            elif not _read(channel, data, cap) or len(data) > cap:
+                selector.unregister(channel)  # every writer has gone, or wrote too much
+                if len(data) > cap:  # a result this big is output_limit whatever follows: stop it now
+                    over = True
+                    os.kill(child, signal.SIGKILL)
+        ended = _reap(child)
+    os.set_blocking(channel, False)  # what a still-running grandchild writes later is not waited for
+    while not over and _read(channel, data, cap):
+        over = len(data) > cap
+    return bytes(data), ended[0], ended[1], over
 
 
-def run(request):
-    code = compile(request["script"], "<script>", "exec")
-    if request["mode"] == "script":
-        exec(code, {"__name__": "__main__", "__builtins__": builtins})
-        return None
-    module = types.ModuleType("__script__")
-    sys.modules["__script__"] = module
-    exec(code, module.__dict__)
-    entry = module.__dict__.get(request["entrypoint"])
-    if not callable(entry):
-        raise LookupError(f"'{request['entrypoint']}' is not a function")
-    result = entry(*request["args"], **request["kwargs"])
-    return asyncio.run(result) if inspect.iscoroutine(result) else result
+def _read(fd, data, cap):
+    try:
+        chunk = os.read(fd, min(65536, cap + 1 - len(data)) or 1)
+    except BlockingIOError:
+        return False
+    data += chunk
+    return bool(chunk)
+
+
+def _reap(child):
+    found = None
+    while True:
+        try:
+            pid, status, rusage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return found
+        if pid == 0:
+            return found
+        if pid == child:
+            found = (status, rusage)
+
+
+def verdict(data, status, rusage, over, limits):
+    if over:
+        return {"kind": "outcome", **outcome.too_big(f"more than {limits['output']}", limits["output"])}
+    if os.WIFSIGNALED(status) or not data:  # a signal is the harness's to judge, even after a message
+        return {"kind": "ended", "status": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None,
+                "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                "cpuSeconds": rusage.ru_utime + rusage.ru_stime}
+    try:
+        return {"kind": "outcome", **outcome.accept(data, limits["output"])}
+    except outcome.Tampered as why:
+        message = f"the script tampered with the harness's result channel ({why})"
+        return {"kind": "outcome", **outcome.failure(outcome.error("runtime_error", message))}
 
 
 def main():
     request_fd, report_fd = int(sys.argv[1]), int(sys.argv[2])
-    with os.fdopen(request_fd, "r") as channel:
-        request = json.load(channel)
-    report = os.fdopen(report_fd, "w")
+    with os.fdopen(request_fd, "rb") as channel:
+        job = json.load(channel)
+    request, limits = job["request"], job["limits"]
     os.set_inheritable(report_fd, False)
-    # Set here, inside the sandbox's own user namespace, RLIMIT_NPROC counts
-    # only this run's processes (the kernel keys it by namespace and uid);
-    # set outside, it would count every runner pod's uid 65532 on the node.
-    pids = int(request["limits"].get("pids", 64))
-    resource.setrlimit(resource.RLIMIT_NPROC, (pids, pids))
-    report.write("started\n")
-    report.flush()
-    if request["imports"]["deny"] or request["imports"]["allow"] is not None:
-        guard_imports(request["imports"])
-    outcome = {"ok": True, "result": None, "exitCode": 0}
-    try:
-        outcome["result"] = run(request)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if code:
-            outcome = {"ok": False, "exitCode": code,
-                       "error": error("runtime_error", f"the script exited with code {code} (sys.exit)")}
-    except ImportError as exc:
-        err = from_exception(exc)
-        if str(exc).startswith("disallowed import"):
-            err["type"] = "disallowed_import"
-        outcome = {"ok": False, "exitCode": 1, "error": err}
-    except BaseException as exc:  # the user's failure, whatever it is, is reported, not raised
-        outcome = {"ok": False, "exitCode": 1, "error": from_exception(exc)}
-    else:
-        try:
-            strict_json(outcome["result"])
-        except TypeError as exc:
-            outcome = {"ok": False, "exitCode": 1, "error": error("invalid_result", str(exc))}
-    sys.stdout.flush()
-    sys.stderr.flush()
-    report.write(json.dumps(outcome, allow_nan=False) + "\n")
-    report.flush()
+    write_all(report_fd, b"started\n")
+    refusal = prepare(limits)
+    if refusal:
+        write_all(report_fd, (json.dumps({"kind": "refused", "message": refusal}) + "\n").encode())
+        return
+    wakeup, alarm = os.pipe()
+    os.set_blocking(alarm, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so that the wakeup fd hears of each child's end
+    signal.set_wakeup_fd(alarm)
+    channel, child_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        signal.set_wakeup_fd(-1)
+        for fd in (report_fd, channel, wakeup, alarm):
+            os.close(fd)
+        usercode.serve(request, limits, child_end)
+        return  # then the interpreter ends as for any script: non-daemon threads joined, atexit run
+    os.close(child_end)
+    cap = limits["output"] + outcome.MESSAGE_ALLOWANCE
+    report = verdict(*watch(child, channel, wakeup, cap), limits)
+    write_all(report_fd, (json.dumps(report, allow_nan=False) + "\n").encode())
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ import ast
 import difflib
 import re
 
+from outcome import error
+
 MAX_SCRIPT_BYTES = 1024 * 1024
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -14,10 +16,7 @@ class Refused(Exception):
 
     def __init__(self, type_, message, line=None, suggestions=None, available=None):
         super().__init__(message)
-        self.error = {
-            "type": type_, "message": message, "line": line, "traceback": None,
-            "suggestions": suggestions or [], "availableFunctions": available or [],
-        }
+        self.error = error(type_, message, line, suggestions=suggestions or (), available=available or ())
 
 
 def _expect(request, key, kind, label):
@@ -110,6 +109,9 @@ def preflight(request):
         raise Refused("syntax_error", f"{err.msg} (line {err.lineno})", line=err.lineno) from None
     except ValueError as err:  # e.g. a NUL byte in the source
         raise Refused("syntax_error", str(err)) from None
+    except (RecursionError, MemoryError):  # CPython's parser and compiler recurse; hostile source goes deep
+        raise Refused("syntax_error", "the script is nested too deeply for Python to compile it "
+                                      "(brackets, operators or calls inside one another)") from None
     _check_imports(tree, request["imports"])
     if request["mode"] == "function":
         _check_entrypoint(tree, request["entrypoint"])

@@ -7,8 +7,10 @@
     python3 runner.py --preflight-server                       (JSON lines in and out)
 
 This outer process owns the envelope and the termination message. The user's
-code runs in inner.py inside the sandbox; its stdout and stderr are pipes read
-here, and its result comes back on a private pipe, so printing cannot forge it.
+code runs in a child of inner.py, the sandbox's pid 1, which sends one report
+on a private pipe the user's code never holds; stdout and stderr are pipes
+read here, so printing cannot forge it. Everything read from the sandbox is
+bounded and checked: whatever happens, exactly one JSON envelope is printed.
 """
 import argparse
 import json
@@ -21,15 +23,15 @@ import sys
 import time
 
 import sandbox
-from cgroups import RunCgroup
+from cgroups import RunCgroup, oom_kills
+from outcome import MESSAGE_ALLOWANCE, error
 from preflight import Refused, preflight
+from verdict import Malformed, judge
 
 TERMINATION_LIMIT = 4096
-
-
-def error(type_, message):
-    return {"type": type_, "message": message, "line": None, "traceback": None,
-            "suggestions": [], "availableFunctions": []}
+REPORT_ALLOWANCE = MESSAGE_ALLOWANCE + 4096  # the report line beyond its result
+PREFLIGHT_MEMORY = 1 << 30  # address space of the preflight server: hostile source cannot exhaust its host
+CHUNK = 65536
 
 
 def _kill(proc):
@@ -39,47 +41,73 @@ def _kill(proc):
         pass
 
 
-def _pump(proc, stdin_data, limits, deadline):
-    """Feeds stdin and reads stdout, stderr and the report until the sandbox ends,
-    the wall clock runs out, or a stream passes the output cap."""
+def _feed(sel, key):
+    """Writes what the pipe takes now of what is left for it, without blocking."""
+    try:
+        sent = os.write(key.fd, key.data[:CHUNK])
+    except BlockingIOError:
+        return
+    except BrokenPipeError:  # the sandbox stopped reading: the rest is not wanted
+        sent = len(key.data)
+    if sent == len(key.data):
+        sel.unregister(key.fd)
+        os.close(key.fd)
+    else:
+        sel.modify(key.fd, selectors.EVENT_WRITE, key.data[sent:])
+
+
+def _pump(proc, report, feeds, limits, deadline):
+    """Feeds the request and stdin and reads stdout, stderr and the report, all within the wall
+    clock, until the sandbox closes them, time runs out, or a stream passes its cap."""
     out = {"stdout": bytearray(), "stderr": bytearray(), "report": bytearray()}
+    caps = {"stdout": limits["output"], "stderr": limits["output"], "report": limits["output"] + REPORT_ALLOWANCE}
     cut = {"stdout": False, "stderr": False}
     sel = selectors.DefaultSelector()
-    for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr), ("report", proc.report)):
-        sel.register(stream, selectors.EVENT_READ, name)
-    stop = None
+    for name, fd in (("stdout", proc.stdout.fileno()), ("stderr", proc.stderr.fileno()), ("report", report)):
+        sel.register(fd, selectors.EVENT_READ, name)
+    for fd, data in feeds:
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_WRITE, memoryview(data))
+    reading, stop = 3, None
     try:
-        proc.stdin.write(stdin_data.encode())
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
-    while sel.get_map() and stop is None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            stop = "timeout"
-            break
-        for key, _ in sel.select(min(remaining, 0.5)):
-            chunk = os.read(key.fileobj.fileno(), 65536)
-            if not chunk:
-                sel.unregister(key.fileobj)
-                continue
-            buf = out[key.data]
-            buf += chunk
-            if key.data in cut and len(buf) > limits["output"]:
-                del buf[limits["output"]:]
-                cut[key.data] = True
-                stop = "output_limit"
-    if stop:
-        _kill(proc)
-    proc.wait()
+        while reading and stop is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                stop = "timeout"
+                break
+            for key, _ in sel.select(min(remaining, 0.5)):
+                if key.events == selectors.EVENT_WRITE:
+                    _feed(sel, key)
+                    continue
+                chunk = os.read(key.fd, CHUNK)
+                if not chunk:
+                    sel.unregister(key.fd)
+                    reading -= 1
+                    continue
+                buf = out[key.data]
+                buf += chunk
+                if len(buf) > caps[key.data]:
+                    stop = "report_limit" if key.data == "report" else "output_limit"
+                    if key.data in cut:
+                        del buf[caps[key.data]:]
+                        cut[key.data] = True
+    finally:
+        for key in list(sel.get_map().values()):
+            if key.events == selectors.EVENT_WRITE:
+                os.close(key.fd)
+        sel.close()
+        if stop:
+            _kill(proc)
+        proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            stream.close()
     return out, cut, stop
 
 
 def execute(request):
     limits = sandbox.limits_of(request)
     name = sandbox.backend()
-    req_r, req_w = os.pipe()
-    rep_r, rep_w = os.pipe()
+    (req_r, req_w), (rep_r, rep_w), (in_r, in_w) = os.pipe(), os.pipe(), os.pipe()
     fds = (req_r, rep_w)
     if name == "nsjail":
         cmd = sandbox.nsjail_command(limits, fds)
@@ -95,64 +123,58 @@ def execute(request):
             resource.setrlimit(getattr(resource, res), (value, value))
 
     started = time.monotonic()
+    ooms_before = oom_kills(cgroup)
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                pass_fds=fds, preexec_fn=in_child, start_new_session=True, env={})
-        for fd in fds:
-            os.close(fd)
-        with os.fdopen(req_w, "w") as channel:
-            json.dump(request, channel)
-        proc.report = os.fdopen(rep_r, "rb")
-        out, cut, stop = _pump(proc, request["stdin"], limits, started + limits["wall"])
+        try:
+            proc = subprocess.Popen(cmd, stdin=in_r, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds,
+                                    preexec_fn=in_child, start_new_session=True, env={})
+        except BaseException:
+            for fd in (req_w, rep_r, in_w):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (req_r, rep_w, in_r):
+                os.close(fd)
+        feeds = [(req_w, json.dumps({"request": request, "limits": limits}).encode()),
+                 (in_w, request["stdin"].encode("utf-8", "replace"))]
+        try:
+            out, cut, stop = _pump(proc, rep_r, feeds, limits, started + limits["wall"])
+        finally:
+            os.close(rep_r)
+        ooms_after = oom_kills(cgroup)
     finally:
         if cgroup:
             cgroup.destroy()  # whatever escaped the session kill (a fork bomb's children) ends here
-    envelope = _envelope(proc, out, cut, stop, limits)
+    oom_killed = None if ooms_before is None or ooms_after is None else ooms_after > ooms_before
+    envelope = _envelope(out, cut, stop, proc.returncode, limits, oom_killed)
     envelope["durationMs"] = round((time.monotonic() - started) * 1000, 1)
     memory = "cgroup" if name == "nsjail" or (cgroup and cgroup.memory) else "rlimit"
     envelope["sandbox"] = {"backend": name, "memory": memory}
     return envelope
 
 
-def _envelope(proc, out, cut, stop, limits):
+def _envelope(out, cut, stop, returncode, limits, oom_killed):
     text = {k: out[k].decode("utf-8", errors="replace") for k in ("stdout", "stderr")}
-    lines = out["report"].decode(errors="replace").splitlines()
     envelope = {"success": False, "result": None, "stdout": text["stdout"], "stderr": text["stderr"],
                 "stdoutTruncated": cut["stdout"], "stderrTruncated": cut["stderr"], "error": None, "exitCode": None}
     if stop == "timeout":
         envelope["error"] = error("timeout", f"the script ran past its {limits['wall']:g} s limit")
     elif stop == "output_limit":
         envelope["error"] = error("output_limit", f"the script printed more than {limits['output']} bytes")
-    elif not lines:
+    elif stop == "report_limit":
+        envelope["error"] = error("infrastructure_error", "the sandbox's report passed its size limit")
+    elif not out["report"]:
         envelope["error"] = error("infrastructure_error", f"the sandbox did not start: {text['stderr'].strip()[-500:]}")
         envelope["stderr"] = ""
-    elif len(lines) == 1:
-        envelope["error"] = _ended_without_report(proc.returncode, limits)
     else:
-        # The last line: a script that found the report pipe and wrote to it
-        # first is followed by the real report.
-        report = json.loads(lines[-1])
-        envelope.update(success=report["ok"], result=report.get("result"), exitCode=report["exitCode"],
-                        error=report.get("error"))
+        try:
+            success, result, err, code = judge(bytes(out["report"]), returncode, limits, oom_killed)
+            envelope.update(success=success, result=result, error=err, exitCode=code)
+        except Malformed as exc:
+            envelope["error"] = error("infrastructure_error", str(exc))
     if envelope["exitCode"] is None:
-        envelope["exitCode"] = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+        envelope["exitCode"] = returncode if returncode >= 0 else 128 - returncode
     return envelope
-
-
-def _ended_without_report(returncode, limits):
-    # bubblewrap reports a signal that killed the sandbox as 128 + signal.
-    signum = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
-    if signum == signal.SIGXCPU:
-        return error("timeout", f"the script used up its CPU time ({limits['cpu']} s)")
-    if signum == signal.SIGKILL:
-        # Not killed by this harness (that is a timeout or output_limit, decided
-        # earlier): the kernel's OOM killer, at the pod's or the sandbox's memory cgroup.
-        return error("memory_limit", "the script was killed for using too much memory")
-    if signum == signal.SIGXFSZ:
-        return error("resource_limit", "the script wrote a file past the size limit")
-    if signum == signal.SIGSEGV:
-        return error("memory_limit", "the script crashed, most likely out of memory")
-    return error("runtime_error", f"the script ended without a result (exit status {returncode})")
 
 
 _PROC_OK = None
@@ -167,23 +189,33 @@ def _proc_mountable():
     return _PROC_OK
 
 
+def _failed(err):
+    return {"success": False, "result": None, "stdout": "", "stderr": "", "stdoutTruncated": False,
+            "stderrTruncated": False, "error": err, "exitCode": None, "durationMs": 0, "sandbox": None}
+
+
 def run_request(raw):
     try:
         request = preflight(raw)
     except Refused as refused:
-        return {"success": False, "result": None, "stdout": "", "stderr": "", "stdoutTruncated": False,
-                "stderrTruncated": False, "error": refused.error, "exitCode": None, "durationMs": 0, "sandbox": None}
+        return _failed(refused.error)
     try:
         return execute(request)
-    except (OSError, RuntimeError) as exc:
-        return {"success": False, "result": None, "stdout": "", "stderr": "", "stdoutTruncated": False,
-                "stderrTruncated": False, "error": error("infrastructure_error", str(exc)), "exitCode": None,
-                "durationMs": 0, "sandbox": None}
+    except Exception as exc:  # whatever went wrong here, the caller still gets an envelope
+        return _failed(error("infrastructure_error", f"the harness failed: {type(exc).__name__}: {exc}"))
+
+
+def dumps(envelope):
+    """One line of strict, ASCII JSON (a lone surrogate in a result or output cannot break it)."""
+    try:
+        return json.dumps(envelope, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return json.dumps(_failed(error("infrastructure_error", f"the envelope is not JSON: {exc}")))
 
 
 def termination_message(envelope):
     """The envelope when it fits in 4 KiB, else a marker that sends the controller to the log."""
-    full = json.dumps(envelope)
+    full = dumps(envelope)
     if len(full.encode()) <= TERMINATION_LIMIT:
         return full
     err = envelope.get("error") or {}
@@ -191,9 +223,18 @@ def termination_message(envelope):
                        "errorType": err.get("type"), "durationMs": envelope["durationMs"]})
 
 
-def preflight_answer(raw):
+def parse_request(text):
     try:
-        preflight(raw)
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Refused("invalid_input", f"the request is not JSON: {exc}") from None
+    except (RecursionError, MemoryError):
+        raise Refused("invalid_input", "the request is nested too deeply or too large") from None
+
+
+def preflight_answer(text):
+    try:
+        preflight(parse_request(text))
         return {"ok": True}
     except Refused as refused:
         return {"ok": False, "error": refused.error}
@@ -207,27 +248,24 @@ def main():
     parser.add_argument("--preflight-server", action="store_true", help="check one request per stdin line")
     args = parser.parse_args()
     if args.preflight_server:
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        limit = PREFLIGHT_MEMORY if hard == resource.RLIM_INFINITY else min(hard, PREFLIGHT_MEMORY)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         for line in sys.stdin:
-            try:
-                answer = preflight_answer(json.loads(line))
-            except json.JSONDecodeError:
-                answer = {"ok": False, "error": error("invalid_input", "the request is not JSON")}
-            sys.stdout.write(json.dumps(answer) + "\n")
+            sys.stdout.write(json.dumps(preflight_answer(line)) + "\n")
             sys.stdout.flush()
         return
-    source = open(args.request, encoding="utf-8") if args.request else sys.stdin
-    try:
-        raw = json.load(source)
-    except json.JSONDecodeError as exc:
-        raw = exc
     if args.preflight:
-        answer = preflight_answer(raw) if not isinstance(raw, Exception) else {
-            "ok": False, "error": error("invalid_input", f"the request is not JSON: {raw}")}
-        print(json.dumps(answer))
+        print(json.dumps(preflight_answer(sys.stdin.read())))
         return
-    envelope = run_request(raw if not isinstance(raw, Exception) else None)
-    # ASCII JSON: a lone surrogate in a result or output cannot break the line.
-    print(json.dumps(envelope), flush=True)
+    try:
+        with open(args.request, encoding="utf-8") if args.request else sys.stdin as source:
+            envelope = run_request(parse_request(source.read()))
+    except Refused as refused:
+        envelope = _failed(refused.error)
+    except Exception as exc:
+        envelope = _failed(error("infrastructure_error", f"the harness failed: {type(exc).__name__}: {exc}"))
+    print(dumps(envelope), flush=True)
     if args.termination_log:
         with open(args.termination_log, "w", encoding="utf-8") as f:
             f.write(termination_message(envelope))

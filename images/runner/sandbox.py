@@ -70,14 +70,22 @@ def inner_argv(fds):
 
 
 def bwrap_command(argv, with_proc=True):
-    cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    # --as-pid-1: the reporter (inner.py) is the sandbox's pid 1, with no bubblewrap
+    # process inside to ptrace or signal; its exit ends every process of the run.
+    # --cap-drop ALL matters where the harness runs as root (a host); in a pod there are none.
+    cmd = ["bwrap", "--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--clearenv",
+           "--cap-drop", "ALL"]
     for d in _system_binds():
         cmd += ["--ro-bind", d, d] if not os.path.islink(d) else ["--symlink", os.readlink(d), d]
-    cmd += ["--ro-bind", HARNESS_DIR, INNER_DIR, "--tmpfs", "/tmp", "--dev", "/dev", "--chdir", "/tmp"]
+    cmd += ["--ro-bind", HARNESS_DIR, INNER_DIR, "--tmpfs", "/tmp", "--dev", "/dev", "--tmpfs", "/dev/shm",
+            "--chdir", "/tmp"]
     # In a pod, /proc has masked paths and a fresh proc mount is refused; the
     # script then simply sees no /proc (nothing of the pod leaks through it).
     if with_proc:
         cmd += ["--proc", "/proc"]
+    # A read-only root and /dev (their device nodes stay usable); /tmp and
+    # /dev/shm (multiprocessing's semaphores) are the writable tmpfs mounts.
+    cmd += ["--remount-ro", "/dev", "--remount-ro", "/"]
     for key, value in SANDBOX_ENV.items():
         cmd += ["--setenv", key, value]
     return cmd + ["--", *argv]
@@ -85,7 +93,9 @@ def bwrap_command(argv, with_proc=True):
 
 def nsjail_command(limits, fds):
     # No --chroot /: that would expose the pod's whole tree (the termination-log
-    # file among it). Without it nsjail's root is an empty tmpfs with only these binds.
+    # file among it). Without it nsjail's root is an empty tmpfs with only these
+    # binds, read-only (no --rw). nsjail execs inner.py as the pid namespace's
+    # pid 1 and drops every capability (no --keep_caps).
     cmd = ["nsjail", "--mode", "o", "--quiet", "--disable_proc",
            "--user", "65534", "--group", "65534", "--hostname", "sandbox",
            "--time_limit", str(int(limits["wall"]) + 1),

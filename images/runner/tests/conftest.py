@@ -24,3 +24,22 @@ def run_runner(request, *args, raw=None):
 @pytest.fixture
 def runner():
     return run_runner
+
+
+@pytest.fixture(params=[True, False], ids=["with-proc", "without-proc"])
+def run_either(request, monkeypatch):
+    """run(request) -> envelope: through runner.py as a user would, or, as in a pod where no
+    fresh /proc can be mounted, in process with that forced (the same code otherwise)."""
+    import runner
+
+    def run(req):
+        if run.with_proc:
+            return run_runner(req)[0]
+        envelope = runner.run_request(req)
+        json.dumps(envelope, allow_nan=False)
+        return envelope
+
+    run.with_proc = request.param
+    if not run.with_proc:
+        monkeypatch.setattr(runner, "_PROC_OK", False)
+    return run

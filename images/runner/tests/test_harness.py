@@ -11,15 +11,16 @@ import runner
 import sandbox
 
 
-def test_a_daemonised_grandchild_does_not_outlive_the_run(tmp_path):
+def test_a_daemonised_grandchild_does_not_outlive_the_run():
+    # The grandchild becomes a `sleep` with an argument no other process on the host has (runner
+    # pods of a running cluster are host processes too, so "inner.py" would match theirs).
     script = ("import os, time\ndef main():\n    if os.fork() == 0:\n        os.setsid()\n"
-              "        if os.fork() == 0:\n            time.sleep(30)\n        os._exit(0)\n"
+              "        if os.fork() == 0:\n            os.execv('/bin/sleep', ['sleep', '27.1828'])\n        os._exit(0)\n"
               "    time.sleep(30)\n")
-    before = subprocess.run(["pgrep", "-fc", "time.sleep"], capture_output=True, text=True).stdout.strip()
     envelope, seconds, _ = run_runner({"script": script, "timeoutSeconds": 1})
     assert envelope["error"]["type"] == "timeout" and seconds < 10
     time.sleep(0.5)
-    assert subprocess.run(["pgrep", "-f", "inner.py"], capture_output=True).returncode == 1
+    assert subprocess.run(["pgrep", "-f", "sleep 27.1828"], capture_output=True).returncode == 1
 
 
 def test_a_script_ignoring_sigterm_is_stopped_at_its_timeout():

@@ -1,0 +1,128 @@
+"""The shape of an outcome and the rules every one of them obeys: the error
+object, strict JSON, and the bounds on what any part of the harness passes on.
+
+What a script says about its OWN result is its own business: it could return
+or raise anything, so the reporter believes its success, result and the errors
+a script can cause itself (SCRIPT_ERRORS). It cannot claim anything the harness
+decides: timeout, output or resource limits, infrastructure, how it ended
+(signals), or a second report. accept() enforces that on the script's message."""
+import json
+import math
+
+MESSAGE_LIMIT = 16 * 1024
+TRACEBACK_LIMIT = 64 * 1024
+# What a message may hold beyond its result: the error's message and traceback
+# at their limits, JSON-escaped (up to 6 bytes a byte), and the keys around them.
+MESSAGE_ALLOWANCE = 6 * (MESSAGE_LIMIT + TRACEBACK_LIMIT) + 4096
+INT64 = 2**63  # Kubernetes stores JSON integers as int64
+SCRIPT_ERRORS = ("runtime_error", "invalid_result", "disallowed_import", "memory_limit")
+
+
+class Tampered(ValueError):
+    """The script's message is not the one its harness code writes."""
+
+
+def cut(text, limit, keep_end=False):
+    """text within `limit` UTF-8 bytes, marked where cut (a traceback keeps its end, where the error is)."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    marker = f" … (cut, {len(data)} bytes) "
+    room = max(limit - len(marker.encode()), 0)
+    if keep_end:
+        return marker.lstrip() + data[len(data) - room:].decode("utf-8", "ignore")
+    return data[:room].decode("utf-8", "ignore") + marker.rstrip()
+
+
+def error(type_, message, line=None, traceback=None, suggestions=(), available=()):
+    return {"type": type_, "message": cut(message, MESSAGE_LIMIT), "line": line,
+            "traceback": None if traceback is None else cut(traceback, TRACEBACK_LIMIT, keep_end=True),
+            "suggestions": list(suggestions), "availableFunctions": list(available)}
+
+
+def strict_json(value, path="result"):
+    """Raises TypeError unless value is plain JSON (no sets, NaN, objects, integers Kubernetes cannot store)."""
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        if not -INT64 <= value < INT64:
+            raise TypeError(f"{path} is an integer outside the signed 64-bit range, which Kubernetes cannot "
+                            f"store; return it as a string (str(n)) instead")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TypeError(f"{path} is {value}, which JSON cannot carry")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            strict_json(item, f"{path}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{path} has the non-string key {key!r}")
+            strict_json(item, f"{path}[{key!r}]")
+        return
+    raise TypeError(f"{path} is a {type(value).__name__}, which JSON cannot carry")
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(data):
+    """Strict JSON: no NaN or Infinity, which json.loads would otherwise accept."""
+    return json.loads(data, parse_constant=_no_constants)
+
+
+def _text(value, optional=False):
+    if (value is None and optional) or isinstance(value, str):
+        return value
+    raise Tampered("a text field is not text")
+
+
+def accept(data, output_limit):
+    """The outcome in `data`, all the script wrote on its message pipe; raises Tampered unless it is
+    exactly one well-formed message within the script's own say. A result past the output limit
+    becomes output_limit here: that limit is the harness's, not the script's."""
+    lines = data.count(b"\n")
+    if lines != 1 or not data.endswith(b"\n"):
+        raise Tampered(f"{lines or 'no'} messages instead of one")
+    try:
+        message = loads(data)
+    except (ValueError, RecursionError):
+        raise Tampered("a message that is not strict JSON") from None
+    if not isinstance(message, dict) or not set(message) <= {"ok", "result", "exitCode", "error", "resultBytes"}:
+        raise Tampered("a message of another shape")
+    ok, code, err = message.get("ok"), message.get("exitCode"), message.get("error")
+    if type(ok) is not bool or type(code) is not int or not 0 <= code <= 255 or (ok and (err is not None or code)):
+        raise Tampered("a message with an impossible status")
+    if not ok:
+        if not isinstance(err, dict) or err.get("type") not in SCRIPT_ERRORS:
+            raise Tampered("an error the script cannot cause itself")
+        line = err.get("line")
+        if line is not None and (type(line) is not int or not 0 < line < 2**31):
+            raise Tampered("an error on an impossible line")
+        return failure(error(err["type"], _text(err.get("message")), line, _text(err.get("traceback"), True)), code)
+    if "resultBytes" in message:  # the script measured a result too big to send
+        size = message["resultBytes"]
+        if "result" in message or type(size) is not int or size <= output_limit:
+            raise Tampered("an impossible result size")
+        return too_big(size, output_limit)
+    try:
+        strict_json(message.get("result"))
+    except (TypeError, RecursionError) as exc:
+        return failure(error("invalid_result", str(exc) if isinstance(exc, TypeError) else "result is nested too deeply"))
+    size = len(json.dumps(message.get("result")))
+    if size > output_limit:
+        return too_big(size, output_limit)
+    return {"ok": True, "result": message.get("result"), "exitCode": 0, "error": None}
+
+
+def failure(err, code=1):
+    return {"ok": False, "result": None, "exitCode": code, "error": err}
+
+
+def too_big(size, output_limit):
+    """output_limit for a result of `size` bytes (or of more than `size`, when not all of it was read)."""
+    return failure(error("output_limit", f"the result is {size} bytes, more than the {output_limit}-byte output limit"))

@@ -1,0 +1,169 @@
+"""What confines a script: the seccomp filter, no capabilities, a read-only
+root, and a preflight that survives hostile source; in the host's sandbox and
+on the pod's path (unprivileged, no fresh /proc, no cgroup of its own)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import RUNNER, run_runner
+import confine
+import sandbox
+from test_hostile import REBIND, assert_tampered
+
+COLUMN = confine.ARCHES.get(os.uname().machine, (0,))[0]
+PROBES = {name: numbers[COLUMN] for name, numbers in confine.DENIED.items()}
+NAMESPACES = {"NEWUSER": 0x10000000, "NEWNS": 0x20000, "NEWPID": 0x20000000, "NEWNET": 0x40000000,
+              "NEWIPC": 0x08000000, "NEWUTS": 0x04000000, "NEWCGROUP": 0x02000000}
+SYSCALLS = f"""import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+ARGS = {{'ptrace': [12, os.getpid()], 'personality': [0xffffffff], 'kcmp': [os.getpid(), os.getpid(), 0],
+        'process_vm_readv': [os.getpid()], 'process_vm_writev': [os.getpid()], 'keyctl': [0, -2]}}
+def call(nr, *args):
+    r = libc.syscall(*[ctypes.c_long(a) for a in (nr, *args, 0, 0, 0, 0, 0, 0)[:7]])
+    if r == 0 and nr == {confine.CLONE[COLUMN]}:
+        os._exit(0)  # a clone that got through: this is its child
+    if r > 0 and nr == {confine.CLONE[COLUMN]}:
+        os.waitpid(r, 0)
+    return errno.errorcode.get(ctypes.get_errno(), '?') if r < 0 else 'allowed'
+def main():
+    denied = {{name: call(nr, *ARGS.get(name, [])) for name, nr in {PROBES!r}.items()}}
+    denied.update({{'clone ' + name: call({confine.CLONE[COLUMN]}, flag | 17) for name, flag in {NAMESPACES!r}.items()}})
+    denied['clone3'] = call({confine.CLONE3[COLUMN]}, 0, 0)
+    if os.uname().machine == 'x86_64':
+        denied['x32 getpid'] = call(0x40000000 | 39)
+    return denied
+"""
+STILL_WORKS = """import os, subprocess, threading, multiprocessing
+import numpy as np, pandas as pd
+def main():
+    seen = []
+    thread = threading.Thread(target=seen.append, args=['thread'])
+    thread.start(); thread.join()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    seen.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    seen.append(subprocess.run(['echo', 'sub'], capture_output=True, text=True).stdout.strip())
+    with multiprocessing.Pool(2) as pool:
+        seen.append(pool.map(abs, [-1, -2]))
+    seen.append(int(pd.DataFrame({'a': np.arange(4)})['a'].sum()))
+    return seen
+"""
+WRITES = """import os
+def main():
+    status = open('/proc/self/status').read() if os.path.exists('/proc/self/status') else 'CapEff: no-proc'
+    wrote = []
+    for path in ['/x', '/etc/hosts', '/etc/passwd', '/run/x', '/dev/x', '/usr/x', '/run/scriptrun-inner/x']:
+        try:
+            open(path, 'w').close()
+            wrote.append(path)
+        except OSError:
+            pass
+    for path in ['/newdir', '/etc/newdir', '/run/newdir', '/dev/newdir']:
+        try:
+            os.mkdir(path)
+            wrote.append(path)
+        except OSError:
+            pass
+    for path in ['/tmp/x', '/dev/shm/x', '/dev/null']:
+        open(path, 'w').write('still writable')
+    return {'cap': [l.split()[1] for l in status.splitlines() if l.startswith('CapEff')], 'wrote': wrote}
+"""
+
+
+@pytest.mark.skipif(os.uname().machine not in confine.ARCHES, reason="no syscall table for this architecture")
+def test_a_script_cannot_call_what_the_seccomp_filter_denies(run_either):
+    envelope = run_either({"script": SYSCALLS, "timeoutSeconds": 5})
+    assert envelope["success"], envelope
+    expected = {name: "EPERM" for name in envelope["result"]}
+    assert envelope["result"] == {**expected, "clone3": "ENOSYS"}
+
+
+def test_threads_fork_subprocess_multiprocessing_numpy_and_pandas_work_under_the_filter():
+    envelope, _, _ = run_runner({"script": STILL_WORKS, "timeoutSeconds": 20})
+    assert envelope["success"] and envelope["result"] == ["thread", 7, "sub", [1, 2], 6], envelope
+
+
+def test_a_script_has_no_capabilities_and_cannot_write_outside_tmp(run_either):
+    envelope = run_either({"script": WRITES})
+    assert envelope["success"], envelope
+    assert envelope["result"] == {"cap": ["0000000000000000" if run_either.with_proc else "no-proc"], "wrote": []}
+
+
+def test_nsjail_keeps_a_read_only_root_a_pid_namespace_and_no_capabilities():
+    limits = sandbox.limits_of({"timeoutSeconds": 5, "resources": {}, "limits": {}})
+    cmd = sandbox.nsjail_command(limits, (7, 8))
+    assert not {"--rw", "--keep_caps", "--disable_clone_newpid", "--disable_clone_newuser"} & set(cmd)
+    assert cmd[cmd.index("--") + 1:][-3:] == [f"{sandbox.INNER_DIR}/inner.py", "7", "8"]
+
+
+def test_an_unsupported_architecture_is_refused_not_run_unfiltered():
+    with pytest.raises(confine.Unsupported, match="riscv64"):
+        confine.program("riscv64")
+
+
+DEEP = {
+    "parentheses": "(" * 200000,
+    "brackets": "[" * 100000 + "]" * 100000,
+    "compile-recursion": "x = " + "1+" * 1000 + "1",
+    "parser-recursion": "x = " + "1+" * 100000 + "1",
+    "parser-memory": "x = " + "-" * 200000 + "1",
+}
+
+
+def deep_request(name):
+    return json.dumps({"script": DEEP[name] + "\ndef main():\n    return 1\n"})
+
+
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_deeply_nested_source_is_a_syntax_error_in_the_one_shot_preflight(name):
+    proc = subprocess.run([sys.executable, RUNNER, "--preflight"], input=deep_request(name), capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["error"]["type"] == "syntax_error"
+
+
+def test_the_preflight_server_survives_deeply_nested_source_within_bounded_memory():
+    server = subprocess.Popen([sys.executable, RUNNER, "--preflight-server"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        for name in sorted(DEEP):
+            server.stdin.write(deep_request(name) + "\n")
+            server.stdin.flush()
+            answer = json.loads(server.stdout.readline())
+            assert answer["error"]["type"] == "syntax_error", (name, answer)
+        server.stdin.write('{"script": "def main():\\n    return 1\\n"}\n')
+        server.stdin.flush()
+        assert json.loads(server.stdout.readline()) == {"ok": True}
+        with open(f"/proc/{server.pid}/limits") as f:
+            limit = next(line.split()[3] for line in f if line.startswith("Max address space"))
+        assert limit != "unlimited" and int(limit) <= 1 << 30
+    finally:
+        server.kill()
+        server.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to become uid 65532")
+def test_the_pods_path_unprivileged_without_proc_or_cgroup_keeps_the_guards():
+    """As in a runner pod: uid 65532, no capabilities, no fresh /proc, no cgroup to make."""
+    code = (f"import sys\nsys.path.insert(0, {os.path.dirname(RUNNER)!r})\nimport runner\n"
+            "runner._PROC_OK = False\nrunner.main()\n")
+
+    def run(script):
+        proc = subprocess.run(["setpriv", "--reuid", "65532", "--regid", "65532", "--clear-groups",
+                               "--inh-caps=-all", "/usr/bin/python3", "-c", code], input=json.dumps({"script": script}),
+                              capture_output=True, text=True, timeout=60, check=False, cwd="/tmp")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout)
+
+    hello = run("def main():\n    return 'hi'\n")
+    assert hello["result"] == "hi" and hello["sandbox"] == {"backend": "bubblewrap", "memory": "rlimit"}
+    assert_tampered(run(REBIND))
+    assert run("def main():\n    x = []\n    while True:\n        x.append(bytearray(1 << 24))\n")["error"]["type"] \
+        == "memory_limit"
+    assert run(WRITES)["result"] == {"cap": ["no-proc"], "wrote": []}

@@ -1,0 +1,153 @@
+"""The reporter's child: runs the user's code and sends its outcome as one JSON
+line on a pipe of its own. Everything here runs beside the user's code and can
+be changed by it, so the reporter believes none of it beyond outcome.accept()."""
+import builtins
+import json
+import os
+import sys
+import traceback
+import types
+
+import confine
+from outcome import error, strict_json
+
+PROVIDED = "numpy, pandas and the Python standard library"
+
+
+def from_exception(exc):
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<script>"]
+    line = frames[-1].lineno if frames else None
+    trace = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
+    if isinstance(exc, MemoryError):
+        return error("memory_limit", "the script ran out of memory (MemoryError)", line, trace)
+    message = f"{type(exc).__name__}: {_shown(exc, str)}"
+    if isinstance(exc, ModuleNotFoundError):
+        message += f" (the runner provides {PROVIDED})"
+    return error("runtime_error", message, line, trace)
+
+
+def _shown(value, show=repr):
+    try:
+        return show(value)
+    except BaseException:  # a hostile __str__, or an integer past Python's digit limit
+        return f"an unprintable {type(value).__name__}"
+
+
+def guard_imports(policy):
+    """Applies the import policy again at run time (the static check misses __import__)."""
+    import importlib.abc  # here, not above: only runs with an import policy need it
+
+    real_import = builtins.__import__
+    deny, allow = set(policy["deny"]), policy["allow"]
+
+    def checked(name, globals=None, locals=None, fromlist=(), level=0):
+        top = name.split(".")[0]
+        # Only the user's own imports are policed; libraries may import what they need.
+        from_script = sys._getframe(1).f_code.co_filename == "<script>"
+        if level == 0 and from_script and (top in deny or (allow is not None and top not in allow)):
+            raise ImportError(f"disallowed import: '{name}' is not allowed by the import policy")
+        return real_import(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = checked
+
+    class Denied(importlib.abc.MetaPathFinder):
+        """Catches what bypasses __import__ (importlib.import_module) for modules not yet loaded."""
+
+        def find_spec(self, name, path=None, target=None):
+            top = name.split(".")[0]
+            if top in deny:
+                raise ImportError(f"disallowed import: '{name}' is not allowed by the import policy")
+            return None
+
+    for loaded in [m for m in sys.modules if m.split(".")[0] in deny]:
+        del sys.modules[loaded]
+    sys.meta_path.insert(0, Denied())
+
+
+def run(request):
+    code = compile(request["script"], "<script>", "exec")
+    if request["mode"] == "script":
+        exec(code, {"__name__": "__main__", "__builtins__": builtins})
+        return None
+    module = types.ModuleType("__script__")
+    sys.modules["__script__"] = module
+    exec(code, module.__dict__)
+    entry = module.__dict__.get(request["entrypoint"])
+    if not callable(entry):
+        raise LookupError(f"'{request['entrypoint']}' is not a function")
+    result = entry(*request["args"], **request["kwargs"])
+    if isinstance(result, types.CoroutineType):  # inspect.iscoroutine, without importing inspect
+        import asyncio  # here, not above: a 30 ms import that only async entrypoints need
+        return asyncio.run(result)
+    return result
+
+
+def _exited(code):
+    """The outcome of sys.exit(code), as Python would judge it but without wrapping codes past 255 round."""
+    if code is None or (isinstance(code, int) and int(code) == 0):
+        return {"ok": True, "result": None, "exitCode": 0}
+    if isinstance(code, int) and 0 < int(code) <= 255:
+        return {"ok": False, "exitCode": int(code),
+                "error": error("runtime_error", f"the script exited with code {int(code)} (sys.exit)")}
+    said = f"code {_shown(int(code), str)}, outside 0 to 255" if isinstance(code, int) else _shown(code)
+    return {"ok": False, "exitCode": 1, "error": error("runtime_error", f"the script exited with {said} (sys.exit)")}
+
+
+def outcome(request):
+    try:
+        return {"ok": True, "result": run(request), "exitCode": 0}
+    except SystemExit as exc:
+        return _exited(exc.code)
+    except ImportError as exc:
+        err = from_exception(exc)
+        if str(exc).startswith("disallowed import"):
+            err["type"] = "disallowed_import"
+        return {"ok": False, "exitCode": 1, "error": err}
+    except BaseException as exc:  # the user's failure, whatever it is, is reported, not raised
+        return {"ok": False, "exitCode": 1, "error": from_exception(exc)}
+
+
+def message(request, output_limit):
+    """The outcome as the one line the reporter accepts; a result too big to send is sent as its size."""
+    result = outcome(request)
+    try:
+        if result["ok"]:
+            strict_json(result["result"])
+            size = len(json.dumps(result["result"], allow_nan=False))
+            if size > output_limit:
+                result = {"ok": True, "exitCode": 0, "resultBytes": size}
+        return (json.dumps(result, allow_nan=False) + "\n").encode()
+    except TypeError as exc:
+        failed = error("invalid_result", str(exc))
+    except RecursionError:
+        failed = error("invalid_result", "result is nested too deeply for JSON")
+    except MemoryError:
+        failed = error("memory_limit", "the script ran out of memory turning its result into JSON")
+    return (json.dumps({"ok": False, "exitCode": 1, "error": failed}) + "\n").encode()
+
+
+def serve(request, limits, channel):
+    """Runs in the forked child: undoes what only the reporter needs, runs the code, sends the outcome."""
+    confine.release()
+    try:  # the OOM killer takes this process, not the reporter; needs /proc, absent in a pod's sandbox
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    # The script imports as in a plain interpreter: not the harness's modules by their names.
+    harness = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if p != harness]
+    for name in ("confine", "outcome", "usercode"):
+        sys.modules.pop(name, None)
+    if request["imports"]["deny"] or request["imports"]["allow"] is not None:
+        guard_imports(request["imports"])
+    data = message(request, limits["output"])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(channel, view):]
+        os.close(channel)
+    except OSError:  # the script closed or replaced the channel: the reporter sees no (or a wrong) message
+        pass

@@ -37,10 +37,10 @@ done
 rm -f /run/netns/cni-* 2>/dev/null || true
 
 ip link delete cni0 2>/dev/null || true
-# kube-proxy's and the CNI plugins' chains; other rules on the host are kept.
+# kube-proxy's, the CNI plugins' and our own guard's chains; other rules on the host are kept.
 for t in nat filter mangle; do
-  if iptables-save -t $t 2>/dev/null | grep -qE 'KUBE-|CNI-'; then
-    iptables-save -t $t | grep -vE 'KUBE-|CNI-' | iptables-restore -T $t
+  if iptables-save -t $t 2>/dev/null | grep -qE 'KUBE-|CNI-|SCRIPTRUN-'; then
+    iptables-save -t $t | grep -vE 'KUBE-|CNI-|SCRIPTRUN-' | iptables-restore -T $t
   fi
 done
 

@@ -40,6 +40,14 @@ echo 1 >/proc/sys/net/ipv4/ip_forward
 [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || modprobe br_netfilter 2>/dev/null \
   || die "the kernel has no br_netfilter; Services cannot work"
 echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables
+# Traffic for the cluster's own addresses never leaves this machine: a packet to a Service IP that
+# kube-proxy did not translate (no rule yet, no ready endpoint) or to a pod IP without the bridge
+# would otherwise follow the default route to whatever answers at that address out there.
+# filter OUTPUT and FORWARD see packets after kube-proxy's DNAT, so translated ones pass.
+iptables -N SCRIPTRUN-GUARD 2>/dev/null || iptables -F SCRIPTRUN-GUARD
+iptables -A SCRIPTRUN-GUARD -d $SERVICE_CIDR -j REJECT --reject-with icmp-net-unreachable
+iptables -A SCRIPTRUN-GUARD -d $POD_CIDR ! -o cni0 -j REJECT --reject-with icmp-net-unreachable
+for chain in OUTPUT FORWARD; do iptables -C $chain -j SCRIPTRUN-GUARD 2>/dev/null || iptables -I $chain -j SCRIPTRUN-GUARD; done
 
 start containerd - containerd --config "$STATE_DIR/etc/containerd.toml"
 start etcd 2379 "$B/etcd" --data-dir "$STATE_DIR/etcd" --name scriptrun \

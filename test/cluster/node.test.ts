@@ -1,6 +1,7 @@
 // The local cluster is a real one: the node is Ready, a pod runs a locally built
 // image, and its log and termination message come back through the apiserver.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { RUNNER_IMAGE, core, createNamespace, deleteNamespace, eventually } from "./kube.js";
 
 describe("the cluster", () => {
@@ -44,5 +45,16 @@ describe("the cluster", () => {
     assert.equal(terminated?.message, "done");
     const log = await core.readNamespacedPodLog({ name: "probe", namespace, container: "probe" });
     assert.equal(log, "hello from the node\n");
+  });
+
+  it("keeps traffic for its Service and pod addresses on this machine", function () {
+    // The local cluster only (another cluster's network is its own business). A Service with no
+    // ready endpoint once sent the e2e test's request out of the default route, where some other
+    // server answered 404; the guard rejects what kube-proxy did not translate.
+    if (process.env.KUBECONFIG !== "/var/lib/scriptrun-cluster/admin.kubeconfig") this.skip();
+    const rules = execFileSync("iptables", ["-S"], { encoding: "utf8" }).split("\n");
+    for (const chain of ["OUTPUT", "FORWARD"]) assert.ok(rules.includes(`-A ${chain} -j SCRIPTRUN-GUARD`), `no guard on ${chain}`);
+    assert.ok(rules.includes("-A SCRIPTRUN-GUARD -d 10.96.0.0/16 -j REJECT --reject-with icmp-net-unreachable"), rules.join("\n"));
+    assert.ok(rules.includes("-A SCRIPTRUN-GUARD -d 10.88.0.0/16 ! -o cni0 -j REJECT --reject-with icmp-net-unreachable"), rules.join("\n"));
   });
 });

@@ -43,8 +43,8 @@ function corsFor(origins: string[]) {
   return cors({
     origin: (ctx) => (any ? "*" : origins.includes(ctx.get("Origin")) ? ctx.get("Origin") : ""),
     allowMethods: ["GET", "POST", "DELETE"],
-    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-    exposeHeaders: ["X-Request-Id", "Retry-After", "Location"],
+    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "Idempotency-Key"],
+    exposeHeaders: ["X-Request-Id", "Retry-After", "Location", "Idempotent-Replayed"],
     maxAge: 600,
   });
 }

@@ -36,6 +36,10 @@ function runRequest(name: string, summary: string, description: string | undefin
     post: {
       summary,
       description: description ?? "",
+      parameters: [{
+        name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[!-~]+$" },
+        description: "A retry with the same key (per namespace and caller) returns the same run instead of starting a second one, for as long as that run exists.",
+      }],
       requestBody: {
         required: true,
         content: { "application/json": { schema: ref(name) }, "multipart/form-data": { schema: ref(`${name}Form`) } },
@@ -44,6 +48,7 @@ function runRequest(name: string, summary: string, description: string | undefin
         ...ok,
         ...failures,
         413: answer("The body or the script is larger than allowed"),
+        422: answer("The Idempotency-Key was already used for another request"),
         415: answer("The body is neither application/json nor multipart/form-data"),
       },
     },

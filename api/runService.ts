@@ -10,10 +10,11 @@
 // `name: null`, as there is no run to fetch later.
 import { randomBytes } from "node:crypto";
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
-import { API_VERSION, KIND, type RunError, type ScriptRun } from "../crds/schema.js";
+import { API_VERSION, KIND, type RunError, type ScriptRun, isFinished } from "../crds/schema.js";
 import type { Services } from "./services.js";
 import type { Identity } from "./auth.js";
 import { ApiError, invalid } from "./errors.js";
+import { IDEMPOTENCY_ANNOTATION, type Idempotency, assertSameRequest, idempotency } from "./idempotency.js";
 import { CREATED_BY_LABEL } from "./runStore.js";
 import { type Outcome, type Route, type RunRequest, schemasFor, toRunRequest } from "./schemas.js";
 import { outcomeOf, refusedOutcome } from "./views.js";
@@ -48,8 +49,14 @@ async function preflight(deps: Services, request: RunnerRequest): Promise<RunErr
   return answer.ok ? undefined : answer.error;
 }
 
-/** Creates the run; names have 60 random bits, so one already taken is a fluke answered 409. */
-export async function createRun(deps: Services, identity: Identity, request: RunRequest, name: string): Promise<ScriptRun> {
+/** Creates the run named `name`, or with an Idempotency-Key finds the one a first attempt created;
+ * a random name already taken is a fluke answered 409. `reused` says a retry found its run. */
+export async function createRun(deps: Services, identity: Identity, request: RunRequest, name: string,
+  key?: { key: string; idem: Idempotency }): Promise<{ run: ScriptRun; reused: boolean }> {
+  const annotations = {
+    ...(deps.auth.mode === "kubernetes" ? { [REQUESTED_BY_ANNOTATION]: identity.user.username } : {}),
+    ...(key ? { [IDEMPOTENCY_ANNOTATION]: key.idem.digest } : {}),
+  };
   const created = await deps.runs.create({
     apiVersion: API_VERSION,
     kind: KIND,
@@ -57,27 +64,44 @@ export async function createRun(deps: Services, identity: Identity, request: Run
       name,
       namespace: request.namespace,
       labels: { [CREATED_BY_LABEL]: "api" },
-      ...(deps.auth.mode === "kubernetes" ? { annotations: { [REQUESTED_BY_ANNOTATION]: identity.user.username } } : {}),
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     },
     spec: request.spec,
   });
-  if (created === "exists") throw new ApiError(409, "conflict", `A run named ${name} already exists; retry`, { name, namespace: request.namespace });
-  return created;
+  if (created !== "exists") return { run: created, reused: false };
+  const found = key && await deps.runs.get(request.namespace, name);
+  if (!key || !found) throw new ApiError(409, "conflict", `A run named ${name} already exists; retry`, { name, namespace: request.namespace });
+  assertSameRequest(found, key.idem, key.key);
+  return { run: found, reused: true };
+}
+
+/** The run's name and, with an Idempotency-Key, what makes a retry find the same run. */
+export function runIdentity(identity: Identity, request: RunRequest, key: string | undefined): { name: string; key?: { key: string; idem: Idempotency } } {
+  const idem = idempotency(key, request.namespace, identity.user.username, request.spec);
+  return idem && key ? { name: idem.name, key: { key, idem } } : { name: newRunName() };
 }
 
 /** POST /execute and its aliases: run the script and resolve its outcome. `signal` aborts the
- * wait (the client hung up); the run itself goes on. */
-export async function runAndWait(deps: Services, identity: Identity, request: RunRequest, signal: AbortSignal): Promise<Outcome> {
+ * wait (the client hung up); the run itself goes on. With an Idempotency-Key (`key`), a retry
+ * answers with the first attempt's run, waiting for it if it has not finished. */
+export async function runAndWait(deps: Services, identity: Identity, request: RunRequest, signal: AbortSignal,
+  key?: string): Promise<Outcome> {
   const refusal = await preflight(deps, await admit(deps, identity, request));
   if (refusal) return refusedOutcome(request.namespace, refusal);
+  const { name, key: idem } = runIdentity(identity, request, key);
   const release = deps.waiter.reserve();
   try {
-    const at = { name: newRunName(), namespace: request.namespace };
+    const at = { name, namespace: request.namespace };
     // Watch before creating, so the run cannot finish unseen.
     const stop = new AbortController();
     const finished = deps.waiter.waitFor(at.namespace, at.name, request.waitSeconds * 1000, AbortSignal.any([signal, stop.signal]));
     try {
-      await createRun(deps, identity, request, at.name);
+      const { run, reused } = await createRun(deps, identity, request, at.name, idem);
+      // A retry's run may have finished long ago: no change of it is coming.
+      if (reused && isFinished(run.status?.phase)) {
+        stop.abort();
+        return outcomeOf(run);
+      }
     } catch (err) {
       stop.abort();
       throw err;

@@ -5,6 +5,9 @@
 // POST /runs skips the API's preflight: the run is created whatever its script, and the
 // controller's own preflight fails a bad one without a pod, so GET /runs/:name always tells.
 //
+// An Idempotency-Key header makes a retry of POST /runs (and /execute) return the first attempt's
+// run rather than start a second one (idempotency.ts).
+//
 // Cancelling marks the run with the scriptrun.dev/cancel-requested annotation (a merge patch);
 // the controller sees it, stops the pod and fails the run with error type `cancelled`. The
 // ScriptRun is kept, so its outcome can still be read.
@@ -14,7 +17,8 @@ import { isFinished } from "../../crds/schema.js";
 import { type Verb, authenticated } from "../auth.js";
 import { readRunBody } from "../body.js";
 import { ApiError, notFound } from "../errors.js";
-import { admit, createRun, newRunName, parseRunRequest } from "../runService.js";
+import { IDEMPOTENCY_HEADER } from "../idempotency.js";
+import { admit, createRun, parseRunRequest, runIdentity } from "../runService.js";
 import { ListQuerySchema, NamespaceQuerySchema } from "../schemas.js";
 import type { ApiState, Services } from "../services.js";
 import { streamRunEvents } from "../sse.js";
@@ -41,8 +45,10 @@ export function runsRouter(deps: Services): Router<ApiState> {
     const { identity } = ctx.state;
     const request = parseRunRequest(ctx.request.body, "runs", deps);
     await admit(deps, identity, request);
-    const name = newRunName();
-    await createRun(deps, identity, request, name);
+    const { name, key } = runIdentity(identity, request, ctx.get(IDEMPOTENCY_HEADER) || undefined);
+    const { reused } = await createRun(deps, identity, request, name, key);
+    // A retry with the same Idempotency-Key gets the first attempt's run.
+    if (reused) ctx.set("Idempotent-Replayed", "true");
     ctx.status = 202;
     ctx.set("Location", `/runs/${name}?namespace=${request.namespace}`);
     ctx.body = { name, namespace: request.namespace };

@@ -125,6 +125,27 @@ describe("the HTTP API on the real cluster", function () {
     assert.equal(run.result, "kept");
   });
 
+  it("answers a caller whose API was killed mid-wait with the same run when it retries with its Idempotency-Key", async () => {
+    const request = { script: "import time\ndef main():\n    time.sleep(3)\n    return 'once'\n" };
+    const send = () => fetch(`${api.url}/execute`, {
+      method: "POST", headers: { "content-type": "application/json", "idempotency-key": "retry-me" }, body: JSON.stringify(request),
+    });
+    const count = async () => ((await call(api, "GET", "/runs?limit=500")).body.items as unknown[]).length;
+    const before = await count();
+    const lost = send().then(() => "answered", () => "cut off");
+    await eventually("the run to be created", async () => ((await count()) > before ? true : undefined));
+    await stopController(api.child, "SIGKILL");
+    assert.equal(await lost, "cut off");
+    api = await startApi({ SCRIPTRUN_API_NAMESPACE: namespace, SCRIPTRUN_API_MAX_WAIT_SECONDS: "300" });
+    const retry = await send();
+    const answer = await retry.json() as Record<string, unknown>;
+    assert.equal(retry.status, 200, JSON.stringify(answer));
+    assert.equal(answer.result, "once");
+    const again = await send();
+    assert.equal((await again.json() as Record<string, unknown>).name, answer.name);
+    assert.equal(await count(), before + 1, "a retry started a second run");
+  });
+
   it("answers 100 concurrent /execute calls, none with a 5xx", async () => {
     const answers = await Promise.all(Array.from({ length: 100 }, (_, i) =>
       call(api, "POST", "/execute", { script: `def main():\n    return ${i}\n`, waitSeconds: 300 })));

@@ -1,0 +1,70 @@
+// Idempotency-Key on POST /runs and POST /execute, in process: a retry returns the first attempt's
+// run, another request under the same key is refused, and nothing is kept in the API itself.
+import assert from "node:assert/strict";
+import { type TestApp, testApp } from "./testkit.js";
+
+const SCRIPT = "def main():\n    return 1\n";
+
+describe("an Idempotency-Key", () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = testApp();
+  });
+  afterEach(() => t.close());
+
+  it("makes a retry of POST /runs return the same run instead of starting a second one", async () => {
+    const first = await t.http.post("/runs").set("Idempotency-Key", "order-42").send({ script: SCRIPT });
+    const retry = await t.http.post("/runs").set("Idempotency-Key", "order-42").send({ script: SCRIPT });
+    assert.deepEqual([first.status, retry.status], [202, 202]);
+    assert.equal(retry.body.name, first.body.name);
+    assert.equal(retry.headers["idempotent-replayed"], "true");
+    assert.equal(first.headers["idempotent-replayed"], undefined);
+    assert.equal(t.store.runs.size, 1);
+  });
+
+  it("makes a retry of POST /execute answer with the first attempt's run once it finished", async () => {
+    const first = await t.http.post("/execute").set("Idempotency-Key", "k1").send({ script: SCRIPT });
+    const retry = await t.http.post("/execute").set("Idempotency-Key", "k1").send({ script: SCRIPT });
+    assert.deepEqual([first.status, retry.status], [200, 200]);
+    assert.equal(retry.body.name, first.body.name);
+    assert.deepEqual(retry.body, first.body);
+    assert.equal(t.store.runs.size, 1);
+  });
+
+  it("makes a retry of POST /execute wait for the first attempt's run while it still runs", async () => {
+    t.store.finishAfterMs = 300;
+    const [first, retry] = await Promise.all([
+      t.http.post("/execute").set("Idempotency-Key", "k2").send({ script: SCRIPT }),
+      new Promise((r) => setTimeout(r, 50)).then(() => t.http.post("/execute").set("Idempotency-Key", "k2").send({ script: SCRIPT })),
+    ]);
+    assert.deepEqual([first.status, retry.status, retry.body.success], [200, 200, true]);
+    assert.equal(retry.body.name, first.body.name);
+    assert.equal(t.store.runs.size, 1);
+  });
+
+  it("refuses with 422 the same key for another request, creating nothing", async () => {
+    await t.http.post("/runs").set("Idempotency-Key", "k3").send({ script: SCRIPT });
+    const other = await t.http.post("/runs").set("Idempotency-Key", "k3").send({ script: SCRIPT, args: [] });
+    assert.equal(other.status, 422);
+    assert.equal(other.body.error.type, "idempotency_key_reused");
+    const viaExecute = await t.http.post("/execute").set("Idempotency-Key", "k3").send({ script: "def main():\n    return 2\n" });
+    assert.equal(viaExecute.status, 422);
+    assert.equal(t.store.runs.size, 1);
+  });
+
+  it("keeps keys apart per namespace, and the same request with reordered kwargs is the same request", async () => {
+    const a = await t.http.post("/runs").set("Idempotency-Key", "k4").send({ script: SCRIPT, kwargs: { x: 1, y: 2 } });
+    const again = await t.http.post("/runs").set("Idempotency-Key", "k4").send({ kwargs: { y: 2, x: 1 }, script: SCRIPT });
+    const elsewhere = await t.http.post("/runs").set("Idempotency-Key", "k4").send({ script: SCRIPT, kwargs: { x: 1, y: 2 }, namespace: "team-b" });
+    assert.equal(again.body.name, a.body.name);
+    assert.notEqual(elsewhere.body.name, a.body.name);
+    assert.equal(t.store.runs.size, 2);
+  });
+
+  it("refuses a key that is not 1 to 255 printable characters", async () => {
+    const res = await t.http.post("/runs").set("Idempotency-Key", "with space").send({ script: SCRIPT });
+    assert.equal(res.status, 400);
+    assert.match(res.body.error.message, /Idempotency-Key must be 1 to 255 printable ASCII characters/);
+    assert.equal(t.store.runs.size, 0);
+  });
+});

@@ -1,0 +1,48 @@
+// Idempotency-Key on POST /execute and POST /runs: a retry with the same key returns the same run
+// instead of starting a second one, for as long as that run exists, across API restarts. Nothing
+// is stored in the API: the run's name is derived from the namespace, the caller and the key, so
+// a retry's create finds the first one's run (409), and an annotation holds a digest of what was
+// asked, so the same key with another request is refused (422) rather than answered with a run
+// that is not the one asked for.
+import { createHash } from "node:crypto";
+import { ApiError, invalid } from "./errors.js";
+
+export const IDEMPOTENCY_HEADER = "Idempotency-Key";
+export const IDEMPOTENCY_ANNOTATION = "scriptrun.dev/idempotency-digest";
+// Printable ASCII without spaces, as the IETF draft's examples (UUIDs, random tokens) are.
+const KEY = /^[\x21-\x7e]{1,255}$/;
+const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
+
+export interface Idempotency {
+  /** The run's name: the same for the same namespace, caller and key. */
+  name: string;
+  /** sha256 of the request, stored on the run. */
+  digest: string;
+}
+
+/** JSON with object keys sorted, so that the same request always has the same digest. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The run a key names, or undefined without a key; 400 for a key that is not one. */
+export function idempotency(key: string | undefined, namespace: string, caller: string, request: unknown): Idempotency | undefined {
+  if (key === undefined || key === "") return undefined;
+  if (!KEY.test(key)) throw invalid(`${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces`);
+  const hash = createHash("sha256").update(`${namespace}\n${caller}\n${key}`).digest();
+  const name = `run-${[...hash.subarray(0, 12)].map((b) => ALPHABET[b % 32]).join("")}`;
+  return { name, digest: createHash("sha256").update(canonical(request)).digest("hex") };
+}
+
+/** 422 when a run found under the key was asked for with another request. */
+export function assertSameRequest(found: { metadata: { annotations?: Record<string, string> } }, idem: Idempotency, key: string): void {
+  if (found.metadata.annotations?.[IDEMPOTENCY_ANNOTATION] !== idem.digest) {
+    throw new ApiError(422, "idempotency_key_reused",
+      `${IDEMPOTENCY_HEADER} ${key} was already used for another request here; use a new key for a new request`);
+  }
+}

@@ -9,6 +9,8 @@ export interface ApiMetrics {
   /** Koa middleware that counts and times every request. */
   observe: (ctx: Context, next: Next) => Promise<void>;
   preflightSeconds: Histogram<"outcome">;
+  /** /execute calls refused at once because the runs ahead could not finish within their wait. */
+  refusedEarly: Counter;
 }
 
 /** The route pattern @koa/router matched (e.g. /runs/:name), so labels stay few. */
@@ -36,8 +38,19 @@ export function createMetrics(registry: Registry, waiter: Waiter, maxWaits: numb
     name: "scriptrun_api_preflight_duration_seconds", help: "Time of one preflight check by the harness, by outcome (ok|refused)",
     labelNames: ["outcome"], registers, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
   });
+  new Gauge({
+    name: "scriptrun_api_runs_pending", help: "ScriptRuns created and not finished, as the shared watch sees them", registers,
+    collect() {
+      this.set(waiter.capacity.pending);
+    },
+  });
+  const refusedEarly = new Counter({
+    name: "scriptrun_api_refused_over_capacity_total", registers,
+    help: "/execute calls answered 429 at once because the runs ahead could not finish within their wait",
+  });
   return {
     preflightSeconds,
+    refusedEarly,
     async observe(ctx, next) {
       const end = seconds.startTimer();
       ctx.res.once("close", () => {

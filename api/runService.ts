@@ -81,6 +81,18 @@ export function runIdentity(identity: Identity, request: RunRequest, key: string
   return idem && key ? { name: idem.name, key: { key, idem } } : { name: newRunName() };
 }
 
+/** 429 when the runs ahead cannot finish within `waitSeconds` at the rate runs have recently been
+ * finishing: the caller is told at once, and no run is made that it would wait for in vain. */
+function refuseBeyondCapacity(deps: Services, waitSeconds: number): void {
+  const eta = deps.waiter.capacity.estimateSeconds();
+  if (eta === undefined || eta <= waitSeconds) return;
+  const retryAfter = Math.ceil(eta - waitSeconds);
+  deps.metrics.refusedEarly.inc();
+  throw new ApiError(429, "over_capacity",
+    `${deps.waiter.capacity.pending} runs are ahead; at the recent rate a new run would finish in about ${Math.round(eta)} s, ` +
+    `past the ${waitSeconds} s wait. Retry later, or submit it with POST /runs`, {}, { "Retry-After": String(retryAfter) });
+}
+
 /** POST /execute and its aliases: run the script and resolve its outcome. `signal` aborts the
  * wait (the client hung up); the run itself goes on. With an Idempotency-Key (`key`), a retry
  * answers with the first attempt's run, waiting for it if it has not finished. */
@@ -89,6 +101,8 @@ export async function runAndWait(deps: Services, identity: Identity, request: Ru
   const refusal = await preflight(deps, await admit(deps, identity, request));
   if (refusal) return refusedOutcome(request.namespace, refusal);
   const { name, key: idem } = runIdentity(identity, request, key);
+  // A retry of a run that exists adds no load.
+  if (!idem || !(await deps.runs.get(request.namespace, name))) refuseBeyondCapacity(deps, request.waitSeconds);
   const release = deps.waiter.reserve();
   try {
     const at = { name, namespace: request.namespace };

@@ -9,6 +9,7 @@
 import type { Logger } from "../core/log.js";
 import { keyOf, runKey } from "../core/runs.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
+import { Capacity } from "./capacity.js";
 import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
 import type { RunStore } from "./runStore.js";
 import type { RunListener, RunWatch } from "./runWatch.js";
@@ -39,6 +40,8 @@ interface Watched {
 const RECHECK_CONCURRENCY = 16;
 
 export class Waiter implements RunListener {
+  /** Load as the shared watch sees it, for refusing early what cannot finish in time. */
+  readonly capacity = new Capacity();
   private readonly watched = new Map<string, Watched>();
   private watch: RunWatch | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
@@ -148,10 +151,12 @@ export class Waiter implements RunListener {
   }
 
   changed(run: ScriptRun): void {
+    this.capacity.observe(keyOf(run), run);
     this.dispatch(keyOf(run), run);
   }
 
   deleted(run: ScriptRun): void {
+    this.capacity.observe(keyOf(run), undefined);
     this.dispatch(keyOf(run), undefined);
   }
 

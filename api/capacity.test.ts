@@ -1,0 +1,88 @@
+// Refusing early: the load the shared watch sees, and /execute's 429 when the runs ahead cannot
+// finish within the caller's wait.
+import assert from "node:assert/strict";
+import type { ScriptRun } from "../crds/schema.js";
+import { Capacity } from "./capacity.js";
+import { type TestApp, testApp } from "./testkit.js";
+
+const run = (name: string, phase?: "Pending" | "Running" | "Succeeded", finishedAt?: number): ScriptRun =>
+  ({ metadata: { name, namespace: "default" }, spec: { script: "x" },
+    ...(phase ? { status: { phase, ...(finishedAt !== undefined ? { finishedAt: new Date(finishedAt).toISOString() } : {}) } } : {}) });
+
+describe("the capacity the shared watch sees", () => {
+  it("knows no rate until runs have been seen finishing, and counts only those it saw finish", () => {
+    const clock = { now: 0 };
+    const capacity = new Capacity(() => clock.now);
+    // A list of runs that finished long ago is no burst of completions.
+    clock.now = 3_600_000;
+    for (let i = 0; i < 10; i++) capacity.observe(`default/old-${i}`, run(`old-${i}`, "Succeeded", i * 1000));
+    assert.equal(capacity.estimateSeconds(), undefined);
+    for (let i = 0; i < 10; i++) capacity.observe(`default/r-${i}`, run(`r-${i}`));
+    assert.equal(capacity.pending, 10);
+    for (let i = 0; i < 5; i++) {
+      clock.now += 2000;
+      capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded"));
+    }
+    // 5 finished over 8 s (0.625/s); 5 left, so a new one finishes in (5 + 1) / 0.625 s.
+    assert.equal(capacity.pending, 5);
+    assert.equal(capacity.estimateSeconds(), 9.6);
+    capacity.observe("default/r-9", undefined);
+    assert.equal(capacity.pending, 4);
+  });
+
+  it("learns the recent rate from the finishedAt of runs it first lists finished", () => {
+    const clock = { now: 600_000 };
+    const capacity = new Capacity(() => clock.now);
+    for (let i = 0; i < 10; i++) capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", clock.now - 20_000 + i * 2000));
+    capacity.observe("default/again", run("again", "Pending"));
+    // 10 finished over the 18 s before the list; one is pending: (1 + 1) / (10 / 20 s from the first).
+    assert.equal(capacity.estimateSeconds(), 4);
+  });
+
+  it("forgets completions older than its window", () => {
+    const clock = { now: 0 };
+    const capacity = new Capacity(() => clock.now);
+    for (let i = 0; i < 6; i++) {
+      capacity.observe(`default/r-${i}`, run(`r-${i}`));
+      capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded"));
+    }
+    assert.ok(capacity.estimateSeconds() !== undefined);
+    clock.now += 6 * 60_000;
+    assert.equal(capacity.estimateSeconds(), undefined);
+  });
+});
+
+describe("an /execute call the runs ahead leave no time for", () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = testApp({ env: { SCRIPTRUN_API_MAX_WAIT_SECONDS: "10" } });
+  });
+  afterEach(() => t.close());
+
+  it("is answered 429 with Retry-After at once, and nothing is created", async () => {
+    // Runs finished about one a second lately, and 30 are still ahead.
+    const clock = { now: Date.now() };
+    Object.assign(t.waiter, { capacity: new Capacity(() => clock.now) });
+    for (let i = 0; i < 6; i++) {
+      t.waiter.capacity.observe(`default/done-${i}`, run(`done-${i}`));
+      clock.now += 1000;
+      t.waiter.capacity.observe(`default/done-${i}`, run(`done-${i}`, "Succeeded"));
+    }
+    for (let i = 0; i < 30; i++) t.waiter.capacity.observe(`default/ahead-${i}`, run(`ahead-${i}`, "Pending"));
+    const before = t.store.runs.size;
+    const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n" });
+    assert.equal(res.status, 429, JSON.stringify(res.body));
+    assert.equal(res.body.error.type, "over_capacity");
+    // 6 finished over 5 s (1.2/s), 30 ahead: done in 31 / 1.2 = 25.8 s, 16 s past the 10 s wait.
+    assert.equal(res.headers["retry-after"], "16");
+    assert.equal(t.store.runs.size, before);
+    // POST /runs waits for nothing: it is still accepted, and queued by the controller.
+    assert.equal((await t.http.post("/runs").send({ script: "def main():\n    return 1\n" })).status, 202);
+  });
+
+  it("is run when the rate is not known yet", async () => {
+    for (let i = 0; i < 30; i++) t.waiter.capacity.observe(`default/ahead-${i}`, run(`ahead-${i}`, "Pending"));
+    const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n" });
+    assert.equal(res.status, 200);
+  });
+});

@@ -80,6 +80,14 @@ describe("an /execute call the runs ahead leave no time for", () => {
     assert.equal((await t.http.post("/runs").send({ script: "def main():\n    return 1\n" })).status, 202);
   });
 
+  it("counts the callers already waiting, whose runs the watch may not show yet", () => {
+    const clock = { now: 600_000 };
+    const capacity = new Capacity(() => clock.now);
+    for (let i = 0; i < 10; i++) capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", clock.now - 20_000 + i * 2000));
+    assert.equal(capacity.estimateSeconds(0), 2);
+    assert.equal(capacity.estimateSeconds(99), 200);
+  });
+
   it("is run when the rate is not known yet", async () => {
     for (let i = 0; i < 30; i++) t.waiter.capacity.observe(`default/ahead-${i}`, run(`ahead-${i}`, "Pending"));
     const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n" });

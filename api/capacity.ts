@@ -46,14 +46,16 @@ export class Capacity {
     return this.unfinished;
   }
 
-  /** Seconds until a run created now would have finished, at the recent rate; undefined when unknown. */
-  estimateSeconds(): number | undefined {
+  /** Seconds until a run created now would have finished, at the recent rate, with at least
+   * `awaited` runs ahead (callers already waiting, whose runs the watch may not show yet);
+   * undefined when the rate is unknown. */
+  estimateSeconds(awaited = 0): number | undefined {
     const now = this.now();
     const since = now - WINDOW_MS;
     while (this.completions.length > 0 && this.completions[0]! < since) this.completions.shift();
     if (this.completions.length < MIN_COMPLETIONS) return undefined;
     const spanSeconds = Math.max(1, (now - this.completions[0]!) / 1000);
     const perSecond = this.completions.length / spanSeconds;
-    return (this.unfinished + 1) / perSecond;
+    return (Math.max(this.unfinished, awaited) + 1) / perSecond;
   }
 }

@@ -84,12 +84,13 @@ export function runIdentity(identity: Identity, request: RunRequest, key: string
 /** 429 when the runs ahead cannot finish within `waitSeconds` at the rate runs have recently been
  * finishing: the caller is told at once, and no run is made that it would wait for in vain. */
 function refuseBeyondCapacity(deps: Services, waitSeconds: number): void {
-  const eta = deps.waiter.capacity.estimateSeconds();
+  // Callers admitted a moment ago have runs the watch may not show yet: count them too.
+  const eta = deps.waiter.capacity.estimateSeconds(deps.waiter.inFlight);
   if (eta === undefined || eta <= waitSeconds) return;
   const retryAfter = Math.ceil(eta - waitSeconds);
   deps.metrics.refusedEarly.inc();
   throw new ApiError(429, "over_capacity",
-    `${deps.waiter.capacity.pending} runs are ahead; at the recent rate a new run would finish in about ${Math.round(eta)} s, ` +
+    `${Math.max(deps.waiter.capacity.pending, deps.waiter.inFlight)} runs are ahead; at the recent rate a new run would finish in about ${Math.round(eta)} s, ` +
     `past the ${waitSeconds} s wait. Retry later, or submit it with POST /runs`, {}, { "Retry-After": String(retryAfter) });
 }
 

@@ -7,8 +7,8 @@ import { createHash } from "node:crypto";
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Context, Next } from "koa";
 import { GROUP, PLURAL } from "../crds/schema.js";
+import { within } from "../core/kube.js";
 import { ApiError } from "./errors.js";
-import { within } from "./runStore.js";
 
 /** The verb each route asks for: create (run), get (one run, its events), list, delete (cancel). */
 export type Verb = "create" | "get" | "list" | "delete";

@@ -5,7 +5,7 @@ import {
   ApiException, type ConfigurationOptions, CustomObjectsApi, type KubeConfig, Observable, type ObservableMiddleware,
   PatchStrategy, setHeaderOptions,
 } from "@kubernetes/client-node";
-import { RUNS, unless } from "../core/kube.js";
+import { RUNS, unless, within } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { CANCEL_ANNOTATION } from "../core/runs.js";
 import type { ScriptRun } from "../crds/schema.js";
@@ -32,20 +32,6 @@ export interface RunStore {
   ping(): Promise<void>;
   /** One watch of every ScriptRun, shared by all waiting requests. */
   watch(listener: RunListener): RunWatch;
-}
-
-/** Per-call options that abort the request after `ms` (the error is node-fetch's AbortError). */
-export function within(ms: number): ConfigurationOptions<ObservableMiddleware> {
-  return {
-    middleware: [{
-      pre: (request) => {
-        request.setSignal(AbortSignal.timeout(ms));
-        return new Observable(Promise.resolve(request));
-      },
-      post: (response) => new Observable(Promise.resolve(response)),
-    }],
-    middlewareMergeStrategy: "append",
-  };
 }
 
 const LIST_TIMEOUT_MS = 60_000;

@@ -1,6 +1,6 @@
 // Small helpers for calls to the Kubernetes API through client-node, shared by both processes.
 // Errors are client-node's ApiException, whose `.code` is the HTTP status.
-import { ApiException } from "@kubernetes/client-node";
+import { ApiException, type ConfigurationOptions, Observable, type ObservableMiddleware } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION } from "../crds/schema.js";
 
 /** Where ScriptRuns live in the Kubernetes API, as client-node's CustomObjectsApi takes it. */
@@ -26,4 +26,18 @@ export async function unless<T, F = T>(codes: number[], call: Promise<T>, fallba
     if (codes.includes(statusCode(err) ?? 0)) return fallback;
     throw err;
   }
+}
+
+/** Per-call options that abort the request after `ms` (the error is node-fetch's AbortError). */
+export function within(ms: number): ConfigurationOptions<ObservableMiddleware> {
+  return {
+    middleware: [{
+      pre: (request) => {
+        request.setSignal(AbortSignal.timeout(ms));
+        return new Observable(Promise.resolve(request));
+      },
+      post: (response) => new Observable(Promise.resolve(response)),
+    }],
+    middlewareMergeStrategy: "append",
+  };
 }

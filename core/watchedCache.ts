@@ -11,6 +11,8 @@ import {
 import type { Logger } from "./log.js";
 
 const MAX_BACKOFF_MS = 30_000;
+// Objects missing from a relist are read again this many at a time.
+const CONFIRM_CONCURRENCY = 16;
 
 function withoutManagedFields<T extends KubernetesObject>(obj: T): T {
   if (obj.metadata) delete obj.metadata.managedFields;
@@ -22,8 +24,8 @@ export interface Source<T extends KubernetesObject> {
   what: string;
   path: string;
   list: () => Promise<KubernetesListObject<T>>;
-  /** Reads one object from the apiserver; undefined when it is gone (404). Without it, a relist
-   * reports no deletion its watch did not see. */
+  /** Reads one object from the apiserver (bounded in time); undefined when it is gone (404).
+   * Without it, a relist reports no deletion its watch did not see. */
   read?: (name: string, namespace?: string) => Promise<T | undefined>;
   labelSelector?: string;
 }
@@ -41,6 +43,8 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
   private backoffMs = 0;
   private stopped = false;
   private isSynced = false;
+  /** Objects missing from a relist whose re-read failed, by uid: read again at the next one. */
+  private readonly unconfirmed = new Map<string, T>();
   private markSynced!: () => void;
   private readonly firstSync = new Promise<void>((resolve) => {
     this.markSynced = resolve;
@@ -80,7 +84,8 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
 
   /** Lists afresh with a new informer and swaps it in. Its adds report every object. An object
    * only the old one knew was either deleted unseen or created after the new list was taken (its
-   * event is still on the way), so each is read again and reported deleted only when it is gone. */
+   * event is still on the way), so each is read again and reported deleted only when it is gone.
+   * One that could not be read is read again at the next relist. */
   async relist(): Promise<void> {
     if (this.stopped) return;
     const next = this.make();
@@ -93,23 +98,33 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     await old.stop();
-    const unlisted = old.list().filter((obj) => !next.get(obj.metadata?.name ?? "", obj.metadata?.namespace));
+    const unlisted = new Map([...this.unconfirmed, ...old.list().map((obj) => [obj.metadata?.uid ?? "", obj] as const)]);
+    this.unconfirmed.clear();
     this.resynced();
-    await Promise.all(unlisted.map((obj) => this.confirm(obj)));
+    const pending = [...unlisted.values()].filter((obj) => !this.informer.get(obj.metadata?.name ?? "", obj.metadata?.namespace));
+    const confirmOne = async (): Promise<void> => {
+      for (let obj = pending.shift(); obj !== undefined; obj = pending.shift()) await this.confirm(obj);
+    };
+    await Promise.all(Array.from({ length: Math.min(CONFIRM_CONCURRENCY, pending.length) }, confirmOne));
   }
 
   /** Reports an object the latest list lacked as deleted only if the apiserver no longer has it. */
   private async confirm(obj: T): Promise<void> {
-    const { name = "", namespace, uid } = obj.metadata ?? {};
+    const { name = "", namespace, uid = "" } = obj.metadata ?? {};
     if (!this.source.read) return;
+    let now: T | undefined;
     try {
-      const now = await this.source.read(name, namespace);
-      if (now && now.metadata?.uid === uid) this.listener.changed(withoutManagedFields(now));
-      else this.listener.deleted(obj);
+      now = await this.source.read(name, namespace);
     } catch (err) {
-      // Unknown: the next relist asks again; a wrong "deleted" would end waits for a live run.
+      // Unknown: asked again at the next relist; a wrong "deleted" would end waits for a live run.
+      this.unconfirmed.set(uid, obj);
       this.log.warn({ informer: this.source.what, name, namespace, err: String(err) }, "Failed to re-read an object missing from a relist");
+      return;
     }
+    // The watch may have told of it meanwhile, with news fresher than this read.
+    if (this.informer.get(name, namespace)) return;
+    if (now && now.metadata?.uid === uid) this.listener.changed(withoutManagedFields(now));
+    else this.listener.deleted(obj);
   }
 
   private make(): Informer<T> & ObjectCache<T> {

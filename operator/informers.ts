@@ -4,12 +4,15 @@
 import {
   CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, type ObjectCache, type V1Pod,
 } from "@kubernetes/client-node";
-import { RUNS, runsPath, unless } from "../core/kube.js";
+import { RUNS, runsPath, unless, within } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { keyOf } from "../core/runs.js";
 import { type CacheListener, WatchedCache } from "../core/watchedCache.js";
 import type { ScriptRun } from "../crds/schema.js";
 import { MANAGED_SELECTOR, ownerRunKey } from "./names.js";
+
+// A relist reads again what its list lacked; one read that hangs must not hold up the relist.
+const READ_TIMEOUT_MS = 10_000;
 
 /** Several namespaces' caches read as one. */
 class Caches<T extends KubernetesObject> implements ObjectCache<T> {
@@ -53,7 +56,7 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
     list: () => ns
       ? custom.listNamespacedCustomObject({ ...RUNS, namespace: ns })
       : custom.listClusterCustomObject(RUNS),
-    read: (name, namespace = "") => unless([404], custom.getNamespacedCustomObject({ ...RUNS, namespace, name }), undefined),
+    read: (name, namespace = "") => unless([404], custom.getNamespacedCustomObject({ ...RUNS, namespace, name }, within(READ_TIMEOUT_MS)), undefined),
   }, both((run) => enqueue(keyOf(run))), log)])));
   const pods = new Caches<V1Pod>(new Map(scopes.map((ns) => [ns, new WatchedCache<V1Pod>(kc, {
     what: `runner pods${ns ? ` in ${ns}` : ""}`,
@@ -62,7 +65,7 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
     list: () => ns
       ? core.listNamespacedPod({ namespace: ns, labelSelector: MANAGED_SELECTOR })
       : core.listPodForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
-    read: (name, namespace = "") => unless([404], core.readNamespacedPod({ name, namespace }), undefined),
+    read: (name, namespace = "") => unless([404], core.readNamespacedPod({ name, namespace }, within(READ_TIMEOUT_MS)), undefined),
   }, both((pod) => {
     const key = ownerRunKey(pod);
     if (key) enqueue(key);

@@ -46,4 +46,33 @@ describe("the watched cache on the real cluster", function () {
     assert.ok(created >= 40, `only ${created} runs were created while relisting`);
     assert.deepEqual(reportedDeleted, [], `${reportedDeleted.length} live runs were reported deleted`);
   });
+
+  it("reports deleted what the apiserver no longer has, and reads again at the next relist what it could not read", async () => {
+    const target = { ...RUNS, namespace };
+    await custom.createNamespacedCustomObject({ ...target, body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: "real" }, spec: { script: "x" } } });
+    // The first list also holds a run whose deletion the watch never told of.
+    const ghost = { apiVersion: API_VERSION, kind: KIND, metadata: { name: "ghost", namespace, uid: "ghost-uid", resourceVersion: "1" }, spec: {} };
+    let lists = 0;
+    let readFails = true;
+    const reported: string[] = [];
+    const cache = new WatchedCache<KubernetesObject>(kc, {
+      what: "scriptruns",
+      path: runsPath(namespace),
+      list: async () => {
+        const listed = await custom.listNamespacedCustomObject(target) as KubernetesListObject<KubernetesObject>;
+        return lists++ === 0 ? { ...listed, items: [...listed.items, ghost] } : listed;
+      },
+      read: async (name) => {
+        if (readFails) throw new Error("the apiserver did not answer");
+        return unless([404], custom.getNamespacedCustomObject({ ...target, name }), undefined);
+      },
+    }, { changed: () => undefined, deleted: (obj) => reported.push(obj.metadata?.name ?? "") }, createLogger("error", "test"));
+    await cache.start();
+    await cache.relist();
+    assert.deepEqual(reported, [], "a read that failed is no deletion");
+    readFails = false;
+    await cache.relist();
+    await cache.stop();
+    assert.deepEqual(reported, ["ghost"]);
+  });
 });

@@ -46,7 +46,8 @@ echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables
 # filter OUTPUT and FORWARD see packets after kube-proxy's DNAT, so translated ones pass.
 iptables -N SCRIPTRUN-GUARD 2>/dev/null || iptables -F SCRIPTRUN-GUARD
 iptables -A SCRIPTRUN-GUARD -d $SERVICE_CIDR -j REJECT --reject-with icmp-net-unreachable
-iptables -A SCRIPTRUN-GUARD -d $POD_CIDR ! -o cni0 -j REJECT --reject-with icmp-net-unreachable
+# (The bridge's own address is local, and is reached over lo.)
+iptables -A SCRIPTRUN-GUARD -d $POD_CIDR ! -o cni0 -m addrtype ! --dst-type LOCAL -j REJECT --reject-with icmp-net-unreachable
 for chain in OUTPUT FORWARD; do iptables -C $chain -j SCRIPTRUN-GUARD 2>/dev/null || iptables -I $chain -j SCRIPTRUN-GUARD; done
 
 start containerd - containerd --config "$STATE_DIR/etc/containerd.toml"

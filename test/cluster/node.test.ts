@@ -55,6 +55,6 @@ describe("the cluster", () => {
     const rules = execFileSync("iptables", ["-S"], { encoding: "utf8" }).split("\n");
     for (const chain of ["OUTPUT", "FORWARD"]) assert.ok(rules.includes(`-A ${chain} -j SCRIPTRUN-GUARD`), `no guard on ${chain}`);
     assert.ok(rules.includes("-A SCRIPTRUN-GUARD -d 10.96.0.0/16 -j REJECT --reject-with icmp-net-unreachable"), rules.join("\n"));
-    assert.ok(rules.includes("-A SCRIPTRUN-GUARD -d 10.88.0.0/16 ! -o cni0 -j REJECT --reject-with icmp-net-unreachable"), rules.join("\n"));
+    assert.ok(rules.includes("-A SCRIPTRUN-GUARD -d 10.88.0.0/16 ! -o cni0 -m addrtype ! --dst-type LOCAL -j REJECT --reject-with icmp-net-unreachable"), rules.join("\n"));
   });
 });

@@ -31,6 +31,9 @@ DENIED = {  # name: (x86_64, aarch64)
     "mount_setattr": (442, 442), "lookup_dcookie": (212, 18), "personality": (135, 92),
 }
 CLONE, CLONE3 = (56, 220), (435, 435)
+# prlimit64 on another process of the same uid (pid 1, the reporter) is allowed by the kernel
+# whatever its dumpability: only pid 0 (itself) passes, which is all setrlimit/getrlimit use.
+PRLIMIT64 = (302, 261)
 # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET, and NEWTIME (0x80, which
 # clone() itself reads as part of the exit signal; no valid signal sets it).
 CLONE_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 \
@@ -62,10 +65,13 @@ def program(machine):
         steps.append((JSET, "eperm", "next", X32_BIT))
     steps += [(JEQ, "eperm", "next", numbers[column]) for numbers in DENIED.values()]
     steps += [(JEQ, "enosys", "next", CLONE3[column]),  # so glibc falls back to clone, whose flags are visible
+              (JEQ, "prlimit", "next", PRLIMIT64[column]),
               (JEQ, "next", "allow", CLONE[column]),
               (LD_ABS, None, None, ARG0),
               (JSET, "eperm", "allow", CLONE_NAMESPACES)]
-    labels = {"allow": len(steps), "eperm": len(steps) + 1, "enosys": len(steps) + 2, "kill": len(steps) + 3}
+    prlimit = len(steps)
+    steps += [(LD_ABS, None, None, ARG0), (JEQ, "allow", "eperm", 0)]
+    labels = {"prlimit": prlimit, "allow": len(steps), "eperm": len(steps) + 1, "enosys": len(steps) + 2, "kill": len(steps) + 3}
 
     def jump(label, at):
         return 0 if label in (None, "next") else labels[label] - at - 1

@@ -69,6 +69,8 @@ def _pump(proc, report, feeds, limits, deadline):
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_WRITE, memoryview(data))
     reading, stop = 3, None
+    # Anything but every stream closed (a timeout, a cap, an exception here) ends the sandbox:
+    # proc.wait() below must not wait on a sandbox that is still running.
     try:
         while reading and stop is None:
             remaining = deadline - time.monotonic()
@@ -96,7 +98,7 @@ def _pump(proc, report, feeds, limits, deadline):
             if key.events == selectors.EVENT_WRITE:
                 os.close(key.fd)
         sel.close()
-        if stop:
+        if stop or reading:
             _kill(proc)
         proc.wait()
         for stream in (proc.stdout, proc.stderr):

@@ -81,6 +81,8 @@ def signal_error(signum, cpu_seconds, limits, oom_killed):
     if signum in (signal.SIGKILL, signal.SIGSEGV) and oom_killed:
         return error("memory_limit", f"the script was killed by the kernel's OOM killer ({name}) for using more "
                                      f"than its {limits['memory']}-byte memory limit")
+    if signum == signal.SIGXFSZ:  # only RLIMIT_FSIZE sends it
+        return error("resource_limit", f"the script wrote a file past the {limits['fsize']}-byte size limit")
     if signum in (signal.SIGKILL, signal.SIGSEGV) and oom_killed is None:
         return error("memory_limit", f"the script was killed by {name}, most likely for using too much memory "
                                      "(no OOM counter could be read to confirm it)")

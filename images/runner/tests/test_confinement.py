@@ -34,6 +34,9 @@ def main():
     denied = {{name: call(nr, *ARGS.get(name, [])) for name, nr in {PROBES!r}.items()}}
     denied.update({{'clone ' + name: call({confine.CLONE[COLUMN]}, flag | 17) for name, flag in {NAMESPACES!r}.items()}})
     denied['clone3'] = call({confine.CLONE3[COLUMN]}, 0, 0)
+    # prlimit64 of another process (pid 1 is the reporter) is refused; of itself (pid 0) allowed.
+    denied['prlimit64 of pid 1'] = call({confine.PRLIMIT64[COLUMN]}, 1, 9, 0, 0)
+    denied['prlimit64 of itself'] = call({confine.PRLIMIT64[COLUMN]}, 0, 9, 0, 0)
     if os.uname().machine == 'x86_64':
         denied['x32 getpid'] = call(0x40000000 | 39)
     return denied
@@ -81,7 +84,14 @@ def test_a_script_cannot_call_what_the_seccomp_filter_denies(run_either):
     envelope = run_either({"script": SYSCALLS, "timeoutSeconds": 5})
     assert envelope["success"], envelope
     expected = {name: "EPERM" for name in envelope["result"]}
-    assert envelope["result"] == {**expected, "clone3": "ENOSYS"}
+    assert envelope["result"] == {**expected, "clone3": "ENOSYS", "prlimit64 of itself": "allowed"}
+
+
+def test_the_script_runs_under_a_seccomp_filter():
+    # Many denied calls fail without capabilities anyway: this shows the filter itself is there.
+    script = "def main():\n    return [l for l in open('/proc/self/status') if l.startswith('Seccomp:')]\n"
+    envelope, _, _ = run_runner({"script": script})
+    assert envelope["result"] == ["Seccomp:\t2\n"], envelope
 
 
 def test_threads_fork_subprocess_multiprocessing_numpy_and_pandas_work_under_the_filter():

@@ -91,6 +91,14 @@ def test_a_script_cannot_ptrace_the_sandboxs_pid_1_or_take_its_fds(run_either):
     assert envelope["result"] == {"attach 1": -1, "attach parent": -1, "pidfd_getfd": [], "/proc/1/fd": []}
 
 
+def test_a_script_cannot_starve_the_reporter_by_lowering_its_limits(run_either):
+    # The kernel lets a process change the rlimits of another of its uid, dumpable or not.
+    script = ("import resource\ndef main():\n    try:\n        resource.prlimit(1, resource.RLIMIT_AS, (1 << 20, 1 << 20))\n"
+              "    except PermissionError:\n        pass\n    return 'x' * 300000\n")
+    envelope = run_either({"script": script})
+    assert envelope["success"] and envelope["result"] == "x" * 300000, json.dumps(envelope)[:300]
+
+
 def test_a_grandchild_that_outlives_main_dies_with_the_run():
     script = ("import os, subprocess\ndef main():\n    if os.fork() == 0:\n        os.setsid()\n"
               "        subprocess.Popen(['sleep', '31.4159'], start_new_session=True)\n        os._exit(0)\n"
@@ -185,3 +193,12 @@ def test_an_integer_beyond_64_bits_is_an_invalid_result_with_a_hint():
     assert envelope["error"]["type"] == "invalid_result" and "str(" in envelope["error"]["message"]
     envelope, _, _ = run_runner({"script": "def main():\n    return [2**63 - 1, -2**63]\n"})
     assert envelope["success"] and envelope["result"] == [2**63 - 1, -2**63]
+
+
+def test_a_file_past_the_size_limit_is_a_resource_limit():
+    # Python ignores SIGXFSZ; a script that does not dies of it at the limit.
+    script = ("import signal\ndef main():\n    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"
+              "    with open('/tmp/big', 'wb') as f:\n        f.write(b'x' * (20 << 20))\n")
+    envelope, _, _ = run_runner({"script": script})
+    assert envelope["error"]["type"] == "resource_limit", json.dumps(envelope)[:400]
+

@@ -16,6 +16,8 @@ TRACEBACK_LIMIT = 64 * 1024
 MESSAGE_ALLOWANCE = 6 * (MESSAGE_LIMIT + TRACEBACK_LIMIT) + 4096
 INT64 = 2**63  # Kubernetes stores JSON integers as int64
 SCRIPT_ERRORS = ("runtime_error", "invalid_result", "disallowed_import", "memory_limit")
+# What usercode.py says of a MemoryError, the only memory_limit a script's own message may carry.
+MEMORY_MESSAGES = ("the script ran out of memory (MemoryError)", "the script ran out of memory turning its result into JSON")
 
 
 class Tampered(ValueError):
@@ -103,7 +105,13 @@ def accept(data, output_limit):
         line = err.get("line")
         if line is not None and (type(line) is not int or not 0 < line < 2**31):
             raise Tampered("an error on an impossible line")
-        return failure(error(err["type"], _text(err.get("message")), line, _text(err.get("traceback"), True)), code)
+        text, kind = _text(err.get("message")), err["type"]
+        # These two read like the harness's own verdicts: only the texts the harness writes pass.
+        if kind == "memory_limit" and text not in MEMORY_MESSAGES:
+            raise Tampered("a memory_limit the harness did not write")
+        if kind == "disallowed_import" and not text.startswith("ImportError: disallowed import: "):
+            raise Tampered("a disallowed_import the harness did not write")
+        return failure(error(kind, text, line, _text(err.get("traceback"), True)), 1 if kind in ("memory_limit", "disallowed_import") else code)
     if "resultBytes" in message:  # the script measured a result too big to send
         size = message["resultBytes"]
         if "result" in message or type(size) is not int or size <= output_limit:

@@ -9,7 +9,8 @@ import traceback
 import types
 
 import confine
-from outcome import error, strict_json
+from outcome import error
+from tojson import plain
 
 PROVIDED = "numpy, pandas and the Python standard library"
 
@@ -112,7 +113,7 @@ def message(request, output_limit):
     result = outcome(request)
     try:
         if result["ok"]:
-            strict_json(result["result"])
+            result["result"] = plain(result["result"])
             size = len(json.dumps(result["result"], allow_nan=False))
             if size > output_limit:
                 result = {"ok": True, "exitCode": 0, "resultBytes": size}
@@ -123,11 +124,16 @@ def message(request, output_limit):
         failed = error("invalid_result", "result is nested too deeply for JSON")
     except MemoryError:
         failed = error("memory_limit", "the script ran out of memory turning its result into JSON")
+    except Exception as exc:  # the result's own code (a subclass's items(), say) failed while being read
+        failed = error("invalid_result", f"the result could not be turned into JSON: {type(exc).__name__}: "
+                                         f"{_shown(exc, str)}")
     return (json.dumps({"ok": False, "exitCode": 1, "error": failed}) + "\n").encode()
 
 
 def serve(request, limits, channel):
-    """Runs in the forked child: undoes what only the reporter needs, runs the code, sends the outcome."""
+    """Runs in the forked child: undoes what only the reporter needs, runs the code, sends the outcome.
+    A process the script forked comes back through here too; only the first one sends."""
+    first = os.getpid()
     confine.release()
     try:  # the OOM killer takes this process, not the reporter; needs /proc, absent in a pod's sandbox
         with open("/proc/self/oom_score_adj", "w") as f:
@@ -137,13 +143,15 @@ def serve(request, limits, channel):
     # The script imports as in a plain interpreter: not the harness's modules by their names.
     harness = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if p != harness]
-    for name in ("confine", "outcome", "usercode"):
+    for name in ("confine", "outcome", "tojson", "usercode"):
         sys.modules.pop(name, None)
     if request["imports"]["deny"] or request["imports"]["allow"] is not None:
         guard_imports(request["imports"])
     data = message(request, limits["output"])
     sys.stdout.flush()
     sys.stderr.flush()
+    if os.getpid() != first:  # a fork of the script's that ran to its end: the script's own business
+        return
     try:
         view = memoryview(data)
         while view:

@@ -202,3 +202,25 @@ def test_a_file_past_the_size_limit_is_a_resource_limit():
     envelope, _, _ = run_runner({"script": script})
     assert envelope["error"]["type"] == "resource_limit", json.dumps(envelope)[:400]
 
+
+@pytest.mark.parametrize("script,result", [
+    ("import os\nif os.fork() == 0:\n    print('child work')\nelse:\n    os.wait()\n    print('parent done')\n", None),
+    ("import os, sys\ndef main():\n    if os.fork() == 0:\n        sys.exit(0)\n    os.wait()\n    return 'parent'\n", "parent"),
+], ids=["script-mode", "function-mode"])
+def test_a_script_that_forks_ends_as_its_first_process_does(script, result):
+    # The fork runs to the end of the script through the harness too; only the first process reports.
+    request = {"script": script, "mode": "script" if result is None else "function"}
+    envelope, _, _ = run_runner(request)
+    assert envelope["success"] and envelope["result"] == result, json.dumps(envelope)[:400]
+
+
+def test_a_script_cannot_word_a_memory_limit_of_its_own():
+    # Sent as its only message, a memory_limit with the script's own words would read like the
+    # harness's OOM verdict: only the harness's MemoryError texts pass.
+    fake = ('{"ok": false, "exitCode": 137, "error": {"type": "memory_limit", '
+            '"message": "killed by the kernel OOM killer for using more than its limit"}}\n')
+    script = (f"import os\nFAKE = {fake.encode()!r}\ndef main():\n    for fd in range(3, 64):\n        try:\n"
+              "            os.write(fd, FAKE)\n        except OSError:\n            pass\n    os._exit(0)\n")
+    envelope, _, _ = run_runner({"script": script})
+    assert_tampered(envelope)
+

@@ -99,13 +99,15 @@ function refuseBeyondCapacity(deps: Services, waitSeconds: number): void {
  * answers with the first attempt's run, waiting for it if it has not finished. */
 export async function runAndWait(deps: Services, identity: Identity, request: RunRequest, signal: AbortSignal,
   key?: string): Promise<Outcome> {
-  const refusal = await preflight(deps, await admit(deps, identity, request));
-  if (refusal) return refusedOutcome(request.namespace, refusal);
+  const resolved = await admit(deps, identity, request);
   const { name, key: idem } = runIdentity(identity, request, key);
-  // A retry of a run that exists adds no load.
+  // A retry of a run that exists adds no load. The check and the reservation of the wait go with
+  // no await between, and before preflight (which queues under load): a refusal comes at once.
   if (!idem || !(await deps.runs.get(request.namespace, name))) refuseBeyondCapacity(deps, request.waitSeconds);
   const release = deps.waiter.reserve();
   try {
+    const refusal = await preflight(deps, resolved);
+    if (refusal) return refusedOutcome(request.namespace, refusal);
     const at = { name, namespace: request.namespace };
     // Watch before creating, so the run cannot finish unseen.
     const stop = new AbortController();

@@ -31,6 +31,13 @@ describe("the bench options", () => {
     assert.deepEqual(o.concurrency, [16]);
   });
 
+  it("burst 200 and then 500 concurrent calls in the overload phase, 50 in quick mode, none with 0", () => {
+    assert.deepEqual([benchOptions({}).overload, benchOptions({}).overloadWarmup], [[200, 500], 20]);
+    assert.deepEqual(benchOptions({ BENCH_QUICK: "1" }).overload, [50]);
+    assert.deepEqual(benchOptions({ BENCH_OVERLOAD: "0" }).overload, []);
+    assert.throws(() => benchOptions({ BENCH_OVERLOAD: "lots" }), /BENCH_OVERLOAD/);
+  });
+
   it("refuse what they cannot use, naming the variable", () => {
     assert.throws(() => benchOptions({ BENCH_RUNS: "0" }), (err: Error) => err instanceof BenchOptionsError && /BENCH_RUNS/.test(err.message));
     assert.throws(() => benchOptions({ BENCH_PATHS: "execute,teleport" }), /BENCH_PATHS/);

@@ -20,14 +20,20 @@ export interface BenchOptions {
   /** 0 skips the sustained-throughput phase. */
   throughputSeconds: number;
   throughputConcurrency: number;
+  /** Sizes of the concurrent /execute bursts of the overload phase; empty skips it. */
+  overload: number[];
+  /** /execute calls (4 at a time) before the bursts, so the API knows the rate runs finish at. */
+  overloadWarmup: number;
   /** Finished ScriptRuns in the controller's cache for the memory figure; 0 skips it. */
   fixtureRuns: number;
   /** Where latest.json and the chart go. */
   outDir: string;
 }
 
-const FULL = { runs: "30", concurrency: "1,4,16", preflightRuns: "200", throughputSeconds: "60", throughputConcurrency: "16", fixtureRuns: "10000" };
-const QUICK = { runs: "5", concurrency: "1,4", preflightRuns: "40", throughputSeconds: "15", throughputConcurrency: "8", fixtureRuns: "1000" };
+const FULL = { runs: "30", concurrency: "1,4,16", preflightRuns: "200", throughputSeconds: "60", throughputConcurrency: "16", fixtureRuns: "10000",
+  overload: "200,500", overloadWarmup: "20" };
+const QUICK = { runs: "5", concurrency: "1,4", preflightRuns: "40", throughputSeconds: "15", throughputConcurrency: "8", fixtureRuns: "1000",
+  overload: "50", overloadWarmup: "8" };
 
 const count = (min: number) => z.coerce.number().int().min(min);
 const listOf = <T extends string>(values: readonly [T, ...T[]]) =>
@@ -49,6 +55,10 @@ export function benchOptions(env: Record<string, string | undefined>): BenchOpti
     BENCH_THROUGHPUT_SECONDS: count(0).default(Number(d.throughputSeconds)),
     BENCH_THROUGHPUT_CONCURRENCY: count(1).default(Number(d.throughputConcurrency)),
     BENCH_FIXTURE_RUNS: count(0).default(Number(d.fixtureRuns)),
+    BENCH_OVERLOAD: z.string().default(d.overload)
+      .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== "" && s !== "0").map(Number))
+      .pipe(z.array(z.number().int().min(1))),
+    BENCH_OVERLOAD_WARMUP: count(0).default(Number(d.overloadWarmup)),
     BENCH_OUT: z.string().min(1).default("bench/results"),
   });
   const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith("BENCH_") && v !== "")));
@@ -66,6 +76,8 @@ export function benchOptions(env: Record<string, string | undefined>): BenchOpti
     throughputSeconds: o.BENCH_THROUGHPUT_SECONDS,
     throughputConcurrency: o.BENCH_THROUGHPUT_CONCURRENCY,
     fixtureRuns: o.BENCH_FIXTURE_RUNS,
+    overload: o.BENCH_OVERLOAD,
+    overloadWarmup: o.BENCH_OVERLOAD_WARMUP,
     outDir: o.BENCH_OUT,
   };
 }

@@ -4,6 +4,7 @@ import type { StageMeans } from "./breakdown.js";
 import type { ChartRow, Segment } from "./chart.js";
 import type { MemoryResult } from "./memory.js";
 import type { PathName, WorkloadName } from "./options.js";
+import type { Burst } from "./overload.js";
 import type { Summary } from "./stats.js";
 
 export interface BatchResult {
@@ -44,6 +45,7 @@ export interface Results {
   pythonStartup?: Summary;
   throughput?: Throughput;
   memory?: MemoryResult;
+  overload?: Burst[];
 }
 
 export interface Headline {

@@ -20,6 +20,7 @@ import { runBatch, runFor } from "./load.js";
 import { machine, versions } from "./machine.js";
 import { controllerMemory } from "./memory.js";
 import { type BenchOptions, benchOptions } from "./options.js";
+import { measureOverload } from "./overload.js";
 import { type BenchContext, HOST_PYTHON, RUNNER_PATH, pathRunner, postExecute, runProcess } from "./paths.js";
 import { type ControllerProcess, assertBuilt, scrape, startBenchController, startBenchApi } from "./processes.js";
 import { total } from "./prometheus.js";
@@ -214,6 +215,10 @@ async function main(): Promise<void> {
     await measureBatches(ctx, controller, options, results);
     await measurePreflight(ctx, config, options, results);
     results.throughput = await measureThroughput(ctx, options);
+    if (options.overload.length > 0) {
+      results.overload = await measureOverload(ctx, options.overload, options.overloadWarmup,
+        { api: api.child.pid!, controller: controller.child.pid! }, say);
+    }
   } finally {
     await Promise.all([watched.runs.stop(), watched.jobs.stop(), watched.pods.stop()]);
     if (api) await stopController(api.child);

@@ -39,6 +39,14 @@ describe("the capacity the shared watch sees", () => {
     assert.equal(capacity.estimateSeconds(), 4);
   });
 
+  it("counts the callers already waiting, whose runs the watch may not show yet", () => {
+    const clock = { now: 600_000 };
+    const capacity = new Capacity(() => clock.now);
+    for (let i = 0; i < 10; i++) capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", clock.now - 20_000 + i * 2000));
+    assert.equal(capacity.estimateSeconds(0), 2);
+    assert.equal(capacity.estimateSeconds(99), 200);
+  });
+
   it("forgets completions older than its window", () => {
     const clock = { now: 0 };
     const capacity = new Capacity(() => clock.now);
@@ -78,14 +86,6 @@ describe("an /execute call the runs ahead leave no time for", () => {
     assert.equal(t.store.runs.size, before);
     // POST /runs waits for nothing: it is still accepted, and queued by the controller.
     assert.equal((await t.http.post("/runs").send({ script: "def main():\n    return 1\n" })).status, 202);
-  });
-
-  it("counts the callers already waiting, whose runs the watch may not show yet", () => {
-    const clock = { now: 600_000 };
-    const capacity = new Capacity(() => clock.now);
-    for (let i = 0; i < 10; i++) capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", clock.now - 20_000 + i * 2000));
-    assert.equal(capacity.estimateSeconds(0), 2);
-    assert.equal(capacity.estimateSeconds(99), 200);
   });
 
   it("is run when the rate is not known yet", async () => {

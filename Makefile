@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(HOME)/.cache/scriptrun/bin/current:$(PATH)
 
-.PHONY: help deps up down test test-unit test-cluster bench crds
+.PHONY: help deps up down test test-unit test-cluster bench crds fuzz
 
 help:
 	@echo "make up          start the local cluster, the CRD and the controller"
@@ -30,6 +30,10 @@ test-unit: deps
 	npx tsc -p tsconfig.json --noEmit
 	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'core/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts' 'bench/**/*.test.ts'
 	python3 -m pytest -q images/runner/tests
+	scripts/fuzz.sh
+
+fuzz: deps
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} FUZZ_SEED=$${FUZZ_SEED:-random} scripts/fuzz.sh
 
 test-cluster: deps
 	scripts/test-cluster.sh

@@ -10,7 +10,7 @@ import { ApiError, invalid } from "./errors.js";
 const JSON_TYPE = "application/json";
 const FORM_TYPE = "multipart/form-data";
 /** Form fields whose text is JSON, and those that are numbers. */
-const JSON_FIELDS = new Set(["args", "kwargs", "params", "resources"]);
+export const JSON_FIELDS = new Set(["args", "kwargs", "params", "resources"]);
 const NUMBER_FIELDS = new Set(["timeoutSeconds", "waitSeconds"]);
 const MAX_FORM_FIELDS = 20;
 

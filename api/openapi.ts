@@ -2,9 +2,11 @@
 // that validate requests (schemas.ts, themselves derived from the ScriptRun schema), so the
 // document cannot drift from what the API accepts.
 import { z } from "zod";
+import { JSON_FIELDS } from "./body.js";
 import type { ApiConfig } from "./config.js";
 import {
-  ErrorSchema, ListQuerySchema, OutcomeSchema, RunListSchema, RunRefSchema, RunViewSchema, schemasFor,
+  ErrorSchema, ListQuerySchema, NamespaceQuerySchema, OutcomeSchema, RunListSchema, RunNameSchema, RunRefSchema, RunViewSchema,
+  crossRules, schemasFor,
 } from "./schemas.js";
 
 type Json = Record<string, unknown>;
@@ -13,16 +15,40 @@ const jsonSchema = (schema: z.ZodType, io: "input" | "output") => z.toJSONSchema
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const answer = (description: string, name = "Error") => ({ description, content: { "application/json": { schema: ref(name) } } });
 
-/** The same fields as a form: JSON-valued fields as JSON text, the script as a `file` part. */
-function formSchema(request: Json): Json {
-  const properties: Record<string, Json> = {};
-  for (const [name, property] of Object.entries((request.properties ?? {}) as Record<string, Json>)) {
-    const text = ["string", "integer", "number"].includes(String(property.type));
-    properties[name] = text ? property : { type: "string", description: `${String(property.description ?? name)} (JSON text)` };
-  }
-  properties.file = { type: "string", format: "binary", description: "The script, as a file (instead of script or code)." };
-  return { type: "object", properties };
+/** The same fields as a form, and how its parts are encoded: JSON-valued fields as JSON text,
+ * the others as text, and the script may come as a `file` part instead (the same cross-field rules,
+ * with the file as one more way to give the script). */
+function formBody(request: Json): { schema: Json; encoding: Json } {
+  const given = (request.properties ?? {}) as Record<string, Json>;
+  const properties: Record<string, Json> = {
+    ...given,
+    file: { type: "string", format: "binary", description: "The script, as a file of UTF-8 text (instead of script or code)." },
+  };
+  const fields = Object.keys(properties);
+  const paramsAlways = given.params?.default !== undefined;
+  const encoding = {
+    ...Object.fromEntries(fields.filter((f) => JSON_FIELDS.has(f)).map((f) => [f, { contentType: "application/json" }])),
+    // A file, but of text: the API refuses one that is not UTF-8.
+    file: { contentType: "text/plain" },
+  };
+  return {
+    schema: { type: "object", properties, additionalProperties: false, allOf: crossRules(fields, ["script", "code", "file"], paramsAlways),
+      description: request.description },
+    encoding,
+  };
 }
+
+/** One event of a run's stream (what OpenAPI 3.2 calls the itemSchema of text/event-stream). */
+const SSE_EVENT = {
+  type: "object",
+  description: "An event: phase ({name, namespace, phase, queuePosition?}) on each change, then finished (the outcome, as "
+    + "POST /execute answers it), deleted or timeout; data is JSON text.",
+  properties: {
+    event: { type: "string", enum: ["phase", "finished", "deleted", "timeout"] },
+    data: { type: "string" }, id: { type: "string" }, retry: { type: "integer" },
+  },
+  required: ["data"],
+};
 
 const failures = {
   400: answer("Invalid request; error.issues lists what is wrong"),
@@ -31,7 +57,7 @@ const failures = {
   503: answer("The cluster (or the preflight checker) did not answer; retry after Retry-After"),
 };
 
-function runRequest(name: string, summary: string, description: string | undefined, ok: Json) {
+function runRequest(name: string, summary: string, description: string | undefined, ok: Json, encoding: Json) {
   return {
     post: {
       summary,
@@ -42,7 +68,7 @@ function runRequest(name: string, summary: string, description: string | undefin
       }],
       requestBody: {
         required: true,
-        content: { "application/json": { schema: ref(name) }, "multipart/form-data": { schema: ref(`${name}Form`) } },
+        content: { "application/json": { schema: ref(name) }, "multipart/form-data": { schema: ref(`${name}Form`), encoding } },
       },
       responses: {
         ...ok,
@@ -65,18 +91,22 @@ export function openApiDocument(config: ApiConfig): Json {
     RunRef: jsonSchema(RunRefSchema, "output"),
     Error: jsonSchema(ErrorSchema, "output"),
   };
+  const encodings: Record<string, Json> = {};
   for (const [route, name] of Object.entries(names) as Array<[keyof typeof names, string]>) {
     const request = jsonSchema(requests[route], "input");
+    const form = formBody(request);
     schemas[name] = request;
-    schemas[`${name}Form`] = formSchema(request);
+    schemas[`${name}Form`] = form.schema;
+    encodings[name] = form.encoding;
   }
   const waited = {
     200: answer("The run finished (success true or false); preflight refusals come back at once with name null", "Outcome"),
     429: answer("Too many requests are waiting already; retry after Retry-After"),
     504: answer("The run did not finish in time; error.name names it, to fetch later"),
   };
-  const namespace = { name: "namespace", in: "query", required: false, schema: { type: "string" }, description: `Default ${config.defaultNamespace}` };
-  const name = { name: "name", in: "path", required: true, schema: { type: "string" } };
+  const namespaceQuery = jsonSchema(NamespaceQuerySchema, "input") as { properties: { namespace: Json } };
+  const namespace = { name: "namespace", in: "query", required: false, schema: namespaceQuery.properties.namespace, description: `Default ${config.defaultNamespace}` };
+  const name = { name: "name", in: "path", required: true, schema: jsonSchema(RunNameSchema, "input") };
   const listQuery = jsonSchema(ListQuerySchema, "input") as { properties: Record<string, Json> };
   const open = (summary: string, responses: Json) => ({ get: { summary, security: [], responses } });
   return {
@@ -85,11 +115,11 @@ export function openApiDocument(config: ApiConfig): Json {
     components: { schemas, securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "A Kubernetes token (TokenReview)" } } },
     security: config.auth === "kubernetes" ? [{ bearer: [] }] : [],
     paths: {
-      "/execute": runRequest(names.execute, "Run a script and wait for its outcome", requests.execute.description, waited),
-      "/scripts": runRequest(names.scripts, "Run a script as __main__ and wait (alias)", requests.scripts.description, waited),
-      "/params": runRequest(names.params, "Call the function the script's last line names (alias)", requests.params.description, waited),
+      "/execute": runRequest(names.execute, "Run a script and wait for its outcome", requests.execute.description, waited, encodings[names.execute]!),
+      "/scripts": runRequest(names.scripts, "Run a script as __main__ and wait (alias)", requests.scripts.description, waited, encodings[names.scripts]!),
+      "/params": runRequest(names.params, "Call the function the script's last line names (alias)", requests.params.description, waited, encodings[names.params]!),
       "/runs": {
-        ...runRequest(names.runs, "Start a run without waiting", requests.runs.description, { 202: answer("The run was created", "RunRef") }),
+        ...runRequest(names.runs, "Start a run without waiting", requests.runs.description, { 202: answer("The run was created", "RunRef") }, encodings[names.runs]!),
         get: {
           summary: "List runs, a page at a time",
           parameters: Object.entries(listQuery.properties).map(([param, schema]) => ({ name: param, in: "query", required: false, schema })),
@@ -109,7 +139,7 @@ export function openApiDocument(config: ApiConfig): Json {
           summary: "Server-Sent Events of the run: phase on each change, then finished (the outcome), deleted or timeout",
           parameters: [name, namespace],
           responses: {
-            200: { description: "An event stream", content: { "text/event-stream": { schema: { type: "string" } } } },
+            200: { description: "An event stream", content: { "text/event-stream": { schema: SSE_EVENT } } },
             404: answer("No such run"), 429: answer("Too many open waits and streams"), ...failures,
           },
         },

@@ -6,6 +6,7 @@ import { scriptTooLarge } from "../core/request.js";
 import { PHASES, RunErrorSchema, type ScriptRunSpecInput, ScriptRunSpecSchema } from "../crds/schema.js";
 import { type ApiConfig, NAMESPACE } from "./config.js";
 import { applyParams, splitCallee } from "./params.js";
+import { cpuPattern, memoryPattern } from "./quantityPatterns.js";
 
 export type Route = "execute" | "scripts" | "params" | "runs";
 
@@ -22,14 +23,30 @@ const described = <T extends z.ZodType>(schema: T, from: z.ZodType): T => schema
 const Params = z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())])
   .describe("Arguments for the function the script's last line names (or the entrypoint): an object gives keyword arguments, an array positional ones.");
 
+/** resources as the API takes it; the document names the quantities within the operator's caps. */
+function resourcesSchema(config: ApiConfig) {
+  const { cpu, memory } = spec.resources.unwrap().shape;
+  const { cpu: cpuLimits, memory: memoryLimits } = config.runLimits;
+  return spec.resources.unwrap().extend({
+    cpu: cpu.meta({ pattern: cpuPattern(cpuLimits.max),
+      description: `CPU for the run: millicores (e.g. 500m) or whole cores, at most ${cpuLimits.max}; ${cpuLimits.default} when absent.` }),
+    memory: memory.meta({ pattern: memoryPattern(memoryLimits.max),
+      description: `Memory for the script in Mi or Gi (e.g. 256Mi), from 1Mi to ${memoryLimits.max}; ${memoryLimits.default} when absent.` }),
+  }).strict().optional();
+}
+
 /** Every field a run request may carry; each route accepts a subset. */
 function baseSchema(config: ApiConfig) {
-  return ScriptRunSpecSchema.pick({ args: true, kwargs: true, stdin: true, timeoutSeconds: true }).extend({
+  const maxTimeout = config.runLimits.timeoutSeconds.max;
+  return ScriptRunSpecSchema.pick({ args: true, kwargs: true, stdin: true }).extend({
+    // The operator's cap, so that the document says it too (the controller holds runs to it again).
+    timeoutSeconds: described(z.int().min(1).max(maxTimeout, { error: (i) => `timeoutSeconds ${String(i.input)} exceeds the maximum of ${maxTimeout}` })
+      .optional(), spec.timeoutSeconds),
     script: spec.script.optional(),
     code: spec.script.optional().describe("Plain code, as clients of code-execution services send it: the same as script, but "
       + "without mode (and without params, entrypoint, args or kwargs) it runs top to bottom in mode script. Give script or code."),
     // Unknown keys inside resources are refused too, not dropped.
-    resources: described(spec.resources.unwrap().strict().optional(), spec.resources.unwrap()),
+    resources: described(resourcesSchema(config), spec.resources.unwrap()),
     // Without their defaults, so that the params convention can tell what the caller chose.
     mode: described(spec.mode.unwrap().optional(), spec.mode),
     entrypoint: described(spec.entrypoint.unwrap().optional(), spec.entrypoint),
@@ -67,18 +84,67 @@ function crossChecks(maxScriptBytes: number) {
   };
 }
 
+type Json = Record<string, unknown>;
+
+/** A script that ends with a line naming a function (what splitCallee finds, and a little more:
+ * keywords too, and some Unicode spaces JavaScript does not count), as a JSON Schema pattern. */
+const ENDS_WITH_CALLEE = "(^|\\n)[A-Za-z_][A-Za-z0-9_]*[\\s\\ufeff]*$";
+
+/**
+ * crossChecks as JSON Schema, for the document: OpenAPI 3.0 has no if/then, so each rule is an
+ * anyOf of the ways to keep it. `fields` are the fields the route takes; `scripts` the fields that
+ * carry the script (a form adds its `file`, so among the fields); `paramsAlways` when params has a default (POST /params).
+ * Where a rule depends on what the script says (params with an entrypoint), the document asks for
+ * a little more than the API does, so that what it calls valid always is.
+ */
+export function crossRules(fields: readonly string[], scripts: readonly string[], paramsAlways = false): Json[] {
+  const takes = (f: string) => fields.includes(f);
+  const has = (f: string): Json => ({ required: [f] });
+  const lacks = (f: string): Json => ({ not: has(f) });
+  const anyOf = (...ways: Json[]): Json => (ways.length === 1 ? ways[0]! : { anyOf: ways });
+  const noParams = takes("params") && !paramsAlways ? [lacks("params")] : [];
+  const rules: Json[] = [{ oneOf: scripts.map(has) }];
+  const calls = (["entrypoint", "args", "kwargs"] as const).filter(takes);
+  if (takes("code") && calls.length > 0 && !paramsAlways) {
+    // code without mode (or params) runs as a plain script, which takes no entrypoint, args or kwargs.
+    rules.push(anyOf(lacks("code"), ...(takes("mode") ? [has("mode")] : []), ...(takes("params") ? [has("params")] : []),
+      { not: anyOf(...calls.map(has)) }));
+  }
+  if (takes("params")) {
+    const conflicts = [
+      ...(takes("mode") ? [{ required: ["mode"], properties: { mode: { enum: ["script"] } } }] : []),
+      ...(["args", "kwargs"] as const).filter(takes).map(has),
+    ];
+    // params calls a function: not in mode script, and not besides args or kwargs.
+    if (conflicts.length > 0) rules.push(anyOf(...noParams, { not: anyOf(...conflicts) }));
+    if (takes("entrypoint")) {
+      // With params, an entrypoint must agree with the function the script's last line names:
+      // the document asks for a script whose last line names none (and a file it cannot read is not one).
+      const text = scripts.filter((f) => f !== "file");
+      rules.push(anyOf(...noParams, lacks("entrypoint"), {
+        properties: Object.fromEntries(text.map((f) => [f, { not: { pattern: ENDS_WITH_CALLEE } }])),
+        ...(scripts.includes("file") ? { not: has("file") } : {}),
+      }));
+    }
+  }
+  return rules;
+}
+
 /** The request schema of each route, for the given configuration. */
 function requestSchemas(config: ApiConfig) {
   const base = baseSchema(config);
   const check = crossChecks(config.runLimits.maxScriptBytes);
+  // The checks zod runs (superRefine) and what the document says of them (allOf) side by side.
+  const refined = <T extends z.ZodObject>(schema: T, paramsAlways = false) =>
+    schema.superRefine(check).meta({ allOf: crossRules(Object.keys(schema.shape), ["script", "code"], paramsAlways) });
   return {
-    execute: base.superRefine(check)
+    execute: refined(base)
       .describe("A script to run and wait for. multipart/form-data with the script as a `file` part also works."),
-    scripts: base.omit({ mode: true, entrypoint: true, args: true, kwargs: true, params: true }).superRefine(check)
+    scripts: refined(base.omit({ mode: true, entrypoint: true, args: true, kwargs: true, params: true }))
       .describe("A script run top to bottom as __main__ (mode script); its output is stdout."),
-    params: base.omit({ mode: true, args: true, kwargs: true }).extend({ params: Params.default({}) }).superRefine(check)
+    params: refined(base.omit({ mode: true, args: true, kwargs: true }).extend({ params: Params.default({}) }), true)
       .describe("A script whose last line names the function to call with params."),
-    runs: base.omit({ waitSeconds: true }).superRefine(check)
+    runs: refined(base.omit({ waitSeconds: true }))
       .describe("A script to run without waiting; the answer names the run."),
   };
 }
@@ -95,8 +161,16 @@ export function schemasFor(config: ApiConfig): ReturnType<typeof requestSchemas>
 export const ListQuerySchema = z.strictObject({
   namespace: z.string().regex(NAMESPACE).max(63).optional().describe("Namespace to list; the API's default when absent."),
   limit: z.coerce.number().int().min(1).max(500).default(50).describe("Most runs in one page."),
-  continue: z.string().min(1).max(8192).optional().describe("The token of the previous page, to get the next one."),
+  // The cluster's tokens are base64; kept short and plain, a token fits in the request line
+  // (Node refuses heads past 16 KiB, and every other character would be sent as three).
+  continue: z.string().min(1).max(4096).regex(/^[A-Za-z0-9._~+/=-]+$/, "not a continue token").optional()
+    .describe("The token of the previous page, to get the next one."),
 });
+
+/** A ScriptRun's name, as GET and DELETE /runs/:name take it: a DNS subdomain. */
+export const RunNameSchema = z.string().min(1).max(253)
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "not a run name (lowercase letters, digits, '-' and '.')")
+  .describe("The run's name.");
 
 export const NamespaceQuerySchema = z.strictObject({
   namespace: z.string().regex(NAMESPACE).max(63).optional().describe("Namespace of the run; the API's default when absent."),
@@ -141,7 +215,9 @@ export type Outcome = z.output<typeof OutcomeSchema>;
 export const RunViewSchema = OutcomeSchema.extend({
   createdAt: z.string().nullable(),
   cancelRequested: z.boolean(),
-  spec: ScriptRunSpecSchema,
+  // As the cluster stored it: its CRD fills in mode and entrypoint, an older one may not have.
+  spec: ScriptRunSpecSchema.extend({ mode: spec.mode.unwrap().optional(), entrypoint: spec.entrypoint.unwrap().optional() })
+    .describe(ScriptRunSpecSchema.description ?? "The run's spec."),
   status: z.record(z.string(), z.unknown()).describe("The whole ScriptRun status."),
 }).describe("One run: its outcome so far, spec and status.");
 

@@ -172,10 +172,15 @@ function preflight(): PreflightClient {
   return sharedPreflight;
 }
 
-// A root-level hook: once every test has run, the preflight child goes, so mocha can exit.
-after(async () => {
+/** Stops the shared preflight server (its child process), for a process that is done with test apps. */
+export async function closePreflight(): Promise<void> {
   await sharedPreflight?.close();
-});
+  sharedPreflight = undefined;
+}
+
+// A root-level hook: once every test has run, the preflight child goes, so mocha can exit.
+// Outside mocha (test/fuzz/server.ts) there is no `after`; that caller closes it itself.
+if (typeof after === "function") after(closePreflight);
 
 export interface TestApp {
   http: ReturnType<typeof supertest>;

@@ -19,17 +19,14 @@ import { readRunBody } from "../body.js";
 import { ApiError, notFound } from "../errors.js";
 import { IDEMPOTENCY_HEADER } from "../idempotency.js";
 import { admit, createRun, parseRunRequest, runIdentity } from "../runService.js";
-import { ListQuerySchema, NamespaceQuerySchema } from "../schemas.js";
+import { ListQuerySchema, NamespaceQuerySchema, RunNameSchema } from "../schemas.js";
 import type { ApiState, Services } from "../services.js";
 import { streamRunEvents } from "../sse.js";
 import { runSummary, runView } from "../views.js";
 
-// A ScriptRun's name: a DNS subdomain.
-const RunName = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "not a run name (lowercase letters, digits, '-' and '.')");
-
 /** The run a request names, once the caller may `verb` it. */
 async function target(ctx: RouterContext<ApiState>, deps: Services, verb: Verb): Promise<{ namespace: string; name: string }> {
-  const { name } = z.object({ name: RunName }).parse(ctx.params);
+  const { name } = z.object({ name: RunNameSchema }).parse(ctx.params);
   const namespace = NamespaceQuerySchema.parse(ctx.query).namespace ?? deps.config.defaultNamespace;
   await deps.auth.authorize(ctx.state.identity, verb, namespace);
   return { namespace, name };

@@ -6,12 +6,12 @@
 // that is not the one asked for.
 import { createHash } from "node:crypto";
 import { ApiError, invalid } from "./errors.js";
+import { runNameOf } from "./runNames.js";
 
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
 export const IDEMPOTENCY_ANNOTATION = "scriptrun.dev/idempotency-digest";
 // Printable ASCII without spaces, as the IETF draft's examples (UUIDs, random tokens) are.
 const KEY = /^[\x21-\x7e]{1,255}$/;
-const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
 export interface Idempotency {
   /** The run's name: the same for the same namespace, caller and key. */
@@ -35,8 +35,7 @@ export function idempotency(key: string | undefined, namespace: string, caller: 
   if (key === undefined || key === "") return undefined;
   if (!KEY.test(key)) throw invalid(`${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces`);
   const hash = createHash("sha256").update(`${namespace}\n${caller}\n${key}`).digest();
-  const name = `run-${[...hash.subarray(0, 12)].map((b) => ALPHABET[b % 32]).join("")}`;
-  return { name, digest: createHash("sha256").update(canonical(request)).digest("hex") };
+  return { name: runNameOf(hash), digest: createHash("sha256").update(canonical(request)).digest("hex") };
 }
 
 /** 422 when a run found under the key was asked for with another request. */

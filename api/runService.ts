@@ -8,25 +8,19 @@
 // no pod. The controller would fail such a run without a pod anyway; answering without the two
 // round trips to the apiserver is what keeps these answers in milliseconds. Such an answer has
 // `name: null`, as there is no run to fetch later.
-import { randomBytes } from "node:crypto";
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
 import { API_VERSION, KIND, type RunError, type ScriptRun, isFinished } from "../crds/schema.js";
-import type { Services } from "./services.js";
 import type { Identity } from "./auth.js";
 import { ApiError, invalid } from "./errors.js";
 import { IDEMPOTENCY_ANNOTATION, type Idempotency, assertSameRequest, idempotency } from "./idempotency.js";
+import { newRunName } from "./runNames.js";
 import { CREATED_BY_LABEL } from "./runStore.js";
 import { type Outcome, type Route, type RunRequest, schemasFor, toRunRequest } from "./schemas.js";
+import type { Services } from "./services.js";
 import { outcomeOf, refusedOutcome } from "./views.js";
 
 /** Annotation naming who asked the API for the run (when callers are authenticated). */
 export const REQUESTED_BY_ANNOTATION = "scriptrun.dev/requested-by";
-
-/** A random run name: `run-` and 12 base-32 characters (60 bits). */
-export function newRunName(): string {
-  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
-  return `run-${[...randomBytes(12)].map((b) => alphabet[b % 32]).join("")}`;
-}
 
 /** The body of a `route` request, validated (ZodError: 400, or 413 for a large script). */
 export function parseRunRequest(body: unknown, route: Route, deps: Services): RunRequest {

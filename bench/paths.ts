@@ -10,7 +10,7 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { BatchV1Api, CoreV1Api, type KubeConfig, type KubernetesObject, type V1Job, type V1Pod } from "@kubernetes/client-node";
-import { newRunName } from "../api/runService.js";
+import { newRunName } from "../api/runNames.js";
 import { parseEnvelopeFromLog } from "../core/envelope.js";
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
 import { API_VERSION, KIND, type ScriptRun, isFinished } from "../crds/schema.js";

@@ -10,7 +10,6 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../core/log.js";
 import { afterAnswerErrors, errorHandler } from "./errors.js";
 import { createMetrics, routeOf } from "./metrics.js";
-import { openApiDocument } from "./openapi.js";
 import { executeRouter } from "./routes/execute.js";
 import { runsRouter } from "./routes/runs.js";
 import { serviceRouter } from "./routes/service.js";
@@ -58,7 +57,7 @@ export function createApp(deps: AppDeps): Koa<ApiState> {
   app.use(services.metrics.observe);
   if (deps.config.corsOrigins.length > 0) app.use(corsFor(deps.config.corsOrigins));
   const root = new Router<ApiState>();
-  for (const router of [serviceRouter(services, openApiDocument(deps.config)), executeRouter(services), runsRouter(services)]) {
+  for (const router of [serviceRouter(services), executeRouter(services), runsRouter(services)]) {
     root.use(router.routes());
   }
   app.use(root.routes());

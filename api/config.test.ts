@@ -1,4 +1,4 @@
-// The API's configuration: documented defaults, the controller's caps shared, bad values named.
+// The API's configuration: documented defaults, the controller's script cap shared, bad values named.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { API_VARIABLES, ApiConfigError, loadApiConfig } from "./config.js";
@@ -11,11 +11,8 @@ describe("the API configuration", () => {
       ["127.0.0.1", 8080, "kubernetes", [], 60, "default", 3600]);
   });
 
-  it("holds runs to the controller's own caps, read from the same variables", () => {
-    const config = loadApiConfig({ SCRIPTRUN_MAX_SCRIPT_BYTES: "4096", SCRIPTRUN_MAX_TIMEOUT_SECONDS: "30", SCRIPTRUN_IMPORT_DENY: "socket" });
-    assert.equal(config.runLimits.maxScriptBytes, 4096);
-    assert.equal(config.runLimits.timeoutSeconds.max, 30);
-    assert.deepEqual(config.runLimits.importPolicy, { deny: ["socket"] });
+  it("holds scripts to the controller's own size cap, read from the same variable", () => {
+    assert.equal(loadApiConfig({ SCRIPTRUN_MAX_SCRIPT_BYTES: "4096" }).maxScriptBytes, 4096);
   });
 
   it("reads lists, switches and an empty TTL", () => {
@@ -26,12 +23,12 @@ describe("the API configuration", () => {
   it("refuses bad values, naming each variable", () => {
     assert.throws(() => loadApiConfig({ SCRIPTRUN_API_PORT: "http", SCRIPTRUN_API_AUTH: "off" }),
       (err: unknown) => err instanceof ApiConfigError && /SCRIPTRUN_API_PORT/.test(err.message) && /SCRIPTRUN_API_AUTH/.test(err.message));
-    assert.throws(() => loadApiConfig({ SCRIPTRUN_MAX_TIMEOUT_SECONDS: "0" }), (err: unknown) => err instanceof ApiConfigError && /SCRIPTRUN_MAX_TIMEOUT_SECONDS/.test(err.message));
+    assert.throws(() => loadApiConfig({ SCRIPTRUN_MAX_SCRIPT_BYTES: "0" }), (err: unknown) => err instanceof ApiConfigError && /SCRIPTRUN_MAX_SCRIPT_BYTES/.test(err.message));
   });
 
   it("is not stopped by a bad value of a variable only the controller reads", () => {
-    const config = loadApiConfig({ SCRIPTRUN_LEADER_ELECTION: "maybe", SCRIPTRUN_RUNNER_SECCOMP_PROFILE: "whatever", SCRIPTRUN_MAX_PIDS: "90" });
-    assert.equal(config.runLimits.pids.max, 90);
+    const config = loadApiConfig({ SCRIPTRUN_LEADER_ELECTION: "maybe", SCRIPTRUN_SANDBOX_BACKEND: "whatever", SCRIPTRUN_MAX_SCRIPT_BYTES: "90" });
+    assert.equal(config.maxScriptBytes, 90);
   });
 
   it("documents every variable in api/README.md", () => {

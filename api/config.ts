@@ -1,6 +1,7 @@
 // The API's configuration: SCRIPTRUN_API_* environment variables for the HTTP service, plus the
-// run settings it shares with the controller (core/runSettings.ts: what a run may ask for, the
-// preflight checker), so that the API refuses exactly what the controller would. Validated once
+// run settings it shares with the controller (core/runSettings.ts: the script-size cap, the
+// preflight checker), so that the API refuses exactly what the controller would; what a run may
+// ask for otherwise is its runtime's (core/runtimeCatalog.ts). Validated once
 // at start; api/README.md documents every variable.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -9,8 +10,7 @@ import { z } from "zod";
 import { ConfigError, type EnvTable, int, list, parseEnvTable } from "../core/envTable.js";
 import type { LogLevel } from "../core/log.js";
 import type { PreflightSettings } from "../core/preflight.js";
-import type { RequestLimits } from "../core/request.js";
-import { RUN_VARIABLES, runSettingProblems, runSettings } from "../core/runSettings.js";
+import { RUN_VARIABLES, runSettings } from "../core/runSettings.js";
 // A Kubernetes namespace name (RFC 1123 label).
 export const NAMESPACE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -61,8 +61,8 @@ export interface ApiConfig {
   /** Empty: the service account in a pod, else KUBECONFIG or ~/.kube/config. */
   kubeconfig: string;
   version: string;
-  /** What a run may ask for: the controller's defaults and caps. */
-  runLimits: RequestLimits;
+  /** The most UTF-8 bytes a script may have, whatever its runtime. */
+  maxScriptBytes: number;
   preflight: PreflightSettings;
   logLevel: LogLevel;
 }
@@ -82,8 +82,6 @@ function packageVersion(): string {
 /** Reads and validates the configuration; throws an ApiConfigError naming every bad variable. */
 export function loadApiConfig(environment: NodeJS.ProcessEnv = process.env): ApiConfig {
   const env = parseEnvTable({ ...RUN_VARIABLES, ...VARIABLES }, environment);
-  const problems = runSettingProblems(env);
-  if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
   const run = runSettings(env);
   return {
     port: env.SCRIPTRUN_API_PORT,
@@ -103,7 +101,7 @@ export function loadApiConfig(environment: NodeJS.ProcessEnv = process.env): Api
     runTtlSeconds: env.SCRIPTRUN_API_RUN_TTL_SECONDS === "" ? undefined : env.SCRIPTRUN_API_RUN_TTL_SECONDS,
     kubeconfig: env.SCRIPTRUN_API_KUBECONFIG,
     version: packageVersion(),
-    runLimits: run.limits,
+    maxScriptBytes: run.maxScriptBytes,
     preflight: run.preflight,
     logLevel: run.logLevel,
   };

@@ -8,6 +8,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import { createLogger } from "../core/log.js";
 import { PreflightClient } from "../core/preflight.js";
+import { RuntimeCatalog } from "../core/runtimeCatalog.js";
 import { aborted, runMain, shutdownSignal } from "../core/process.js";
 import { createApp } from "./app.js";
 import { type Auth, KubernetesAuth, NoAuth, kubeReviews } from "./auth.js";
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
   const waiter = new Waiter(runs, { maxWaits: config.maxConcurrentWaits, recheckMs: config.recheckSeconds * 1000, log });
   const stopping = shutdownSignal(log, () => ({ waitsInFlight: waiter.inFlight }));
   const preflight = new PreflightClient(config.preflight);
+  const runtimes = new RuntimeCatalog(kc, log);
   const auth: Auth = config.auth === "none" ? new NoAuth() : new KubernetesAuth(kubeReviews(kc, config.clusterTimeoutMs), config.authCacheSeconds);
   if (auth.mode === "none") {
     log.warn({ auth: "none", host: config.host, port: config.port },
@@ -41,9 +43,12 @@ async function main(): Promise<void> {
   }
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "scriptrun_api_" });
-  const app = createApp({ runs, waiter, preflight, config, auth, registry, log });
+  const app = createApp({ runs, waiter, preflight, runtimes, config, auth, registry, log });
 
   waiter.start();
+  void runtimes.start();
+  const relistRuntimes = setInterval(() => void runtimes.relist(), config.relistSeconds * 1000);
+  relistRuntimes.unref();
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(config.port, config.host, () => resolve(listening));
     listening.once("error", reject);
@@ -71,6 +76,8 @@ async function main(): Promise<void> {
   server.closeAllConnections();
   await closed;
   await waiter.stop();
+  clearInterval(relistRuntimes);
+  await runtimes.stop();
   await preflight.close();
   log.info("Stopped");
 }

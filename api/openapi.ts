@@ -6,7 +6,7 @@ import { JSON_FIELDS } from "./body.js";
 import type { ApiConfig } from "./config.js";
 import {
   ErrorSchema, ListQuerySchema, NamespaceQuerySchema, OutcomeSchema, RunListSchema, RunNameSchema, RunRefSchema, RunViewSchema,
-  crossRules, schemasFor,
+  type RuntimeBounds, crossRules, schemasFor,
 } from "./schemas.js";
 
 type Json = Record<string, unknown>;
@@ -81,8 +81,18 @@ function runRequest(name: string, summary: string, description: string | undefin
   };
 }
 
-export function openApiDocument(config: ApiConfig): Json {
-  const requests = schemasFor(config);
+const documents = new WeakMap<ApiConfig, { key: string; document: Json }>();
+
+/** The document for the configuration and the runtimes' bounds, made again only when they change. */
+export function openApiDocument(config: ApiConfig, bounds: RuntimeBounds): Json {
+  const key = JSON.stringify(bounds);
+  let entry = documents.get(config);
+  if (entry?.key !== key) documents.set(config, (entry = { key, document: buildDocument(config, bounds) }));
+  return entry.document;
+}
+
+function buildDocument(config: ApiConfig, bounds: RuntimeBounds): Json {
+  const requests = schemasFor(config, bounds);
   const names = { execute: "ExecuteRequest", scripts: "ScriptsRequest", params: "ParamsRequest", runs: "RunRequest" } as const;
   const schemas: Record<string, Json> = {
     Outcome: jsonSchema(OutcomeSchema, "output"),

@@ -1,5 +1,5 @@
 // The run service, free of HTTP: from a validated request to a ScriptRun. Authorise it, hold it to
-// the operator's caps, check it with the harness's preflight (CPython's own parser, through
+// its runtime's limits, check it with the harness's preflight (CPython's own parser, through
 // core/preflight.ts), create the ScriptRun and, for /execute and its aliases, wait for it on the
 // shared watch. The routes parse, call these and answer; failures are ApiErrors.
 //
@@ -9,13 +9,14 @@
 // round trips to the apiserver is what keeps these answers in milliseconds. Such an answer has
 // `name: null`, as there is no run to fetch later.
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
+import { runtimeLimits } from "../core/runtime.js";
 import { API_VERSION, KIND, type RunError, type ScriptRun, isFinished } from "../crds/schema.js";
 import type { Identity } from "./auth.js";
 import { ApiError, invalid } from "./errors.js";
 import { IDEMPOTENCY_ANNOTATION, type Idempotency, assertSameRequest, idempotency } from "./idempotency.js";
 import { newRunName } from "./runNames.js";
 import { CREATED_BY_LABEL } from "./runStore.js";
-import { type Outcome, type Route, type RunRequest, schemasFor, toRunRequest } from "./schemas.js";
+import { type Outcome, type Route, type RunRequest, runtimeBounds, schemasFor, toRunRequest } from "./schemas.js";
 import type { Services } from "./services.js";
 import { outcomeOf, refusedOutcome } from "./views.js";
 
@@ -24,13 +25,16 @@ export const REQUESTED_BY_ANNOTATION = "scriptrun.dev/requested-by";
 
 /** The body of a `route` request, validated (ZodError: 400, or 413 for a large script). */
 export function parseRunRequest(body: unknown, route: Route, deps: Services): RunRequest {
-  return toRunRequest(schemasFor(deps.config)[route].parse(body), route, deps.config);
+  return toRunRequest(schemasFor(deps.config, runtimeBounds(deps.runtimes.list()))[route].parse(body), route, deps.config);
 }
 
-/** 403 unless the caller may create runs there; 400 when the run asks for more than the operator allows. */
+/** 403 unless the caller may create runs there; 400 for a runtime the run may not have, or a run
+ * asking more than its runtime allows. */
 export async function admit(deps: Services, identity: Identity, request: RunRequest): Promise<RunnerRequest> {
   await deps.auth.authorize(identity, "create", request.namespace);
-  const resolved = resolveRequest(request.spec, deps.config.runLimits);
+  const choice = await deps.runtimes.choose(request.spec.runtime, request.namespace);
+  if (!choice.ok) throw invalid(choice.reason, [{ path: ["runtime"], message: choice.reason }]);
+  const resolved = resolveRequest(request.spec, runtimeLimits(choice.runtime, deps.config.maxScriptBytes));
   if (!resolved.ok) throw invalid(resolved.reasons.join("; "), resolved.reasons.map((message) => ({ path: [], message })));
   return resolved.request;
 }

@@ -9,6 +9,7 @@ import { Registry } from "prom-client";
 import supertest from "supertest";
 import { silentLogger } from "../core/log.js";
 import { PreflightClient, defaultRunnerPath } from "../core/preflight.js";
+import { testRuntimes } from "../core/testkit.js";
 import { createApp } from "./app.js";
 import { NoAuth } from "./auth.js";
 import { KubeRunStore } from "./runStore.js";
@@ -41,7 +42,7 @@ describe("the cluster store when the cluster does not answer", () => {
     const runs = new KubeRunStore(kubeConfigFor(server), { timeoutMs: config.clusterTimeoutMs, relistMs: 60_000, log });
     const waiter = new Waiter(runs, { maxWaits: 10, recheckMs: 60_000, log });
     waiter.start();
-    const listening = createApp({ runs, waiter, preflight, config, auth: new NoAuth(), registry: new Registry(), log }).listen(0, "127.0.0.1");
+    const listening = createApp({ runs, waiter, preflight, runtimes: testRuntimes(), config, auth: new NoAuth(), registry: new Registry(), log }).listen(0, "127.0.0.1");
     try {
       await test(supertest(listening));
     } finally {

@@ -1,8 +1,14 @@
 // What the API accepts and answers, as zod schemas derived from the ScriptRun spec schema
 // (crds/schema.ts); they validate requests and generate /openapi.json, and turn a validated body
-// into the run it asks for (with the `params` convention of params.ts).
+// into the run it asks for (with the `params` convention of params.ts). What a run may ask for
+// depends on its runtime: the schemas name the runtimes there are and the most any of them
+// allows, so they follow the runtimes (built again when those change); the run service then holds
+// each run to its own runtime's limits.
 import { z } from "zod";
+import { parseQuantity } from "../core/quantity.js";
 import { scriptTooLarge } from "../core/request.js";
+import { parseRuntime } from "../core/runtime.js";
+import { BUILTIN_MAXIMA, type ScriptRuntime } from "../crds/runtime.js";
 import { PHASES, RunErrorSchema, type ScriptRunSpecInput, ScriptRunSpecSchema } from "../crds/schema.js";
 import { type ApiConfig, NAMESPACE } from "./config.js";
 import { applyParams, splitCallee } from "./params.js";
@@ -23,30 +29,55 @@ const described = <T extends z.ZodType>(schema: T, from: z.ZodType): T => schema
 const Params = z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())])
   .describe("Arguments for the function the script's last line names (or the entrypoint): an object gives keyword arguments, an array positional ones.");
 
-/** resources as the API takes it; the document names the quantities within the operator's caps. */
-function resourcesSchema(config: ApiConfig) {
+/** The runtimes as the schemas see them: their names, and the most any of them allows. */
+export interface RuntimeBounds {
+  names: string[];
+  timeoutSeconds: number;
+  cpu: string;
+  memory: string;
+}
+
+/** The bounds of the usable runtimes (the built-in maxima when there are none). */
+export function runtimeBounds(runtimes: readonly ScriptRuntime[]): RuntimeBounds {
+  const usable = runtimes.map(parseRuntime).flatMap((p) => (p.ok ? [p.runtime] : []));
+  const maxima = usable.length > 0 ? usable.map((r) => r.spec.maxima) : [BUILTIN_MAXIMA];
+  const largest = <T extends string | number>(values: T[]): T =>
+    values.reduce((a, b) => (parseQuantity(String(b)) > parseQuantity(String(a)) ? b : a));
+  return {
+    names: usable.map((r) => r.name).sort(),
+    timeoutSeconds: largest(maxima.map((m) => m.timeoutSeconds)),
+    cpu: largest(maxima.map((m) => m.cpu)),
+    memory: largest(maxima.map((m) => m.memory)),
+  };
+}
+
+/** resources as the API takes it; the document names the quantities within the runtimes' maxima. */
+function resourcesSchema(bounds: RuntimeBounds) {
   const { cpu, memory } = spec.resources.unwrap().shape;
-  const { cpu: cpuLimits, memory: memoryLimits } = config.runLimits;
   return spec.resources.unwrap().extend({
-    cpu: cpu.meta({ pattern: cpuPattern(cpuLimits.max),
-      description: `CPU for the run: millicores (e.g. 500m) or whole cores, at most ${cpuLimits.max}; ${cpuLimits.default} when absent.` }),
-    memory: memory.meta({ pattern: memoryPattern(memoryLimits.max),
-      description: `Memory for the script in Mi or Gi (e.g. 256Mi), from 1Mi to ${memoryLimits.max}; ${memoryLimits.default} when absent.` }),
+    cpu: cpu.meta({ pattern: cpuPattern(bounds.cpu),
+      description: `CPU for the run: millicores (e.g. 500m) or whole cores, at most ${bounds.cpu} (at most its runtime's maximum); the runtime's default when absent.` }),
+    memory: memory.meta({ pattern: memoryPattern(bounds.memory),
+      description: `Memory for the script in Mi or Gi (e.g. 256Mi), from 1Mi to ${bounds.memory} (at most its runtime's maximum); the runtime's default when absent.` }),
   }).strict().optional();
 }
 
 /** Every field a run request may carry; each route accepts a subset. */
-function baseSchema(config: ApiConfig) {
-  const maxTimeout = config.runLimits.timeoutSeconds.max;
+function baseSchema(config: ApiConfig, bounds: RuntimeBounds) {
+  const maxTimeout = bounds.timeoutSeconds;
+  const runtime = bounds.names.length > 0
+    ? z.enum(bounds.names as [string, ...string[]], { error: (i) => `runtime "${String(i.input)}" does not exist; the runtimes are: ${bounds.names.join(", ")}` })
+    : spec.runtime.unwrap();
   return ScriptRunSpecSchema.pick({ args: true, kwargs: true, stdin: true }).extend({
-    // The operator's cap, so that the document says it too (the controller holds runs to it again).
-    timeoutSeconds: described(z.int().min(1).max(maxTimeout, { error: (i) => `timeoutSeconds ${String(i.input)} exceeds the maximum of ${maxTimeout}` })
+    // The most a runtime allows, so that the document says it too (the run's own runtime holds it again).
+    timeoutSeconds: described(z.int().min(1).max(maxTimeout, { error: (i) => `timeoutSeconds ${String(i.input)} exceeds the maximum of ${maxTimeout} of every runtime` })
       .optional(), spec.timeoutSeconds),
+    runtime: runtime.optional().describe("The ScriptRuntime to run on (kubectl get scriptruntimes lists them); the default runtime when absent."),
     script: spec.script.optional(),
     code: spec.script.optional().describe("Plain code, as clients of code-execution services send it: the same as script, but "
       + "without mode (and without params, entrypoint, args or kwargs) it runs top to bottom in mode script. Give script or code."),
     // Unknown keys inside resources are refused too, not dropped.
-    resources: described(resourcesSchema(config), spec.resources.unwrap()),
+    resources: described(resourcesSchema(bounds), spec.resources.unwrap()),
     // Without their defaults, so that the params convention can tell what the caller chose.
     mode: described(spec.mode.unwrap().optional(), spec.mode),
     entrypoint: described(spec.entrypoint.unwrap().optional(), spec.entrypoint),
@@ -130,10 +161,10 @@ export function crossRules(fields: readonly string[], scripts: readonly string[]
   return rules;
 }
 
-/** The request schema of each route, for the given configuration. */
-function requestSchemas(config: ApiConfig) {
-  const base = baseSchema(config);
-  const check = crossChecks(config.runLimits.maxScriptBytes);
+/** The request schema of each route, for the given configuration and runtimes. */
+function requestSchemas(config: ApiConfig, bounds: RuntimeBounds) {
+  const base = baseSchema(config, bounds);
+  const check = crossChecks(config.maxScriptBytes);
   // The checks zod runs (superRefine) and what the document says of them (allOf) side by side.
   const refined = <T extends z.ZodObject>(schema: T, paramsAlways = false) =>
     schema.superRefine(check).meta({ allOf: crossRules(Object.keys(schema.shape), ["script", "code"], paramsAlways) });
@@ -149,13 +180,14 @@ function requestSchemas(config: ApiConfig) {
   };
 }
 
-const built = new WeakMap<ApiConfig, ReturnType<typeof requestSchemas>>();
+const built = new WeakMap<ApiConfig, { key: string; schemas: ReturnType<typeof requestSchemas> }>();
 
-/** requestSchemas(config), built once per configuration. */
-export function schemasFor(config: ApiConfig): ReturnType<typeof requestSchemas> {
-  let schemas = built.get(config);
-  if (!schemas) built.set(config, (schemas = requestSchemas(config)));
-  return schemas;
+/** requestSchemas(config, bounds), built again only when the bounds change. */
+export function schemasFor(config: ApiConfig, bounds: RuntimeBounds): ReturnType<typeof requestSchemas> {
+  const key = JSON.stringify(bounds);
+  let entry = built.get(config);
+  if (entry?.key !== key) built.set(config, (entry = { key, schemas: requestSchemas(config, bounds) }));
+  return entry.schemas;
 }
 
 export const ListQuerySchema = z.strictObject({
@@ -193,6 +225,7 @@ export function toRunRequest(body: Body, route: Route, config: ApiConfig): RunRe
     ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
     ...(body.timeoutSeconds !== undefined ? { timeoutSeconds: body.timeoutSeconds } : {}),
     ...(body.resources !== undefined ? { resources: body.resources } : {}),
+    ...(body.runtime !== undefined ? { runtime: body.runtime } : {}),
     ...(config.runTtlSeconds !== undefined ? { ttlSecondsAfterFinished: config.runTtlSeconds } : {}),
   };
   return { namespace: body.namespace ?? config.defaultNamespace, waitSeconds: body.waitSeconds ?? config.maxWaitSeconds, spec: runSpec };

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { ApiException } from "@kubernetes/client-node";
 import { z } from "zod";
-import { schemasFor } from "./schemas.js";
+import { testRuntimes } from "../core/testkit.js";
+import { runtimeBounds, schemasFor } from "./schemas.js";
 import { type TestApp, testApp } from "./testkit.js";
 
 /** Every `$ref` in a JSON document. */
@@ -65,9 +66,9 @@ describe("the service endpoints", () => {
     assert.deepEqual(Object.keys(doc.paths).sort(), ["/execute", "/health", "/healthz", "/metrics", "/openapi.json", "/params",
       "/readyz", "/runs", "/runs/{name}", "/runs/{name}/events", "/scripts"]);
     const execute = doc.components.schemas.ExecuteRequest!;
-    assert.deepEqual(execute, z.toJSONSchema(schemasFor(t.config).execute, { target: "openapi-3.0", io: "input" }));
+    assert.deepEqual(execute, z.toJSONSchema(schemasFor(t.config, runtimeBounds(testRuntimes().list())).execute, { target: "openapi-3.0", io: "input" }));
     assert.deepEqual(Object.keys(execute.properties).sort(), ["args", "code", "entrypoint", "kwargs", "mode", "namespace", "params",
-      "resources", "script", "stdin", "timeoutSeconds", "waitSeconds"]);
+      "resources", "runtime", "script", "stdin", "timeoutSeconds", "waitSeconds"]);
     assert.equal((doc.components.schemas.ExecuteRequestForm!.properties.file as { format: string }).format, "binary");
     for (const target of refs(doc)) {
       assert.ok(doc.components.schemas[target.replace("#/components/schemas/", "")], `${target} does not resolve`);

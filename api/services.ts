@@ -3,6 +3,7 @@
 import type { Registry } from "prom-client";
 import type { Logger } from "../core/log.js";
 import type { PreflightClient } from "../core/preflight.js";
+import type { Runtimes } from "../core/runtimeCatalog.js";
 import type { Auth, Identity } from "./auth.js";
 import type { ApiConfig } from "./config.js";
 import type { ApiMetrics } from "./metrics.js";
@@ -15,6 +16,8 @@ export interface AppDeps {
   waiter: Waiter;
   /** The harness's preflight checker (core/preflight.ts). */
   preflight: Pick<PreflightClient, "check">;
+  /** The ScriptRuntimes runs are judged against, as the controller will judge them. */
+  runtimes: Runtimes;
   config: ApiConfig;
   auth: Auth;
   /** Where the API's metrics are registered, and what GET /metrics serves. */

@@ -7,7 +7,9 @@ import { Registry } from "prom-client";
 import supertest from "supertest";
 import { silentLogger } from "../core/log.js";
 import { PreflightClient, defaultRunnerPath } from "../core/preflight.js";
+import type { Runtimes } from "../core/runtimeCatalog.js";
 import { CANCEL_ANNOTATION, keyOf, runKey } from "../core/runs.js";
+import { testRuntimes } from "../core/testkit.js";
 import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { createApp } from "./app.js";
 import { type AccessReviews, type Auth, NoAuth, type User, type Verb } from "./auth.js";
@@ -193,14 +195,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export function testApp(options: { env?: Record<string, string>; auth?: Auth } = {}): TestApp {
+export function testApp(options: { env?: Record<string, string>; auth?: Auth; runtimes?: Runtimes } = {}): TestApp {
   const config = testConfig(options.env);
   const store = new FakeRunStore();
   const log = silentLogger();
   const registry = new Registry();
   const waiter = new Waiter(store, { maxWaits: config.maxConcurrentWaits, recheckMs: config.recheckSeconds * 1000, log });
   waiter.start();
-  const app = createApp({ runs: store, waiter, preflight: preflight(), config, auth: options.auth ?? new NoAuth(), registry, log });
+  const app = createApp({ runs: store, waiter, preflight: preflight(), runtimes: options.runtimes ?? testRuntimes(), config, auth: options.auth ?? new NoAuth(), registry, log });
   const server = app.listen(0, "127.0.0.1");
   return {
     http: supertest(server),

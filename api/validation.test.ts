@@ -2,6 +2,7 @@
 // 4xx in the one error shape, with a reason, and creates nothing: never a 500, never a hang.
 import assert from "node:assert/strict";
 import type { Response } from "supertest";
+import { aRuntime, testRuntimes } from "../core/testkit.js";
 import { type TestApp, testApp } from "./testkit.js";
 
 const SCRIPT = "def main():\n    return 1\n";
@@ -17,7 +18,11 @@ function assertRefused(res: Response, status: number, type: string, reason: RegE
 describe("bad requests", () => {
   let t: TestApp;
   beforeEach(() => {
-    t = testApp({ env: { SCRIPTRUN_MAX_SCRIPT_BYTES: "1000", SCRIPTRUN_API_MAX_BODY_BYTES: "4096", SCRIPTRUN_MAX_TIMEOUT_SECONDS: "60" } });
+    t = testApp({
+      env: { SCRIPTRUN_MAX_SCRIPT_BYTES: "1000", SCRIPTRUN_API_MAX_BODY_BYTES: "4096" },
+      runtimes: testRuntimes(aRuntime("python", { maxima: { timeoutSeconds: 60 } }), aRuntime("small", { defaults: { memory: "32Mi" }, maxima: { memory: "64Mi" } }),
+        aRuntime("team-only", { namespaceSelector: { matchLabels: { team: "a" } } })),
+    });
   });
   afterEach(async () => {
     assert.equal(t.store.runs.size, 0, "a refused request created a run");
@@ -64,8 +69,20 @@ describe("bad requests", () => {
     assertRefused(res, 400, "invalid_input", /not valid JSON/);
   });
 
-  it("answers 400 to a timeout above the operator's maximum, naming the maximum", async () => {
-    assertRefused(await t.http.post("/execute").send({ script: SCRIPT, timeoutSeconds: 120 }), 400, "invalid_input", /timeoutSeconds 120 exceeds the maximum of 60/);
+  it("answers 400 to a timeout above every runtime's maximum, naming the maximum", async () => {
+    assertRefused(await t.http.post("/execute").send({ script: SCRIPT, timeoutSeconds: 400 }), 400, "invalid_input", /timeoutSeconds 400 exceeds the maximum of 300 of every runtime/);
+  });
+
+  it("answers 400 to a request above its own runtime's maximum, naming the runtime and the limit", async () => {
+    assertRefused(await t.http.post("/execute").send({ script: SCRIPT, timeoutSeconds: 120 }), 400, "invalid_input", /timeoutSeconds 120 exceeds the maximum of 60 of runtime "python"/);
+    assertRefused(await t.http.post("/runs").send({ script: SCRIPT, runtime: "small", resources: { memory: "128Mi" } }), 400, "invalid_input",
+      /resources.memory 128Mi exceeds the maximum of 64Mi of runtime "small"/);
+  });
+
+  it("answers 400 to an unknown runtime, and to one the namespace may not use, before any run", async () => {
+    assertRefused(await t.http.post("/execute").send({ script: SCRIPT, runtime: "python-gpu" }), 400, "invalid_input", /runtime: runtime "python-gpu" does not exist; the runtimes are: python, small, team-only/);
+    assertRefused(await t.http.post("/execute").send({ script: SCRIPT, runtime: "team-only" }), 400, "invalid_input",
+      /runtime "team-only" may not be used in namespace "default": its namespaceSelector does not match/);
   });
 
   it("answers 413 to a script above the configured size", async () => {

@@ -13,6 +13,7 @@ import { BatchV1Api, CoreV1Api, type KubeConfig, type KubernetesObject, type V1J
 import { newRunName } from "../api/runNames.js";
 import { parseEnvelopeFromLog } from "../core/envelope.js";
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
+import { type Runtime, runtimeLimits } from "../core/runtime.js";
 import { API_VERSION, KIND, type ScriptRun, isFinished } from "../crds/schema.js";
 import type { Config } from "../operator/config.js";
 import { RUNNER_CONTAINER } from "../operator/names.js";
@@ -45,8 +46,9 @@ export interface BenchContext {
   kc: KubeConfig;
   namespace: string;
   apiUrl: string;
-  /** The operator's configuration: the request and pod the Job and direct paths build. */
+  /** The operator's configuration and the default runtime: the request and pod the Job and direct paths build. */
   config: Config;
+  runtime: Runtime;
   /** ScriptRuns, typed as what client-node's informer hands over (see asRun). */
   runs: ObjectWatch<KubernetesObject>;
   jobs: ObjectWatch<V1Job>;
@@ -55,8 +57,8 @@ export interface BenchContext {
 
 export type PathRunner = (workload: Workload) => Promise<RunSample>;
 
-function requestOf(workload: Workload, config: Config): RunnerRequest {
-  const resolved = resolveRequest({ script: workload.script }, config);
+function requestOf(workload: Workload, ctx: BenchContext): RunnerRequest {
+  const resolved = resolveRequest({ script: workload.script }, runtimeLimits(ctx.runtime, ctx.config.maxScriptBytes));
   if (!resolved.ok) throw new Error(`The ${workload.name} script is refused: ${resolved.reasons.join("; ")}`);
   return resolved.request;
 }
@@ -124,9 +126,9 @@ export function pathRunner(path: PathName, ctx: BenchContext): PathRunner {
     // ScriptRun: the same image, command, limits, security context and request file.
     const run: ScriptRun = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, uid: randomUUID(), generation: 1 },
       spec: { script: workload.script } as ScriptRun["spec"] };
-    const request = requestOf(workload, ctx.config);
+    const request = requestOf(workload, ctx);
     const configMap = buildConfigMap(run, request);
-    const pod: V1Pod = buildPod(run, request, ctx.config);
+    const pod: V1Pod = buildPod(run, request, ctx.runtime, ctx.config);
     configMap.metadata = { name: configMap.metadata!.name!, namespace, labels: JOB_LABELS };
     const body: V1Job = {
       apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace, labels: JOB_LABELS },
@@ -156,7 +158,7 @@ export function pathRunner(path: PathName, ctx: BenchContext): PathRunner {
   };
 
   const direct: PathRunner = (workload) => {
-    const request = JSON.stringify(requestOf(workload, ctx.config));
+    const request = JSON.stringify(requestOf(workload, ctx));
     return timed(async (sample) => {
       const stdout = await runProcess(HOST_PYTHON, [RUNNER_PATH], request);
       sample.end = performance.now();

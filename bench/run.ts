@@ -11,9 +11,10 @@ import { RUNS, runsPath } from "../core/kube.js";
 import { createLogger } from "../core/log.js";
 import { PreflightClient } from "../core/preflight.js";
 import { resolveRequest } from "../core/request.js";
+import { runtimeLimits } from "../core/runtime.js";
 import { type Config, loadConfig } from "../operator/config.js";
 import { stopController } from "../test/cluster/controller.js";
-import { createNamespace, deleteNamespace, eventually, kc } from "../test/cluster/kube.js";
+import { createNamespace, defaultRuntime, deleteNamespace, eventually, kc } from "../test/cluster/kube.js";
 import { type Scrape, overheads, segmentsOf, stageMeans } from "./breakdown.js";
 import { renderChart } from "./chart.js";
 import { runBatch, runFor } from "./load.js";
@@ -108,7 +109,7 @@ async function measurePreflight(ctx: BenchContext, config: Config, options: Benc
       throw new Error(`Expected a syntax_error answered at once, got ${status} ${JSON.stringify(body).slice(0, 200)}`);
     }
   };
-  const resolved = resolveRequest({ script: SYNTAX_ERROR }, config);
+  const resolved = resolveRequest({ script: SYNTAX_ERROR }, runtimeLimits(ctx.runtime, config.maxScriptBytes));
   if (!resolved.ok) throw new Error(resolved.reasons.join("; "));
   const client = new PreflightClient({ ...config.preflight, runnerPath: RUNNER_PATH });
   try {
@@ -208,7 +209,7 @@ async function main(): Promise<void> {
     await Promise.all([watched.runs.start(), watched.jobs.start(), watched.pods.start()]);
     controller = await startBenchController(namespace);
     api = await startBenchApi(namespace);
-    const ctx: BenchContext = { kc, namespace, apiUrl: api.url, config, runs: watched.runs, jobs: watched.jobs, pods: timeline };
+    const ctx: BenchContext = { kc, namespace, apiUrl: api.url, config, runtime: await defaultRuntime(), runs: watched.runs, jobs: watched.jobs, pods: timeline };
     if (options.paths.includes("direct")) {
       results.pythonStartup = summarize(await runBatch(options.runs, 1, () => timeIt(() => runProcess(HOST_PYTHON, ["-c", "pass"]))));
     }

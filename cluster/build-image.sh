@@ -9,6 +9,8 @@
 #   IMAGE_NAME=localhost/scriptrun/runner   IMAGE_TAG=test
 #   PACKAGES="python3 bubblewrap"           # Debian packages (empty: no base layer)
 #   SUITE=bookworm                          # optional, default from versions.env
+#   EXCLUDE="/usr/include/*"                # optional: dpkg path-exclude globs, files of the
+#                                           # packages left out of the package layer
 #   COPY="runner.py:/opt/scriptrun/runner.py"  # SRC:DEST, SRC relative to the recipe;
 #                                           # a directory SRC is copied whole to DEST
 #   USER=65532  WORKDIR=/  ENTRYPOINT='["python3"]'  CMD='[]'  ENV="K=V ..."
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-IMAGE_NAME="" IMAGE_TAG="" PACKAGES="" SUITE=$IMAGE_SUITE COPY="" USER="" WORKDIR=/ ENTRYPOINT='[]' CMD='[]' ENV=""
+IMAGE_NAME="" IMAGE_TAG="" PACKAGES="" SUITE=$IMAGE_SUITE COPY="" USER="" WORKDIR=/ ENTRYPOINT='[]' CMD='[]' ENV="" EXCLUDE=""
 # shellcheck disable=SC1090
 . "$recipe"
 [ -n "$IMAGE_NAME" ] && [ -n "$IMAGE_TAG" ] || die "$recipe must set IMAGE_NAME and IMAGE_TAG"
@@ -43,8 +45,13 @@ trap 'rm -rf "$work"' EXIT
 layers=()
 if [ -n "$PACKAGES" ]; then
   pkgs=$(tr ' ' '\n' <<<"$PACKAGES" | sed '/^$/d' | sort -u | paste -sd, -)
-  # The builder's own version is in the key: change how the base is made, bump it.
-  base=$images/base-$SUITE-$(printf 'v1 %s %s' "$SUITE" "$pkgs" | sha256sum | cut -c1-16).tar
+  # The builder's own version is in the key: change how the base is made, bump it. EXCLUDE joins
+  # the key only when set, so the layers of recipes without it keep their cached key.
+  base=$images/base-$SUITE-$(printf 'v1 %s %s%s' "$SUITE" "$pkgs" "${EXCLUDE:+ exclude $EXCLUDE}" | sha256sum | cut -c1-16).tar
+  # read, not a bare $EXCLUDE: the globs are for dpkg, not to be expanded against this host.
+  read -ra globs <<<"$EXCLUDE"
+  excluded=()
+  for glob in "${globs[@]}"; do excluded+=(--dpkgopt="path-exclude=$glob"); done
   if [ ! -f "$base" ]; then
     log "Building the $SUITE package layer for $ref: $pkgs (log: $base.log)"
     security="deb http://deb.debian.org/debian-security $SUITE-security main"
@@ -52,6 +59,7 @@ if [ -n "$PACKAGES" ]; then
     mmdebstrap --variant=essential --format=tar --include="$pkgs" \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
       --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+      "${excluded[@]}" \
       --customize-hook='echo "scriptrun:x:65532:65532:scriptrun:/tmp:/usr/sbin/nologin" >>"$1/etc/passwd"' \
       --customize-hook='echo "scriptrun:x:65532:" >>"$1/etc/group"' \
       --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \

@@ -9,13 +9,13 @@ import { testLimits } from "./testkit.js";
 
 const config = testLimits();
 
-function refusals(spec: Record<string, unknown>, env: Record<string, string> = {}): string[] {
-  const resolution = resolveRequest({ script: "def main(): return 1", ...spec }, testLimits(env));
+function refusals(spec: Record<string, unknown>, maxScriptBytes?: number): string[] {
+  const resolution = resolveRequest({ script: "def main(): return 1", ...spec }, testLimits({}, maxScriptBytes));
   return resolution.ok ? [] : resolution.reasons;
 }
 
 describe("resolving a spec into the harness request", () => {
-  it("fills the operator's defaults where the spec says nothing", () => {
+  it("fills the runtime's defaults where the spec says nothing", () => {
     const resolution = resolveRequest({ script: "def main(): return 1" }, config);
     assert.ok(resolution.ok);
     assert.deepEqual(resolution.request, {
@@ -35,30 +35,30 @@ describe("resolving a spec into the harness request", () => {
     assert.deepEqual(resolution.request.kwargs, { a: { b: null } });
   });
 
-  it("applies the operator's default import policy unless the spec has its own", () => {
-    const withDefault = resolveRequest({ script: "x" }, testLimits({ SCRIPTRUN_IMPORT_DENY: "socket" }));
+  it("applies the runtime's import policy unless the spec has its own", () => {
+    const withDefault = resolveRequest({ script: "x" }, testLimits({ imports: { deny: ["socket"] } }));
     assert.ok(withDefault.ok);
     assert.deepEqual(withDefault.request.imports, { deny: ["socket"] });
-    const own = resolveRequest({ script: "x", imports: { allow: ["math"] } }, testLimits({ SCRIPTRUN_IMPORT_DENY: "socket" }));
+    const own = resolveRequest({ script: "x", imports: { allow: ["math"] } }, testLimits({ imports: { deny: ["socket"] } }));
     assert.ok(own.ok);
     assert.deepEqual(own.request.imports, { allow: ["math"] });
   });
 
   const above: Array<[string, Record<string, unknown>, string]> = [
-    ["a timeout", { timeoutSeconds: 301 }, "timeoutSeconds 301 exceeds the maximum of 300"],
-    ["CPU", { resources: { cpu: "2500m" } }, "resources.cpu 2500m exceeds the maximum of 2"],
-    ["memory", { resources: { memory: "3Gi" } }, "resources.memory 3Gi exceeds the maximum of 2Gi"],
-    ["pids", { limits: { pids: 5000 } }, "limits.pids 5000 exceeds the maximum of 1024"],
-    ["output bytes", { limits: { outputBytes: 5 * 1024 * 1024 } }, "limits.outputBytes 5242880 exceeds the maximum of 4194304"],
+    ["a timeout", { timeoutSeconds: 301 }, "timeoutSeconds 301 exceeds the maximum of 300 of runtime \"python\""],
+    ["CPU", { resources: { cpu: "2500m" } }, "resources.cpu 2500m exceeds the maximum of 2 of runtime \"python\""],
+    ["memory", { resources: { memory: "3Gi" } }, "resources.memory 3Gi exceeds the maximum of 2Gi of runtime \"python\""],
+    ["pids", { limits: { pids: 5000 } }, "limits.pids 5000 exceeds the maximum of 1024 of runtime \"python\""],
+    ["output bytes", { limits: { outputBytes: 5 * 1024 * 1024 } }, "limits.outputBytes 5242880 exceeds the maximum of 4194304 of runtime \"python\""],
   ];
   for (const [what, spec, reason] of above) {
-    it(`refuses ${what} above the configured cap instead of lowering it`, () => {
+    it(`refuses ${what} above the runtime's maximum instead of lowering it, naming the runtime`, () => {
       assert.deepEqual(refusals(spec), [reason]);
     });
   }
 
   it("refuses a script above the configured byte cap", () => {
-    assert.deepEqual(refusals({ script: "#".repeat(101) }, { SCRIPTRUN_MAX_SCRIPT_BYTES: "100" }), ["script is 101 bytes; at most 100 are allowed"]);
+    assert.deepEqual(refusals({ script: "#".repeat(101) }, 100), ["script is 101 bytes; at most 100 are allowed"]);
   });
 
   it("names every cap a spec breaks at once", () => {
@@ -71,7 +71,7 @@ describe("resolving a spec into the harness request", () => {
   });
 
   it("refuses a request too big for the ConfigMap that carries it", () => {
-    const reasons = refusals({ script: "x", stdin: "y".repeat(MAX_REQUEST_BYTES) }, { SCRIPTRUN_MAX_SCRIPT_BYTES: String(1024 * 1024) });
+    const reasons = refusals({ script: "x", stdin: "y".repeat(MAX_REQUEST_BYTES) }, 1024 * 1024);
     assert.equal(reasons.length, 1);
     assert.match(reasons[0]!, /^the request \(script, stdin, args and kwargs\) is \d+ bytes; at most 1047552 fit$/);
   });

@@ -1,6 +1,6 @@
-// The request the harness gets: the ScriptRun spec with the operator's defaults filled in.
-// A value above a configured cap is refused with a reason, never lowered: the run then fails
-// with invalid_input before any pod exists.
+// The request the harness gets: the ScriptRun spec with its runtime's defaults filled in.
+// A value above the runtime's maximum is refused with a reason naming both, never lowered: the
+// run then fails with invalid_input before any pod exists.
 import { type ScriptRunSpec, ScriptRunSpecSchema } from "../crds/schema.js";
 import { parseQuantity } from "./quantity.js";
 
@@ -23,6 +23,8 @@ export interface Bounds<T> { default: T; max: T }
 
 /** What a run may ask for: the defaults filled in where the spec says nothing, and the caps. */
 export interface RequestLimits {
+  /** Whose limits these are, as refusals name it: `runtime "python"`. */
+  of: string;
   timeoutSeconds: Bounds<number>;
   cpu: Bounds<string>;
   memory: Bounds<string>;
@@ -49,21 +51,21 @@ function capReasons(spec: ScriptRunSpec, request: RunnerRequest, limits: Request
   const tooLarge = scriptTooLarge(spec.script, limits.maxScriptBytes);
   if (tooLarge) reasons.push(tooLarge);
   if (request.timeoutSeconds > limits.timeoutSeconds.max) {
-    reasons.push(`timeoutSeconds ${request.timeoutSeconds} exceeds the maximum of ${limits.timeoutSeconds.max}`);
+    reasons.push(`timeoutSeconds ${request.timeoutSeconds} exceeds the maximum of ${limits.timeoutSeconds.max} of ${limits.of}`);
   }
   if (parseQuantity(request.resources.cpu) > parseQuantity(limits.cpu.max)) {
-    reasons.push(`resources.cpu ${request.resources.cpu} exceeds the maximum of ${limits.cpu.max}`);
+    reasons.push(`resources.cpu ${request.resources.cpu} exceeds the maximum of ${limits.cpu.max} of ${limits.of}`);
   }
   if (parseQuantity(request.resources.cpu) <= 0) reasons.push("resources.cpu must be more than 0");
   if (parseQuantity(request.resources.memory) > parseQuantity(limits.memory.max)) {
-    reasons.push(`resources.memory ${request.resources.memory} exceeds the maximum of ${limits.memory.max}`);
+    reasons.push(`resources.memory ${request.resources.memory} exceeds the maximum of ${limits.memory.max} of ${limits.of}`);
   }
   if (parseQuantity(request.resources.memory) < 1024 * 1024) reasons.push("resources.memory must be at least 1Mi");
   if (request.limits.pids > limits.pids.max) {
-    reasons.push(`limits.pids ${request.limits.pids} exceeds the maximum of ${limits.pids.max}`);
+    reasons.push(`limits.pids ${request.limits.pids} exceeds the maximum of ${limits.pids.max} of ${limits.of}`);
   }
   if (request.limits.outputBytes > limits.outputBytes.max) {
-    reasons.push(`limits.outputBytes ${request.limits.outputBytes} exceeds the maximum of ${limits.outputBytes.max}`);
+    reasons.push(`limits.outputBytes ${request.limits.outputBytes} exceeds the maximum of ${limits.outputBytes.max} of ${limits.of}`);
   }
   const requestBytes = Buffer.byteLength(JSON.stringify(request), "utf8");
   if (requestBytes > MAX_REQUEST_BYTES) {

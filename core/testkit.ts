@@ -1,8 +1,10 @@
-// Builders shared by unit tests: envelopes and errors as the harness writes them, and the run
-// settings as a process would load them from its environment.
-import { parseEnvTable } from "./envTable.js";
+// Builders shared by unit tests: envelopes and errors as the harness writes them, and runtimes and
+// their limits as the cluster would hold them.
+import { DEFAULT_RUNTIME_ANNOTATION, type ScriptRuntime, type ScriptRuntimeSpec } from "../crds/runtime.js";
+import { API_VERSION } from "../crds/schema.js";
 import type { RequestLimits } from "./request.js";
-import { RUN_VARIABLES, runSettings } from "./runSettings.js";
+import { parseRuntime, runtimeLimits } from "./runtime.js";
+import { StaticRuntimes } from "./runtimeCatalog.js";
 
 export function envelope(fields: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -15,7 +17,35 @@ export function harnessError(type: string, message: string, fields: Record<strin
   return { type, message, line: null, traceback: null, suggestions: [], availableFunctions: [], ...fields };
 }
 
-/** The request limits a process would load from `env`. */
-export function testLimits(env: Record<string, string> = {}): RequestLimits {
-  return runSettings(parseEnvTable(RUN_VARIABLES, env)).limits;
+type SpecInput = Omit<Partial<ScriptRuntimeSpec>, "defaults" | "maxima" | "pod"> & {
+  defaults?: Partial<ScriptRuntimeSpec["defaults"]>;
+  maxima?: Partial<ScriptRuntimeSpec["maxima"]>;
+  pod?: Partial<ScriptRuntimeSpec["pod"]>;
+};
+
+/** A ScriptRuntime as the apiserver returns it: default unless told otherwise, image the local test image. */
+export function aRuntime(name = "python", spec: SpecInput = {}, options: { isDefault?: boolean; generation?: number } = {}): ScriptRuntime {
+  return {
+    apiVersion: API_VERSION,
+    kind: "ScriptRuntime",
+    metadata: {
+      name,
+      uid: `uid-runtime-${name}`,
+      generation: options.generation ?? 1,
+      ...((options.isDefault ?? name === "python") ? { annotations: { [DEFAULT_RUNTIME_ANNOTATION]: "true" } } : {}),
+    },
+    spec: { image: "localhost/scriptrun/runner:test", ...spec },
+  };
+}
+
+/** The default runtime `python` alone, or the runtimes given. */
+export function testRuntimes(...runtimes: ScriptRuntime[]): StaticRuntimes {
+  return new StaticRuntimes(runtimes.length > 0 ? runtimes : [aRuntime()]);
+}
+
+/** The request limits of a runtime of `spec`, with the default script-size cap. */
+export function testLimits(spec: SpecInput = {}, maxScriptBytes = 256 * 1024): RequestLimits {
+  const parsed = parseRuntime(aRuntime("python", spec));
+  if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+  return runtimeLimits(parsed.runtime, maxScriptBytes);
 }

@@ -43,7 +43,7 @@ export const FINISHED_PHASES: readonly Phase[] = ["Succeeded", "Failed"];
 
 const PYTHON_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Kubernetes' own quantity grammar (resource.Quantity), without a sign: limits are positive.
-const QUANTITY = /^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
+export const QUANTITY = /^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
 // metav1.Condition's reason pattern.
 const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 
@@ -95,6 +95,8 @@ export const ScriptRunSpecSchema = z.object({
   resources: ResourcesSchema.optional(),
   limits: LimitsSchema.optional(),
   imports: ImportPolicySchema.optional(),
+  runtime: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/).max(253).optional()
+    .describe("The ScriptRuntime to run on (kubectl get srt); absent: the one annotated scriptrun.dev/is-default-runtime."),
   ttlSecondsAfterFinished: z.int().min(0).optional()
     .describe("Seconds after the run finished when the ScriptRun (and what it owns) is deleted; kept when absent."),
 }).meta({ "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "spec is immutable; create a new ScriptRun" }] })
@@ -124,6 +126,11 @@ export const SandboxSchema = z.object({
   memory: z.enum(["cgroup", "rlimit"]).describe("How the memory limit was enforced."),
 }).describe("The sandbox the harness used.");
 
+export const RunRuntimeSchema = z.object({
+  name: z.string().describe("The ScriptRuntime the run ran on."),
+  image: z.string().describe("The runner image it ran in, as the runtime named it when the run started."),
+}).describe("What the run ran on; later changes to the runtime do not change a started run.");
+
 export const ScriptRunStatusSchema = z.object({
   phase: z.enum(PHASES).optional().describe("Pending, Queued (waiting for capacity), Running, Succeeded or Failed."),
   conditions: z.array(ConditionSchema).optional()
@@ -142,6 +149,7 @@ export const ScriptRunStatusSchema = z.object({
   finishedAt: z.iso.datetime().optional().describe("When the run finished."),
   durationMs: z.int().min(0).optional().describe("How long the script ran, in milliseconds."),
   podName: z.string().optional().describe("Name of the runner pod."),
+  runtime: RunRuntimeSchema.optional(),
   sandbox: SandboxSchema.optional(),
   queuePosition: z.int().min(1).optional()
     .describe("Place in the queue while Queued (1 runs next)."),
@@ -153,6 +161,7 @@ export type ScriptRunStatus = z.output<typeof ScriptRunStatusSchema>;
 export type RunError = z.output<typeof RunErrorSchema>;
 export type Condition = z.output<typeof ConditionSchema>;
 export type Sandbox = z.output<typeof SandboxSchema>;
+export type RunRuntime = z.output<typeof RunRuntimeSchema>;
 
 /** Metadata as the apiserver returns it; timestamps arrive as strings (watch) or Dates (list). */
 export interface ObjectMeta {

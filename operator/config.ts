@@ -1,29 +1,19 @@
 // The controller's configuration: environment variables (SCRIPTRUN_*), each also a flag
-// (--runner-image=x sets SCRIPTRUN_RUNNER_IMAGE; flags win). The run settings it shares with the
-// API (core/runSettings.ts) and its own; validated once at start; operator/README.md documents
+// (--workers=4 sets SCRIPTRUN_WORKERS; flags win). Operator-wide settings only: the run settings it
+// shares with the API (core/runSettings.ts) and its own; what a run gets (image, limits, imports,
+// placement) belongs to its ScriptRuntime. Validated once at start; operator/README.md documents
 // every variable.
 import { hostname } from "node:os";
 import { z } from "zod";
 import { ConfigError, type EnvTable, bool, int, list, parseEnvTable, quantity } from "../core/envTable.js";
 import type { LogLevel } from "../core/log.js";
 import type { PreflightSettings } from "../core/preflight.js";
-import type { RequestLimits } from "../core/request.js";
-import { RUN_VARIABLES, runSettingProblems, runSettings } from "../core/runSettings.js";
+import { RUN_VARIABLES, runSettings } from "../core/runSettings.js";
 
 export { ConfigError };
 
-/** A seccomp or AppArmor profile of the runner pod, as `Unconfined`, `RuntimeDefault` or `Localhost/PROFILE`. */
-export interface SecurityProfile { type: "Unconfined" | "RuntimeDefault" | "Localhost"; localhostProfile?: string }
-const profile = z.string().regex(/^(Unconfined|RuntimeDefault|Localhost\/\S+)$/, "must be Unconfined, RuntimeDefault or Localhost/PROFILE")
-  .transform((v): SecurityProfile => (v.startsWith("Localhost/")
-    ? { type: "Localhost", localhostProfile: v.slice("Localhost/".length) }
-    : { type: v as "Unconfined" | "RuntimeDefault" }));
-
 /** The controller's own variables: its schema and default (a string, as it would arrive from the environment). */
 const CONTROLLER_VARIABLES = {
-  SCRIPTRUN_RUNNER_IMAGE: [z.string().min(1), "localhost/scriptrun/runner:test"],
-  SCRIPTRUN_IMAGE_PULL_POLICY: [z.enum(["Always", "IfNotPresent", "Never"]), "IfNotPresent"],
-  SCRIPTRUN_RUNNER_CPU_REQUEST: [z.union([z.literal(""), quantity]), "100m"],
   SCRIPTRUN_MEMORY_HEADROOM: [quantity, "64Mi"],
   SCRIPTRUN_MAX_CONCURRENT_RUNS: [int(1), "50"],
   SCRIPTRUN_MAX_CONCURRENT_RUNS_PER_NAMESPACE: [int(1), "20"],
@@ -39,10 +29,7 @@ const CONTROLLER_VARIABLES = {
   SCRIPTRUN_LEASE_DURATION_SECONDS: [int(3), "15"],
   SCRIPTRUN_RENEW_PERIOD_SECONDS: [int(1), "2"],
   SCRIPTRUN_METRICS_PORT: [int(0, 65535), "9090"],
-  SCRIPTRUN_REQUIRE_OBJECT_RESULT: [bool, "false"],
   SCRIPTRUN_SANDBOX_BACKEND: [z.enum(["auto", "nsjail", "bubblewrap"]), "auto"],
-  SCRIPTRUN_RUNNER_SECCOMP_PROFILE: [profile, "Unconfined"],
-  SCRIPTRUN_RUNNER_APPARMOR_PROFILE: [profile, "Unconfined"],
   SCRIPTRUN_WORKERS: [int(1, 256), "8"],
   SCRIPTRUN_RESYNC_SECONDS: [int(1), "60"],
   SCRIPTRUN_RELIST_SECONDS: [int(10), "300"],
@@ -50,12 +37,29 @@ const CONTROLLER_VARIABLES = {
   SCRIPTRUN_MAX_OBJECT_BYTES: [int(64 * 1024), String(1280 * 1024)],
 } as const satisfies EnvTable;
 
+/** Variables of earlier versions whose settings are now a ScriptRuntime's: set, they would be
+ * silently ignored, so the controller refuses to start and says where each went. */
+const MOVED_TO_RUNTIME: Record<string, string> = {
+  SCRIPTRUN_RUNNER_IMAGE: "spec.image",
+  SCRIPTRUN_IMAGE_PULL_POLICY: "spec.imagePullPolicy",
+  SCRIPTRUN_RUNNER_CPU_REQUEST: "spec.pod.cpuRequest",
+  SCRIPTRUN_REQUIRE_OBJECT_RESULT: "spec.requireObjectResult",
+  SCRIPTRUN_RUNNER_SECCOMP_PROFILE: "spec.pod.seccompProfile",
+  SCRIPTRUN_RUNNER_APPARMOR_PROFILE: "spec.pod.appArmorProfile",
+  SCRIPTRUN_IMPORT_ALLOW: "spec.imports.allow",
+  SCRIPTRUN_IMPORT_DENY: "spec.imports.deny",
+  ...Object.fromEntries(["TIMEOUT_SECONDS", "CPU", "MEMORY", "PIDS", "OUTPUT_BYTES"].flatMap((limit) => {
+    const field = limit.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    return [[`SCRIPTRUN_DEFAULT_${limit}`, `spec.defaults.${field}`], [`SCRIPTRUN_MAX_${limit}`, `spec.maxima.${field}`]];
+  })),
+};
+
 /** Every variable the controller reads: the shared run settings and its own. */
 export const CONFIG_VARIABLES = [...Object.keys(RUN_VARIABLES), ...Object.keys(CONTROLLER_VARIABLES)];
 
-export interface Config extends RequestLimits {
-  runnerImage: string;
-  imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+export interface Config {
+  /** The most UTF-8 bytes a script may have, whatever its runtime. */
+  maxScriptBytes: number;
   preflight: PreflightSettings;
   memoryHeadroom: string;
   maxConcurrentRuns: number;
@@ -71,12 +75,7 @@ export interface Config extends RequestLimits {
     leaseDurationSeconds: number; renewPeriodSeconds: number;
   };
   metricsPort: number;
-  requireObjectResult: boolean;
   sandboxBackend: "auto" | "nsjail" | "bubblewrap";
-  /** CPU the runner pod requests (at most its limit); "": the limit itself. */
-  runnerCpuRequest: string;
-  runnerSeccompProfile: SecurityProfile;
-  runnerAppArmorProfile: SecurityProfile;
   logLevel: LogLevel;
   workers: number;
   resyncSeconds: number;
@@ -85,13 +84,13 @@ export interface Config extends RequestLimits {
   maxObjectBytes: number;
 }
 
-/** Turns `--runner-image=x` / `--runner-image x` into SCRIPTRUN_RUNNER_IMAGE=x. */
+/** Turns `--workers=4` / `--workers 4` into SCRIPTRUN_WORKERS=4. */
 export function flagsToEnv(argv: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const match = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
-    if (!match) throw new ConfigError(`Unexpected argument '${arg}'; flags look like --runner-image=IMAGE`);
+    if (!match) throw new ConfigError(`Unexpected argument '${arg}'; flags look like --workers=4`);
     const name = `SCRIPTRUN_${match[1]!.toUpperCase().replaceAll("-", "_")}`;
     if (!CONFIG_VARIABLES.includes(name)) throw new ConfigError(`Unknown flag --${match[1]} (no ${name})`);
     const value = match[2] ?? argv[++i];
@@ -103,19 +102,20 @@ export function flagsToEnv(argv: readonly string[]): Record<string, string> {
 
 /** Reads and validates the configuration; throws a ConfigError naming every bad variable. */
 export function loadConfig(environment: NodeJS.ProcessEnv = process.env, argv: readonly string[] = []): Config {
-  const env = parseEnvTable({ ...RUN_VARIABLES, ...CONTROLLER_VARIABLES }, { ...environment, ...flagsToEnv(argv) });
-  const problems = runSettingProblems(env);
-  if (env.SCRIPTRUN_RENEW_PERIOD_SECONDS * 2 > env.SCRIPTRUN_LEASE_DURATION_SECONDS) {
-    problems.push("SCRIPTRUN_RENEW_PERIOD_SECONDS must be at most half of SCRIPTRUN_LEASE_DURATION_SECONDS");
+  const moved = Object.keys(MOVED_TO_RUNTIME).filter((name) => environment[name] !== undefined);
+  if (moved.length > 0) {
+    throw new ConfigError(`Invalid configuration: ${moved.map((name) => `${name} is now ${MOVED_TO_RUNTIME[name]} of a ScriptRuntime`).join("; ")}` +
+      " (kubectl explain scriptruntime.spec); unset it");
   }
-  if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  const env = parseEnvTable({ ...RUN_VARIABLES, ...CONTROLLER_VARIABLES }, { ...environment, ...flagsToEnv(argv) });
+  if (env.SCRIPTRUN_RENEW_PERIOD_SECONDS * 2 > env.SCRIPTRUN_LEASE_DURATION_SECONDS) {
+    throw new ConfigError("Invalid configuration: SCRIPTRUN_RENEW_PERIOD_SECONDS must be at most half of SCRIPTRUN_LEASE_DURATION_SECONDS");
+  }
   const run = runSettings(env);
   return {
-    ...run.limits,
+    maxScriptBytes: run.maxScriptBytes,
     preflight: run.preflight,
     logLevel: run.logLevel,
-    runnerImage: env.SCRIPTRUN_RUNNER_IMAGE,
-    imagePullPolicy: env.SCRIPTRUN_IMAGE_PULL_POLICY,
     memoryHeadroom: env.SCRIPTRUN_MEMORY_HEADROOM,
     maxConcurrentRuns: env.SCRIPTRUN_MAX_CONCURRENT_RUNS,
     maxConcurrentRunsPerNamespace: env.SCRIPTRUN_MAX_CONCURRENT_RUNS_PER_NAMESPACE,
@@ -134,11 +134,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, argv: r
       renewPeriodSeconds: env.SCRIPTRUN_RENEW_PERIOD_SECONDS,
     },
     metricsPort: env.SCRIPTRUN_METRICS_PORT,
-    requireObjectResult: env.SCRIPTRUN_REQUIRE_OBJECT_RESULT,
     sandboxBackend: env.SCRIPTRUN_SANDBOX_BACKEND,
-    runnerCpuRequest: env.SCRIPTRUN_RUNNER_CPU_REQUEST,
-    runnerSeccompProfile: env.SCRIPTRUN_RUNNER_SECCOMP_PROFILE,
-    runnerAppArmorProfile: env.SCRIPTRUN_RUNNER_APPARMOR_PROFILE,
     workers: env.SCRIPTRUN_WORKERS,
     resyncSeconds: env.SCRIPTRUN_RESYNC_SECONDS,
     relistSeconds: env.SCRIPTRUN_RELIST_SECONDS,

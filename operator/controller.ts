@@ -4,6 +4,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../core/log.js";
 import type { PreflightClient } from "../core/preflight.js";
+import { RuntimeCatalog } from "../core/runtimeCatalog.js";
 import { runKey } from "../core/runs.js";
 import type { Config } from "./config.js";
 import { EventRecorder } from "./events.js";
@@ -11,6 +12,7 @@ import { watch } from "./informers.js";
 import { ClientKube } from "./kube.js";
 import { type Metrics, observeStage } from "./metrics.js";
 import { Reconciler } from "./reconcile.js";
+import { RuntimeKeeper } from "./runtimeKeeper.js";
 import { WorkQueue } from "./workqueue.js";
 
 export interface ControllerDeps {
@@ -24,6 +26,8 @@ export interface ControllerDeps {
 export class Controller {
   private readonly queue: WorkQueue;
   private readonly watches: ReturnType<typeof watch>;
+  private readonly runtimes: RuntimeCatalog;
+  private readonly keeper: RuntimeKeeper;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
 
@@ -35,9 +39,20 @@ export class Controller {
     };
     this.watches = watch(kc, config.watchNamespaces, enqueue, log);
     const kube = new ClientKube(kc);
+    const events = new EventRecorder(kube, log, config.leaderElection.identity, config.leaderElection.leaseNamespace);
+    const changed = () => this.keeper.changed();
+    // Runs read the runtime when they start, so a change reaches every run queued after it.
+    this.runtimes = new RuntimeCatalog(kc, log, { changed, deleted: changed });
+    this.keeper = new RuntimeKeeper({
+      list: () => this.runtimes.list(),
+      get: (name) => this.runtimes.get(name),
+      patchStatus: (name, status) => kube.patchRuntimeStatus(name, status),
+      record: (runtime, note) => events.recordOnRuntime(runtime, note),
+      log,
+    });
     const reconciler = new Reconciler({
-      kube, runs: this.watches.runs, pods: this.watches.pods, preflight, config, metrics, log, enqueue,
-      events: new EventRecorder(kube, log, config.leaderElection.identity),
+      kube, runs: this.watches.runs, pods: this.watches.pods, preflight, config, metrics, log, enqueue, events,
+      runtimes: this.runtimes, images: this.keeper,
     });
     this.queue = new WorkQueue({
       workers: config.workers,
@@ -56,14 +71,14 @@ export class Controller {
   /** Fills the caches, then lets the workers go. */
   async start(): Promise<void> {
     const { config, log } = this.deps;
-    await this.watches.start();
+    await Promise.all([this.runtimes.start(), this.watches.start()]);
     if (this.stopped) return;
     log.info({ namespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces : "all", workers: config.workers }, "Started controller");
     this.timers.push(setInterval(() => {
       for (const run of this.watches.runs.list()) this.queue.add(runKey(run.metadata.namespace ?? "", run.metadata.name ?? ""));
     }, config.resyncSeconds * 1000));
     this.timers.push(setInterval(() => {
-      this.watches.relist().catch((err: unknown) => log.warn({ err: String(err) }, "Failed to re-list"));
+      Promise.all([this.watches.relist(), this.runtimes.relist()]).catch((err: unknown) => log.warn({ err: String(err) }, "Failed to re-list"));
     }, config.relistSeconds * 1000));
   }
 
@@ -71,8 +86,9 @@ export class Controller {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
-    await this.watches.stop();
+    await Promise.all([this.watches.stop(), this.runtimes.stop()]);
     await this.queue.shutdown();
+    await this.keeper.shutdown();
     this.deps.log.info("Stopped controller");
   }
 }

@@ -1,7 +1,10 @@
 // Kubernetes Events on a ScriptRun, so `kubectl describe sr NAME` tells its story (created pod,
-// queued, succeeded, failed with the error type). Recording an event never fails a reconcile.
+// queued, succeeded, failed with the error type), and on a ScriptRuntime (its problems). A
+// runtime is cluster-scoped: its events go to the controller's own namespace, where kubectl
+// describe srt finds them too. Recording an event never fails a reconcile.
 import type { CoreV1Event } from "@kubernetes/client-node";
 import type { Logger } from "../core/log.js";
+import { RUNTIME_KIND, type ScriptRuntime } from "../crds/runtime.js";
 import { API_VERSION, KIND, type ScriptRun } from "../crds/schema.js";
 import type { Kube } from "./kube.js";
 
@@ -16,8 +19,10 @@ export interface EventNote {
 
 const MAX_MESSAGE = 1024;
 
-export function buildEvent(run: ScriptRun, note: EventNote, now: Date, instance: string): CoreV1Event {
-  const { name = "", namespace = "", uid, resourceVersion } = run.metadata;
+/** An event on a run, or on a runtime (`runtime`, recorded in `eventNamespace`). */
+export function buildEvent(object: ScriptRun | ScriptRuntime, note: EventNote, now: Date, instance: string,
+  kind: string = KIND, eventNamespace?: string): CoreV1Event {
+  const { name = "", namespace = eventNamespace ?? "", uid, resourceVersion } = object.metadata;
   return {
     apiVersion: "v1",
     kind: "Event",
@@ -26,7 +31,7 @@ export function buildEvent(run: ScriptRun, note: EventNote, now: Date, instance:
       name: `${name}.${now.getTime().toString(16)}${Math.random().toString(16).slice(2, 6)}`,
       namespace,
     },
-    involvedObject: { apiVersion: API_VERSION, kind: KIND, name, namespace, uid, resourceVersion },
+    involvedObject: { apiVersion: API_VERSION, kind, name, ...(kind === KIND ? { namespace } : {}), uid, resourceVersion },
     type: note.type,
     reason: note.reason,
     message: note.message.length > MAX_MESSAGE ? `${note.message.slice(0, MAX_MESSAGE - 1)}…` : note.message,
@@ -40,13 +45,22 @@ export function buildEvent(run: ScriptRun, note: EventNote, now: Date, instance:
 }
 
 export class EventRecorder {
-  constructor(private readonly kube: Kube, private readonly log: Logger, private readonly instance: string) {}
+  constructor(private readonly kube: Kube, private readonly log: Logger, private readonly instance: string,
+    private readonly ownNamespace: string) {}
 
   async record(run: ScriptRun, note: EventNote): Promise<void> {
+    await this.create(buildEvent(run, note, new Date(), this.instance), { run: `${run.metadata.namespace}/${run.metadata.name}` });
+  }
+
+  async recordOnRuntime(runtime: ScriptRuntime, note: EventNote): Promise<void> {
+    await this.create(buildEvent(runtime, note, new Date(), this.instance, RUNTIME_KIND, this.ownNamespace), { runtime: runtime.metadata.name });
+  }
+
+  private async create(event: CoreV1Event, about: Record<string, unknown>): Promise<void> {
     try {
-      await this.kube.createEvent(buildEvent(run, note, new Date(), this.instance));
+      await this.kube.createEvent(event);
     } catch (err) {
-      this.log.warn({ run: `${run.metadata.namespace}/${run.metadata.name}`, reason: note.reason, err: String(err) }, "Failed to record an event");
+      this.log.warn({ ...about, reason: event.reason, err: String(err) }, "Failed to record an event");
     }
   }
 }

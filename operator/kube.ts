@@ -5,6 +5,8 @@ import {
   type V1ConfigMap, type V1Pod, setHeaderOptions,
 } from "@kubernetes/client-node";
 import { RUNS, unless } from "../core/kube.js";
+import { RUNTIMES } from "../core/runtimeCatalog.js";
+import type { ScriptRuntimeStatus } from "../crds/runtime.js";
 import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 
 /** How a status change travels: a merge patch normally, a JSON patch when it must carry nulls. */
@@ -29,6 +31,8 @@ export interface Kube {
   /** Deletes the run only if it is still the one with this uid. */
   deleteRun(namespace: string, name: string, uid: string): Promise<void>;
   createEvent(event: CoreV1Event): Promise<void>;
+  /** Replaces a runtime's status (a merge patch of all of it); false when the runtime is gone. */
+  patchRuntimeStatus(name: string, status: ScriptRuntimeStatus): Promise<boolean>;
 }
 
 export class ClientKube implements Kube {
@@ -91,6 +95,12 @@ export class ClientKube implements Kube {
       ...RUNS, namespace, name,
       body: { preconditions: { uid }, propagationPolicy: "Background" },
     }), undefined);
+  }
+
+  async patchRuntimeStatus(name: string, status: ScriptRuntimeStatus): Promise<boolean> {
+    const request = this.custom.patchClusterCustomObjectStatus({ ...RUNTIMES, name, body: { status } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    return unless([404], request.then(() => true), false);
   }
 
   async createEvent(body: CoreV1Event): Promise<void> {

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const metrics = createMetrics();
   const server = await serveMetrics(metrics, config.metricsPort, log);
   const preflight = new PreflightClient(config.preflight);
-  log.info({ cluster: kc.getCurrentCluster()?.server, runnerImage: config.runnerImage, runnerPath: config.preflight.runnerPath,
+  log.info({ cluster: kc.getCurrentCluster()?.server, runnerPath: config.preflight.runnerPath,
     maxConcurrentRuns: config.maxConcurrentRuns, sandboxBackend: config.sandboxBackend }, "Started");
 
   const elector = config.leaderElection.enabled

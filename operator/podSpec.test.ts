@@ -2,17 +2,19 @@ import assert from "node:assert/strict";
 import { resolveRequest } from "../core/request.js";
 import { parseKey } from "../core/runs.js";
 import { childName, configMapNameFor, ownerRunKey, podNameFor, runLabelValue } from "./names.js";
-import { buildConfigMap, buildPod, podMemoryLimit } from "./podSpec.js";
-import { aRun, testConfig } from "./testkit.js";
+import { runtimeLimits } from "../core/runtime.js";
+import { buildConfigMap, buildPod, podMemoryLimit, requiresObjectResult, runtimeOfPod } from "./podSpec.js";
+import { aParsedRuntime, aRun, testConfig } from "./testkit.js";
 
 const config = testConfig();
 
-function build(spec: Record<string, unknown> = {}, env: Record<string, string> = {}) {
+function build(spec: Record<string, unknown> = {}, runtimeSpec: Parameters<typeof aParsedRuntime>[1] = {}, env: Record<string, string> = {}) {
   const run = aRun("hello", spec, { namespace: "team-a" });
   const settings = testConfig(env);
-  const resolution = resolveRequest(run.spec, settings);
+  const runtime = aParsedRuntime("python", runtimeSpec);
+  const resolution = resolveRequest(run.spec, runtimeLimits(runtime, settings.maxScriptBytes));
   assert.ok(resolution.ok);
-  return { run, request: resolution.request, pod: buildPod(run, resolution.request, settings), configMap: buildConfigMap(run, resolution.request) };
+  return { run, request: resolution.request, pod: buildPod(run, resolution.request, runtime, settings), configMap: buildConfigMap(run, resolution.request) };
 }
 
 describe("the runner pod", () => {
@@ -70,35 +72,58 @@ describe("the runner pod", () => {
       requests: { cpu: "100m", memory: "192Mi" }, limits: { cpu: "250m", memory: "192Mi" } });
   });
 
-  it("requests the configured CPU, never more than the limit, or the whole limit when none is configured", () => {
-    const cpu = (spec: Record<string, unknown>, env: Record<string, string>) => build(spec, env).pod.spec!.containers[0]!.resources!.requests!.cpu;
-    assert.equal(cpu({ resources: { cpu: "50m" } }, {}), "50m");
-    assert.equal(cpu({ resources: { cpu: "1" } }, { SCRIPTRUN_RUNNER_CPU_REQUEST: "250m" }), "250m");
-    assert.equal(cpu({ resources: { cpu: "1" } }, { SCRIPTRUN_RUNNER_CPU_REQUEST: "" }), "1");
+  it("requests the runtime's CPU request, never more than the limit", () => {
+    const cpu = (spec: Record<string, unknown>, cpuRequest?: string) =>
+      build(spec, cpuRequest ? { pod: { cpuRequest } } : {}).pod.spec!.containers[0]!.resources!.requests!.cpu;
+    assert.equal(cpu({ resources: { cpu: "50m" } }), "50m");
+    assert.equal(cpu({ resources: { cpu: "1" } }, "250m"), "250m");
+    assert.equal(cpu({ resources: { cpu: "1" } }, "2"), "1");
   });
 
-  it("uses the operator's defaults when the spec has no resources", () => {
+  it("uses the runtime's defaults when the spec has no resources", () => {
     const { pod } = build();
     assert.deepEqual(pod.spec!.containers[0]!.resources!.limits, { cpu: "500m", memory: "320Mi" });
   });
 
-  it("takes the pod's seccomp and AppArmor profiles from the configuration", () => {
-    const { pod } = build({}, { SCRIPTRUN_RUNNER_SECCOMP_PROFILE: "Localhost/profiles/scriptrun.json", SCRIPTRUN_RUNNER_APPARMOR_PROFILE: "RuntimeDefault" });
+  it("takes the pod's seccomp and AppArmor profiles from the runtime", () => {
+    const { pod } = build({}, { pod: { seccompProfile: { type: "Localhost", localhostProfile: "profiles/scriptrun.json" }, appArmorProfile: { type: "RuntimeDefault" } } });
     assert.deepEqual(pod.spec!.securityContext!.seccompProfile, { type: "Localhost", localhostProfile: "profiles/scriptrun.json" });
     assert.deepEqual(pod.spec!.securityContext!.appArmorProfile, { type: "RuntimeDefault" });
   });
 
+  it("runs the runtime's image, pulled with its policy and secrets, placed where the runtime says", () => {
+    const { pod } = build({}, {
+      image: "registry.example/runner-ml:2", imagePullPolicy: "Always", imagePullSecrets: [{ name: "registry" }],
+      pod: { runtimeClassName: "gvisor", nodeSelector: { "sandbox.example/gvisor": "true" }, priorityClassName: "batch-low",
+        tolerations: [{ key: "sandbox", operator: "Exists", effect: "NoSchedule" }] },
+    });
+    assert.equal(pod.spec!.containers[0]!.image, "registry.example/runner-ml:2");
+    assert.equal(pod.spec!.containers[0]!.imagePullPolicy, "Always");
+    assert.deepEqual(pod.spec!.imagePullSecrets, [{ name: "registry" }]);
+    assert.equal(pod.spec!.runtimeClassName, "gvisor");
+    assert.deepEqual(pod.spec!.nodeSelector, { "sandbox.example/gvisor": "true" });
+    assert.equal(pod.spec!.priorityClassName, "batch-low");
+    assert.deepEqual(pod.spec!.tolerations, [{ key: "sandbox", operator: "Exists", effect: "NoSchedule" }]);
+    assert.deepEqual(runtimeOfPod(pod), { name: "python", image: "registry.example/runner-ml:2" });
+  });
+
+  it("carries the runtime's object-result rule, so a later change of the runtime cannot change the run", () => {
+    assert.equal(requiresObjectResult(build().pod), false);
+    assert.equal(requiresObjectResult(build({}, { requireObjectResult: true }).pod), true);
+  });
+
   it("tells the runner which sandbox is required, and nothing when any will do", () => {
     assert.equal(build().pod.spec!.containers[0]!.env, undefined);
-    assert.deepEqual(build({}, { SCRIPTRUN_SANDBOX_BACKEND: "nsjail" }).pod.spec!.containers[0]!.env,
+    assert.deepEqual(build({}, {}, { SCRIPTRUN_SANDBOX_BACKEND: "nsjail" }).pod.spec!.containers[0]!.env,
       [{ name: "SCRIPTRUN_SANDBOX_BACKEND", value: "nsjail" }]);
   });
 
   it("is the same object every time for the same run", () => {
     const run = aRun("same");
-    const resolution = resolveRequest(run.spec, config);
+    const runtime = aParsedRuntime();
+    const resolution = resolveRequest(run.spec, runtimeLimits(runtime, config.maxScriptBytes));
     assert.ok(resolution.ok);
-    assert.deepEqual(buildPod(run, resolution.request, config), buildPod(run, resolution.request, config));
+    assert.deepEqual(buildPod(run, resolution.request, runtime, config), buildPod(run, resolution.request, runtime, config));
   });
 });
 

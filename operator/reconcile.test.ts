@@ -5,13 +5,13 @@ import { ApiException, type CoreV1Event, type ObjectCache, type V1ConfigMap, typ
 import { Registry } from "prom-client";
 import { silentLogger } from "../core/log.js";
 import { CANCEL_ANNOTATION, runKey } from "../core/runs.js";
-import type { ScriptRun, ScriptRunSpecInput } from "../crds/schema.js";
+import type { RunRuntime, ScriptRun, ScriptRunSpecInput } from "../crds/schema.js";
 import type { Config } from "./config.js";
 import { EventRecorder } from "./events.js";
 import type { Kube, StatusPatch } from "./kube.js";
 import { type Metrics, createMetrics } from "./metrics.js";
 import { Reconciler } from "./reconcile.js";
-import { T0, aRun, envelope, running, terminated, testConfig } from "./testkit.js";
+import { T0, aRun, aRuntime, envelope, harnessError, running, terminated, testConfig, testRuntimes } from "./testkit.js";
 
 /** RFC 7386 as the apiserver applies it: null deletes, and nulls inside new values are pruned. */
 function applyMergePatch(target: unknown, patch: unknown): unknown {
@@ -91,6 +91,7 @@ class FakeCluster implements Kube {
     if (this.run(name, namespace)?.metadata.uid === uid) this.runs.delete(runKey(namespace, name));
   }
   async createEvent(event: CoreV1Event) { this.events.push(event); }
+  async patchRuntimeStatus(): Promise<boolean> { throw new Error("Runs never write a runtime's status"); }
 }
 
 /** A cache that sees the fake cluster as it is, or as it was when `freeze` was called. */
@@ -110,7 +111,7 @@ class Cache<T> implements ObjectCache<T> {
 
 const syntaxError = { type: "syntax_error" as const, message: "invalid syntax", line: 1, suggestions: [], availableFunctions: [] };
 
-function setup(env: Record<string, string> = {}) {
+function setup(env: Record<string, string> = {}, runtimes = testRuntimes()) {
   const cluster = new FakeCluster();
   const config: Config = testConfig({ SCRIPTRUN_MAX_CONCURRENT_RUNS: "2", ...env });
   const clock = { now: T0 };
@@ -122,13 +123,15 @@ function setup(env: Record<string, string> = {}) {
     return request.script.includes("def main(:") ? { ok: false as const, error: syntaxError } : { ok: true as const };
   } };
   const metrics = createMetrics(new Registry());
+  const images: Array<{ runtime: RunRuntime; ok: boolean; message?: string }> = [];
   const reconciler = new Reconciler({
-    kube: cluster, runs, pods, preflight, config, metrics, log: silentLogger(),
-    events: new EventRecorder(cluster, silentLogger(), "test"), enqueue: (key) => enqueued.push(key), now: () => clock.now,
+    kube: cluster, runs, pods, preflight, config, metrics, log: silentLogger(), runtimes,
+    images: { observedImage: (runtime, ok, message) => images.push({ runtime, ok, message }) },
+    events: new EventRecorder(cluster, silentLogger(), "test", "scriptrun-system"), enqueue: (key) => enqueued.push(key), now: () => clock.now,
   });
   const reconcile = (name: string, namespace = "default", heardAt?: number) => reconciler.reconcile(runKey(namespace, name), heardAt);
   const create = (name: string, spec: Partial<ScriptRunSpecInput> = {}, createdMs = T0) => cluster.add(aRun(name, spec, { createdMs }));
-  return { cluster, config, clock, enqueued, runs, pods, preflight, metrics, reconcile, create };
+  return { cluster, config, clock, enqueued, runs, pods, preflight, metrics, reconcile, create, images, runtimes };
 }
 
 /** Count and sum (seconds) of each stage the reconciler observed. */
@@ -171,9 +174,44 @@ describe("reconciling a ScriptRun", () => {
       const status = cluster.run("big")?.status;
       assert.equal(status?.phase, "Failed");
       assert.equal(status?.error?.type, "invalid_input");
-      assert.equal(status?.error?.message, "timeoutSeconds 3000 exceeds the maximum of 300");
+      assert.equal(status?.error?.message, "timeoutSeconds 3000 exceeds the maximum of 300 of runtime \"python\"");
       assert.equal(cluster.pods.size + cluster.configMaps.size, 0);
       assert.deepEqual(cluster.reasons("big"), ["InvalidInput"]);
+    });
+
+    it("is refused with invalid_input and no pod when its runtime does not exist", async () => {
+      const { cluster, create, reconcile } = setup();
+      create("lost", { runtime: "python-gpu" });
+      await reconcile("lost");
+      const status = cluster.run("lost")?.status;
+      assert.equal(status?.error?.type, "invalid_input");
+      assert.match(status!.error!.message, /^runtime "python-gpu" does not exist/);
+      assert.equal(status?.runtime, undefined);
+      assert.equal(cluster.pods.size + cluster.configMaps.size, 0);
+    });
+
+    it("runs on the runtime it names, recording the runtime and image in its status", async () => {
+      const ml = aRuntime("ml", { image: "localhost/scriptrun/runner-ml:1", defaults: { memory: "512Mi" } }, { isDefault: false });
+      const { cluster, create, reconcile } = setup({}, testRuntimes(aRuntime(), ml));
+      create("fit", { runtime: "ml" });
+      await reconcile("fit");
+      assert.equal(cluster.pod("fit")?.spec?.containers[0]?.image, "localhost/scriptrun/runner-ml:1");
+      assert.equal(JSON.parse(cluster.configMaps.get("default/fit-request")!.data!["request.json"]!).resources.memory, "512Mi");
+      assert.deepEqual(cluster.run("fit")?.status?.runtime, { name: "ml", image: "localhost/scriptrun/runner-ml:1" });
+    });
+
+    it("tells a script that missed a module which runtime has it, and the runtime's keeper that its image started", async () => {
+      const ml = aRuntime("ml", { modules: ["sklearn"] }, { isDefault: false });
+      const { cluster, create, reconcile, images } = setup({}, testRuntimes(aRuntime(), ml));
+      create("a");
+      await reconcile("a");
+      const missing = harnessError("runtime_error", "ModuleNotFoundError: No module named 'sklearn'");
+      cluster.setPod("a", "Failed", terminated(JSON.stringify(envelope({ success: false, result: null, error: missing, exitCode: 1 }))));
+      await reconcile("a");
+      const error = cluster.run("a")?.status?.error;
+      assert.equal(error?.type, "runtime_error");
+      assert.deepEqual(error?.suggestions, ["Module 'sklearn' is in runtime \"ml\": set runtime: ml on the run"]);
+      assert.deepEqual(images, [{ runtime: { name: "python", image: "localhost/scriptrun/runner:test" }, ok: true, message: undefined }]);
     });
 
     it("fails at preflight with the harness's error type and no pod", async () => {

@@ -9,10 +9,12 @@ import { statusCode } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import type { PreflightAnswer } from "../core/preflight.js";
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
+import { type Runtime, missingModule, runtimeLimits } from "../core/runtime.js";
+import type { Runtimes } from "../core/runtimeCatalog.js";
 import { CANCEL_ANNOTATION, cancelRequested, keyOf, parseKey } from "../core/runs.js";
 import { infrastructureError, runError } from "../core/runError.js";
 import { isoTime, toMillis } from "../core/time.js";
-import { type RunError, type ScriptRun, type ScriptRunStatus, isFinished } from "../crds/schema.js";
+import { type RunError, type RunRuntime, type ScriptRun, type ScriptRunStatus, isFinished } from "../crds/schema.js";
 import type { Config } from "./config.js";
 import type { EventNote } from "./events.js";
 import type { Kube } from "./kube.js";
@@ -32,6 +34,10 @@ export interface ReconcileDeps {
   runs: ObjectCache<ScriptRun>;
   pods: ObjectCache<V1Pod>;
   preflight: { check(request: RunnerRequest): Promise<PreflightAnswer> };
+  /** Which runtime a run gets (core/runtimeCatalog.ts). */
+  runtimes: Runtimes;
+  /** Told whether a run's pod started from its runtime's image (runtimeKeeper.ts). */
+  images: { observedImage(runtime: RunRuntime, ok: boolean, message?: string): void };
   config: Config;
   metrics: Metrics;
   events: { record(run: ScriptRun, note: EventNote): Promise<void> };
@@ -96,13 +102,19 @@ export class Reconciler {
     return ownerRunUid(pod) === run.metadata.uid ? pod : "foreign";
   }
 
-  /** A new run: refuse it, queue it, or create its ConfigMap and pod. */
+  /** A new run: refuse it, queue it, or create its ConfigMap and pod on its runtime as it is now. */
   private async start(key: string, run: ScriptRun, heardAt: number): Promise<ProcessResult> {
     const { config, metrics } = this.deps;
-    const resolution = resolveRequest(run.spec, config);
+    const choice = await this.deps.runtimes.choose(run.spec.runtime, run.metadata.namespace ?? "");
+    if (!choice.ok) {
+      return this.refuse(key, run, runError("invalid_input", choice.reason,
+        ["Name a runtime of `kubectl get scriptruntimes` that this namespace may use in spec.runtime."]));
+    }
+    const { runtime } = choice;
+    const resolution = resolveRequest(run.spec, runtimeLimits(runtime, config.maxScriptBytes));
     if (!resolution.ok) {
       return this.refuse(key, run, runError("invalid_input", resolution.reasons.join("; "),
-        ["Stay within the operator's limits, or ask its operators to raise them."]));
+        [`Stay within the limits of runtime "${runtime.name}" (kubectl get scriptruntime ${runtime.name} -o yaml), or use a runtime that allows more.`]));
     }
     if (!isAccepted(run)) {
       const began = this.now();
@@ -121,7 +133,7 @@ export class Reconciler {
     }
     this.slots.reserve(key, run, this.now());
     try {
-      if (await this.createChildren(run, resolution.request) === "foreign") {
+      if (await this.createChildren(run, resolution.request, runtime) === "foreign") {
         this.slots.release(key);
         return { requeueAfterMs: FOREIGN_RETRY_MS };
       }
@@ -137,12 +149,12 @@ export class Reconciler {
     observeStage(metrics, "pod_created", (this.now() - since) / 1000);
     this.deps.log.info({ run: key, pod: podName }, "Created pod");
     await this.deps.events.record(run, { type: "Normal", reason: "Created", message: `Created pod ${podName}` });
-    await this.statuses.write(key, run, podStatus(run, podName, undefined, this.now()));
+    await this.statuses.write(key, run, podStatus(run, podName, { name: runtime.name, image: runtime.spec.image }, undefined, this.now()));
     return { requeueAfterMs: config.podStartTimeoutSeconds * 1000 };
   }
 
   /** Creates the ConfigMap, then the pod; "foreign" when an earlier run's objects hold the names. */
-  private async createChildren(run: ScriptRun, request: RunnerRequest): Promise<"created" | "foreign"> {
+  private async createChildren(run: ScriptRun, request: RunnerRequest, runtime: Runtime): Promise<"created" | "foreign"> {
     const { kube, config } = this.deps;
     const namespace = run.metadata.namespace ?? "";
     const configMap = buildConfigMap(run, request);
@@ -150,7 +162,7 @@ export class Reconciler {
       const existing = await kube.readConfigMap(namespace, configMap.metadata!.name!);
       if (!existing || ownerRunUid(existing) !== run.metadata.uid) return "foreign";
     }
-    const pod = buildPod(run, request, config);
+    const pod = buildPod(run, request, runtime, config);
     if (await kube.createPod(pod) === "exists") {
       const existing = await kube.readPod(namespace, pod.metadata!.name!);
       if (!existing || ownerRunUid(existing) !== run.metadata.uid) return "foreign";
@@ -166,10 +178,31 @@ export class Reconciler {
       observation = statusFromPod(run, pod, line, this.now(), config);
     }
     if (observation.kind === "needsLog") throw new Error("The envelope was still missing after reading the log");
+    this.noteImage(observation.status);
     if (observation.kind === "finished") return this.finish(key, run, observation.status, observation.outcome, { pod, heardAt });
     const started = observation.status.phase === "Running" && run.status?.phase !== "Running";
     if (await this.statuses.write(key, run, observation.status) === "written" && started) this.observePodStarted(pod, observation.status.startedAt);
     return observation.recheckAfterMs !== undefined ? { requeueAfterMs: observation.recheckAfterMs } : {};
+  }
+
+  /** Tells the runtime's keeper whether its image started: a run that started did; one whose
+   * pod failed on its image did not. */
+  private noteImage(status: ScriptRunStatus): void {
+    const { runtime, startedAt, error } = status;
+    if (!runtime) return;
+    if (startedAt !== undefined) this.deps.images.observedImage(runtime, true);
+    else if (error?.type === "infrastructure_error" && error.message.includes(`image "${runtime.image}"`)) {
+      this.deps.images.observedImage(runtime, false, error.message);
+    }
+  }
+
+  /** A script that missed a module another runtime has is told which one. */
+  private async withModuleHint(run: ScriptRun, status: ScriptRunStatus): Promise<ScriptRunStatus> {
+    const { error, runtime } = status;
+    const module = error?.type === "runtime_error" && runtime ? missingModule(error.message) : undefined;
+    if (!error || !runtime || module === undefined) return status;
+    const hint = await this.deps.runtimes.suggestFor(module, runtime.name, run.metadata.namespace ?? "");
+    return hint ? { ...status, error: { ...error, suggestions: [...(error.suggestions ?? []), hint] } } : status;
   }
 
   /** Pod created → container running, from the pod's own timestamps (one-second resolution). */
@@ -215,6 +248,7 @@ export class Reconciler {
   private async finish(key: string, run: ScriptRun, status: ScriptRunStatus, outcome: RunOutcome,
     ran?: { pod: V1Pod; heardAt: number }): Promise<ProcessResult> {
     const { metrics, log, events } = this.deps;
+    status = await this.withModuleHint(run, status);
     let wrote: WriteResult;
     try {
       wrote = await this.statuses.write(key, run, status);
@@ -222,10 +256,10 @@ export class Reconciler {
       if (!refusedAsStored(err)) throw err;
       // Retrying the same write would fail forever and hold the run's slot: end the run with
       // what surely fits, saying why its outcome is missing.
-      const { podName, startedAt, finishedAt, durationMs, exitCode, sandbox } = outcome;
+      const { podName, runtime, startedAt, finishedAt, durationMs, exitCode, sandbox } = outcome;
       const why = infrastructureError(`The apiserver refused to store the run's ${status.error?.type ?? "successful"} outcome: ` +
         `${String((err as Error).message).slice(0, 500)}`);
-      status = finishedStatus(run, { error: why, podName, startedAt, finishedAt, durationMs, exitCode, sandbox }, this.deps.config, this.now());
+      status = finishedStatus(run, { error: why, podName, runtime, startedAt, finishedAt, durationMs, exitCode, sandbox }, this.deps.config, this.now());
       log.warn({ run: key, errorType: outcome.error?.type }, "Stored a smaller outcome after the apiserver refused the whole one");
       wrote = await this.statuses.write(key, run, status);
     }

@@ -4,7 +4,7 @@
 // CamelCase reason, keeping lastTransitionTime while their status stays the same.
 import { runError } from "../core/runError.js";
 import { isoTime } from "../core/time.js";
-import type { Condition, ErrorType, RunError, Sandbox, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
+import type { Condition, ErrorType, RunError, RunRuntime, Sandbox, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { fitError, fitOutput, jsonBytes } from "./statusBudget.js";
 
 export interface RunOutcome {
@@ -19,6 +19,8 @@ export interface RunOutcome {
   durationMs?: number;
   sandbox?: Sandbox;
   podName?: string;
+  /** What the run ran on, once it has a pod. */
+  runtime?: RunRuntime;
   startedAt?: string;
   finishedAt: string;
 }
@@ -61,7 +63,7 @@ function withConditions(run: ScriptRun, updates: ConditionUpdate[], now: number)
 }
 
 const ACCEPTED: ConditionUpdate = {
-  type: "Accepted", status: "True", reason: "Accepted", message: "The script passed preflight and the operator's caps",
+  type: "Accepted", status: "True", reason: "Accepted", message: "The script passed preflight and its runtime's limits",
 };
 
 function base(run: ScriptRun): Pick<ScriptRunStatus, "observedGeneration"> {
@@ -83,12 +85,13 @@ export function queuedStatus(run: ScriptRun, position: number, now: number): Scr
 }
 
 /** The pod exists; `startedAt` once its container runs. */
-export function podStatus(run: ScriptRun, podName: string, startedAt: string | undefined, now: number,
+export function podStatus(run: ScriptRun, podName: string, runtime: RunRuntime | undefined, startedAt: string | undefined, now: number,
   waitingFor?: string): ScriptRunStatus {
   return {
     ...base(run),
     phase: startedAt ? "Running" : "Pending",
     podName,
+    ...(runtime ? { runtime } : {}),
     ...(startedAt ? { startedAt } : {}),
     conditions: withConditions(run, [
       ACCEPTED,
@@ -135,6 +138,7 @@ export function finishedStatus(run: ScriptRun, outcome: RunOutcome, settings: Fi
       ["Return a smaller result, or write bulk data to stdout."]);
   }
   const podName = outcome.podName ?? run.status?.podName;
+  const runtime = outcome.runtime ?? run.status?.runtime;
   const accepted = podName !== undefined || !error || !REFUSALS.includes(error.type);
   const reason = error ? reasonOf(error.type) : "Succeeded";
   const message = error ? clip(firstLine(error.message), MESSAGE_LENGTH) : "The script finished";
@@ -153,6 +157,7 @@ export function finishedStatus(run: ScriptRun, outcome: RunOutcome, settings: Fi
     finishedAt: outcome.finishedAt,
     ...(outcome.durationMs !== undefined ? { durationMs: Math.round(outcome.durationMs) } : {}),
     ...(podName !== undefined ? { podName } : {}),
+    ...(runtime !== undefined ? { runtime } : {}),
     ...(outcome.sandbox ? { sandbox: outcome.sandbox } : {}),
     conditions: withConditions(run, [
       accepted ? ACCEPTED : { type: "Accepted", status: "False", reason, message },

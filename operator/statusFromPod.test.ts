@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { type Observation, statusFromPod } from "./statusFromPod.js";
-import { T0, aPod, aRun, envelope, harnessError, running, terminated, testConfig } from "./testkit.js";
+import { T0, aParsedRuntime, aPod, aRun, envelope, harnessError, running, terminated, testConfig } from "./testkit.js";
 
 const config = testConfig({ SCRIPTRUN_POD_START_TIMEOUT_SECONDS: "120" });
 
@@ -126,13 +126,14 @@ describe("status from the runner pod", () => {
       assert.match(status.error!.message, /the container log is empty/);
     });
 
-    it("fails with invalid_result when the operator requires an object and got something else", () => {
-      const strict = testConfig({ SCRIPTRUN_REQUIRE_OBJECT_RESULT: "true" });
-      const status = finished(observe(run, aPod(run, config, { phase: "Succeeded", state: terminated(json(envelope({ result: null }))) }), T0 + 5000, undefined, strict));
+    it("fails with invalid_result when the pod's runtime requires an object and got something else", () => {
+      const strict = aParsedRuntime("python", { requireObjectResult: true });
+      const status = finished(observe(run, aPod(run, config, { phase: "Succeeded", state: terminated(json(envelope({ result: null }))) }, strict), T0 + 5000));
       assert.equal(status.error?.type, "invalid_result");
       assert.match(status.error!.message, /returned None/);
-      const ok = finished(observe(run, aPod(run, config, { phase: "Succeeded", state: terminated(json(envelope({ result: { a: 1 } }))) }), T0 + 5000, undefined, strict));
+      const ok = finished(observe(run, aPod(run, config, { phase: "Succeeded", state: terminated(json(envelope({ result: { a: 1 } }))) }, strict), T0 + 5000));
       assert.equal(ok.phase, "Succeeded");
+      assert.deepEqual(ok.runtime, { name: "python", image: "localhost/scriptrun/runner:test" });
     });
 
     it("refuses an outcome from a weaker sandbox than the operator requires", () => {
@@ -206,15 +207,26 @@ describe("status from the runner pod", () => {
   });
 
   describe("when the pod does not start", () => {
-    for (const reason of ["ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull", "CreateContainerConfigError"]) {
-      it(`waits on ${reason} within the start timeout, then fails with infrastructure_error`, () => {
+    const image = ' (image "localhost/scriptrun/runner:test" of runtime "python")';
+    for (const [reason, named] of [["ImagePullBackOff", image], ["ErrImagePull", image], ["CreateContainerConfigError", ""]]) {
+      it(`waits on ${reason} within the start timeout, then fails with infrastructure_error${named ? " naming the image" : ""}`, () => {
         const pod = aPod(run, config, { state: { waiting: { reason, message: "details" } } });
         const early = observe(run, pod, T0 + 60_000);
         assert.equal(early.kind, "waiting");
         assert.match(conditions((early as { status: ScriptRunStatus }).status).Finished!, /False\/PodPending/);
         const status = finished(observe(run, pod, T0 + 120_000));
         assert.equal(status.error?.type, "infrastructure_error");
-        assert.equal(status.error!.message, `The runner pod did not start within 120 seconds: ${reason}: details`);
+        assert.equal(status.error!.message, `The runner pod did not start within 120 seconds: ${reason}: details${named}`);
+      });
+    }
+
+    for (const reason of ["ErrImageNeverPull", "InvalidImageName"]) {
+      it(`fails at once on ${reason}, which no retry cures, naming the image and runtime`, () => {
+        const pod = aPod(run, config, { state: { waiting: { reason, message: "details" } } });
+        const status = finished(observe(run, pod, T0 + 2000));
+        assert.equal(status.error?.type, "infrastructure_error");
+        assert.equal(status.error!.message, `The runner image cannot start: ${reason}: details${image}`);
+        assert.deepEqual(status.runtime, { name: "python", image: "localhost/scriptrun/runner:test" });
       });
     }
 

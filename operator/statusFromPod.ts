@@ -3,7 +3,8 @@
 //   running container            → Running
 //   terminated with an envelope  → the envelope's outcome (from the log when the message was cut)
 //   OOMKilled                    → memory_limit      pod deadline exceeded → timeout
-//   image, config or scheduling trouble past the start timeout, eviction, a vanished pod,
+//   an image that can never start (never pulled, invalid name) at once, other image, config or
+//   scheduling trouble past the start timeout, eviction, a vanished pod,
 //   a garbled or missing envelope → infrastructure_error
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import { type Envelope, parseEnvelopeFromLog, parseTerminationMessage, toRunError } from "../core/envelope.js";
@@ -11,11 +12,15 @@ import { infrastructureError, runError } from "../core/runError.js";
 import { isoTime, toMillis } from "../core/time.js";
 import type { RunError, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { RUNNER_CONTAINER } from "./names.js";
+import { requiresObjectResult, runtimeOfPod } from "./podSpec.js";
 import { type FinishSettings, type RunOutcome, finishedStatus, podStatus } from "./runStatus.js";
+
+// Waiting reasons no retry of the kubelet's can cure: the run fails at once rather than at the start timeout.
+const HOPELESS = ["ErrImageNeverPull", "InvalidImageName"];
+const IMAGE_TROUBLE = [...HOPELESS, "ErrImagePull", "ImagePullBackOff"];
 
 export interface ObserveSettings extends FinishSettings {
   podStartTimeoutSeconds: number;
-  requireObjectResult: boolean;
   sandboxBackend: "auto" | "nsjail" | "bubblewrap";
 }
 
@@ -34,15 +39,15 @@ function describeJsonType(value: unknown): string {
   return typeof value === "string" ? "a string" : `a ${typeof value}`;
 }
 
-function outcomeOfEnvelope(run: ScriptRun, envelope: Envelope, frame: Omit<RunOutcome, "error">, settings: ObserveSettings): RunOutcome {
+function outcomeOfEnvelope(run: ScriptRun, pod: V1Pod, envelope: Envelope, frame: Omit<RunOutcome, "error">, settings: ObserveSettings): RunOutcome {
   let error = envelope.success ? undefined : toRunError(envelope.error!);
   const backend = envelope.sandbox?.backend;
   if (settings.sandboxBackend !== "auto" && backend !== settings.sandboxBackend) {
     error = infrastructureError(
       `The runner used ${backend ?? "an unreported sandbox"}, but the operator requires ${settings.sandboxBackend}; the outcome was discarded`);
-  } else if (!error && settings.requireObjectResult && (run.spec.mode ?? "function") === "function" && !isPlainObject(envelope.result)) {
+  } else if (!error && requiresObjectResult(pod) && (run.spec.mode ?? "function") === "function" && !isPlainObject(envelope.result)) {
     error = runError("invalid_result",
-      `The operator requires the entrypoint to return a JSON object; it returned ${describeJsonType(envelope.result)}`, ["Return a dict."]);
+      `The runtime requires the entrypoint to return a JSON object; it returned ${describeJsonType(envelope.result)}`, ["Return a dict."]);
   }
   return {
     ...frame,
@@ -67,17 +72,18 @@ function terminatedOutcome(run: ScriptRun, pod: V1Pod, container: V1ContainerSta
   const terminated = container.state!.terminated!;
   const frame: Omit<RunOutcome, "error"> = {
     podName: pod.metadata?.name,
+    runtime: runtimeOfPod(pod),
     ...(toMillis(terminated.startedAt) !== undefined ? { startedAt: isoTime(toMillis(terminated.startedAt)!) } : {}),
     finishedAt: isoTime(toMillis(terminated.finishedAt) ?? now),
     exitCode: terminated.exitCode,
   };
   const failed = (error: RunError): RunOutcome => ({ ...frame, error });
   const message = parseTerminationMessage(terminated.message);
-  if (message.kind === "envelope") return outcomeOfEnvelope(run, message.envelope, frame, settings);
+  if (message.kind === "envelope") return outcomeOfEnvelope(run, pod, message.envelope, frame, settings);
   if (message.kind === "truncated") {
     if (log === undefined) return "needsLog";
     const fromLog = parseEnvelopeFromLog(log);
-    if ("envelope" in fromLog) return outcomeOfEnvelope(run, fromLog.envelope, frame, settings);
+    if ("envelope" in fromLog) return outcomeOfEnvelope(run, pod, fromLog.envelope, frame, settings);
     const { marker } = message;
     const why = `the envelope was too long for the termination message and ${fromLog.reason}`;
     // The marker still says how the script ended; without the envelope a success cannot be delivered.
@@ -125,7 +131,8 @@ export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: strin
 
   const startedMs = toMillis(container?.state?.running?.startedAt);
   const startedAt = startedMs !== undefined ? isoTime(startedMs) : undefined;
-  const frame = { podName, ...(startedAt ? { startedAt } : {}) };
+  const runtime = runtimeOfPod(pod);
+  const frame = { podName, runtime, ...(startedAt ? { startedAt } : {}) };
   if (pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded") {
     const { reason, message, phase } = pod.status;
     if (reason === "DeadlineExceeded" && startedAt) {
@@ -146,15 +153,19 @@ export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: strin
     // The kubelet stops the pod at its deadline; a pod running well past it lives on a node that stopped answering.
     const lastWordMs = createdMs + ((pod.spec?.activeDeadlineSeconds ?? 0) * 1000) + startLimitMs;
     if (now >= lastWordMs) return infra("The runner pod ran past its deadline without finishing; its node may be unreachable", frame);
-    return { kind: "waiting", status: podStatus(run, podName, startedAt, now), recheckAfterMs: lastWordMs - now };
+    return { kind: "waiting", status: podStatus(run, podName, runtime, startedAt, now), recheckAfterMs: lastWordMs - now };
   }
   const reason = notStartedReason(pod, container);
+  const waitingReason = container?.state?.waiting?.reason ?? "";
+  const image = IMAGE_TROUBLE.includes(waitingReason) && runtime
+    ? ` (image "${runtime.image}" of runtime "${runtime.name}")` : "";
+  if (HOPELESS.includes(waitingReason)) return infra(`The runner image cannot start: ${reason}${image}`, frame);
   if (now - createdMs >= startLimitMs) {
-    return infra(`The runner pod did not start within ${settings.podStartTimeoutSeconds} seconds: ${reason}`, frame);
+    return infra(`The runner pod did not start within ${settings.podStartTimeoutSeconds} seconds: ${reason}${image}`, frame);
   }
   return {
     kind: "waiting",
-    status: podStatus(run, podName, undefined, now, `Waiting for the runner pod to start: ${reason}`),
+    status: podStatus(run, podName, runtime, undefined, now, `Waiting for the runner pod to start: ${reason}`),
     recheckAfterMs: createdMs + startLimitMs - now,
   };
 }

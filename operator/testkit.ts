@@ -2,7 +2,9 @@
 // the kubelet reports, and envelopes as the harness writes them.
 import type { V1ContainerState, V1Pod } from "@kubernetes/client-node";
 import { resolveRequest } from "../core/request.js";
-export { envelope, harnessError } from "../core/testkit.js";
+import { type Runtime, parseRuntime, runtimeLimits } from "../core/runtime.js";
+import { aRuntime } from "../core/testkit.js";
+export { aRuntime, envelope, harnessError, testRuntimes } from "../core/testkit.js";
 import { API_VERSION, KIND, type ScriptRun, type ScriptRunSpecInput } from "../crds/schema.js";
 import { type Config, loadConfig } from "./config.js";
 import { buildPod } from "./podSpec.js";
@@ -31,18 +33,26 @@ export function aRun(name: string, spec: Partial<ScriptRunSpecInput> = {}, extra
   };
 }
 
-/** The pod the controller would create for `run`, with the status the kubelet would report. */
+/** A runtime as a run uses it (parsed, defaults applied). */
+export function aParsedRuntime(...args: Parameters<typeof aRuntime>): Runtime {
+  const parsed = parseRuntime(aRuntime(...args));
+  if (!parsed.ok) throw new Error(parsed.problems.join("; "));
+  return parsed.runtime;
+}
+
+/** The pod the controller would create for `run` on `runtime`, with the status the kubelet would report. */
 export function aPod(run: ScriptRun, config: Config, status: { phase?: string; reason?: string; state?: V1ContainerState;
-  createdMs?: number; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } = {}): V1Pod {
-  const resolved = resolveRequest(run.spec, config);
+  createdMs?: number; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } = {},
+  runtime: Runtime = aParsedRuntime()): V1Pod {
+  const resolved = resolveRequest(run.spec, runtimeLimits(runtime, config.maxScriptBytes));
   if (!resolved.ok) throw new Error(resolved.reasons.join("; "));
-  const pod = buildPod(run, resolved.request, config);
+  const pod = buildPod(run, resolved.request, runtime, config);
   pod.metadata!.creationTimestamp = new Date(status.createdMs ?? T0);
   pod.status = {
     phase: status.phase ?? "Pending",
     ...(status.reason ? { reason: status.reason } : {}),
     ...(status.conditions ? { conditions: status.conditions } : {}),
-    ...(status.state ? { containerStatuses: [{ name: "runner", image: config.runnerImage, imageID: "", ready: false, restartCount: 0, state: status.state }] } : {}),
+    ...(status.state ? { containerStatuses: [{ name: "runner", image: runtime.spec.image, imageID: "", ready: false, restartCount: 0, state: status.state }] } : {}),
   };
   return pod;
 }

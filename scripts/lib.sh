@@ -3,7 +3,7 @@
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/cluster/lib/common.sh"
 export PATH=$CACHE_DIR/bin/current:$PATH
-RUNNER_RECIPE=$REPO/images/runner/local-image.env
+RUNNER_RECIPES=("$REPO/images/runner/local-image.env" "$REPO/images/runner/datascience-image.env")
 
 # cluster_given: true when KUBECONFIG names a cluster that answers (kind, k3d, a
 # real one), which is then used instead of the local one.
@@ -12,13 +12,38 @@ cluster_given() {
     && kubectl get --raw /readyz >/dev/null 2>&1
 }
 
-# local_cluster_up: the local cluster, the runner test image and the CRD.
+# build_runner_image RECIPE: builds and imports RECIPE's image unless containerd has it from the
+# same inputs; the datascience image is most of a gigabyte to hash and import on every make up.
+build_runner_image() {
+  local recipe=$1 ref inputs stamp
+  ref=$(. "$recipe" && echo "$IMAGE_NAME:$IMAGE_TAG")
+  inputs=$(cat "$REPO"/images/runner/*.env "$REPO"/images/runner/*.py "$REPO/cluster/build-image.sh" \
+    "$REPO/cluster/lib/oci.py" "$REPO/cluster/versions.env" | sha256sum | cut -c1-16)
+  stamp=$CACHE_DIR/images/$(tr '/:' '__' <<<"$ref").imported
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ] \
+    && [ -n "$(ctr --address "$CONTAINERD_SOCK" -n k8s.io images ls -q "name==$ref")" ]; then
+    return 0
+  fi
+  rm -f "$stamp"
+  "$REPO/cluster/build-image.sh" "$recipe"
+  echo "$inputs" >"$stamp"
+}
+
+# apply_crds_and_runtimes: the CRDs, then the runtimes python (the default) and python-datascience.
+apply_crds_and_runtimes() {
+  kubectl apply -f "$REPO/crds/" >/dev/null
+  # A ScriptRuntime is refused until its CRD is served.
+  kubectl wait --for=condition=Established crd/scriptruns.scriptrun.dev crd/scriptruntimes.scriptrun.dev --timeout=60s >/dev/null
+  kubectl apply -f "$REPO/cluster/runtimes/" >/dev/null
+}
+
+# local_cluster_up: the local cluster, the runner images, the CRDs and the runtimes.
 local_cluster_up() {
   "$REPO/cluster/up.sh"
   export KUBECONFIG=$KUBECONFIG_PATH
-  "$REPO/cluster/build-image.sh" "$RUNNER_RECIPE"
-  kubectl apply -f "$REPO/crds/" >/dev/null
-  kubectl wait --for=condition=Established crd/scriptruns.scriptrun.dev --timeout=60s >/dev/null
+  local recipe
+  for recipe in "${RUNNER_RECIPES[@]}"; do build_runner_image "$recipe"; done
+  apply_crds_and_runtimes
 }
 
 # The dev processes `make up` starts on the host, in start order.

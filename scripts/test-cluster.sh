@@ -10,7 +10,7 @@ set -euo pipefail
 started=0
 if cluster_given; then
   log "Using the cluster of KUBECONFIG=$KUBECONFIG"
-  kubectl apply -f "$REPO/crds/" >/dev/null
+  apply_crds_and_runtimes
 else
   [ -S "$CONTAINERD_SOCK" ] || started=1
   local_cluster_up

@@ -3,9 +3,11 @@
 // watch follows it, and the API is not shutting down), Prometheus metrics and the OpenAPI document.
 import Router from "@koa/router";
 import { ApiError, fromCluster } from "../errors.js";
+import { openApiDocument } from "../openapi.js";
+import { runtimeBounds } from "../schemas.js";
 import type { ApiState, Services } from "../services.js";
 
-export function serviceRouter(deps: Services, openapi: Record<string, unknown>): Router<ApiState> {
+export function serviceRouter(deps: Services): Router<ApiState> {
   const router = new Router<ApiState>();
 
   router.get("/healthz", (ctx) => {
@@ -25,6 +27,7 @@ export function serviceRouter(deps: Services, openapi: Record<string, unknown>):
       throw notReady(fromCluster(err)?.message ?? `The cluster did not answer: ${String(err)}`);
     }
     if (!deps.waiter.synced) throw notReady("The shared watch of ScriptRuns has not caught up with the cluster yet");
+    if (!deps.runtimes.synced) throw notReady("The watch of ScriptRuntimes has not caught up with the cluster yet");
     ctx.body = { status: "ready" };
   });
 
@@ -33,8 +36,9 @@ export function serviceRouter(deps: Services, openapi: Record<string, unknown>):
     ctx.body = await deps.registry.metrics();
   });
 
+  // It names the runtimes there are now, so it follows them.
   router.get("/openapi.json", (ctx) => {
-    ctx.body = openapi;
+    ctx.body = openApiDocument(deps.config, runtimeBounds(deps.runtimes.list()));
   });
 
   return router;

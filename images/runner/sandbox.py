@@ -20,6 +20,11 @@ SANDBOX_ENV = {
     "PYTHONIOENCODING": "utf-8",
     "OPENBLAS_NUM_THREADS": "1",
     "OMP_NUM_THREADS": "1",
+    # Debian's matplotlib looks for /etc/matplotlibrc, outside the sandbox's binds, and refuses to
+    # import without one; its own copy under /usr is the same file. Agg: a pod has no display, and
+    # probing for Tk would fail. Both are inert in an image without matplotlib.
+    "MATPLOTLIBRC": "/usr/share/matplotlib/mpl-data/matplotlibrc",
+    "MPLBACKEND": "Agg",
 }
 UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
 

@@ -2,6 +2,7 @@
 line on a pipe of its own. Everything here runs beside the user's code and can
 be changed by it, so the reporter believes none of it beyond outcome.accept()."""
 import builtins
+import importlib.util
 import json
 import os
 import sys
@@ -12,7 +13,21 @@ import confine
 from outcome import error
 from tojson import plain
 
-PROVIDED = "numpy, pandas and the Python standard library"
+# Named in a ModuleNotFoundError's message when this image has them; runtimes differ in which.
+NOTABLE = ("numpy", "pandas", "scipy", "sklearn", "matplotlib")
+
+
+def provided():
+    """What this image offers beyond the standard library, as a person would list it."""
+    names = [name for name in NOTABLE if _importable(name)] + ["the Python standard library"]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a script may have left a broken entry in sys.modules
+        return False
 
 
 def from_exception(exc):
@@ -23,7 +38,7 @@ def from_exception(exc):
         return error("memory_limit", "the script ran out of memory (MemoryError)", line, trace)
     message = f"{type(exc).__name__}: {_shown(exc, str)}"
     if isinstance(exc, ModuleNotFoundError):
-        message += f" (the runner provides {PROVIDED})"
+        message += f" (this runtime provides {provided()})"
     return error("runtime_error", message, line, trace)
 
 

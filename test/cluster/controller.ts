@@ -17,7 +17,6 @@ export function startController(namespace: string, env: Record<string, string> =
       SCRIPTRUN_WATCH_NAMESPACES: namespace,
       SCRIPTRUN_LEADER_ELECTION: "false",
       SCRIPTRUN_METRICS_PORT: "0",
-      SCRIPTRUN_IMAGE_PULL_POLICY: "IfNotPresent",
       SCRIPTRUN_LOG_LEVEL: "warn",
       ...env,
     },

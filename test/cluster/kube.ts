@@ -4,8 +4,12 @@
 import type { ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import * as k8s from "@kubernetes/client-node";
+import { type Runtime, chooseRuntime } from "../../core/runtime.js";
+import { RUNTIMES } from "../../core/runtimeCatalog.js";
+import type { ScriptRuntime } from "../../crds/runtime.js";
 
-export const RUNNER_IMAGE = process.env.SCRIPTRUN_RUNNER_IMAGE ?? "localhost/scriptrun/runner:test";
+/** The image of the cluster's default runtime, for tests that make a runner pod of their own. */
+export const RUNNER_IMAGE = "localhost/scriptrun/runner:test";
 
 export function kubeConfig(): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
@@ -16,6 +20,14 @@ export function kubeConfig(): k8s.KubeConfig {
 export const kc = kubeConfig();
 export const core = kc.makeApiClient(k8s.CoreV1Api);
 export const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+
+/** The cluster's default runtime (make up installs `python`), as runs that name none get it. */
+export async function defaultRuntime(): Promise<Runtime> {
+  const list = (await custom.listClusterCustomObject(RUNTIMES)) as { items: ScriptRuntime[] };
+  const choice = chooseRuntime(undefined, list.items, { name: "default", labels: {} });
+  if (!choice.ok) throw new Error(`The cluster has no usable default runtime: ${choice.reason}`);
+  return choice.runtime;
+}
 
 /** Polls `probe` until it returns a value other than undefined, or fails naming `what`. */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {

@@ -1,8 +1,9 @@
 // The Helm chart on the real cluster: lint, render and dry-run every object on the apiserver,
-// install it into a fresh namespace with the local images, run every behaviour case through the
-// in-cluster API Service (with a real ServiceAccount token) and as ScriptRuns, then uninstall it
-// and find nothing left but the CRD. Needs the images localhost/scriptrun/operator:test
-// (scripts/build-images.sh) and localhost/scriptrun/runner:test on the node.
+// install it into a fresh namespace with the local images and two runtimes of its own, run every
+// behaviour case through the in-cluster API Service (with a real ServiceAccount token) and as
+// ScriptRuns, run scikit-learn on the second runtime, then uninstall it and find nothing left but
+// the CRDs. Needs the images localhost/scriptrun/operator:test (scripts/build-images.sh),
+// localhost/scriptrun/runner:test and localhost/scriptrun/runner-datascience:test (make up) on the node.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -11,9 +12,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
+import { RUNTIMES } from "../../core/runtimeCatalog.js";
+import type { ScriptRuntime } from "../../crds/runtime.js";
 import { assertMatchesCase, caseFailures, loadCases, type Outcome } from "../cases.js";
 import { createRun, finished, getRun, outcomeOf } from "../cluster/controller.js";
-import { core, createNamespace, deleteNamespace, eventually, kc } from "../cluster/kube.js";
+import { core, createNamespace, custom, deleteNamespace, eventually, kc } from "../cluster/kube.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const chart = join(repo, "charts", "scriptrun");
@@ -36,19 +39,40 @@ function sh(command: string, args: string[], input?: string): Promise<string> {
   });
 }
 
+/** The release's two runtimes. Runtimes are cluster-scoped: the namespace in their names keeps
+ * them apart from the cluster's own (make up's python and python-datascience) and from another
+ * run of this test, and the uninstall check finds them if they are left. */
+const runtimeNames = (namespace: string) => ({ basic: `${namespace}-basic`, datascience: `${namespace}-datascience` });
+
 /** What the e2e install differs in from the defaults: this namespace only, the local images as
- * imported, small CPU requests (runner pods share two cores), and room for all cases at once. */
+ * imported, small CPU requests (runner pods share two cores), room for all cases at once, and its
+ * own runtimes instead of the chart's python, which make up's would collide with. Neither is the
+ * default: the cluster has one, so every run here names its runtime. */
 function e2eValues(namespace: string): Record<string, unknown> {
   const small = { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } };
+  const { basic, datascience } = runtimeNames(namespace);
   return {
     image: { pullPolicy: "Never" },
-    runner: { pullPolicy: "Never" },
+    runtimes: {
+      python: null,
+      [basic]: { default: false, spec: { image: "localhost/scriptrun/runner:test", imagePullPolicy: "Never" } },
+      [datascience]: {
+        spec: {
+          image: "localhost/scriptrun/runner-datascience:test", imagePullPolicy: "Never",
+          modules: ["sklearn", "scipy", "matplotlib"], defaults: { memory: "512Mi" },
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
+        },
+      },
+    },
     // The controller queues what is past the cap; runs Pending on a busy node would fail at the start timeout.
     config: { SCRIPTRUN_MAX_CONCURRENT_RUNS: "4", SCRIPTRUN_POD_START_TIMEOUT_SECONDS: "300" },
     controller: { watchNamespaces: [namespace], resources: small },
     api: { resources: small, config: { SCRIPTRUN_API_MAX_WAIT_SECONDS: "300" } },
   };
 }
+
+const SKLEARN = "from sklearn.linear_model import LinearRegression\n" +
+  "def main():\n    return round(float(LinearRegression().fit([[0], [1], [2]], [1, 3, 5]).coef_[0]), 6)\n";
 
 interface Answer {
   status: number;
@@ -74,6 +98,7 @@ async function reachService(namespace: string, name: string): Promise<{ url: str
 
 describe("the Helm chart on the real cluster", function () {
   let namespace: string;
+  let runtimes: ReturnType<typeof runtimeNames>;
   let work: string;
   let valuesFile: string;
   let api: { url: string; forward?: ChildProcess };
@@ -98,6 +123,7 @@ describe("the Helm chart on the real cluster", function () {
 
   before(async () => {
     namespace = await createNamespace("helm");
+    runtimes = runtimeNames(namespace);
     work = mkdtempSync(join(tmpdir(), "helm-e2e-"));
     valuesFile = join(work, "values.json");
     writeFileSync(valuesFile, JSON.stringify(e2eValues(namespace)));
@@ -120,13 +146,16 @@ describe("the Helm chart on the real cluster", function () {
     assert.match(await sh("helm", ["version", "--template", "{{.Version}}"]), /^v3\.\d+\.\d+$/);
   });
 
-  it("renders objects the apiserver accepts, watching every namespace or only some", async () => {
-    for (const values of [[], ["-f", valuesFile]]) {
+  it("renders objects the apiserver accepts, watching every namespace or only some, with the chart's runtime or others", async () => {
+    for (const [values, expected] of [[[], ["python"]], [["-f", valuesFile], [runtimes.basic, runtimes.datascience]]] as const) {
       const rendered = await sh("helm", ["template", release, chart, "-n", namespace, "--include-crds", ...values]);
-      const kinds = parseAllDocuments(rendered).map((doc) => (doc.toJSON() as { kind?: string } | null)?.kind).filter(Boolean);
+      const objects = parseAllDocuments(rendered).map((doc) => doc.toJSON() as { kind?: string; metadata?: { name?: string } } | null);
+      const kinds = objects.map((o) => o?.kind).filter(Boolean);
+      // The CRDs' schemas and CEL rules judge the runtimes, as they would at install.
       const applied = await sh("kubectl", ["apply", "--dry-run=server", "-f", "-"], rendered);
       assert.equal(applied.trim().split("\n").length, kinds.length, applied);
       assert.ok(kinds.includes("CustomResourceDefinition") && kinds.includes("NetworkPolicy") && kinds.includes("PodDisruptionBudget"), kinds.join());
+      assert.deepEqual(objects.filter((o) => o?.kind === "ScriptRuntime").map((o) => o!.metadata?.name).sort(), [...expected].sort());
     }
   });
 
@@ -139,10 +168,24 @@ describe("the Helm chart on the real cluster", function () {
     const pods = await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/component=controller" });
     assert.ok(pods.items.some((pod) => holder.startsWith(`${pod.metadata!.name}_`)), `holder ${holder}`);
 
-    // A caller allowed to run scripts here, as a platform team would grant it.
+    // The controller judges the release's runtimes usable.
+    for (const name of Object.values(runtimes)) {
+      await eventually(`runtime ${name} to be Accepted`, async () => {
+        const runtime = await custom.getClusterCustomObject({ ...RUNTIMES, name }) as ScriptRuntime;
+        return runtime.status?.conditions?.some((c) => c.type === "Accepted" && c.status === "True") || undefined;
+      });
+    }
+
+    // A caller allowed to run scripts here, as a platform team would grant it: the built-in edit
+    // role, which the chart's aggregated ClusterRoles extend to scriptruns.
+    const caller = `system:serviceaccount:${namespace}:caller`;
     await sh("kubectl", ["create", "serviceaccount", "caller", "-n", namespace]);
-    await sh("kubectl", ["create", "role", "scriptrun-user", "-n", namespace, "--verb=create,get,list,delete", "--resource=scriptruns.scriptrun.dev"]);
-    await sh("kubectl", ["create", "rolebinding", "caller", "-n", namespace, "--role=scriptrun-user", `--serviceaccount=${namespace}:caller`]);
+    await sh("kubectl", ["create", "rolebinding", "caller", "-n", namespace, "--clusterrole=edit", `--serviceaccount=${namespace}:caller`]);
+    const canI = (...args: string[]) => sh("kubectl", ["auth", "can-i", ...args, `--as=${caller}`]).then((out) => out.trim(), () => "no");
+    // Aggregation is asynchronous: the clusterrole-aggregation controller adds the rules soon after install.
+    await eventually("edit to cover scriptruns", async () => ((await canI("create", "scriptruns.scriptrun.dev", "-n", namespace)) === "yes" || undefined));
+    assert.equal(await canI("list", "scriptruntimes.scriptrun.dev"), "yes", "every authenticated user reads runtimes");
+    assert.equal(await canI("create", "scriptruntimes.scriptrun.dev"), "no", "runtimes are the platform team's");
     token = (await sh("kubectl", ["create", "token", "caller", "-n", namespace, "--duration=1h"])).trim();
     api = await reachService(namespace, `${release}-api`);
   });
@@ -151,19 +194,20 @@ describe("the Helm chart on the real cluster", function () {
     // All at once: the controller runs four and queues the rest. The script's own duration is
     // what the cases bound, not the time spent in that queue.
     const cases = loadCases();
+    const runtime = runtimes.basic;
     const viaApi = caseFailures(cases, cases.length, async (c) => {
-      const answer = await call("POST", "/execute", c.request);
+      const answer = await call("POST", "/execute", { ...c.request, runtime });
       assert.equal(answer.status, 200, `case ${c.name} via the API: ${answer.status} ${JSON.stringify(answer.body)}`);
       assertMatchesCase(c, answer.body as unknown as Outcome, Number(answer.body.durationMs ?? 0) / 1000);
     });
     const viaKubectl = caseFailures(cases, cases.length, async (c) => {
-      await createRun(namespace, `case-${c.name}`, c.request);
+      await createRun(namespace, `case-${c.name}`, { ...c.request, runtime });
       const run = await finished(namespace, `case-${c.name}`, 480_000);
       assertMatchesCase(c, outcomeOf(run.status ?? {}), Number(run.status?.durationMs ?? 0) / 1000);
     });
     // The API's cancel is a patch of the run; the controller deletes a run past its TTL.
     const cancel = (async () => {
-      const created = await call("POST", "/runs", { script: "import time\ndef main():\n    time.sleep(120)\n", timeoutSeconds: 150 });
+      const created = await call("POST", "/runs", { script: "import time\ndef main():\n    time.sleep(120)\n", timeoutSeconds: 150, runtime });
       assert.equal(created.status, 202, JSON.stringify(created.body));
       const name = created.body.name as string;
       await eventually(`run ${name} to run`, async () => ((await getRun(namespace, name)).status?.phase === "Running" ? true : undefined), 480_000);
@@ -172,7 +216,7 @@ describe("the Helm chart on the real cluster", function () {
       assert.equal((run.status?.error as { type?: string } | undefined)?.type, "cancelled");
     })();
     const expire = (async () => {
-      await createRun(namespace, "expires", { script: "def main():\n    return 1\n", ttlSecondsAfterFinished: 1 });
+      await createRun(namespace, "expires", { script: "def main():\n    return 1\n", ttlSecondsAfterFinished: 1, runtime });
       await eventually("the expired run to be deleted", async () =>
         (await getRun(namespace, "expires").then(() => undefined, (err: { code?: number }) => (err.code === 404 ? true : undefined))), 480_000);
     })();
@@ -182,10 +226,28 @@ describe("the Helm chart on the real cluster", function () {
     assert.ok(events.items.some((e) => e.reportingComponent === "scriptrun-controller"), "the controller recorded no events");
   });
 
-  it("uninstalls leaving nothing but the CRD", async () => {
+  it("runs scikit-learn on the second runtime, points a script on the first to it, and refuses an unknown one", async () => {
+    const answer = await call("POST", "/execute", { script: SKLEARN, runtime: runtimes.datascience });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual([answer.body.success, answer.body.result], [true, 2], JSON.stringify(answer.body));
+
+    await createRun(namespace, "sklearn", { script: SKLEARN, runtime: runtimes.datascience });
+    await createRun(namespace, "sklearn-elsewhere", { script: SKLEARN, runtime: runtimes.basic });
+    await createRun(namespace, "nowhere", { script: "def main():\n    return 1\n", runtime: `${namespace}-missing` });
+    const here = await finished(namespace, "sklearn", 480_000);
+    assert.deepEqual([here.status?.phase, here.status?.result], ["Succeeded", 2], JSON.stringify(here.status));
+    const elsewhere = await finished(namespace, "sklearn-elsewhere", 480_000);
+    assert.equal(elsewhere.status?.phase, "Failed");
+    assert.ok(JSON.stringify(elsewhere.status?.error).includes(runtimes.datascience), JSON.stringify(elsewhere.status?.error));
+    const nowhere = await finished(namespace, "nowhere");
+    assert.equal((nowhere.status?.error as { type?: string } | undefined)?.type, "invalid_input", JSON.stringify(nowhere.status));
+    assert.equal(nowhere.status?.podName, undefined, "an unknown runtime is refused before any pod");
+  });
+
+  it("uninstalls leaving nothing but the CRDs", async () => {
     // What the test itself made: its runs and its caller.
     await sh("kubectl", ["delete", "scriptruns", "--all", "-n", namespace, "--wait"]);
-    await sh("kubectl", ["delete", "rolebinding/caller", "role/scriptrun-user", "serviceaccount/caller", "-n", namespace]);
+    await sh("kubectl", ["delete", "rolebinding/caller", "serviceaccount/caller", "-n", namespace]);
     await sh("helm", ["uninstall", release, "-n", namespace, "--wait", "--timeout", "120s"]);
 
     // Deleting is asynchronous (pods terminate, the garbage collector follows owners): wait for it.
@@ -207,6 +269,6 @@ describe("the Helm chart on the real cluster", function () {
     const named = (await sh("kubectl", ["get", clusterScoped.join(","), "-o", "name"])).split("\n")
       .filter((o) => o.includes(namespace) && o !== `namespace/${namespace}`);
     assert.deepEqual(named, [], "cluster-scoped objects of the release are left");
-    await sh("kubectl", ["get", "crd", "scriptruns.scriptrun.dev"]);
+    await sh("kubectl", ["get", "crd", "scriptruns.scriptrun.dev", "scriptruntimes.scriptrun.dev"]);
   });
 });

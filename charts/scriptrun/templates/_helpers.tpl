@@ -53,9 +53,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- include "scriptrun.fullname" . }}-controller
 {{- end }}
 
-{{/* Namespaces where runs happen and runner pods need their NetworkPolicy. */}}
+{{/* Namespaces where runner pods are (runs, and the warm pools of the chart's runtimes) and
+need their NetworkPolicy. */}}
 {{- define "scriptrun.runnerNamespaces" -}}
-{{- $namespaces := .Values.runner.networkPolicy.namespaces | default .Values.controller.watchNamespaces | default (list .Release.Namespace) }}
+{{- $namespaces := list .Release.Namespace }}
+{{- range $runtime := .Values.runtimes }}
+{{- if and $runtime $runtime.spec.warmPool }}
+{{- $namespaces = concat $namespaces ($runtime.spec.warmPool.namespaces | default list) }}
+{{- end }}
+{{- end }}
+{{- $namespaces = .Values.runner.networkPolicy.namespaces | default .Values.controller.watchNamespaces | default $namespaces }}
 {{- toJson (uniq $namespaces) }}
 {{- end }}
 

@@ -135,3 +135,16 @@ def test_return_outside_a_function_is_a_syntax_error_and_huge_timeouts_are_refus
     assert envelope["error"]["type"] == "syntax_error" and envelope["error"]["line"] == 1
     envelope, _, _ = run_runner({"script": "def main():\n    return 1\n", "timeoutSeconds": 10**12})
     assert envelope["error"]["type"] == "invalid_input"
+
+
+def test_a_missing_module_is_named_with_what_this_image_provides():
+    envelope, _, _ = run_runner({"script": "import no_such_module_here\ndef main():\n    return 1\n"})
+    message = envelope["error"]["message"]
+    assert envelope["error"]["type"] == "runtime_error"
+    assert message.startswith("ModuleNotFoundError: No module named 'no_such_module_here' (this runtime provides ")
+    assert message.endswith("the Python standard library)")
+    # What the sandbox's own interpreter finds, which may not be the interpreter running this test.
+    found, _, _ = run_runner({"script": "import importlib.util\ndef main():\n"
+                              "    return [n for n in ('numpy', 'pandas', 'sklearn') if importlib.util.find_spec(n)]\n"})
+    for name in ("numpy", "pandas", "sklearn"):
+        assert (name in message) == (name in found["result"]), message

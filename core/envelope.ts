@@ -44,9 +44,13 @@ export type Envelope = z.output<typeof EnvelopeSchema>;
 export type TruncatedMarker = z.output<typeof TruncatedMarkerSchema>;
 export type PreflightAnswer = { ok: true } | { ok: false; error: RunError };
 
+/** A warm runner that got no whole request exits without running anything and says why. */
+const UnrunSchema = z.object({ unrun: z.literal(true), reason: z.string() });
+
 export type TerminationMessage =
   | { kind: "envelope"; envelope: Envelope }
   | { kind: "truncated"; marker: TruncatedMarker }
+  | { kind: "unrun"; reason: string }
   | { kind: "invalid"; reason: string };
 
 function parseJson(text: string): { value: unknown } | { reason: string } {
@@ -73,12 +77,18 @@ export function toRunError(error: z.output<typeof HarnessErrorSchema>): RunError
   };
 }
 
-/** The container's termination message: the envelope, the "see the log" marker, or garbage. */
+/** The container's termination message (or a warm runner's one line on the attach stream): the
+ * envelope, the "see the log" marker, a warm runner's "nothing was run", or garbage. */
 export function parseTerminationMessage(text: string | undefined): TerminationMessage {
   if (text === undefined || text.trim() === "") return { kind: "invalid", reason: "the termination message is empty" };
   const json = parseJson(text);
   if ("reason" in json) return { kind: "invalid", reason: `the termination message is ${json.reason}` };
-  const value = json.value as { truncated?: unknown } | null;
+  const value = json.value as { truncated?: unknown; unrun?: unknown } | null;
+  if (value !== null && typeof value === "object" && value.unrun === true) {
+    const unrun = UnrunSchema.safeParse(value);
+    return unrun.success ? { kind: "unrun", reason: unrun.data.reason }
+      : { kind: "invalid", reason: `the unrun marker is malformed: ${describeIssues(unrun.error)}` };
+  }
   if (value !== null && typeof value === "object" && value.truncated === true) {
     const marker = TruncatedMarkerSchema.safeParse(value);
     return marker.success ? { kind: "truncated", marker: marker.data }

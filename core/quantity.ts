@@ -12,13 +12,17 @@ export function isQuantity(text: string): boolean {
   return QUANTITY.test(text);
 }
 
-/** The quantity's value in base units (cores for CPU, bytes for memory). Throws on a malformed one. */
+/** The quantity's value in base units (cores for CPU, bytes for memory). Throws on a malformed one.
+ * Rounded to the nano, Kubernetes' own finest unit, so that spellings of one quantity are equal
+ * ("700m" and "0.7" differ in the last bit of a float otherwise). */
 export function parseQuantity(text: string): number {
   const match = QUANTITY.exec(text);
   if (!match) throw new Error(`'${text}' is not a Kubernetes quantity`);
   const [, number = "", suffix = ""] = match;
   const factor = /^[eE]/.test(suffix) ? 10 ** Number(suffix.slice(1)) : SUFFIXES[suffix]!;
-  return Number(number) * factor;
+  const value = Number(number) * factor;
+  // Past 2^53 nanos a float has no fraction left to round.
+  return value < 2 ** 53 / 1e9 ? Math.round(value * 1e9) / 1e9 : value;
 }
 
 /** Bytes as the shortest exact binary quantity ("320Mi"), or plain bytes. */

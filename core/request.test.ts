@@ -92,6 +92,11 @@ describe("Kubernetes quantities", () => {
     assert.throws(() => parseQuantity("lots"), /not a Kubernetes quantity/);
   });
 
+  it("are equal however they are spelled", () => {
+    for (let milli = 1; milli < 4000; milli++) assert.equal(parseQuantity(`${milli}m`), parseQuantity(String(milli / 1000)), `${milli}m`);
+    assert.equal(parseQuantity("1Gi"), parseQuantity("1024Mi"));
+  });
+
   it("format bytes as the shortest exact binary quantity", () => {
     assert.equal(formatBytes(320 * 2 ** 20), "320Mi");
     assert.equal(formatBytes(2 * 2 ** 30), "2Gi");

@@ -150,6 +150,7 @@ export function scriptRuntimeCrd(): Record<string, unknown> {
       { name: "Image", type: "string", jsonPath: ".spec.image", description: "The runner image" },
       { name: "Default", type: "string", jsonPath: `.metadata.annotations.${DEFAULT_RUNTIME_ANNOTATION.replaceAll(".", "\\.")}`, description: "Whether runs that name no runtime get this one" },
       { name: "Accepted", type: "string", jsonPath: ".status.conditions[?(@.type==\"Accepted\")].status", description: "Whether the spec is usable" },
+      { name: "Warm", type: "string", jsonPath: ".status.warm", description: "Ready and desired warm pods, over every namespace" },
     ],
     spec: ScriptRuntimeSpecSchema,
     status: ScriptRuntimeStatusSchema,

@@ -104,8 +104,18 @@ export const RuntimeConditionSchema = ConditionSchema.extend({
   type: z.string().max(316).describe("Kind of condition: Accepted (the spec is usable), Default (it is the one default), ImagePulled (its image started)."),
 });
 
+export const WarmPoolStatusSchema = z.object({
+  namespace: z.string().describe("The namespace of the pool."),
+  ready: z.int().min(0).describe("Pods started and waiting for a run."),
+  desired: z.int().min(0).describe("Pods the pool should have (warmPool.size)."),
+}).describe("One namespace's warm pool.");
+
 export const ScriptRuntimeStatusSchema = z.object({
   observedGeneration: z.int().min(0).optional().describe("The generation of the runtime this status describes."),
+  warm: z.string().optional().describe("Ready and desired warm pods over every namespace, e.g. 2/2; absent without a warm pool."),
+  warmPools: z.array(WarmPoolStatusSchema).optional()
+    .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["namespace"] })
+    .describe("Each namespace's warm pool: ready and desired pods."),
   conditions: z.array(RuntimeConditionSchema).optional()
     .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] })
     .describe("Latest observations of the runtime (Accepted, Default, ImagePulled)."),
@@ -114,6 +124,7 @@ export const ScriptRuntimeStatusSchema = z.object({
 export type ScriptRuntimeSpec = z.output<typeof ScriptRuntimeSpecSchema>;
 export type ScriptRuntimeStatus = z.output<typeof ScriptRuntimeStatusSchema>;
 export type LabelSelector = z.output<typeof LabelSelectorSchema>;
+export type WarmPoolStatus = z.output<typeof WarmPoolStatusSchema>;
 export type Toleration = z.output<typeof TolerationSchema>;
 
 export interface ScriptRuntime {

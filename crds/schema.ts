@@ -149,6 +149,8 @@ export const ScriptRunStatusSchema = z.object({
   finishedAt: z.iso.datetime().optional().describe("When the run finished."),
   durationMs: z.int().min(0).optional().describe("How long the script ran, in milliseconds."),
   podName: z.string().optional().describe("Name of the runner pod."),
+  start: z.enum(["warm", "cold"]).optional()
+    .describe("warm: the run claimed a pod of its runtime's warm pool, started before it; cold: its pod was created for it."),
   runtime: RunRuntimeSchema.optional(),
   sandbox: SandboxSchema.optional(),
   queuePosition: z.int().min(1).optional()

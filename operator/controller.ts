@@ -12,7 +12,10 @@ import { watch } from "./informers.js";
 import { ClientKube } from "./kube.js";
 import { type Metrics, observeStage } from "./metrics.js";
 import { Reconciler } from "./reconcile.js";
+import { PoolKeeper } from "./poolKeeper.js";
 import { RuntimeKeeper } from "./runtimeKeeper.js";
+import { PodAttacher } from "./warmAttach.js";
+import { WarmRuns } from "./warmRuns.js";
 import { WorkQueue } from "./workqueue.js";
 
 export interface ControllerDeps {
@@ -28,6 +31,7 @@ export class Controller {
   private readonly watches: ReturnType<typeof watch>;
   private readonly runtimes: RuntimeCatalog;
   private readonly keeper: RuntimeKeeper;
+  private readonly pools: PoolKeeper;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
 
@@ -37,10 +41,13 @@ export class Controller {
       this.queue.add(key);
       metrics.workqueueDepth.set(this.queue.depth);
     };
-    this.watches = watch(kc, config.watchNamespaces, enqueue, log);
+    this.watches = watch(kc, config.watchNamespaces, enqueue, log, (pod) => this.pools.podChanged(pod));
     const kube = new ClientKube(kc);
     const events = new EventRecorder(kube, log, config.leaderElection.identity, config.leaderElection.leaseNamespace);
-    const changed = () => this.keeper.changed();
+    const changed = () => {
+      this.keeper.changed();
+      this.pools.runtimesChanged();
+    };
     // Runs read the runtime when they start, so a change reaches every run queued after it.
     this.runtimes = new RuntimeCatalog(kc, log, { changed, deleted: changed });
     this.keeper = new RuntimeKeeper({
@@ -48,11 +55,21 @@ export class Controller {
       get: (name) => this.runtimes.get(name),
       patchStatus: (name, status) => kube.patchRuntimeStatus(name, status),
       record: (runtime, note) => events.recordOnRuntime(runtime, note),
+      pools: (name) => this.pools.poolsOf(name),
       log,
+    });
+    this.pools = new PoolKeeper({
+      runtimes: this.runtimes, pods: this.watches.pods, kube, settings: config, watchNamespaces: config.watchNamespaces, metrics, log,
+      counted: (name) => this.keeper.poolsChanged(name),
+    });
+    const warm = new WarmRuns({
+      kube, pods: this.watches.pods, attacher: new PodAttacher(kc), log, enqueue, graceSeconds: config.deadlineGraceSeconds,
+      templateOf: (runtime) => this.pools.templateOf(runtime),
+      claimed: (runtime, namespace) => this.pools.claimed(runtime, namespace),
     });
     const reconciler = new Reconciler({
       kube, runs: this.watches.runs, pods: this.watches.pods, preflight, config, metrics, log, enqueue, events,
-      runtimes: this.runtimes, images: this.keeper,
+      runtimes: this.runtimes, images: this.keeper, warm,
     });
     this.queue = new WorkQueue({
       workers: config.workers,
@@ -76,6 +93,7 @@ export class Controller {
     log.info({ namespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces : "all", workers: config.workers }, "Started controller");
     this.timers.push(setInterval(() => {
       for (const run of this.watches.runs.list()) this.queue.add(runKey(run.metadata.namespace ?? "", run.metadata.name ?? ""));
+      this.pools.runtimesChanged();
     }, config.resyncSeconds * 1000));
     this.timers.push(setInterval(() => {
       Promise.all([this.watches.relist(), this.runtimes.relist()]).catch((err: unknown) => log.warn({ err: String(err) }, "Failed to re-list"));
@@ -88,6 +106,7 @@ export class Controller {
     for (const timer of this.timers) clearInterval(timer);
     await Promise.all([this.watches.stop(), this.runtimes.stop()]);
     await this.queue.shutdown();
+    await this.pools.shutdown();
     await this.keeper.shutdown();
     this.deps.log.info("Stopped controller");
   }

@@ -45,8 +45,10 @@ function both<T>(onChange: (obj: T) => void): CacheListener<T> {
   return { changed: onChange, deleted: onChange };
 }
 
-/** Watches ScriptRuns and runner pods in `namespaces` (empty: all); every change enqueues the run's key. */
-export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: string) => void, log: Logger): Watches {
+/** Watches ScriptRuns and runner pods in `namespaces` (empty: all); every change enqueues the run's
+ * key, and every pod change also goes to `onPodChange` (the warm pools keep count of theirs). */
+export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: string) => void, log: Logger,
+  onPodChange: (pod: V1Pod) => void = () => {}): Watches {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const scopes: Array<string | undefined> = namespaces.length > 0 ? namespaces : [undefined];
@@ -69,6 +71,7 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
   }, both((pod) => {
     const key = ownerRunKey(pod);
     if (key) enqueue(key);
+    onPodChange(pod);
   }), log)])));
   const every = [...runs.all, ...pods.all] as Array<WatchedCache<KubernetesObject>>;
   return {

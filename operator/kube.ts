@@ -17,9 +17,12 @@ export type StatusPatch =
 export interface Kube {
   /** Resolves "exists" when an object of that name is already there (409). */
   createConfigMap(configMap: V1ConfigMap): Promise<"created" | "exists">;
-  createPod(pod: V1Pod): Promise<"created" | "exists">;
+  /** The pod as created (its name chosen by the apiserver when it had only a generateName). */
+  createPod(pod: V1Pod): Promise<V1Pod | "exists">;
   readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
   readPod(namespace: string, name: string): Promise<V1Pod | undefined>;
+  /** A merge patch of a pod; "conflict" when its resourceVersion precondition failed (409). */
+  patchPod(namespace: string, name: string, patch: Record<string, unknown>): Promise<V1Pod | "conflict" | "gone">;
   readRun(namespace: string, name: string): Promise<ScriptRun | undefined>;
   /** A container's log, at most `limitBytes` of it (the envelope is its last line). */
   readLog(namespace: string, pod: string, container: string, limitBytes: number): Promise<string>;
@@ -48,8 +51,8 @@ export class ClientKube implements Kube {
     return unless([409], this.core.createNamespacedConfigMap({ namespace: body.metadata!.namespace!, body }).then(() => "created" as const), "exists");
   }
 
-  createPod(body: V1Pod): Promise<"created" | "exists"> {
-    return unless([409], this.core.createNamespacedPod({ namespace: body.metadata!.namespace!, body }).then(() => "created" as const), "exists");
+  createPod(body: V1Pod): Promise<V1Pod | "exists"> {
+    return unless([409], this.core.createNamespacedPod({ namespace: body.metadata!.namespace!, body }), "exists" as const);
   }
 
   readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined> {
@@ -58,6 +61,12 @@ export class ClientKube implements Kube {
 
   readPod(namespace: string, name: string): Promise<V1Pod | undefined> {
     return unless([404], this.core.readNamespacedPod({ namespace, name }), undefined);
+  }
+
+  async patchPod(namespace: string, name: string, body: Record<string, unknown>): Promise<V1Pod | "conflict" | "gone"> {
+    const request = this.core.patchNamespacedPod({ namespace, name, body }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    const patched = await unless([409], unless([404], request, "gone" as const), "conflict" as const);
+    return patched;
   }
 
   readRun(namespace: string, name: string): Promise<ScriptRun | undefined> {

@@ -7,11 +7,13 @@ import { type Server, createServer } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "../core/log.js";
 
-export type Stage = "queue" | "preflight" | "pod_created" | "pod_started" | "execution" | "status_written";
+export type Stage = "queue" | "preflight" | "pod_created" | "pod_claimed" | "pod_started" | "execution" | "status_written";
 
 export interface Metrics {
   registry: Registry;
   runsFinished: Counter<"outcome" | "error_type">;
+  runsStarted: Counter<"start">;
+  warmPodsReady: Gauge<"runtime" | "namespace">;
   stageSeconds: Histogram<"stage">;
   reconcileErrors: Counter;
   workqueueDepth: Gauge;
@@ -28,6 +30,13 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
     runsFinished: new Counter({
       name: "scriptrun_runs_finished_total", help: "Runs finished, by outcome (succeeded|failed) and error type",
       labelNames: ["outcome", "error_type"], registers,
+    }),
+    runsStarted: new Counter({
+      name: "scriptrun_runs_started_total", help: "Runs started, by how: warm (a pool pod claimed) or cold (a pod made for the run)",
+      labelNames: ["start"], registers,
+    }),
+    warmPodsReady: new Gauge({
+      name: "scriptrun_warm_pods_ready", help: "Ready pods in each runtime's warm pool, by namespace", labelNames: ["runtime", "namespace"], registers,
     }),
     stageSeconds: new Histogram({
       name: "scriptrun_stage_duration_seconds", help: "Latency of each stage of a run",

@@ -2,7 +2,7 @@
 // and the runner pod (docs/architecture.md). Pure: the same run always yields the same objects.
 // The runtime's name and what the controller judges the outcome by (requireObjectResult) go on the
 // pod, so that a later change to the runtime never changes a run already started.
-import type { V1ConfigMap, V1OwnerReference, V1Pod } from "@kubernetes/client-node";
+import type { V1ConfigMap, V1Container, V1OwnerReference, V1Pod, V1PodSpec, V1Volume } from "@kubernetes/client-node";
 import { formatBytes, parseQuantity } from "../core/quantity.js";
 import type { RunnerRequest } from "../core/request.js";
 import type { Runtime } from "../core/runtime.js";
@@ -22,6 +22,7 @@ export const REQUEST_KEY = "request.json";
 export const REQUEST_DIR = "/var/run/scriptrun";
 export const TERMINATION_LOG = "/dev/termination-log";
 export const RUNNER_UID = 65532;
+const RUNNER_PATH = "/opt/scriptrun/runner.py";
 // The harness's scratch space; the sandbox gets its own private /tmp inside it.
 const TMP_SIZE = "256Mi";
 
@@ -72,16 +73,74 @@ export function requiresObjectResult(pod: V1Pod): boolean {
   return pod.metadata?.annotations?.[OBJECT_RESULT_ANNOTATION] === "true";
 }
 
-export function buildPod(run: ScriptRun, request: RunnerRequest, runtime: Runtime, settings: PodSettings): V1Pod {
-  const runName = run.metadata.name ?? "";
-  const { image, imagePullPolicy, imagePullSecrets, requireObjectResult, pod: placement } = runtime.spec;
-  const memory = podMemoryLimit(request.resources.memory, settings.memoryHeadroom);
-  const limits = { cpu: request.resources.cpu, memory };
+/** What every runner pod is, cold or warm: the runtime's placement, confinement and image, the
+ * sandbox's memory plus headroom, no credentials, a read-only root with a small writable /tmp. */
+function runnerPod(runtime: Runtime, resources: { cpu: string; memory: string }, settings: PodSettings,
+  container: Pick<V1Container, "command"> & Partial<V1Container>, volumes: V1Volume[] = []): V1PodSpec {
+  const { image, imagePullPolicy, imagePullSecrets, pod: placement } = runtime.spec;
+  const limits = { cpu: resources.cpu, memory: podMemoryLimit(resources.memory, settings.memoryHeadroom) };
   // The CPU limit is the script's; the request is what the scheduler reserves. A run is short and
   // mostly waits on the pod's start and end, so reserving its whole limit would fit only a few runs
   // on a node (3 per 2 cores at 500m) and queue the rest in the scheduler's backoff. Memory is
   // requested whole: a run must not be OOM-killed because a neighbour grew.
   const cpuRequest = parseQuantity(placement.cpuRequest) > parseQuantity(limits.cpu) ? limits.cpu : placement.cpuRequest;
+  const env = [...(settings.sandboxBackend !== "auto" ? [{ name: "SCRIPTRUN_SANDBOX_BACKEND", value: settings.sandboxBackend }] : []), ...(container.env ?? [])];
+  return {
+    restartPolicy: "Never",
+    ...(placement.runtimeClassName !== undefined ? { runtimeClassName: placement.runtimeClassName } : {}),
+    ...(placement.nodeSelector !== undefined ? { nodeSelector: placement.nodeSelector } : {}),
+    ...(placement.tolerations !== undefined ? { tolerations: placement.tolerations } : {}),
+    ...(placement.priorityClassName !== undefined ? { priorityClassName: placement.priorityClassName } : {}),
+    ...(imagePullSecrets !== undefined ? { imagePullSecrets } : {}),
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: 5,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUNNER_UID,
+      runAsGroup: RUNNER_UID,
+      // bubblewrap and nsjail unshare user, mount, pid and network namespaces to build the
+      // sandbox; the RuntimeDefault seccomp profile (and the default AppArmor profile) forbid
+      // exactly those calls. Hence Unconfined by default (the runtime's choice), or a Localhost
+      // profile that allows them. The sandbox inside applies its own, narrower syscall policy.
+      seccompProfile: placement.seccompProfile,
+      appArmorProfile: placement.appArmorProfile,
+    },
+    containers: [{
+      name: RUNNER_CONTAINER,
+      image,
+      imagePullPolicy,
+      ...container,
+      ...(env.length > 0 ? { env } : {}),
+      terminationMessagePath: TERMINATION_LOG,
+      terminationMessagePolicy: "File",
+      resources: { requests: { ...limits, cpu: cpuRequest }, limits },
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+      },
+      volumeMounts: [...(container.volumeMounts ?? []), { name: "tmp", mountPath: "/tmp" }],
+    }],
+    volumes: [...volumes, { name: "tmp", emptyDir: { sizeLimit: TMP_SIZE } }],
+  };
+}
+
+/** The annotations that pin what a run is judged by to its pod. */
+export function runtimeAnnotations(runtime: Runtime): Record<string, string> {
+  return {
+    [RUNTIME_ANNOTATION]: runtime.name,
+    ...(runtime.spec.requireObjectResult ? { [OBJECT_RESULT_ANNOTATION]: "true" } : {}),
+  };
+}
+
+export function buildPod(run: ScriptRun, request: RunnerRequest, runtime: Runtime, settings: PodSettings): V1Pod {
+  const runName = run.metadata.name ?? "";
+  const spec = runnerPod(runtime, request.resources, settings, {
+    command: ["python3", RUNNER_PATH, "--request", `${REQUEST_DIR}/${REQUEST_KEY}`, "--termination-log", TERMINATION_LOG],
+    volumeMounts: [{ name: "request", mountPath: REQUEST_DIR, readOnly: true }],
+  }, [{ name: "request", configMap: { name: configMapNameFor(runName), defaultMode: 0o444 } }]);
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -89,59 +148,24 @@ export function buildPod(run: ScriptRun, request: RunnerRequest, runtime: Runtim
       name: podNameFor(runName),
       namespace: run.metadata.namespace,
       labels: labels(run),
-      annotations: {
-        [RUNTIME_ANNOTATION]: runtime.name,
-        ...(requireObjectResult ? { [OBJECT_RESULT_ANNOTATION]: "true" } : {}),
-      },
+      annotations: runtimeAnnotations(runtime),
       ownerReferences: [ownerReference(run)],
     },
-    spec: {
-      restartPolicy: "Never",
-      ...(placement.runtimeClassName !== undefined ? { runtimeClassName: placement.runtimeClassName } : {}),
-      ...(placement.nodeSelector !== undefined ? { nodeSelector: placement.nodeSelector } : {}),
-      ...(placement.tolerations !== undefined ? { tolerations: placement.tolerations } : {}),
-      ...(placement.priorityClassName !== undefined ? { priorityClassName: placement.priorityClassName } : {}),
-      ...(imagePullSecrets !== undefined ? { imagePullSecrets } : {}),
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      // A backstop only: the harness enforces timeoutSeconds itself and reports timeout.
-      activeDeadlineSeconds: request.timeoutSeconds + settings.deadlineGraceSeconds,
-      terminationGracePeriodSeconds: 5,
-      securityContext: {
-        runAsNonRoot: true,
-        runAsUser: RUNNER_UID,
-        runAsGroup: RUNNER_UID,
-        // bubblewrap and nsjail unshare user, mount, pid and network namespaces to build the
-        // sandbox; the RuntimeDefault seccomp profile (and the default AppArmor profile) forbid
-        // exactly those calls. Hence Unconfined by default (the runtime's choice), or a Localhost
-        // profile that allows them. The sandbox inside applies its own, narrower syscall policy.
-        seccompProfile: placement.seccompProfile,
-        appArmorProfile: placement.appArmorProfile,
-      },
-      containers: [{
-        name: RUNNER_CONTAINER,
-        image,
-        imagePullPolicy,
-        command: ["python3", "/opt/scriptrun/runner.py", "--request", `${REQUEST_DIR}/${REQUEST_KEY}`, "--termination-log", TERMINATION_LOG],
-        ...(settings.sandboxBackend !== "auto" ? { env: [{ name: "SCRIPTRUN_SANDBOX_BACKEND", value: settings.sandboxBackend }] } : {}),
-        terminationMessagePath: TERMINATION_LOG,
-        terminationMessagePolicy: "File",
-        resources: { requests: { ...limits, cpu: cpuRequest }, limits },
-        securityContext: {
-          allowPrivilegeEscalation: false,
-          capabilities: { drop: ["ALL"] },
-          readOnlyRootFilesystem: true,
-          runAsNonRoot: true,
-        },
-        volumeMounts: [
-          { name: "request", mountPath: REQUEST_DIR, readOnly: true },
-          { name: "tmp", mountPath: "/tmp" },
-        ],
-      }],
-      volumes: [
-        { name: "request", configMap: { name: configMapNameFor(runName), defaultMode: 0o444 } },
-        { name: "tmp", emptyDir: { sizeLimit: TMP_SIZE } },
-      ],
-    },
+    // The deadline is a backstop only: the harness enforces timeoutSeconds itself and reports timeout.
+    spec: { ...spec, activeDeadlineSeconds: request.timeoutSeconds + settings.deadlineGraceSeconds },
   };
+}
+
+/** The pod spec of a warm pod of `runtime`: started before its run, waiting for the request on
+ * stdin (runner.py --warm), with the runtime's default CPU and memory and its maxima as bounds. */
+export function warmPodSpec(runtime: Runtime, settings: PodSettings): V1PodSpec {
+  const { defaults, maxima } = runtime.spec;
+  const bounds = { memory: defaults.memory, pids: maxima.pids, timeoutSeconds: maxima.timeoutSeconds, outputBytes: maxima.outputBytes };
+  return runnerPod(runtime, { cpu: defaults.cpu, memory: defaults.memory }, settings, {
+    command: ["python3", RUNNER_PATH, "--warm", "--termination-log", TERMINATION_LOG],
+    env: [{ name: "SCRIPTRUN_WARM_LIMITS", value: JSON.stringify(bounds) }],
+    // One attach gives the request; its end closes stdin for good, so no second request can come.
+    stdin: true,
+    stdinOnce: true,
+  });
 }

@@ -11,23 +11,8 @@ import { EventRecorder } from "./events.js";
 import type { Kube, StatusPatch } from "./kube.js";
 import { type Metrics, createMetrics } from "./metrics.js";
 import { Reconciler } from "./reconcile.js";
-import { T0, aRun, aRuntime, envelope, harnessError, running, terminated, testConfig, testRuntimes } from "./testkit.js";
+import { T0, aRun, aRuntime, applyMergePatch, envelope, harnessError, running, terminated, testConfig, testRuntimes } from "./testkit.js";
 
-/** RFC 7386 as the apiserver applies it: null deletes, and nulls inside new values are pruned. */
-function applyMergePatch(target: unknown, patch: unknown): unknown {
-  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return prune(patch);
-  const out: Record<string, unknown> = target !== null && typeof target === "object" && !Array.isArray(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete out[key];
-    else out[key] = applyMergePatch(out[key], value);
-  }
-  return out;
-}
-function prune(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(prune);
-  if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, prune(v)]));
-}
 
 class FakeCluster implements Kube {
   readonly runs = new Map<string, ScriptRun>();
@@ -64,12 +49,15 @@ class FakeCluster implements Kube {
     this.configMaps.set(key, structuredClone(cm));
     return "created";
   }
-  async createPod(pod: V1Pod): Promise<"created" | "exists"> {
+  async createPod(pod: V1Pod): Promise<V1Pod | "exists"> {
     const key = runKey(pod.metadata!.namespace!, pod.metadata!.name!);
     if (this.pods.has(key)) return "exists";
     this.pods.set(key, { ...structuredClone(pod), status: { phase: "Pending" } });
     this.pods.get(key)!.metadata!.creationTimestamp = new Date(T0);
-    return "created";
+    return this.pods.get(key)!;
+  }
+  async patchPod(): Promise<V1Pod | "conflict" | "gone"> {
+    throw new Error("No warm pod in these tests");
   }
   async readConfigMap(namespace: string, name: string) { return this.configMaps.get(runKey(namespace, name)); }
   async readPod(namespace: string, name: string) { return this.pods.get(runKey(namespace, name)); }
@@ -127,6 +115,7 @@ function setup(env: Record<string, string> = {}, runtimes = testRuntimes()) {
   const reconciler = new Reconciler({
     kube: cluster, runs, pods, preflight, config, metrics, log: silentLogger(), runtimes,
     images: { observedImage: (runtime, ok, message) => images.push({ runtime, ok, message }) },
+    warm: { claim: async () => undefined, send: () => {}, answer: () => undefined, forget: () => {} },
     events: new EventRecorder(cluster, silentLogger(), "test", "scriptrun-system"), enqueue: (key) => enqueued.push(key), now: () => clock.now,
   });
   const reconcile = (name: string, namespace = "default", heardAt?: number) => reconciler.reconcile(runKey(namespace, name), heardAt);

@@ -25,9 +25,11 @@ import {
   type RunOutcome, conditionOf, finishedStatus, isAccepted, podStatus, queuedStatus, reasonOf,
 } from "./runStatus.js";
 import { type SlotView, Slots } from "./slots.js";
-import { statusFromPod } from "./statusFromPod.js";
+import { runPodOf, statusFromEnvelope, statusFromPod } from "./statusFromPod.js";
 import { StatusWriter, type WriteResult } from "./statusWriter.js";
 import type { ProcessResult } from "./workqueue.js";
+import { poolServes, startedWarm } from "./warmPool.js";
+import type { WarmRuns } from "./warmRuns.js";
 
 export interface ReconcileDeps {
   kube: Kube;
@@ -38,6 +40,8 @@ export interface ReconcileDeps {
   runtimes: Runtimes;
   /** Told whether a run's pod started from its runtime's image (runtimeKeeper.ts). */
   images: { observedImage(runtime: RunRuntime, ok: boolean, message?: string): void };
+  /** Claims warm pods and talks to them (warmRuns.ts). */
+  warm: Pick<WarmRuns, "claim" | "send" | "answer" | "forget">;
   config: Config;
   metrics: Metrics;
   events: { record(run: ScriptRun, note: EventNote): Promise<void> };
@@ -92,14 +96,20 @@ export class Reconciler {
   private gone(key: string): ProcessResult {
     this.slots.release(key);
     this.statuses.forget(key);
+    this.deps.warm.forget(key);
     this.slots.wake();
     return {};
   }
 
+  /** The run's pod: the one made for it (by its deterministic name), or a warm pod it claimed. */
   private cachedPod(run: ScriptRun): V1Pod | "foreign" | undefined {
-    const pod = this.deps.pods.get(podNameFor(run.metadata.name ?? ""), run.metadata.namespace);
-    if (!pod) return undefined;
-    return ownerRunUid(pod) === run.metadata.uid ? pod : "foreign";
+    const { name = "", namespace, uid } = run.metadata;
+    const pod = this.deps.pods.get(podNameFor(name), namespace);
+    if (pod) return ownerRunUid(pod) === uid ? pod : "foreign";
+    // Only a run that started warm, or whose status does not say yet (claimed just before a
+    // restart), can have a claimed pod: the others need no look through the namespace's pods.
+    if (run.status?.start !== "warm" && run.status?.podName !== undefined) return undefined;
+    return this.deps.pods.list(namespace).find((p) => ownerRunUid(p) === uid && startedWarm(p) && !p.metadata?.deletionTimestamp);
   }
 
   /** A new run: refuse it, queue it, or create its ConfigMap and pod on its runtime as it is now. */
@@ -132,8 +142,27 @@ export class Reconciler {
       return {};
     }
     this.slots.reserve(key, run, this.now());
+    return this.launch(key, run, runtime, resolution.request, heardAt);
+  }
+
+  /** Starts an admitted run (its slot reserved): on a warm pod of its runtime's pool when one is
+   * ready and fits, else on a pod made for it. */
+  private async launch(key: string, run: ScriptRun, runtime: Runtime, request: RunnerRequest, heardAt: number, warm = true): Promise<ProcessResult> {
+    const { config, metrics, log, events } = this.deps;
+    const claimed = warm && poolServes(runtime, request) ? await this.deps.warm.claim(run, runtime, request) : undefined;
+    if (claimed) {
+      this.deps.warm.send(key, claimed, request);
+      const pod = runPodOf(claimed);
+      observeStage(metrics, "pod_claimed", (this.now() - heardAt) / 1000);
+      metrics.runsStarted.inc({ start: "warm" });
+      log.info({ run: key, pod: pod.name }, "Claimed warm pod");
+      await events.record(run, { type: "Normal", reason: "Claimed", message: `Claimed warm pod ${pod.name}` });
+      // The script starts now: the pod's container started long before, for whichever run came.
+      await this.statuses.write(key, run, podStatus(run, pod, isoTime(this.now()), this.now()));
+      return { requeueAfterMs: (request.timeoutSeconds + config.deadlineGraceSeconds) * 1000 };
+    }
     try {
-      if (await this.createChildren(run, resolution.request, runtime) === "foreign") {
+      if (await this.createChildren(run, request, runtime) === "foreign") {
         this.slots.release(key);
         return { requeueAfterMs: FOREIGN_RETRY_MS };
       }
@@ -147,10 +176,29 @@ export class Reconciler {
     // that waited Queued, or was left by an earlier controller, counts from its creation.
     const since = run.status === undefined ? heardAt : toMillis(run.metadata.creationTimestamp) ?? heardAt;
     observeStage(metrics, "pod_created", (this.now() - since) / 1000);
-    this.deps.log.info({ run: key, pod: podName }, "Created pod");
-    await this.deps.events.record(run, { type: "Normal", reason: "Created", message: `Created pod ${podName}` });
-    await this.statuses.write(key, run, podStatus(run, podName, { name: runtime.name, image: runtime.spec.image }, undefined, this.now()));
+    metrics.runsStarted.inc({ start: "cold" });
+    log.info({ run: key, pod: podName }, "Created pod");
+    await events.record(run, { type: "Normal", reason: "Created", message: `Created pod ${podName}` });
+    await this.statuses.write(key, run, podStatus(run, { name: podName, runtime: { name: runtime.name, image: runtime.spec.image }, start: "cold" },
+      undefined, this.now()));
     return { requeueAfterMs: config.podStartTimeoutSeconds * 1000 };
+  }
+
+  /** A warm pod that ran nothing (it got no whole request): remove it and start the run again on a
+   * pod made for it. Nothing ran, so nothing runs twice. */
+  private async relaunch(key: string, run: ScriptRun, pod: V1Pod, reason: string, heardAt: number): Promise<ProcessResult> {
+    const { kube, log, events, config } = this.deps;
+    const { namespace = "" } = run.metadata;
+    log.warn({ run: key, pod: pod.metadata?.name, reason }, "Starting the run again: its warm pod ran nothing");
+    await events.record(run, { type: "Normal", reason: "WarmPodUnused", message: `Warm pod ${pod.metadata?.name} ran nothing (${reason}); starting the run on a pod of its own` });
+    await kube.deletePod(namespace, pod.metadata?.name ?? "");
+    this.deps.warm.forget(key);
+    const choice = await this.deps.runtimes.choose(run.spec.runtime, namespace);
+    if (!choice.ok) return this.refuse(key, run, runError("invalid_input", choice.reason));
+    const resolution = resolveRequest(run.spec, runtimeLimits(choice.runtime, config.maxScriptBytes));
+    if (!resolution.ok) return this.refuse(key, run, runError("invalid_input", resolution.reasons.join("; ")));
+    this.slots.reserve(key, run, this.now());
+    return this.launch(key, run, choice.runtime, resolution.request, heardAt, false);
   }
 
   /** Creates the ConfigMap, then the pod; "foreign" when an earlier run's objects hold the names. */
@@ -172,12 +220,24 @@ export class Reconciler {
 
   private async observe(key: string, run: ScriptRun, pod: V1Pod, heardAt = this.now()): Promise<ProcessResult> {
     const { config, kube } = this.deps;
+    if (startedWarm(pod)) {
+      // Its deadline, set at the claim, bounds how long its runner can take to answer.
+      const timeoutSeconds = pod.spec?.activeDeadlineSeconds ?? config.deadlineGraceSeconds;
+      const answer = pod.status?.containerStatuses?.some((c) => c.state?.running) ? this.deps.warm.answer(key, pod, timeoutSeconds) : undefined;
+      if (answer?.kind === "envelope") {
+        const answered = statusFromEnvelope(run, pod, answer.envelope, this.now(), config);
+        if (answered.kind === "finished") return this.finish(key, run, answered.status, answered.outcome, { pod, heardAt });
+      }
+      if (answer?.kind === "unrun") return this.relaunch(key, run, pod, answer.reason, heardAt);
+    }
     let observation = statusFromPod(run, pod, undefined, this.now(), config);
+    if (observation.kind === "unrun") return this.relaunch(key, run, pod, observation.reason, heardAt);
     if (observation.kind === "needsLog") {
       const line = await kube.readLog(run.metadata.namespace ?? "", pod.metadata?.name ?? "", RUNNER_CONTAINER, config.maxLogBytes);
       observation = statusFromPod(run, pod, line, this.now(), config);
     }
     if (observation.kind === "needsLog") throw new Error("The envelope was still missing after reading the log");
+    if (observation.kind === "unrun") return this.relaunch(key, run, pod, observation.reason, heardAt);
     this.noteImage(observation.status);
     if (observation.kind === "finished") return this.finish(key, run, observation.status, observation.outcome, { pod, heardAt });
     const started = observation.status.phase === "Running" && run.status?.phase !== "Running";
@@ -220,7 +280,7 @@ export class Reconciler {
     const waitedMs = this.now() - since;
     if (waitedMs < config.podGoneGraceSeconds * 1000) return { requeueAfterMs: config.podGoneGraceSeconds * 1000 - waitedMs };
     // Ask the apiserver itself before declaring the pod lost.
-    const pod = await kube.readPod(namespace, podNameFor(name));
+    const pod = await kube.readPod(namespace, run.status?.podName ?? podNameFor(name));
     if (pod && ownerRunUid(pod) === run.metadata.uid) return this.observe(key, run, pod);
     const fresh = await kube.readRun(namespace, name);
     if (!fresh || fresh.metadata.uid !== run.metadata.uid || fresh.metadata.deletionTimestamp) return this.gone(key);
@@ -293,9 +353,11 @@ export class Reconciler {
     const live = ours && !podDone(pod);
     const remove = (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
     if (remove) {
-      await kube.deletePod(namespace, podNameFor(name));
+      const podName = ours ? pod.metadata?.name ?? "" : run.status?.podName ?? podNameFor(name);
+      await kube.deletePod(namespace, podName);
       await kube.deleteConfigMap(namespace, configMapNameFor(name));
-      log.info({ run: key, pod: podNameFor(name) }, "Deleted runner pod");
+      this.deps.warm.forget(key);
+      log.info({ run: key, pod: podName }, "Deleted runner pod");
     }
     if (hadSlot || remove || justFinished) this.slots.wake();
     const ttl = run.spec.ttlSecondsAfterFinished;

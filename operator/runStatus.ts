@@ -7,6 +7,15 @@ import { isoTime } from "../core/time.js";
 import type { Condition, ErrorType, RunError, RunRuntime, Sandbox, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { fitError, fitOutput, jsonBytes } from "./statusBudget.js";
 
+export type Start = "warm" | "cold";
+
+/** The pod a run has: its name, what it runs on, and whether it was started for the run. */
+export interface RunPod {
+  name: string;
+  runtime?: RunRuntime;
+  start: Start;
+}
+
 export interface RunOutcome {
   /** Absent when the run succeeded. */
   error?: RunError;
@@ -21,6 +30,7 @@ export interface RunOutcome {
   podName?: string;
   /** What the run ran on, once it has a pod. */
   runtime?: RunRuntime;
+  start?: Start;
   startedAt?: string;
   finishedAt: string;
 }
@@ -85,17 +95,21 @@ export function queuedStatus(run: ScriptRun, position: number, now: number): Scr
 }
 
 /** The pod exists; `startedAt` once its container runs. */
-export function podStatus(run: ScriptRun, podName: string, runtime: RunRuntime | undefined, startedAt: string | undefined, now: number,
+export function podStatus(run: ScriptRun, pod: RunPod, startedAt: string | undefined, now: number,
   waitingFor?: string): ScriptRunStatus {
+  const { name: podName, runtime, start } = pod;
   return {
     ...base(run),
     phase: startedAt ? "Running" : "Pending",
     podName,
+    start,
     ...(runtime ? { runtime } : {}),
     ...(startedAt ? { startedAt } : {}),
     conditions: withConditions(run, [
       ACCEPTED,
-      { type: "PodCreated", status: "True", reason: "PodCreated", message: `Created pod ${podName}` },
+      start === "warm"
+        ? { type: "PodCreated", status: "True", reason: "WarmPodClaimed", message: `Claimed warm pod ${podName}` }
+        : { type: "PodCreated", status: "True", reason: "PodCreated", message: `Created pod ${podName}` },
       startedAt
         ? { type: "Finished", status: "False", reason: "Running", message: "The script is running" }
         : { type: "Finished", status: "False", reason: "PodPending", message: clip(waitingFor ?? "Waiting for the runner pod to start", MESSAGE_LENGTH) },
@@ -139,6 +153,7 @@ export function finishedStatus(run: ScriptRun, outcome: RunOutcome, settings: Fi
   }
   const podName = outcome.podName ?? run.status?.podName;
   const runtime = outcome.runtime ?? run.status?.runtime;
+  const start = outcome.start ?? run.status?.start;
   const accepted = podName !== undefined || !error || !REFUSALS.includes(error.type);
   const reason = error ? reasonOf(error.type) : "Succeeded";
   const message = error ? clip(firstLine(error.message), MESSAGE_LENGTH) : "The script finished";
@@ -157,6 +172,7 @@ export function finishedStatus(run: ScriptRun, outcome: RunOutcome, settings: Fi
     finishedAt: outcome.finishedAt,
     ...(outcome.durationMs !== undefined ? { durationMs: Math.round(outcome.durationMs) } : {}),
     ...(podName !== undefined ? { podName } : {}),
+    ...(start !== undefined ? { start } : {}),
     ...(runtime !== undefined ? { runtime } : {}),
     ...(outcome.sandbox ? { sandbox: outcome.sandbox } : {}),
     conditions: withConditions(run, [

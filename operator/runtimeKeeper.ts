@@ -4,7 +4,7 @@
 // when it changed; a transition to a problem is also a Warning event, for kubectl describe srt.
 import type { Logger } from "../core/log.js";
 import type { RunRuntime } from "../crds/schema.js";
-import type { ScriptRuntime, ScriptRuntimeStatus } from "../crds/runtime.js";
+import type { ScriptRuntime, ScriptRuntimeStatus, WarmPoolStatus } from "../crds/runtime.js";
 import type { EventNote } from "./events.js";
 import { type PullObservation, runtimeStatus, sameStatus } from "./runtimeStatus.js";
 import { WorkQueue } from "./workqueue.js";
@@ -15,6 +15,8 @@ export interface RuntimeKeeperDeps {
   /** False when the runtime is gone. */
   patchStatus(name: string, status: ScriptRuntimeStatus): Promise<boolean>;
   record(runtime: ScriptRuntime, note: EventNote): Promise<void>;
+  /** The runtime's warm pools, as the pool keeper counts them. */
+  pools(name: string): WarmPoolStatus[];
   log: Logger;
   now?: () => number;
 }
@@ -39,6 +41,11 @@ export class RuntimeKeeper {
     for (const runtime of this.deps.list()) this.queue.add(runtime.metadata.name ?? "");
   }
 
+  /** One runtime's warm pools changed. */
+  poolsChanged(name: string): void {
+    this.queue.add(name);
+  }
+
   /** A run's pod started from its runtime's image (`ok`), or could not (`message` says why). */
   observedImage(runtime: RunRuntime, ok: boolean, message = ""): void {
     const images = this.pulls.get(runtime.name) ?? new Map<string, PullObservation>();
@@ -58,7 +65,7 @@ export class RuntimeKeeper {
     const images = this.pulls.get(name);
     // Only the current image's news matters from now on.
     for (const image of images?.keys() ?? []) if (image !== runtime.spec.image) images!.delete(image);
-    const status = runtimeStatus(runtime, this.deps.list(), images?.get(runtime.spec.image), this.now());
+    const status = runtimeStatus(runtime, this.deps.list(), images?.get(runtime.spec.image), this.now(), this.deps.pools(name));
     if (sameStatus(runtime.status, status)) return;
     if (!(await this.deps.patchStatus(name, status))) return;
     for (const condition of status.conditions ?? []) {

@@ -281,6 +281,7 @@ class FakeCluster {
       record: async (runtime, note) => {
         this.events.push({ runtime: runtime.metadata.name ?? "", ...note });
       },
+      pools: () => [],
       log: silentLogger(),
       now: () => this.time,
     });
@@ -457,6 +458,7 @@ describe("the runtime keeper", () => {
       record: async (runtime, note) => {
         cluster.events.push({ runtime: runtime.metadata.name ?? "", ...note });
       },
+      pools: () => [],
       log: silentLogger(),
       now: () => T0,
     });

@@ -4,7 +4,7 @@
 // keeper (runtimeKeeper.ts) writes it when it changed.
 import { isDefault, parseRuntime } from "../core/runtime.js";
 import { isoTime } from "../core/time.js";
-import { DEFAULT_RUNTIME_ANNOTATION, type ScriptRuntime, type ScriptRuntimeStatus } from "../crds/runtime.js";
+import { DEFAULT_RUNTIME_ANNOTATION, type ScriptRuntime, type ScriptRuntimeStatus, type WarmPoolStatus } from "../crds/runtime.js";
 import type { Condition } from "../crds/schema.js";
 
 /** What the last run on a runtime told of its image. */
@@ -45,11 +45,15 @@ function conditions(runtime: ScriptRuntime, all: readonly ScriptRuntime[], pull:
   return updates;
 }
 
-export function runtimeStatus(runtime: ScriptRuntime, all: readonly ScriptRuntime[], pull: PullObservation | undefined, now: number): ScriptRuntimeStatus {
+/** `pools`: the runtime's warm pools as the pool keeper counts them. */
+export function runtimeStatus(runtime: ScriptRuntime, all: readonly ScriptRuntime[], pull: PullObservation | undefined, now: number,
+  pools: WarmPoolStatus[] = []): ScriptRuntimeStatus {
   const generation = runtime.metadata.generation;
   const previous = runtime.status?.conditions ?? [];
+  const sum = (pick: (p: WarmPoolStatus) => number) => pools.reduce((total, p) => total + pick(p), 0);
   return {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    ...(pools.length > 0 ? { warm: `${sum((p) => p.ready)}/${sum((p) => p.desired)}`, warmPools: pools } : {}),
     conditions: conditions(runtime, all, pull).map((update) => {
       const before = previous.find((c) => c.type === update.type);
       const lastTransitionTime = before?.status === update.status ? before.lastTransitionTime : isoTime(now);
@@ -61,7 +65,8 @@ export function runtimeStatus(runtime: ScriptRuntime, all: readonly ScriptRuntim
 /** Whether two statuses say the same (timestamps aside, which follow the statuses); the
  * apiserver hands a status back with its keys in another order. */
 export function sameStatus(a: ScriptRuntimeStatus | undefined, b: ScriptRuntimeStatus): boolean {
-  const said = (s: ScriptRuntimeStatus | undefined) => JSON.stringify([s?.observedGeneration,
+  const said = (s: ScriptRuntimeStatus | undefined) => JSON.stringify([s?.observedGeneration, s?.warm,
+    (s?.warmPools ?? []).map((p) => [p.namespace, p.ready, p.desired]),
     (s?.conditions ?? []).map((c) => [c.type, c.status, c.reason, c.message, c.observedGeneration])]);
   return said(a) === said(b);
 }

@@ -13,7 +13,8 @@ import { isoTime, toMillis } from "../core/time.js";
 import type { RunError, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { RUNNER_CONTAINER } from "./names.js";
 import { requiresObjectResult, runtimeOfPod } from "./podSpec.js";
-import { type FinishSettings, type RunOutcome, finishedStatus, podStatus } from "./runStatus.js";
+import { type FinishSettings, type RunOutcome, type RunPod, finishedStatus, podStatus } from "./runStatus.js";
+import { startedWarm } from "./warmPool.js";
 
 // Waiting reasons no retry of the kubelet's can cure: the run fails at once rather than at the start timeout.
 const HOPELESS = ["ErrImageNeverPull", "InvalidImageName"];
@@ -26,6 +27,8 @@ export interface ObserveSettings extends FinishSettings {
 
 export type Observation =
   | { kind: "needsLog" }
+  /** A warm pod that got no whole request and ran nothing: the run is to be started again. */
+  | { kind: "unrun"; reason: string }
   | { kind: "waiting"; status: ScriptRunStatus; recheckAfterMs?: number }
   | { kind: "finished"; status: ScriptRunStatus; outcome: RunOutcome };
 
@@ -66,19 +69,45 @@ function finished(run: ScriptRun, outcome: RunOutcome, settings: ObserveSettings
   return { kind: "finished", outcome, status: finishedStatus(run, outcome, settings, now) };
 }
 
+/** The pod as a run's status names it. */
+export function runPodOf(pod: V1Pod): RunPod {
+  return { name: pod.metadata?.name ?? "", runtime: runtimeOfPod(pod), start: startedWarm(pod) ? "warm" : "cold" };
+}
+
+/** When the run began in its pod: a cold pod's container start; a warm pod's container started
+ * before the run, which began when it was claimed (recorded then in status.startedAt). */
+function runStartedMs(run: ScriptRun, pod: V1Pod, containerStartedAt: Date | string | undefined): number | undefined {
+  return startedWarm(pod) ? toMillis(run.status?.startedAt) : toMillis(containerStartedAt);
+}
+
+/** The status of a run whose warm pod answered with its envelope on the attach stream. */
+export function statusFromEnvelope(run: ScriptRun, pod: V1Pod, envelope: Envelope, now: number, settings: ObserveSettings): Observation {
+  const { name, runtime, start } = runPodOf(pod);
+  const startedMs = runStartedMs(run, pod, undefined);
+  const frame: Omit<RunOutcome, "error"> = {
+    podName: name, runtime, start, finishedAt: isoTime(now),
+    ...(startedMs !== undefined ? { startedAt: isoTime(startedMs) } : {}),
+  };
+  return finished(run, outcomeOfEnvelope(run, pod, envelope, frame, settings), settings, now);
+}
+
 /** The outcome of a pod whose runner container has terminated. */
 function terminatedOutcome(run: ScriptRun, pod: V1Pod, container: V1ContainerStatus, log: string | undefined,
-  settings: ObserveSettings, now: number): RunOutcome | "needsLog" {
+  settings: ObserveSettings, now: number): RunOutcome | "needsLog" | { unrun: string } {
   const terminated = container.state!.terminated!;
+  const { name, runtime, start } = runPodOf(pod);
+  const startedMs = runStartedMs(run, pod, terminated.startedAt);
   const frame: Omit<RunOutcome, "error"> = {
-    podName: pod.metadata?.name,
-    runtime: runtimeOfPod(pod),
-    ...(toMillis(terminated.startedAt) !== undefined ? { startedAt: isoTime(toMillis(terminated.startedAt)!) } : {}),
+    podName: name,
+    runtime,
+    start,
+    ...(startedMs !== undefined ? { startedAt: isoTime(startedMs) } : {}),
     finishedAt: isoTime(toMillis(terminated.finishedAt) ?? now),
     exitCode: terminated.exitCode,
   };
   const failed = (error: RunError): RunOutcome => ({ ...frame, error });
   const message = parseTerminationMessage(terminated.message);
+  if (message.kind === "unrun") return { unrun: message.reason };
   if (message.kind === "envelope") return outcomeOfEnvelope(run, pod, message.envelope, frame, settings);
   if (message.kind === "truncated") {
     if (log === undefined) return "needsLog";
@@ -126,13 +155,15 @@ export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: strin
   const container = pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
   if (container?.state?.terminated) {
     const outcome = terminatedOutcome(run, pod, container, log, settings, now);
-    return outcome === "needsLog" ? { kind: "needsLog" } : finished(run, outcome, settings, now);
+    if (outcome === "needsLog") return { kind: "needsLog" };
+    return "unrun" in outcome ? { kind: "unrun", reason: outcome.unrun } : finished(run, outcome, settings, now);
   }
 
-  const startedMs = toMillis(container?.state?.running?.startedAt);
+  const runPod = runPodOf(pod);
+  const startedMs = container?.state?.running ? runStartedMs(run, pod, container.state.running.startedAt) : undefined;
   const startedAt = startedMs !== undefined ? isoTime(startedMs) : undefined;
-  const runtime = runtimeOfPod(pod);
-  const frame = { podName, runtime, ...(startedAt ? { startedAt } : {}) };
+  const { runtime, start } = runPod;
+  const frame = { podName, runtime, start, ...(startedAt ? { startedAt } : {}) };
   if (pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded") {
     const { reason, message, phase } = pod.status;
     if (reason === "DeadlineExceeded" && startedAt) {
@@ -153,7 +184,7 @@ export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: strin
     // The kubelet stops the pod at its deadline; a pod running well past it lives on a node that stopped answering.
     const lastWordMs = createdMs + ((pod.spec?.activeDeadlineSeconds ?? 0) * 1000) + startLimitMs;
     if (now >= lastWordMs) return infra("The runner pod ran past its deadline without finishing; its node may be unreachable", frame);
-    return { kind: "waiting", status: podStatus(run, podName, runtime, startedAt, now), recheckAfterMs: lastWordMs - now };
+    return { kind: "waiting", status: podStatus(run, runPod, startedAt, now), recheckAfterMs: lastWordMs - now };
   }
   const reason = notStartedReason(pod, container);
   const waitingReason = container?.state?.waiting?.reason ?? "";
@@ -165,7 +196,7 @@ export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: strin
   }
   return {
     kind: "waiting",
-    status: podStatus(run, podName, runtime, undefined, now, `Waiting for the runner pod to start: ${reason}`),
+    status: podStatus(run, runPod, undefined, now, `Waiting for the runner pod to start: ${reason}`),
     recheckAfterMs: createdMs + startLimitMs - now,
   };
 }

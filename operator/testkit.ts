@@ -9,6 +9,22 @@ import { API_VERSION, KIND, type ScriptRun, type ScriptRunSpecInput } from "../c
 import { type Config, loadConfig } from "./config.js";
 import { buildPod } from "./podSpec.js";
 
+/** RFC 7386 as the apiserver applies it: null deletes, and nulls inside new values are pruned. */
+export function applyMergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return prune(patch);
+  const out: Record<string, unknown> = target !== null && typeof target === "object" && !Array.isArray(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key];
+    else out[key] = applyMergePatch(out[key], value);
+  }
+  return out;
+}
+function prune(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(prune);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, prune(v)]));
+}
+
 export const T0 = Date.parse("2025-06-01T12:00:00Z");
 
 export function testConfig(env: Record<string, string> = {}): Config {

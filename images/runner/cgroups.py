@@ -25,15 +25,18 @@ class RunCgroup:
             try:
                 os.makedirs(path)
                 for key, value in settings.items():
-                    if os.path.exists(os.path.join(path, key)):
-                        with open(os.path.join(path, key), "w") as f:
-                            f.write(str(value))
+                    _set(path, key, value)
                 self.dirs.append(path)
             except OSError:
                 continue
         self.memory = any("memory" in d or v2 for d in self.dirs)
         self.oom_files = [os.path.join(d, "memory.events" if v2 else "memory.oom_control")
                           for d in self.dirs if v2 or "memory" in d]
+
+    def limit_pids(self, pids):
+        """Sets the cgroup's process limit anew (a warm sandbox's run asks for its own, at most the bounds')."""
+        for path in self.dirs:
+            _set(path, "pids.max", pids)
 
     def join(self):
         """Moves the calling process in (called in the child, before exec)."""
@@ -68,6 +71,13 @@ class RunCgroup:
                 os.rmdir(path)
             except OSError:
                 pass
+
+
+def _set(path, key, value):
+    """Writes a cgroup setting where this cgroup version and its controllers have it."""
+    if os.path.exists(os.path.join(path, key)):
+        with open(os.path.join(path, key), "w") as f:
+            f.write(str(value))
 
 
 def _own_oom_files():

@@ -39,6 +39,9 @@ def prepare(limits):
     # only this run's processes (the kernel keys it by namespace and uid);
     # set outside, it would count every runner pod's uid 65532 on the node.
     resource.setrlimit(resource.RLIMIT_NPROC, (limits["pids"], limits["pids"]))
+    # A warm sandbox was started before its request, with the CPU limit of the longest run its pod
+    # allows: the script gets its own run's (lowering is always allowed; a cold run's is the same).
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu"], limits["cpu"]))
     try:
         confine.install()
     except confine.Unsupported as exc:

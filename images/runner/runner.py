@@ -5,6 +5,7 @@
     python3 runner.py --request FILE --termination-log PATH   (in the runner pod)
     python3 runner.py --preflight < request.json
     python3 runner.py --preflight-server                       (JSON lines in and out)
+    python3 runner.py --warm --termination-log PATH            (a warm pod: see warm.py)
 
 This outer process owns the envelope and the termination message. The user's
 code runs in a child of inner.py, the sandbox's pid 1, which sends one report
@@ -13,169 +14,112 @@ read here, so printing cannot forge it. Everything read from the sandbox is
 bounded and checked: whatever happens, exactly one JSON envelope is printed.
 """
 import argparse
+import functools
 import json
 import os
 import resource
-import selectors
 import signal
 import subprocess
 import sys
 import time
 
+import pump
 import sandbox
+import warm
 from cgroups import RunCgroup, oom_kills
-from outcome import MESSAGE_ALLOWANCE, error
+from outcome import error
 from preflight import Refused, preflight
-from verdict import Malformed, judge
 
 TERMINATION_LIMIT = 4096
-REPORT_ALLOWANCE = MESSAGE_ALLOWANCE + 4096  # the report line beyond its result
 PREFLIGHT_MEMORY = 1 << 30  # address space of the preflight server: hostile source cannot exhaust its host
-CHUNK = 65536
 
 
-def _kill(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the whole session: no grandchild survives
-    except ProcessLookupError:
-        pass
+class Sandbox:
+    """A started sandbox: inner.py its pid 1, blocked reading its job on `job`, for `limits` (the
+    most a request run in it may ask; its memory exactly). One request a sandbox, then close()."""
 
+    def __init__(self, backend, limits, proc, cgroup, job, report, stdin, started):
+        self.backend, self.limits, self.proc, self.cgroup = backend, limits, proc, cgroup
+        self.started = started  # when its process was started: a cold run is timed from there
+        self.job, self.report, self.stdin = job, report, stdin
+        self.held = {job, report, stdin}  # the fds not yet handed to a run
 
-def _feed(sel, key):
-    """Writes what the pipe takes now of what is left for it, without blocking."""
-    try:
-        sent = os.write(key.fd, key.data[:CHUNK])
-    except BlockingIOError:
-        return
-    except BrokenPipeError:  # the sandbox stopped reading: the rest is not wanted
-        sent = len(key.data)
-    if sent == len(key.data):
-        sel.unregister(key.fd)
-        os.close(key.fd)
-    else:
-        sel.modify(key.fd, selectors.EVENT_WRITE, key.data[sent:])
+    def kill(self):
+        """Kills every process of the sandbox; waits for nothing, so a signal handler may call it."""
+        if self.proc.returncode is None:
+            pump.kill(self.proc)
+        if self.cgroup:
+            self.cgroup.destroy()  # whatever escaped the session kill (a fork bomb's children) ends here
 
-
-def _pump(proc, report, feeds, limits, deadline):
-    """Feeds the request and stdin and reads stdout, stderr and the report, all within the wall
-    clock, until the sandbox closes them, time runs out, or a stream passes its cap."""
-    out = {"stdout": bytearray(), "stderr": bytearray(), "report": bytearray()}
-    caps = {"stdout": limits["output"], "stderr": limits["output"], "report": limits["output"] + REPORT_ALLOWANCE}
-    cut = {"stdout": False, "stderr": False}
-    sel = selectors.DefaultSelector()
-    for name, fd in (("stdout", proc.stdout.fileno()), ("stderr", proc.stderr.fileno()), ("report", report)):
-        sel.register(fd, selectors.EVENT_READ, name)
-    for fd, data in feeds:
-        os.set_blocking(fd, False)
-        sel.register(fd, selectors.EVENT_WRITE, memoryview(data))
-    reading, stop = 3, None
-    # Anything but every stream closed (a timeout, a cap, an exception here) ends the sandbox:
-    # proc.wait() below must not wait on a sandbox that is still running.
-    try:
-        while reading and stop is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                stop = "timeout"
-                break
-            for key, _ in sel.select(min(remaining, 0.5)):
-                if key.events == selectors.EVENT_WRITE:
-                    _feed(sel, key)
-                    continue
-                chunk = os.read(key.fd, CHUNK)
-                if not chunk:
-                    sel.unregister(key.fd)
-                    reading -= 1
-                    continue
-                buf = out[key.data]
-                buf += chunk
-                if len(buf) > caps[key.data]:
-                    stop = "report_limit" if key.data == "report" else "output_limit"
-                    if key.data in cut:
-                        del buf[caps[key.data]:]
-                        cut[key.data] = True
-    finally:
-        for key in list(sel.get_map().values()):
-            if key.events == selectors.EVENT_WRITE:
-                os.close(key.fd)
-        sel.close()
-        if stop or reading:
-            _kill(proc)
-        proc.wait()
-        for stream in (proc.stdout, proc.stderr):
+    def close(self):
+        """Ends the sandbox and lets go of what it held; once is enough, more is harmless."""
+        self.kill()
+        self.proc.wait()
+        for fd in self.held:
+            os.close(fd)
+        self.held = set()
+        for stream in (self.proc.stdout, self.proc.stderr):
             stream.close()
-    return out, cut, stop
 
 
-def execute(request):
-    limits = sandbox.limits_of(request)
+def start_sandbox(bounds, waits=False):
+    """Starts a sandbox for `bounds` (sandbox.limits_of a request): inner.py its pid 1, its interpreter
+    up and blocked reading its job. Cold, the request's own limits; warm (`waits`: for a request yet to
+    come), the pod's, so nsjail gets no lifetime of its own: each run's wall clock is the outer deadline."""
     name = sandbox.backend()
     (req_r, req_w), (rep_r, rep_w), (in_r, in_w) = os.pipe(), os.pipe(), os.pipe()
     fds = (req_r, rep_w)
     if name == "nsjail":
-        cmd = sandbox.nsjail_command(limits, fds)
+        cmd = sandbox.nsjail_command(bounds, fds, lifetime=0 if waits else None)
     else:
         cmd = sandbox.bwrap_command(sandbox.inner_argv(fds), with_proc=_proc_mountable())
 
-    cgroup = RunCgroup(f"run-{os.getpid()}", limits["memory"], limits["pids"]) if name == "bubblewrap" else None
+    cgroup = RunCgroup(f"run-{os.getpid()}", bounds["memory"], bounds["pids"]) if name == "bubblewrap" else None
 
     def in_child():
         if cgroup:
             cgroup.join()
-        for res, value in sandbox.rlimits(limits):
+        for res, value in sandbox.rlimits(bounds):
             resource.setrlimit(getattr(resource, res), (value, value))
 
     started = time.monotonic()
-    ooms_before = oom_kills(cgroup)
     try:
-        try:
-            proc = subprocess.Popen(cmd, stdin=in_r, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds,
-                                    preexec_fn=in_child, start_new_session=True, env={})
-        except BaseException:
-            for fd in (req_w, rep_r, in_w):
-                os.close(fd)
-            raise
-        finally:
-            for fd in (req_r, rep_w, in_r):
-                os.close(fd)
-        feeds = [(req_w, json.dumps({"request": request, "limits": limits}).encode()),
-                 (in_w, request["stdin"].encode("utf-8", "replace"))]
-        try:
-            out, cut, stop = _pump(proc, rep_r, feeds, limits, started + limits["wall"])
-        finally:
-            os.close(rep_r)
-        ooms_after = oom_kills(cgroup)
-    finally:
+        # The sandbox's stdin is a pipe of its own (fed with the request's stdin), never this process's.
+        proc = subprocess.Popen(cmd, stdin=in_r, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds,
+                                preexec_fn=in_child, start_new_session=True, env={})
+    except BaseException:
+        for fd in (req_w, rep_r, in_w):
+            os.close(fd)
         if cgroup:
-            cgroup.destroy()  # whatever escaped the session kill (a fork bomb's children) ends here
+            cgroup.destroy()
+        raise
+    finally:
+        for fd in (req_r, rep_w, in_r):
+            os.close(fd)
+    return Sandbox(name, bounds, proc, cgroup, req_w, rep_r, in_w, started)
+
+
+def run_in(handle, request, started):
+    """Runs `request` (preflighted) in the started sandbox `handle`, timed from `started`, with the
+    limits a cold run of it has; returns its envelope. The sandbox ends with the run."""
+    limits = sandbox.limits_of(request)
+    try:
+        warm.within(limits, handle.limits)
+        if handle.cgroup:
+            handle.cgroup.limit_pids(limits["pids"])
+        ooms_before = oom_kills(handle.cgroup)
+        feeds = [(handle.job, json.dumps({"request": request, "limits": limits}).encode()),
+                 (handle.stdin, request["stdin"].encode("utf-8", "replace"))]
+        handle.held -= {handle.job, handle.stdin}  # pump() closes them
+        out, cut, stop = pump.pump(handle.proc, handle.report, feeds, limits, started + limits["wall"])
+        ooms_after = oom_kills(handle.cgroup)
+    finally:
+        handle.close()
     oom_killed = None if ooms_before is None or ooms_after is None else ooms_after > ooms_before
-    envelope = _envelope(out, cut, stop, proc.returncode, limits, oom_killed)
+    envelope = pump.envelope_of(out, cut, stop, handle.proc.returncode, limits, oom_killed)
     envelope["durationMs"] = round((time.monotonic() - started) * 1000, 1)
-    memory = "cgroup" if name == "nsjail" or (cgroup and cgroup.memory) else "rlimit"
-    envelope["sandbox"] = {"backend": name, "memory": memory}
-    return envelope
-
-
-def _envelope(out, cut, stop, returncode, limits, oom_killed):
-    text = {k: out[k].decode("utf-8", errors="replace") for k in ("stdout", "stderr")}
-    envelope = {"success": False, "result": None, "stdout": text["stdout"], "stderr": text["stderr"],
-                "stdoutTruncated": cut["stdout"], "stderrTruncated": cut["stderr"], "error": None, "exitCode": None}
-    if stop == "timeout":
-        envelope["error"] = error("timeout", f"the script ran past its {limits['wall']:g} s limit")
-    elif stop == "output_limit":
-        envelope["error"] = error("output_limit", f"the script printed more than {limits['output']} bytes")
-    elif stop == "report_limit":
-        envelope["error"] = error("infrastructure_error", "the sandbox's report passed its size limit")
-    elif not out["report"]:
-        envelope["error"] = error("infrastructure_error", f"the sandbox did not start: {text['stderr'].strip()[-500:]}")
-        envelope["stderr"] = ""
-    else:
-        try:
-            success, result, err, code = judge(bytes(out["report"]), returncode, limits, oom_killed)
-            envelope.update(success=success, result=result, error=err, exitCode=code)
-        except Malformed as exc:
-            envelope["error"] = error("infrastructure_error", str(exc))
-    if envelope["exitCode"] is None:
-        envelope["exitCode"] = returncode if returncode >= 0 else 128 - returncode
+    memory = "cgroup" if handle.backend == "nsjail" or (handle.cgroup and handle.cgroup.memory) else "rlimit"
+    envelope["sandbox"] = {"backend": handle.backend, "memory": memory}
     return envelope
 
 
@@ -187,7 +131,8 @@ def _proc_mountable():
     global _PROC_OK
     if _PROC_OK is None:
         probe = sandbox.bwrap_command(["/bin/true"], with_proc=True)
-        _PROC_OK = subprocess.run(probe, capture_output=True, check=False).returncode == 0
+        _PROC_OK = subprocess.run(probe, stdin=subprocess.DEVNULL, capture_output=True,
+                                  check=False).returncode == 0
     return _PROC_OK
 
 
@@ -196,15 +141,28 @@ def _failed(err):
             "stderrTruncated": False, "error": err, "exitCode": None, "durationMs": 0, "sandbox": None}
 
 
-def run_request(raw):
+def _harness_failed(exc):
+    return _failed(error("infrastructure_error", f"the harness failed: {type(exc).__name__}: {exc}"))
+
+
+def run_request(raw, handle=None, arrived=None):
+    """The envelope of a request (an object, or its JSON text): run in `handle`, a sandbox started before
+    the request `arrived` (warm; or what starting it raised), else in one started for it now (cold)."""
     try:
-        request = preflight(raw)
+        request = preflight(parse_request(raw) if isinstance(raw, (str, bytes)) else raw)
+        if handle is None:
+            handle = start_sandbox(sandbox.limits_of(request))
+            arrived = handle.started
+        if isinstance(handle, Exception):
+            raise handle
+        return run_in(handle, request, arrived)
     except Refused as refused:
         return _failed(refused.error)
-    try:
-        return execute(request)
     except Exception as exc:  # whatever went wrong here, the caller still gets an envelope
-        return _failed(error("infrastructure_error", f"the harness failed: {type(exc).__name__}: {exc}"))
+        return _harness_failed(exc)
+    finally:
+        if isinstance(handle, Sandbox):
+            handle.close()  # a request refused before its run leaves no sandbox behind either
 
 
 def dumps(envelope):
@@ -228,7 +186,7 @@ def termination_message(envelope):
 def parse_request(text):
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # not JSON, or (bytes) not UTF-8
         raise Refused("invalid_input", f"the request is not JSON: {exc}") from None
     except (RecursionError, MemoryError):
         raise Refused("invalid_input", "the request is nested too deeply or too large") from None
@@ -242,12 +200,51 @@ def preflight_answer(text):
         return {"ok": False, "error": refused.error}
 
 
+def deliver(answer, termination_log):
+    """The answer (an envelope, or a warm runner's "unrun") as the one line on stdout and, when a path
+    is given, as the termination message."""
+    print(dumps(answer), flush=True)
+    if termination_log:
+        with open(termination_log, "w", encoding="utf-8") as f:
+            f.write(termination_message(answer))
+
+
+def _terminated(handle, signum, _frame):
+    """SIGTERM to a warm runner (its pool scaled down, its pod deleted): the sandbox and this process
+    end at once, and nothing is printed."""
+    if isinstance(handle, Sandbox):
+        handle.kill()
+    os._exit(128 + signum)
+
+
+def serve_warm(termination_log):
+    """--warm (see warm.py): the sandbox started for the pod's bounds first, then one framed request
+    read from stdin and run in it; a request that did not arrive whole is never run."""
+    bounds = warm.bounds_of(os.environ.get(warm.BOUNDS_VARIABLE))
+    try:
+        handle = start_sandbox(bounds, waits=True)
+    except Exception as exc:  # said in the envelope once a request comes, as a cold run would say it
+        handle = exc
+    signal.signal(signal.SIGTERM, functools.partial(_terminated, handle))
+    try:
+        text, arrived = warm.read_request(sys.stdin.fileno()), time.monotonic()
+    except warm.Unrun as unrun:
+        if isinstance(handle, Sandbox):
+            handle.close()
+        deliver({"unrun": True, "reason": str(unrun)}, termination_log)
+        return
+    deliver(run_request(text, handle, arrived), termination_log)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--request", help="read the request from this file instead of stdin")
     parser.add_argument("--termination-log", help="also write the termination message here")
     parser.add_argument("--preflight", action="store_true", help="check the request without running it")
     parser.add_argument("--preflight-server", action="store_true", help="check one request per stdin line")
+    parser.add_argument("--warm", action="store_true",
+                        help=f"start the sandbox for the bounds in {warm.BOUNDS_VARIABLE}, then run one framed "
+                             "request from stdin")
     args = parser.parse_args()
     if args.preflight_server:
         hard = resource.getrlimit(resource.RLIMIT_AS)[1]
@@ -260,17 +257,17 @@ def main():
     if args.preflight:
         print(json.dumps(preflight_answer(sys.stdin.read())))
         return
+    if args.warm:
+        serve_warm(args.termination_log)
+        return
     try:
         with open(args.request, encoding="utf-8") if args.request else sys.stdin as source:
-            envelope = run_request(parse_request(source.read()))
-    except Refused as refused:
-        envelope = _failed(refused.error)
+            text = source.read()
     except Exception as exc:
-        envelope = _failed(error("infrastructure_error", f"the harness failed: {type(exc).__name__}: {exc}"))
-    print(dumps(envelope), flush=True)
-    if args.termination_log:
-        with open(args.termination_log, "w", encoding="utf-8") as f:
-            f.write(termination_message(envelope))
+        envelope = _harness_failed(exc)
+    else:
+        envelope = run_request(text)
+    deliver(envelope, args.termination_log)
 
 
 if __name__ == "__main__":

@@ -96,14 +96,16 @@ def bwrap_command(argv, with_proc=True):
     return cmd + ["--", *argv]
 
 
-def nsjail_command(limits, fds):
+def nsjail_command(limits, fds, lifetime=None):
+    """`lifetime`: nsjail's own time limit in seconds, counted from its start (0: none); by default the
+    wall clock's, a backstop to the outer harness's deadline."""
     # No --chroot /: that would expose the pod's whole tree (the termination-log
     # file among it). Without it nsjail's root is an empty tmpfs with only these
     # binds, read-only (no --rw). nsjail execs inner.py as the pid namespace's
     # pid 1 and drops every capability (no --keep_caps).
     cmd = ["nsjail", "--mode", "o", "--quiet", "--disable_proc",
            "--user", "65534", "--group", "65534", "--hostname", "sandbox",
-           "--time_limit", str(int(limits["wall"]) + 1),
+           "--time_limit", str(int(limits["wall"]) + 1 if lifetime is None else lifetime),
            "--rlimit_as", str((limits["memory"] + AS_ALLOWANCE) // (1024 * 1024)),
            "--rlimit_cpu", str(limits["cpu"]),
            "--rlimit_fsize", str(limits["fsize"] // (1024 * 1024)),

@@ -1,0 +1,289 @@
+// Warm runs against an in-memory apiserver that applies claims with optimistic concurrency, and
+// warm runners that record what reached their stdin and answer when the test says.
+import assert from "node:assert/strict";
+import type { ObjectCache, V1Pod } from "@kubernetes/client-node";
+import { type Envelope, parseTerminationMessage } from "../core/envelope.js";
+import { silentLogger } from "../core/log.js";
+import { type RunnerRequest, resolveRequest } from "../core/request.js";
+import { type Runtime, runtimeLimits } from "../core/runtime.js";
+import type { ScriptRun } from "../crds/schema.js";
+import { ownerRunUid } from "./names.js";
+import { T0, aParsedRuntime, applyMergePatch, aRun, envelope, running, testConfig } from "./testkit.js";
+import type { Attacher, AttachResult } from "./warmAttach.js";
+import { POOL_LABEL, poolPod, requestFrame, startedWarm, templateOf } from "./warmPool.js";
+import { WarmRuns } from "./warmRuns.js";
+
+const settings = testConfig();
+const runtime = aParsedRuntime("python");
+const other = aParsedRuntime("python-ds");
+
+function requestOf(run: ScriptRun, on: Runtime = runtime): RunnerRequest {
+  const resolution = resolveRequest(run.spec, runtimeLimits(on, settings.maxScriptBytes));
+  if (!resolution.ok) throw new Error(resolution.reasons.join("; "));
+  return resolution.request;
+}
+
+function anEnvelope(fields: Record<string, unknown> = {}): Envelope {
+  const said = parseTerminationMessage(JSON.stringify(envelope(fields)));
+  if (said.kind !== "envelope") throw new Error("not an envelope");
+  return said.envelope;
+}
+
+
+/** A pool pod of `of` as the informer shows it. */
+function aPoolPod(name: string, options: { of?: Runtime; namespace?: string; phase?: string; ready?: boolean; deleting?: boolean } = {}): V1Pod {
+  const pod = poolPod(options.of ?? runtime, options.namespace ?? "default", "uid-runtime", settings);
+  pod.metadata = { ...pod.metadata, name, resourceVersion: "10", creationTimestamp: new Date(T0) };
+  if (options.deleting) pod.metadata.deletionTimestamp = new Date(T0 + 1000);
+  const ready = options.ready ?? true;
+  pod.status = {
+    phase: options.phase ?? (ready ? "Running" : "Pending"),
+    startTime: new Date(T0),
+    ...(ready ? { containerStatuses: [{ name: "runner", image: "i", imageID: "", ready: true, restartCount: 0, state: running() }] } : {}),
+  };
+  return pod;
+}
+
+/** The apiserver: a claim carries the resourceVersion its claimer saw, and is refused when the pod changed since. */
+class Server {
+  readonly pods = new Map<string, V1Pod>();
+  private version = 10;
+
+  put(pod: V1Pod): V1Pod {
+    this.pods.set(pod.metadata!.name!, structuredClone(pod));
+    return pod;
+  }
+
+  async patchPod(_namespace: string, name: string, patch: Record<string, unknown>): Promise<V1Pod | "conflict" | "gone"> {
+    const pod = this.pods.get(name);
+    if (!pod) return "gone";
+    const seen = (patch as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
+    if (seen !== undefined && seen !== pod.metadata?.resourceVersion) return "conflict";
+    const patched = applyMergePatch(pod, patch) as V1Pod;
+    patched.metadata!.resourceVersion = String(++this.version);
+    this.pods.set(name, patched);
+    return structuredClone(patched);
+  }
+
+  /** Someone else changed the pod after the informer saw it (another claim, say). */
+  touch(name: string): void {
+    this.pods.get(name)!.metadata!.resourceVersion = String(++this.version);
+  }
+
+  ownerOf(name: string): string | undefined {
+    return ownerRunUid(this.pods.get(name)!);
+  }
+}
+
+/** Warm runners: each attach is recorded with what reached the runner's stdin, and answers when told. */
+class Runners implements Attacher {
+  readonly attaches: Array<{ pod: string; stdin: string | undefined; answer(result: AttachResult): void }> = [];
+
+  run(_namespace: string, pod: string, frame: string | undefined): Promise<AttachResult> {
+    return new Promise((resolve) => this.attaches.push({ pod, stdin: frame, answer: resolve }));
+  }
+
+  /** What each attach to `pod` gave its runner's stdin, in order (undefined: nothing, stdin closed). */
+  stdinOf(pod: string): Array<string | undefined> {
+    return this.attaches.filter((a) => a.pod === pod).map((a) => a.stdin);
+  }
+
+  /** The latest attach answers. */
+  async answer(result: AttachResult): Promise<void> {
+    this.attaches[this.attaches.length - 1]!.answer(result);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function world(cached: V1Pod[] = []) {
+  const server = new Server();
+  for (const pod of cached) server.put(pod);
+  const pods: ObjectCache<V1Pod> = {
+    get: (name, namespace) => cached.find((p) => p.metadata?.name === name && p.metadata?.namespace === namespace),
+    list: (namespace) => cached.filter((p) => namespace === undefined || p.metadata?.namespace === namespace),
+  };
+  const runners = new Runners();
+  const refills: string[] = [];
+  const enqueued: string[] = [];
+  const warm = new WarmRuns({
+    kube: server,
+    pods,
+    attacher: runners,
+    templateOf: (r) => templateOf(poolPod(r, "", "", settings)) ?? "",
+    claimed: (r, namespace) => refills.push(`${r}|${namespace}`),
+    enqueue: (key) => enqueued.push(key),
+    log: silentLogger(),
+    graceSeconds: 30,
+    now: () => T0 + 10_000,
+  });
+  return { server, runners, refills, enqueued, warm };
+}
+
+const dropped: AttachResult = { kind: "dropped", reason: "the attach stream closed before the runner's answer" };
+
+describe("claiming a warm pod", () => {
+  it("claims a ready pod of the run's runtime: out of the pool, owned by the run, started warm", async () => {
+    const { server, warm, refills } = world([aPoolPod("p1")]);
+    const run = aRun("one");
+    const claimed = await warm.claim(run, runtime, requestOf(run));
+    assert.equal(claimed?.metadata?.name, "p1");
+    const stored = server.pods.get("p1")!;
+    assert.equal(stored.metadata?.labels?.[POOL_LABEL], undefined);
+    assert.equal(ownerRunUid(stored), run.metadata.uid);
+    assert.equal(startedWarm(stored), true);
+    assert.deepEqual(refills, ["python|default"], "the pool is told to refill");
+  });
+
+  it("skips a pod whose claim conflicts, as another claim came first, and takes the next", async () => {
+    const { server, warm, refills } = world([aPoolPod("p1"), aPoolPod("p2")]);
+    server.touch("p1");
+    const run = aRun("one");
+    const claimed = await warm.claim(run, runtime, requestOf(run));
+    assert.equal(claimed?.metadata?.name, "p2");
+    assert.notEqual(server.ownerOf("p1"), run.metadata.uid, "the conflicting pod was not taken");
+    assert.equal(server.ownerOf("p2"), run.metadata.uid);
+    assert.deepEqual(refills, ["python|default"]);
+  });
+
+  it("skips a pod that is gone and takes the next", async () => {
+    const { server, warm } = world([aPoolPod("p1"), aPoolPod("p2")]);
+    server.pods.delete("p1");
+    const run = aRun("one");
+    assert.equal((await warm.claim(run, runtime, requestOf(run)))?.metadata?.name, "p2");
+  });
+
+  it("never gives one pod to two runs claiming from the same cache", async () => {
+    const { server, warm } = world([aPoolPod("p1"), aPoolPod("p2")]);
+    const [a, b, c] = [aRun("a"), aRun("b"), aRun("c")];
+    const first = await warm.claim(a, runtime, requestOf(a));
+    const second = await warm.claim(b, runtime, requestOf(b));
+    const third = await warm.claim(c, runtime, requestOf(c));
+    assert.deepEqual([first?.metadata?.name, second?.metadata?.name, third], ["p1", "p2", undefined]);
+    assert.equal(server.ownerOf("p1"), a.metadata.uid);
+    assert.equal(server.ownerOf("p2"), b.metadata.uid);
+  });
+
+  it("returns undefined, telling no pool, when no pod of the runtime is ready in the run's namespace", async () => {
+    const { server, warm, refills } = world([
+      aPoolPod("starting", { ready: false }),
+      aPoolPod("ended", { phase: "Succeeded" }),
+      aPoolPod("going", { deleting: true }),
+      aPoolPod("outdated", { of: aParsedRuntime("python", { image: "localhost/scriptrun/runner:old" }) }),
+      aPoolPod("elsewhere", { namespace: "team-b" }),
+      aPoolPod("other-runtime", { of: other }),
+    ]);
+    const run = aRun("one");
+    assert.equal(await warm.claim(run, runtime, requestOf(run)), undefined);
+    assert.deepEqual(refills, []);
+    for (const pod of server.pods.values()) assert.notEqual(ownerRunUid(pod), run.metadata.uid, pod.metadata?.name);
+  });
+
+  it("returns undefined when every ready pod was taken first", async () => {
+    const { server, warm, refills } = world([aPoolPod("p1"), aPoolPod("p2")]);
+    server.touch("p1");
+    server.pods.delete("p2");
+    const run = aRun("one");
+    assert.equal(await warm.claim(run, runtime, requestOf(run)), undefined);
+    assert.deepEqual(refills, []);
+  });
+});
+
+describe("talking to a claimed warm pod", () => {
+  const key = "default/one";
+  const run = aRun("one");
+  const request = requestOf(run);
+
+  async function claimedWorld() {
+    const w = world([aPoolPod("p1")]);
+    const pod = await w.warm.claim(run, runtime, request);
+    assert.ok(pod);
+    return { ...w, pod };
+  }
+
+  it("sends the framed request, answers nothing while the runner works, then its envelope, and queues the run", async () => {
+    const { runners, enqueued, warm, pod } = await claimedWorld();
+    warm.send(key, pod, request);
+    assert.deepEqual(runners.stdinOf("p1"), [requestFrame(request)]);
+    assert.equal(warm.answer(key, pod, 60), undefined);
+    assert.deepEqual(enqueued, []);
+    const said = anEnvelope({ result: 42 });
+    await runners.answer({ kind: "envelope", envelope: said });
+    assert.deepEqual(enqueued, [key]);
+    assert.deepEqual(warm.answer(key, pod, 60), { kind: "envelope", envelope: said });
+    assert.deepEqual(runners.stdinOf("p1"), [requestFrame(request)], "an answered pod is not attached to again");
+  });
+
+  it("keeps what the runner said when it ran nothing", async () => {
+    const { runners, warm, pod } = await claimedWorld();
+    warm.send(key, pod, request);
+    await runners.answer({ kind: "unrun", reason: "the request's checksum did not match" });
+    assert.deepEqual(warm.answer(key, pod, 60), { kind: "unrun", reason: "the request's checksum did not match" });
+  });
+
+  it("attaches with no request to a claimed pod it never attached to, and answers what the runner then says", async () => {
+    const { runners, enqueued, warm, pod } = await claimedWorld();
+    assert.equal(warm.answer(key, pod, 60), undefined);
+    assert.deepEqual(runners.stdinOf("p1"), [undefined], "nothing reached the runner's stdin");
+    assert.equal(warm.answer(key, pod, 60), undefined, "still waiting");
+    assert.equal(runners.attaches.length, 1, "one attach at a time");
+    await runners.answer({ kind: "unrun", reason: "no request arrived" });
+    assert.deepEqual(enqueued, [key]);
+    assert.deepEqual(warm.answer(key, pod, 60), { kind: "unrun", reason: "no request arrived" });
+  });
+
+  it("attaches again with no request when the stream dropped, three tries in all, then answers that it dropped", async () => {
+    const { runners, warm, pod } = await claimedWorld();
+    warm.send(key, pod, request);
+    await runners.answer(dropped);
+    assert.equal(warm.answer(key, pod, 60), undefined, "retried once");
+    await runners.answer(dropped);
+    assert.equal(warm.answer(key, pod, 60), undefined, "retried twice");
+    await runners.answer(dropped);
+    assert.deepEqual(warm.answer(key, pod, 60), dropped);
+    assert.deepEqual(warm.answer(key, pod, 60), dropped);
+    assert.deepEqual(runners.stdinOf("p1"), [requestFrame(request), undefined, undefined], "the request is never sent twice");
+  });
+
+  it("gives a resumed attach three tries too", async () => {
+    const { runners, warm, pod } = await claimedWorld();
+    for (let i = 0; i < 3; i++) {
+      assert.equal(warm.answer(key, pod, 60), undefined);
+      await runners.answer(dropped);
+    }
+    assert.deepEqual(warm.answer(key, pod, 60), dropped);
+    assert.deepEqual(runners.stdinOf("p1"), [undefined, undefined, undefined]);
+  });
+
+  it("answers an envelope that came on a retry", async () => {
+    const { runners, warm, pod } = await claimedWorld();
+    warm.send(key, pod, request);
+    await runners.answer(dropped);
+    assert.equal(warm.answer(key, pod, 60), undefined);
+    const said = anEnvelope();
+    await runners.answer({ kind: "envelope", envelope: said });
+    assert.deepEqual(warm.answer(key, pod, 60), { kind: "envelope", envelope: said });
+  });
+
+  it("forgets a run: what its pod said is dropped, and an answer arriving later is ignored", async () => {
+    const { runners, enqueued, warm, pod } = await claimedWorld();
+    warm.send(key, pod, request);
+    await runners.answer({ kind: "envelope", envelope: anEnvelope() });
+    warm.forget(key);
+    assert.equal(warm.answer(key, pod, 60), undefined, "nothing is kept; a new attach (with no request) asks again");
+    assert.deepEqual(runners.stdinOf("p1"), [requestFrame(request), undefined]);
+    warm.forget(key);
+    const before = enqueued.length;
+    await runners.answer({ kind: "envelope", envelope: anEnvelope() });
+    assert.equal(enqueued.length, before, "a forgotten attach queues nothing");
+    assert.equal(warm.answer(key, pod, 60), undefined);
+  });
+
+  it("does not answer for one pod what another pod of the run said", async () => {
+    const { runners, warm, pod } = await claimedWorld();
+    warm.send(key, pod, request);
+    await runners.answer({ kind: "envelope", envelope: anEnvelope() });
+    const another = aPoolPod("p9");
+    assert.equal(warm.answer(key, another, 60), undefined);
+    assert.deepEqual(runners.stdinOf("p9"), [undefined]);
+  });
+});

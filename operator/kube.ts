@@ -28,8 +28,9 @@ export interface Kube {
   readLog(namespace: string, pod: string, container: string, limitBytes: number): Promise<string>;
   /** False when the run is gone. */
   patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean>;
-  /** Each delete resolves when the object is gone or was never there. */
-  deletePod(namespace: string, name: string): Promise<void>;
+  /** Each delete resolves when the object is gone or was never there; with `resourceVersion`, only
+   * if the pod is still as seen (a warm pod claimed meanwhile is not the pool's to delete). */
+  deletePod(namespace: string, name: string, resourceVersion?: string): Promise<void>;
   deleteConfigMap(namespace: string, name: string): Promise<void>;
   /** Deletes the run only if it is still the one with this uid. */
   deleteRun(namespace: string, name: string, uid: string): Promise<void>;
@@ -90,8 +91,9 @@ export class ClientKube implements Kube {
     return unless([404], request.then(() => true), false);
   }
 
-  async deletePod(namespace: string, name: string): Promise<void> {
-    await unless([404], this.core.deleteNamespacedPod({ namespace, name }), undefined);
+  async deletePod(namespace: string, name: string, resourceVersion?: string): Promise<void> {
+    const body = resourceVersion !== undefined ? { preconditions: { resourceVersion } } : undefined;
+    await unless([404, 409], this.core.deleteNamespacedPod({ namespace, name, ...(body ? { body } : {}) }), undefined);
   }
 
   async deleteConfigMap(namespace: string, name: string): Promise<void> {

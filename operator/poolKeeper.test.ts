@@ -38,7 +38,9 @@ class World {
       this.server.set(`${stored.metadata.namespace}/${name}`, stored);
       return structuredClone(stored);
     },
-    deletePod: async (namespace: string, name: string): Promise<void> => {
+    deletePod: async (namespace: string, name: string, resourceVersion?: string): Promise<void> => {
+      // The apiserver's precondition: a pod changed since it was seen is not deleted (409).
+      if (resourceVersion !== undefined && this.server.get(`${namespace}/${name}`)?.metadata?.resourceVersion !== resourceVersion) return;
       this.server.delete(`${namespace}/${name}`);
     },
   };
@@ -250,6 +252,18 @@ describe("the warm pool keeper", () => {
     assert.equal(world.server.size, 3);
     const claimed = world.server.get(`a/${taken!.metadata!.name}`);
     assert.equal(claimed?.metadata?.labels?.["scriptrun.dev/run"], "claimer", "the claimed pod is its run's");
+  });
+
+  it("never deletes a pod a run claimed after the cache last showed it", async () => {
+    await filled([pooledRuntime({ size: 2, namespaces: ["a"] })]);
+    const [taken] = world.pool();
+    // The runtime changes (its pods are now outdated) while a run claims one the cache still shows pooled.
+    world.claim(taken!);
+    world.runtimes = [pooledRuntime({ size: 2, namespaces: ["a"] }, { image: "localhost/scriptrun/runner:next" })];
+    world.keeper.runtimesChanged();
+    await until(() => world.pool().length === 2 && world.pool().every((p) => p.spec?.containers[0]?.image === "localhost/scriptrun/runner:next"), "the outdated pool is replaced");
+    await settle();
+    assert.ok(world.server.has(`a/${taken!.metadata!.name}`), "the claimed pod was deleted under its run");
   });
 
   it("replaces pods that ended, failed or were evicted", async () => {

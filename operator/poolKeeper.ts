@@ -112,8 +112,9 @@ export class PoolKeeper {
     const live = states.filter((s) => !doomed.includes(s) && !s.pod.metadata?.deletionTimestamp);
     // Past the size, the ones not yet ready go first.
     const extra = [...live].sort((a, b) => Number(a.ready) - Number(b.ready)).slice(0, Math.max(0, live.length + creating.size - size));
-    for (const { name: pod } of [...doomed, ...extra]) {
-      await this.deps.kube.deletePod(namespace, pod);
+    for (const { name: pod, pod: seen } of [...doomed, ...extra]) {
+      // Only as seen: a pod a run claimed since is the run's now.
+      await this.deps.kube.deletePod(namespace, pod, seen.metadata?.resourceVersion);
       deleting.set(pod, this.now());
     }
     for (let i = live.length - extra.length + creating.size; runtime && i < size; i++) {

@@ -3,15 +3,24 @@
 import assert from "node:assert/strict";
 import { ApiException, type CoreV1Event, type ObjectCache, type V1ConfigMap, type V1ContainerState, type V1Pod } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
+import { type Envelope, parseTerminationMessage } from "../core/envelope.js";
 import { silentLogger } from "../core/log.js";
+import { type RunnerRequest, resolveRequest } from "../core/request.js";
+import { type Runtime, runtimeLimits } from "../core/runtime.js";
 import { CANCEL_ANNOTATION, runKey } from "../core/runs.js";
+import { isoTime } from "../core/time.js";
 import type { RunRuntime, ScriptRun, ScriptRunSpecInput } from "../crds/schema.js";
 import type { Config } from "./config.js";
 import { EventRecorder } from "./events.js";
 import type { Kube, StatusPatch } from "./kube.js";
 import { type Metrics, createMetrics } from "./metrics.js";
-import { Reconciler } from "./reconcile.js";
-import { T0, aRun, aRuntime, applyMergePatch, envelope, harnessError, running, terminated, testConfig, testRuntimes } from "./testkit.js";
+import { ownerRunUid } from "./names.js";
+import { type ReconcileDeps, Reconciler } from "./reconcile.js";
+import {
+  T0, aParsedRuntime, aRun, aRuntime, applyMergePatch, envelope, harnessError, running, terminated, testConfig, testRuntimes,
+} from "./testkit.js";
+import type { AttachResult } from "./warmAttach.js";
+import { POOL_LABEL, claimPatch, poolPod, poolPodState, startedWarm, templateOf } from "./warmPool.js";
 
 
 class FakeCluster implements Kube {
@@ -22,6 +31,10 @@ class FakeCluster implements Kube {
   readonly logs = new Map<string, string>();
   /** What etcd stores at most, as it answers through the apiserver. */
   maxStoredBytes = 1536 * 1024;
+  /** Pod creations still to fail with a passing apiserver fault. */
+  failPodCreates = 0;
+  /** Names of the pods deleted, in order. */
+  readonly deletedPods: string[] = [];
   private version = 100;
 
   add(run: ScriptRun): ScriptRun {
@@ -50,6 +63,10 @@ class FakeCluster implements Kube {
     return "created";
   }
   async createPod(pod: V1Pod): Promise<V1Pod | "exists"> {
+    if (this.failPodCreates > 0) {
+      this.failPodCreates--;
+      throw new ApiException(500, "etcdserver: leader changed", { message: "etcdserver: leader changed" }, {});
+    }
     const key = runKey(pod.metadata!.namespace!, pod.metadata!.name!);
     if (this.pods.has(key)) return "exists";
     this.pods.set(key, { ...structuredClone(pod), status: { phase: "Pending" } });
@@ -73,7 +90,10 @@ class FakeCluster implements Kube {
     this.runs.set(runKey(namespace, name), { ...run, status: status as ScriptRun["status"], metadata: { ...run.metadata, resourceVersion: String(++this.version) } });
     return true;
   }
-  async deletePod(namespace: string, name: string) { this.pods.delete(runKey(namespace, name)); }
+  async deletePod(namespace: string, name: string) {
+    this.deletedPods.push(name);
+    this.pods.delete(runKey(namespace, name));
+  }
   async deleteConfigMap(namespace: string, name: string) { this.configMaps.delete(runKey(namespace, name)); }
   async deleteRun(namespace: string, name: string, uid: string) {
     if (this.run(name, namespace)?.metadata.uid === uid) this.runs.delete(runKey(namespace, name));
@@ -99,7 +119,12 @@ class Cache<T> implements ObjectCache<T> {
 
 const syntaxError = { type: "syntax_error" as const, message: "invalid syntax", line: 1, suggestions: [], availableFunctions: [] };
 
-function setup(env: Record<string, string> = {}, runtimes = testRuntimes()) {
+type Warm = ReconcileDeps["warm"];
+/** No warm pool: every claim finds no pod. */
+const noWarmPool = (): Warm => ({ claim: async () => undefined, send: () => {}, answer: () => undefined, forget: () => {}, claimedPod: () => undefined });
+
+function setup(env: Record<string, string> = {}, runtimes = testRuntimes(),
+  makeWarm: (cluster: FakeCluster, config: Config, now: () => number) => Warm = noWarmPool) {
   const cluster = new FakeCluster();
   const config: Config = testConfig({ SCRIPTRUN_MAX_CONCURRENT_RUNS: "2", ...env });
   const clock = { now: T0 };
@@ -115,12 +140,103 @@ function setup(env: Record<string, string> = {}, runtimes = testRuntimes()) {
   const reconciler = new Reconciler({
     kube: cluster, runs, pods, preflight, config, metrics, log: silentLogger(), runtimes,
     images: { observedImage: (runtime, ok, message) => images.push({ runtime, ok, message }) },
-    warm: { claim: async () => undefined, send: () => {}, answer: () => undefined, forget: () => {} },
+    warm: makeWarm(cluster, config, () => clock.now),
     events: new EventRecorder(cluster, silentLogger(), "test", "scriptrun-system"), enqueue: (key) => enqueued.push(key), now: () => clock.now,
   });
   const reconcile = (name: string, namespace = "default", heardAt?: number) => reconciler.reconcile(runKey(namespace, name), heardAt);
   const create = (name: string, spec: Partial<ScriptRunSpecInput> = {}, createdMs = T0) => cluster.add(aRun(name, spec, { createdMs }));
   return { cluster, config, clock, enqueued, runs, pods, preflight, metrics, reconcile, create, images, runtimes };
+}
+
+/** The runtime's warm pool as WarmRuns serves the reconciler, over the fake cluster: a claim takes a
+ * ready pool pod with the claim's own patch (applied as the apiserver would), and the runner answers
+ * on the attach stream whatever the test says. */
+class FakeWarm implements Warm {
+  /** Keys of the runs that claimed a pod. */
+  readonly claims: string[] = [];
+  readonly sent: Array<{ key: string; pod: string; request: RunnerRequest }> = [];
+  /** Each time the reconciler asked a claimed pod's runner for its answer (a resumed attach when nothing was sent). */
+  readonly asked: Array<{ key: string; pod: string; timeoutSeconds: number }> = [];
+  readonly forgotten: string[] = [];
+  /** What the runner has answered on the attach stream; undefined: nothing yet. */
+  answers: AttachResult | undefined;
+  /** Claims still to fail as the apiserver's passing faults do (WarmRuns.claim passes them on). */
+  failClaims = 0;
+  private readonly claimed = new Map<string, V1Pod>();
+
+  constructor(private readonly cluster: FakeCluster, private readonly config: Config, private readonly now: () => number) {}
+
+  async claim(run: ScriptRun, runtime: Runtime, request: RunnerRequest): Promise<V1Pod | undefined> {
+    if (this.failClaims > 0) {
+      this.failClaims--;
+      throw new ApiException(504, "Timeout: request did not complete within the allowed duration", {}, {});
+    }
+    const template = templateOf(poolPod(runtime, "", "", this.config)) ?? "";
+    const ready = [...this.cluster.pods.values()].find((p) => p.metadata?.namespace === run.metadata.namespace
+      && p.metadata?.labels?.[POOL_LABEL] === runtime.name && poolPodState(p, template).ready);
+    if (!ready) return undefined;
+    const pod = applyMergePatch(ready, claimPatch(ready, run, request, this.config.deadlineGraceSeconds, this.now())) as V1Pod;
+    pod.metadata!.resourceVersion = "11";
+    this.cluster.pods.set(runKey(ready.metadata!.namespace!, ready.metadata!.name!), pod);
+    this.claims.push(runKey(run.metadata.namespace!, run.metadata.name!));
+    return structuredClone(pod);
+  }
+  send(key: string, pod: V1Pod, request: RunnerRequest): void {
+    this.sent.push({ key, pod: pod.metadata!.name!, request });
+    this.claimed.set(key, pod);
+  }
+  answer(key: string, pod: V1Pod, timeoutSeconds: number): AttachResult | undefined {
+    this.asked.push({ key, pod: pod.metadata!.name!, timeoutSeconds });
+    return this.answers;
+  }
+  forget(key: string): void {
+    this.forgotten.push(key);
+    this.claimed.delete(key);
+  }
+  claimedPod(key: string): V1Pod | undefined {
+    return this.claimed.get(key);
+  }
+}
+
+const POOL_POD = "python-warm-x7k2p";
+
+/** A ready pool pod of the default runtime in `default`, started at `startedMs`: pool pods wait for their runs. */
+function addPoolPod(cluster: FakeCluster, config: Config, startedMs = T0 - 600_000): V1Pod {
+  const pod = poolPod(aParsedRuntime(), "default", "uid-runtime-python", config);
+  pod.metadata = { ...pod.metadata, name: POOL_POD, resourceVersion: "10", creationTimestamp: new Date(startedMs) };
+  pod.status = { phase: "Running", startTime: new Date(startedMs),
+    containerStatuses: [{ name: "runner", image: "i", imageID: "", ready: true, restartCount: 0, state: running(startedMs + 1000) }] };
+  cluster.pods.set(runKey("default", POOL_POD), pod);
+  return pod;
+}
+
+/** The pool pod as `run` claimed it at `claimedMs` (before a restart, say). */
+function addClaimedPod(cluster: FakeCluster, config: Config, run: ScriptRun, startedMs: number, claimedMs: number): V1Pod {
+  const pool = addPoolPod(cluster, config, startedMs);
+  const resolution = resolveRequest(run.spec, runtimeLimits(aParsedRuntime(), config.maxScriptBytes));
+  if (!resolution.ok) throw new Error(resolution.reasons.join("; "));
+  const pod = applyMergePatch(pool, claimPatch(pool, run, resolution.request, config.deadlineGraceSeconds, claimedMs)) as V1Pod;
+  cluster.pods.set(runKey("default", POOL_POD), pod);
+  return pod;
+}
+
+/** What the kubelet would report for the warm pod. */
+function setWarmPod(cluster: FakeCluster, phase: string, state: V1ContainerState): void {
+  const pod = cluster.pods.get(runKey("default", POOL_POD))!;
+  pod.status = { ...pod.status, phase, containerStatuses: [{ name: "runner", image: "i", imageID: "", ready: false, restartCount: 0, state }] };
+}
+
+function anEnvelope(fields: Record<string, unknown> = {}): Envelope {
+  const said = parseTerminationMessage(JSON.stringify(envelope(fields)));
+  if (said.kind !== "envelope") throw new Error("not an envelope");
+  return said.envelope;
+}
+
+/** setup() with a warm pool the test fills (addPoolPod) and whose runners answer as it says (warm.answers). */
+function warmSetup(env: Record<string, string> = {}) {
+  let warm: FakeWarm | undefined;
+  const s = setup(env, testRuntimes(), (cluster, config, now) => (warm = new FakeWarm(cluster, config, now)));
+  return { ...s, warm: warm!, addPoolPod: (startedMs?: number) => addPoolPod(s.cluster, s.config, startedMs) };
 }
 
 /** Count and sum (seconds) of each stage the reconciler observed. */
@@ -553,6 +669,288 @@ describe("reconciling a ScriptRun", () => {
       clock.now += 30_000;
       await reconcile("a");
       assert.equal(cluster.run("a"), undefined);
+    });
+  });
+
+  describe("a run on a warm pod", () => {
+    const CLAIMED_AT = T0 + 2000;
+    const WARM_POD = `default/${POOL_POD}`;
+
+    /** A run `a` admitted at CLAIMED_AT with a ready pool pod (started 10 minutes before) there to claim. */
+    async function claimed(env: Record<string, string> = {}, spec: Partial<ScriptRunSpecInput> = {}) {
+      const s = warmSetup(env);
+      s.addPoolPod();
+      s.create("a", spec);
+      s.clock.now = CLAIMED_AT;
+      const result = await s.reconcile("a");
+      return { ...s, result };
+    }
+
+    /** Its status says it runs on a pod of its own now, started for it, and nothing failed. */
+    function assertStartedAgainCold(cluster: FakeCluster): void {
+      const status = cluster.run("a")?.status;
+      assert.equal(status?.error, undefined, `${status?.error?.type}: ${status?.error?.message}`);
+      assert.equal(status?.phase, "Pending");
+      assert.equal(status?.start, "cold");
+      assert.equal(status?.podName, "a-runner");
+      assert.equal(status?.startedAt, undefined, "its own pod has not started yet");
+      assert.ok(cluster.pod("a"), "a pod of its own");
+      assert.ok(cluster.configMaps.has("default/a-request"), "with its request ConfigMap");
+      assert.ok(!cluster.pods.has(WARM_POD), "the warm pod is gone");
+    }
+
+    it("claims a ready pool pod when its resources are its runtime's defaults: Running at once, with no pod or ConfigMap of its own", async () => {
+      const { cluster, warm, result } = await claimed();
+      const status = cluster.run("a")?.status;
+      assert.equal(status?.phase, "Running");
+      assert.equal(status?.start, "warm");
+      assert.equal(status?.podName, POOL_POD);
+      assert.equal(status?.startedAt, isoTime(CLAIMED_AT), "the script starts at the claim, not at the pod's start");
+      assert.deepEqual(status?.runtime, { name: "python", image: "localhost/scriptrun/runner:test" });
+      assert.deepEqual(cluster.reasons("a"), ["Claimed"]);
+      assert.equal(cluster.pod("a"), undefined);
+      assert.equal(cluster.configMaps.size, 0);
+      assert.deepEqual([...cluster.pods.keys()], [WARM_POD]);
+      const pod = cluster.pods.get(WARM_POD)!;
+      assert.equal(ownerRunUid(pod), cluster.run("a")?.metadata.uid);
+      assert.equal(startedWarm(pod), true);
+      assert.equal(pod.spec?.activeDeadlineSeconds, 602 + 10 + 30, "counted, as the kubelet does, from the pod's start 602 s before the claim");
+      assert.deepEqual(warm.sent.map((s) => [s.key, s.pod]), [["default/a", POOL_POD]]);
+      assert.equal(result.requeueAfterMs, 40_000);
+    });
+
+    it("finishes with the envelope its runner answered over the attach, and loses the claimed pod", async () => {
+      const { cluster, warm, reconcile, clock } = await claimed();
+      warm.answers = { kind: "envelope", envelope: anEnvelope({ result: { sum: 6 }, stdout: "hi\n", durationMs: 120 }) };
+      clock.now = CLAIMED_AT + 1400;
+      await reconcile("a");
+      const status = cluster.run("a")?.status;
+      assert.equal(status?.phase, "Succeeded");
+      assert.deepEqual(status?.result, { sum: 6 });
+      assert.equal(status?.stdout, "hi\n");
+      assert.equal(status?.durationMs, 120);
+      assert.equal(status?.start, "warm");
+      assert.equal(status?.podName, POOL_POD);
+      assert.equal(status?.startedAt, isoTime(CLAIMED_AT));
+      assert.equal(status?.finishedAt, isoTime(CLAIMED_AT + 1400));
+      assert.deepEqual(warm.asked.map((a) => a.pod), [POOL_POD]);
+      assert.deepEqual(cluster.deletedPods, [POOL_POD], "the claimed pod, not one of the run's deterministic name");
+      assert.equal(cluster.pods.size + cluster.configMaps.size, 0);
+      assert.deepEqual(cluster.reasons("a"), ["Claimed", "Succeeded"]);
+    });
+
+    it("starts again on a pod of its own, not failed, when its runner answers over the attach that it ran nothing", async () => {
+      const { cluster, warm, reconcile } = await claimed();
+      warm.answers = { kind: "unrun", reason: "the request's checksum did not match" };
+      await reconcile("a");
+      assertStartedAgainCold(cluster);
+      assert.deepEqual(cluster.deletedPods, [POOL_POD]);
+      assert.deepEqual(cluster.reasons("a"), ["Claimed", "Created", "WarmPodUnused"]);
+      assert.ok(warm.forgotten.includes("default/a"), "what the warm pod said is dropped with it");
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope({ result: 3 }))));
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
+      assert.equal(cluster.run("a")?.status?.result, 3);
+      assert.equal(cluster.run("a")?.status?.start, "cold");
+    });
+
+    it("starts again on a pod of its own when its warm pod's termination message says it ran nothing", async () => {
+      const { cluster, reconcile } = await claimed();
+      setWarmPod(cluster, "Succeeded", terminated(JSON.stringify({ unrun: true, reason: "no request arrived" })));
+      await reconcile("a");
+      assertStartedAgainCold(cluster);
+      assert.deepEqual(cluster.reasons("a"), ["Claimed", "Created", "WarmPodUnused"]);
+    });
+
+    it("falls back to its pod's termination message when the attach stream dropped", async () => {
+      const { cluster, warm, reconcile } = await claimed();
+      warm.answers = { kind: "dropped", reason: "the attach stream closed before the runner's answer" };
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.phase, "Running", "a dropped stream says nothing of the run");
+      assert.ok(cluster.pods.has(WARM_POD));
+      setWarmPod(cluster, "Succeeded", terminated(JSON.stringify(envelope({ result: 7, durationMs: 55 }))));
+      await reconcile("a");
+      const status = cluster.run("a")?.status;
+      assert.equal(status?.phase, "Succeeded");
+      assert.equal(status?.result, 7);
+      assert.equal(status?.durationMs, 55);
+      assert.equal(status?.start, "warm");
+      assert.equal(status?.startedAt, isoTime(CLAIMED_AT), "from the claim, not from the container's start");
+      assert.deepEqual(cluster.deletedPods, [POOL_POD]);
+    });
+
+    it("reads the whole envelope from its warm pod's log when the termination message was cut", async () => {
+      const { cluster, warm, reconcile } = await claimed();
+      warm.answers = { kind: "dropped", reason: "the runner's line passed 16777216 bytes" };
+      const result = Array.from({ length: 20000 }, (_, i) => String(i).padStart(6, "0"));
+      cluster.logs.set(WARM_POD, JSON.stringify(envelope({ result })));
+      setWarmPod(cluster, "Succeeded", terminated(JSON.stringify({ truncated: true, success: true, exitCode: 0, errorType: null, durationMs: 9 })));
+      await reconcile("a");
+      assert.deepEqual(cluster.run("a")?.status?.result, result);
+    });
+
+    it("starts cold, leaving the ready pool pod alone, when it asks for other resources than its runtime's defaults", async () => {
+      for (const resources of [{ memory: "512Mi" }, { cpu: "1" }]) {
+        const { cluster, warm } = await claimed({}, { resources });
+        const status = cluster.run("a")?.status;
+        assert.equal(status?.start, "cold", JSON.stringify(resources));
+        assert.equal(status?.podName, "a-runner");
+        assert.deepEqual(warm.claims, []);
+        assert.ok(cluster.pod("a"));
+        const pool = cluster.pods.get(WARM_POD)!;
+        assert.equal(pool.metadata?.labels?.[POOL_LABEL], "python", "still in the pool");
+        assert.equal(ownerRunUid(pool), undefined);
+        assert.deepEqual(cluster.reasons("a"), ["Created"]);
+      }
+    });
+
+    it("starts cold, with its request ConfigMap, when no pool pod is ready", async () => {
+      const { cluster, create, reconcile, warm } = warmSetup();
+      create("a");
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.start, "cold");
+      assert.ok(cluster.pod("a"));
+      assert.equal(warm.sent.length, 0);
+    });
+
+    it("is found after a restart by the pod it claimed (its status naming no pod yet), asked over a resumed attach, and finished by its answer", async () => {
+      const { cluster, warm, reconcile, clock, config } = warmSetup();
+      const run = cluster.add(aRun("a"));
+      addClaimedPod(cluster, config, run, T0 - 30_000, T0);
+      clock.now = T0 + 1000;
+      await reconcile("a");
+      assert.deepEqual(warm.asked.map((a) => [a.key, a.pod]), [["default/a", POOL_POD]]);
+      assert.deepEqual(warm.claims, [], "never a second claim");
+      assert.deepEqual([...cluster.pods.keys()], [WARM_POD], "nor a pod of its own");
+      assert.equal(cluster.configMaps.size, 0);
+      assert.equal(cluster.run("a")?.status?.error, undefined);
+      warm.answers = { kind: "envelope", envelope: anEnvelope({ result: 5 }) };
+      await reconcile("a");
+      const status = cluster.run("a")?.status;
+      assert.equal(status?.phase, "Succeeded");
+      assert.equal(status?.result, 5);
+      assert.equal(status?.start, "warm");
+      assert.equal(status?.podName, POOL_POD);
+      assert.deepEqual(cluster.deletedPods, [POOL_POD]);
+    });
+
+    it("is started again cold after a restart when the pod it claimed got no request", async () => {
+      const { cluster, warm, reconcile, clock, config } = warmSetup();
+      const run = cluster.add(aRun("a"));
+      addClaimedPod(cluster, config, run, T0 - 30_000, T0);
+      clock.now = T0 + 1000;
+      warm.answers = { kind: "unrun", reason: "no request arrived" };
+      await reconcile("a");
+      assertStartedAgainCold(cluster);
+    });
+
+    it("loses the pod it claimed once finished, found by its owner when the cache lost track of it", async () => {
+      const { cluster, reconcile, config } = warmSetup();
+      const run = cluster.add(aRun("a"));
+      addClaimedPod(cluster, config, run, T0 - 30_000, T0);
+      setWarmPod(cluster, "Succeeded", terminated(JSON.stringify(envelope())));
+      run.status = { phase: "Succeeded", podName: POOL_POD, start: "warm", startedAt: isoTime(T0), finishedAt: isoTime(T0 + 3000), durationMs: 42 };
+      await reconcile("a");
+      assert.deepEqual(cluster.deletedPods, [POOL_POD]);
+      assert.equal(cluster.pods.size, 0);
+    });
+
+    it("is cancelled, timed from its claim, and loses its warm pod", async () => {
+      const { cluster, reconcile, clock } = await claimed();
+      cluster.run("a")!.metadata.annotations = { [CANCEL_ANNOTATION]: "true" };
+      clock.now = CLAIMED_AT + 3000;
+      await reconcile("a");
+      const status = cluster.run("a")?.status;
+      assert.equal(status?.error?.type, "cancelled");
+      assert.equal(status?.durationMs, 3000);
+      assert.deepEqual(cluster.deletedPods, [POOL_POD]);
+    });
+
+    it("holds its slot while it runs on a warm pod, and gives it to the next run when it finishes", async () => {
+      const { cluster, warm, create, reconcile, enqueued, addPoolPod } = warmSetup({ SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
+      addPoolPod();
+      create("a");
+      create("b", {}, T0 + 1000);
+      await reconcile("a");
+      await reconcile("b");
+      assert.equal(cluster.run("a")?.status?.start, "warm");
+      assert.equal(cluster.run("b")?.status?.phase, "Queued");
+      warm.answers = { kind: "envelope", envelope: anEnvelope() };
+      await reconcile("a");
+      assert.ok(enqueued.includes("default/b"), "the freed slot goes to the queued run");
+      await reconcile("b");
+      assert.equal(cluster.run("b")?.status?.phase, "Pending");
+      assert.equal(cluster.run("b")?.status?.start, "cold", "the pool's one pod is gone");
+    });
+
+    it("counts a pod claimed before a restart against the caps", async () => {
+      const { cluster, create, reconcile, config } = warmSetup({ SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
+      const run = cluster.add(aRun("a"));
+      addClaimedPod(cluster, config, run, T0 - 30_000, T0);
+      create("b", {}, T0 + 1000);
+      await reconcile("b");
+      assert.equal(cluster.run("b")?.status?.phase, "Queued");
+      assert.equal(cluster.pod("b"), undefined);
+    });
+
+    // Failing: a warm run's start is status.startedAt (runStartedMs in statusFromPod.ts); when the
+    // status does not carry it yet, statusFromPod judges the claimed pod as one that never started,
+    // against the pool pod's creation, and fails the run while its runner may be running the script.
+    it("is not failed as a pod that never started when the runs cache has not yet seen its claim's status", async () => {
+      const s = warmSetup();
+      s.addPoolPod();
+      s.create("a");
+      s.runs.freeze();
+      s.clock.now = CLAIMED_AT;
+      await s.reconcile("a");
+      // Queued again by the claim's pod event, which the informer delivers before the status's.
+      s.clock.now += 200;
+      await s.reconcile("a");
+      const status = s.cluster.run("a")?.status;
+      assert.equal(status?.error, undefined, `${status?.error?.type}: ${status?.error?.message}`);
+      assert.ok(s.cluster.pods.has(WARM_POD), "the pod running the script is not deleted");
+    });
+
+    // Failing, as the one above: after a restart the run's status has no startedAt either.
+    it("is not failed as a pod that never started when the pod it claimed before a restart had waited in the pool past the start timeout", async () => {
+      const { cluster, warm, reconcile, clock, config } = warmSetup();
+      const run = cluster.add(aRun("a", { timeoutSeconds: 300 }));
+      addClaimedPod(cluster, config, run, T0 - 600_000, T0);
+      clock.now = T0 + 1000;
+      await reconcile("a");
+      assert.equal(warm.asked.length, 1, "the resumed attach is asked");
+      const status = cluster.run("a")?.status;
+      assert.equal(status?.error, undefined, `${status?.error?.type}: ${status?.error?.message}`);
+      assert.ok(cluster.pods.has(WARM_POD), "the runner may be running the script: its pod stays");
+    });
+
+    // Failing: launch() keeps the slot it reserved when the claim throws (the cold path releases it),
+    // so the retry takes the run for one whose pod went missing instead of starting it.
+    it("is started, not lost, when its claim failed once on a passing apiserver fault", async () => {
+      const { cluster, warm, create, reconcile, clock, addPoolPod } = warmSetup();
+      addPoolPod();
+      create("a");
+      warm.failClaims = 1;
+      await assert.rejects(reconcile("a"), /Timeout/);
+      clock.now += 10_000;
+      await reconcile("a");
+      const status = cluster.run("a")?.status;
+      assert.equal(status?.error, undefined, `${status?.error?.type}: ${status?.error?.message}`);
+      assert.equal(status?.podName, POOL_POD, "the retry claims the pod");
+    });
+
+    // Failing: relaunch() deletes the warm pod before the run's status stops naming it; when creating
+    // the cold pod then fails once, the retry finds neither pod nor reservation, and podMissing ends
+    // the run as "disappeared" instead of starting it again.
+    it("is started again cold, not lost, when creating its own pod failed once after its warm pod ran nothing", async () => {
+      const { cluster, warm, reconcile, clock } = await claimed();
+      warm.answers = { kind: "unrun", reason: "no request arrived" };
+      cluster.failPodCreates = 1;
+      await assert.rejects(reconcile("a"), /leader changed/);
+      // The work queue retries; by then the grace for a missing pod has passed.
+      clock.now += 10_000;
+      await reconcile("a");
+      assertStartedAgainCold(cluster);
     });
   });
 });

@@ -28,7 +28,7 @@ import { type SlotView, Slots } from "./slots.js";
 import { runPodOf, statusFromEnvelope, statusFromPod } from "./statusFromPod.js";
 import { StatusWriter, type WriteResult } from "./statusWriter.js";
 import type { ProcessResult } from "./workqueue.js";
-import { poolServes, startedWarm } from "./warmPool.js";
+import { claimedAt, poolServes, startedWarm } from "./warmPool.js";
 import type { WarmRuns } from "./warmRuns.js";
 
 export interface ReconcileDeps {
@@ -41,7 +41,7 @@ export interface ReconcileDeps {
   /** Told whether a run's pod started from its runtime's image (runtimeKeeper.ts). */
   images: { observedImage(runtime: RunRuntime, ok: boolean, message?: string): void };
   /** Claims warm pods and talks to them (warmRuns.ts). */
-  warm: Pick<WarmRuns, "claim" | "send" | "answer" | "forget">;
+  warm: Pick<WarmRuns, "claim" | "send" | "answer" | "forget" | "claimedPod">;
   config: Config;
   metrics: Metrics;
   events: { record(run: ScriptRun, note: EventNote): Promise<void> };
@@ -109,7 +109,9 @@ export class Reconciler {
     // Only a run that started warm, or whose status does not say yet (claimed just before a
     // restart), can have a claimed pod: the others need no look through the namespace's pods.
     if (run.status?.start !== "warm" && run.status?.podName !== undefined) return undefined;
-    return this.deps.pods.list(namespace).find((p) => ownerRunUid(p) === uid && startedWarm(p) && !p.metadata?.deletionTimestamp);
+    const claimed = this.deps.pods.list(namespace).find((p) => ownerRunUid(p) === uid && startedWarm(p) && !p.metadata?.deletionTimestamp);
+    // Claimed a moment ago: the cache may not show the claim yet, but the claim's answer does.
+    return claimed ?? this.deps.warm.claimedPod(keyOf(run), this.deps.config.podGoneGraceSeconds * 1000);
   }
 
   /** A new run: refuse it, queue it, or create its ConfigMap and pod on its runtime as it is now. */
@@ -149,16 +151,23 @@ export class Reconciler {
    * ready and fits, else on a pod made for it. */
   private async launch(key: string, run: ScriptRun, runtime: Runtime, request: RunnerRequest, heardAt: number, warm = true): Promise<ProcessResult> {
     const { config, metrics, log, events } = this.deps;
-    const claimed = warm && poolServes(runtime, request) ? await this.deps.warm.claim(run, runtime, request) : undefined;
+    let claimed: V1Pod | undefined;
+    try {
+      claimed = warm && poolServes(runtime, request) ? await this.deps.warm.claim(run, runtime, request) : undefined;
+    } catch (err) {
+      // Had the claim landed after all, the retry finds the pod by its owner and resumes it.
+      this.slots.release(key);
+      throw err;
+    }
     if (claimed) {
       this.deps.warm.send(key, claimed, request);
       const pod = runPodOf(claimed);
       observeStage(metrics, "pod_claimed", (this.now() - heardAt) / 1000);
       metrics.runsStarted.inc({ start: "warm" });
       log.info({ run: key, pod: pod.name }, "Claimed warm pod");
+      // The script starts at the claim: the pod's container started long before, for whichever run came.
+      await this.statuses.write(key, run, podStatus(run, pod, isoTime(claimedAt(claimed) ?? this.now()), this.now()));
       await events.record(run, { type: "Normal", reason: "Claimed", message: `Claimed warm pod ${pod.name}` });
-      // The script starts now: the pod's container started long before, for whichever run came.
-      await this.statuses.write(key, run, podStatus(run, pod, isoTime(this.now()), this.now()));
       return { requeueAfterMs: (request.timeoutSeconds + config.deadlineGraceSeconds) * 1000 };
     }
     try {
@@ -184,21 +193,23 @@ export class Reconciler {
     return { requeueAfterMs: config.podStartTimeoutSeconds * 1000 };
   }
 
-  /** A warm pod that ran nothing (it got no whole request): remove it and start the run again on a
-   * pod made for it. Nothing ran, so nothing runs twice. */
+  /** A warm pod that ran nothing (it got no whole request): start the run again on a pod made for
+   * it, then remove the warm pod. Nothing ran, so nothing runs twice; until the cold pod exists the
+   * warm pod stays, so a retry after a failure here finds it and comes back here. */
   private async relaunch(key: string, run: ScriptRun, pod: V1Pod, reason: string, heardAt: number): Promise<ProcessResult> {
     const { kube, log, events, config } = this.deps;
     const { namespace = "" } = run.metadata;
     log.warn({ run: key, pod: pod.metadata?.name, reason }, "Starting the run again: its warm pod ran nothing");
-    await events.record(run, { type: "Normal", reason: "WarmPodUnused", message: `Warm pod ${pod.metadata?.name} ran nothing (${reason}); starting the run on a pod of its own` });
-    await kube.deletePod(namespace, pod.metadata?.name ?? "");
-    this.deps.warm.forget(key);
     const choice = await this.deps.runtimes.choose(run.spec.runtime, namespace);
     if (!choice.ok) return this.refuse(key, run, runError("invalid_input", choice.reason));
     const resolution = resolveRequest(run.spec, runtimeLimits(choice.runtime, config.maxScriptBytes));
     if (!resolution.ok) return this.refuse(key, run, runError("invalid_input", resolution.reasons.join("; ")));
     this.slots.reserve(key, run, this.now());
-    return this.launch(key, run, choice.runtime, resolution.request, heardAt, false);
+    const started = await this.launch(key, run, choice.runtime, resolution.request, heardAt, false);
+    await kube.deletePod(namespace, pod.metadata?.name ?? "");
+    this.deps.warm.forget(key);
+    await events.record(run, { type: "Normal", reason: "WarmPodUnused", message: `Warm pod ${pod.metadata?.name} ran nothing (${reason}); started the run on a pod of its own` });
+    return started;
   }
 
   /** Creates the ConfigMap, then the pod; "foreign" when an earlier run's objects hold the names. */
@@ -265,8 +276,10 @@ export class Reconciler {
     return hint ? { ...status, error: { ...error, suggestions: [...(error.suggestions ?? []), hint] } } : status;
   }
 
-  /** Pod created → container running, from the pod's own timestamps (one-second resolution). */
+  /** Pod created → container running, from the pod's own timestamps (one-second resolution); a
+   * warm pod's container started before its run, which is no start of the run's. */
   private observePodStarted(pod: V1Pod, startedAt: string | undefined): void {
+    if (startedWarm(pod)) return;
     const startedMs = toMillis(startedAt);
     const createdMs = toMillis(pod.metadata?.creationTimestamp);
     if (startedMs !== undefined && createdMs !== undefined) observeStage(this.deps.metrics, "pod_started", (startedMs - createdMs) / 1000);

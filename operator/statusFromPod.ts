@@ -14,7 +14,7 @@ import type { RunError, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { RUNNER_CONTAINER } from "./names.js";
 import { requiresObjectResult, runtimeOfPod } from "./podSpec.js";
 import { type FinishSettings, type RunOutcome, type RunPod, finishedStatus, podStatus } from "./runStatus.js";
-import { startedWarm } from "./warmPool.js";
+import { claimedAt, startedWarm } from "./warmPool.js";
 
 // Waiting reasons no retry of the kubelet's can cure: the run fails at once rather than at the start timeout.
 const HOPELESS = ["ErrImageNeverPull", "InvalidImageName"];
@@ -75,15 +75,15 @@ export function runPodOf(pod: V1Pod): RunPod {
 }
 
 /** When the run began in its pod: a cold pod's container start; a warm pod's container started
- * before the run, which began when it was claimed (recorded then in status.startedAt). */
-function runStartedMs(run: ScriptRun, pod: V1Pod, containerStartedAt: Date | string | undefined): number | undefined {
-  return startedWarm(pod) ? toMillis(run.status?.startedAt) : toMillis(containerStartedAt);
+ * before the run, which began when the pod was claimed (the claim writes when on the pod). */
+function runStartedMs(pod: V1Pod, containerStartedAt: Date | string | undefined): number | undefined {
+  return startedWarm(pod) ? claimedAt(pod) : toMillis(containerStartedAt);
 }
 
 /** The status of a run whose warm pod answered with its envelope on the attach stream. */
 export function statusFromEnvelope(run: ScriptRun, pod: V1Pod, envelope: Envelope, now: number, settings: ObserveSettings): Observation {
   const { name, runtime, start } = runPodOf(pod);
-  const startedMs = runStartedMs(run, pod, undefined);
+  const startedMs = runStartedMs(pod, undefined);
   const frame: Omit<RunOutcome, "error"> = {
     podName: name, runtime, start, finishedAt: isoTime(now),
     ...(startedMs !== undefined ? { startedAt: isoTime(startedMs) } : {}),
@@ -96,7 +96,7 @@ function terminatedOutcome(run: ScriptRun, pod: V1Pod, container: V1ContainerSta
   settings: ObserveSettings, now: number): RunOutcome | "needsLog" | { unrun: string } {
   const terminated = container.state!.terminated!;
   const { name, runtime, start } = runPodOf(pod);
-  const startedMs = runStartedMs(run, pod, terminated.startedAt);
+  const startedMs = runStartedMs(pod, terminated.startedAt);
   const frame: Omit<RunOutcome, "error"> = {
     podName: name,
     runtime,
@@ -160,7 +160,7 @@ export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: strin
   }
 
   const runPod = runPodOf(pod);
-  const startedMs = container?.state?.running ? runStartedMs(run, pod, container.state.running.startedAt) : undefined;
+  const startedMs = container?.state?.running ? runStartedMs(pod, container.state.running.startedAt) : undefined;
   const startedAt = startedMs !== undefined ? isoTime(startedMs) : undefined;
   const { runtime, start } = runPod;
   const frame = { podName, runtime, start, ...(startedAt ? { startedAt } : {}) };

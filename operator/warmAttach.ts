@@ -25,7 +25,7 @@ export class PodAttacher implements Attacher {
   constructor(private readonly kc: KubeConfig) {}
 
   async run(namespace: string, pod: string, frame: string | undefined, timeoutMs: number): Promise<AttachResult> {
-    const chunks: Buffer[] = [];
+    const pieces: Buffer[] = [];
     let size = 0;
     let settle: (result: AttachResult) => void = () => {};
     const answered = new Promise<AttachResult>((resolve) => {
@@ -33,11 +33,10 @@ export class PodAttacher implements Attacher {
     });
     const stdout = new Writable({
       write(chunk: Buffer, _encoding, done) {
-        chunks.push(chunk);
+        const end = chunk.indexOf(0x0a);
+        pieces.push(end >= 0 ? chunk.subarray(0, end) : chunk);
         size += chunk.length;
-        const text = Buffer.concat(chunks).toString("utf8");
-        const end = text.indexOf("\n");
-        if (end >= 0) settle(lineResult(text.slice(0, end)));
+        if (end >= 0) settle(lineResult(Buffer.concat(pieces).toString("utf8")));
         else if (size > MAX_LINE_BYTES) settle({ kind: "dropped", reason: `the runner's line passed ${MAX_LINE_BYTES} bytes` });
         done();
       },
@@ -48,9 +47,12 @@ export class PodAttacher implements Attacher {
     });
     const stdin = new PassThrough();
     const timer = setTimeout(() => settle({ kind: "dropped", reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
-    let socket: Awaited<ReturnType<Attach["attach"]>> | undefined;
+    const connecting = new Attach(this.kc).attach(namespace, pod, RUNNER_CONTAINER, stdout, null, stdin, false);
+    // The handshake may hang too: the timeout bounds it, and a socket that opens after is closed.
+    connecting.then((socket) => answered.then(() => socket.close()), () => undefined);
     try {
-      socket = await new Attach(this.kc).attach(namespace, pod, RUNNER_CONTAINER, stdout, null, stdin, false);
+      const socket = await Promise.race([connecting, answered.then(() => undefined)]);
+      if (!socket) return await answered;
       socket.on("close", () => settle({ kind: "dropped", reason: "the attach stream closed before the runner's answer" }));
       socket.on("error", (err: unknown) => settle({ kind: "dropped", reason: `the attach stream failed: ${String(err)}` }));
       stdin.end(frame ?? "");
@@ -59,7 +61,6 @@ export class PodAttacher implements Attacher {
       return { kind: "dropped", reason: `could not attach: ${String((err as Error).message ?? err)}` };
     } finally {
       clearTimeout(timer);
-      socket?.close();
     }
   }
 }

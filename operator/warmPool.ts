@@ -20,6 +20,9 @@ export const POOL_LABEL = "scriptrun.dev/warm-pool";
 export const TEMPLATE_LABEL = "scriptrun.dev/warm-template";
 /** On a claimed pod: how its run started. */
 export const START_ANNOTATION = "scriptrun.dev/start";
+/** On a claimed pod: when the claim was made, which is when its run started (its container
+ * started long before, for whichever run would come). */
+export const CLAIMED_AT_ANNOTATION = "scriptrun.dev/claimed-at";
 
 export interface PoolPod {
   pod: V1Pod;
@@ -92,7 +95,7 @@ export function claimPatch(pod: V1Pod, run: ScriptRun, request: RunnerRequest, g
     metadata: {
       resourceVersion: pod.metadata?.resourceVersion,
       labels: { [POOL_LABEL]: null, [TEMPLATE_LABEL]: null, [RUN_LABEL]: runLabelValue(name) },
-      annotations: { [START_ANNOTATION]: "warm" },
+      annotations: { [START_ANNOTATION]: "warm", [CLAIMED_AT_ANNOTATION]: new Date(now).toISOString() },
       ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name, uid, controller: true, blockOwnerDeletion: true }],
     },
     spec: { activeDeadlineSeconds: ageSeconds + request.timeoutSeconds + graceSeconds },
@@ -100,6 +103,7 @@ export function claimPatch(pod: V1Pod, run: ScriptRun, request: RunnerRequest, g
 }
 
 export const startedWarm = (pod: V1Pod) => pod.metadata?.annotations?.[START_ANNOTATION] === "warm";
+export const claimedAt = (pod: V1Pod) => toMillis(pod.metadata?.annotations?.[CLAIMED_AT_ANNOTATION]);
 
 /** The request as the warm runner reads it: one line, its JSON's SHA-256 first, so that a cut
  * or garbled request is never run. */

@@ -11,13 +11,15 @@ import type { Runtime } from "../core/runtime.js";
 import type { ScriptRun } from "../crds/schema.js";
 import type { Kube } from "./kube.js";
 import type { Attacher, AttachResult } from "./warmAttach.js";
-import { POOL_LABEL, claimPatch, poolPodState, requestFrame } from "./warmPool.js";
+import { POOL_LABEL, claimPatch, claimedAt, poolPodState, requestFrame } from "./warmPool.js";
 
 /** Tries of an attach that dropped before the runner answered (its pod still running). */
 const ATTACH_TRIES = 3;
 
 interface Attachment {
   pod: string;
+  /** The pod as the claim left it, until the cache has it. */
+  claimed?: V1Pod;
   inFlight: boolean;
   tries: number;
   result?: AttachResult;
@@ -65,6 +67,15 @@ export class WarmRuns {
   /** Sends the run's request to its claimed pod; the key is queued again once the runner answers. */
   send(key: string, pod: V1Pod, request: RunnerRequest): void {
     this.attach(key, pod, requestFrame(request), request.timeoutSeconds);
+    this.attachments.get(key)!.claimed = pod;
+  }
+
+  /** The pod this process claimed for the run, as the claim returned it, for `withinMs` of the claim
+   * (the cache may lag that long; later, the cache's word on the pod is the one to go by). */
+  claimedPod(key: string, withinMs: number): V1Pod | undefined {
+    const claimed = this.attachments.get(key)?.claimed;
+    const at = claimed && claimedAt(claimed);
+    return at !== undefined && this.now() - at <= withinMs ? claimed : undefined;
   }
 
   /**
@@ -87,7 +98,7 @@ export class WarmRuns {
 
   private attach(key: string, pod: V1Pod, frame: string | undefined, timeoutSeconds: number, tries = 0): void {
     const { namespace = "", name = "" } = pod.metadata ?? {};
-    const attachment: Attachment = { pod: name, inFlight: true, tries: tries + 1 };
+    const attachment: Attachment = { pod: name, inFlight: true, tries: tries + 1, claimed: this.attachments.get(key)?.claimed };
     this.attachments.set(key, attachment);
     // The runner answers within its timeout; the grace covers its start and the stream.
     const timeoutMs = (timeoutSeconds + this.deps.graceSeconds) * 1000;

@@ -209,11 +209,16 @@ def deliver(answer, termination_log):
             f.write(termination_message(answer))
 
 
-def _terminated(handle, signum, _frame):
-    """SIGTERM to a warm runner (its pool scaled down, its pod deleted): the sandbox and this process
-    end at once, and nothing is printed."""
+def _terminated(handle, waiting, termination_log, signum, _frame):
+    """SIGTERM to a warm runner (its pool scaled down, its pod deleted, its deadline passed): the
+    sandbox and this process end at once, and nothing is printed. Stopped before a request came,
+    it says in its termination message that it ran nothing, so that a run whose request never
+    reached it (a claim whose attach never connected) is started again, not failed."""
     if isinstance(handle, Sandbox):
         handle.kill()
+    if waiting["request"] and termination_log:
+        with open(termination_log, "w", encoding="utf-8") as f:
+            f.write(termination_message({"unrun": True, "reason": "stopped before a request arrived"}))
     os._exit(128 + signum)
 
 
@@ -225,9 +230,11 @@ def serve_warm(termination_log):
         handle = start_sandbox(bounds, waits=True)
     except Exception as exc:  # said in the envelope once a request comes, as a cold run would say it
         handle = exc
-    signal.signal(signal.SIGTERM, functools.partial(_terminated, handle))
+    waiting = {"request": True}
+    signal.signal(signal.SIGTERM, functools.partial(_terminated, handle, waiting, termination_log))
     try:
         text, arrived = warm.read_request(sys.stdin.fileno()), time.monotonic()
+        waiting["request"] = False
     except warm.Unrun as unrun:
         if isinstance(handle, Sandbox):
             handle.close()

@@ -227,12 +227,14 @@ def test_a_script_cannot_forge_the_runners_line(tmp_path):
     assert envelope["result"] == "real" and "unrun" not in envelope and "forged" in envelope["stdout"]
 
 
-def test_sigterm_while_waiting_ends_the_runner_and_its_sandbox_at_once_saying_nothing(tmp_path):
+def test_sigterm_while_waiting_ends_the_runner_and_its_sandbox_at_once_printing_nothing_and_saying_unrun(tmp_path):
     warm = Warm(tmp_path)
     reporter = warm.reporter()
     warm.proc.send_signal(signal.SIGTERM)
     out, _ = warm.proc.communicate(timeout=5)
-    assert out == b"" and warm.proc.returncode == 128 + signal.SIGTERM and not warm.log.exists()
+    assert out == b"" and warm.proc.returncode == 128 + signal.SIGTERM
+    # A run whose request never reached this pod (an attach that never connected) starts again.
+    assert json.loads(warm.log.read_text()) == {"unrun": True, "reason": "stopped before a request arrived"}
     deadline = time.monotonic() + 5
     while os.path.exists(f"/proc/{reporter}") and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -256,3 +258,15 @@ def test_a_warm_nsjail_has_no_lifetime_of_its_own_while_a_cold_one_keeps_its_bac
     flag = lambda cmd: cmd[cmd.index("--time_limit") + 1]
     assert flag(sandbox.nsjail_command(limits, (7, 8), lifetime=0)) == "0"
     assert flag(sandbox.nsjail_command(limits, (7, 8))) == "301"
+
+
+def test_sigterm_during_a_run_does_not_say_unrun(tmp_path):
+    warm = Warm(tmp_path)
+    warm.reporter()
+    warm.proc.stdin.write(frame({"script": "import time\ndef main():\n    time.sleep(30)\n", "timeoutSeconds": 60}))
+    warm.proc.stdin.close()
+    time.sleep(1)  # the request read, the script asleep
+    warm.proc.send_signal(signal.SIGTERM)
+    warm.proc.wait(timeout=5)
+    assert warm.proc.returncode == 128 + signal.SIGTERM
+    assert not warm.log.exists() or "unrun" not in warm.log.read_text()

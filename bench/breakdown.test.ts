@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type StageMeans, overheads, segmentsOf, stageMeans } from "./breakdown.js";
+import { type StageMeans, overheads, segmentsOf, stageMeans, warmMarks } from "./breakdown.js";
 import type { RunSample } from "./paths.js";
 import { parseMetrics } from "./prometheus.js";
 
@@ -7,7 +7,7 @@ const run = (start: number, created: number, done: number, end: number, extra: P
   ({ start, end, pod: { created, done }, ...extra });
 
 const means = (ms: Partial<Record<keyof StageMeans, number>>): StageMeans => Object.fromEntries(
-  ["queue", "preflight", "pod_created", "pod_started", "execution", "status_written", "api_preflight", "api_execute"]
+  ["queue", "preflight", "pod_created", "pod_claimed", "pod_started", "execution", "status_written", "api_preflight", "api_execute"]
     .map((stage) => [stage, ms[stage as keyof StageMeans] === undefined ? { count: 0, meanMs: Number.NaN } : { count: 2, meanMs: ms[stage as keyof StageMeans]! }]),
 ) as StageMeans;
 
@@ -38,6 +38,25 @@ describe("the stage breakdown", () => {
     const segments = segmentsOf("job", jobs);
     assert.deepEqual(segments, [{ name: "Job → pod", ms: 400 }, { name: "pod: created → exit reported", ms: 1000 },
       { name: "Job marked complete", ms: 1100 }, { name: "log read", ms: 100 }]);
+  });
+
+  it("cuts a warm run at its claim and its finish, into the claim, the attach, the script, the status write and the answer", () => {
+    // start 0; pod claimed (seen owned by the run) at 60; status Running seen at 80; run seen finished at 160; answer at 165.
+    const warm = (extra: Partial<RunSample> = {}): RunSample => ({ start: 0, end: 165, pod: { created: 60 },
+      run: { created: 30, running: 80, finished: 160, start: "warm" }, ...extra });
+    const cold = warm({ run: { created: 30, finished: 1900, start: "cold" }, end: 2000 });
+    const warmStages = means({ api_preflight: 2, preflight: 3, pod_claimed: 20, execution: 40, status_written: 15 });
+    const samples = [warm(), warm(), cold, warm({ error: "wrong" })];
+    const segments = segmentsOf("warm-execute", samples, warmStages);
+    assert.deepEqual(segments.map((s) => s.name), ["API preflight", "API → controller", "controller preflight", "claim",
+      "attach", "script (harness)", "status write", "API answer"]);
+    assert.deepEqual(segments.map((s) => s.ms), [2, 38, 3, 17, 45, 40, 15, 5]);
+    assert.equal(total(segments), 165);
+    const viaRun = segmentsOf("warm-scriptrun", [warm({ end: 160 })], warmStages);
+    assert.deepEqual([viaRun[0]?.name, viaRun[0]?.ms, viaRun.at(-1)?.name, viaRun.at(-1)?.ms], ["create → controller", 40, "watch → client", 0]);
+    assert.equal(total(viaRun), 160);
+    assert.deepEqual(warmMarks(samples), { runs: 2, claimToRunningMs: 20, runningToFinishedMs: 80 });
+    assert.equal(warmMarks([cold]), undefined);
   });
 
   it("gives the direct path one segment, and leaves failed runs out everywhere", () => {

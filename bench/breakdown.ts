@@ -4,13 +4,16 @@
 // - the controller's and the API's histograms, scraped before and after a batch, split those parts
 //   into stages (means per run; pod_started rests on Kubernetes timestamps of one-second resolution,
 //   so it is only right on average, and so is the "pod exit reported" segment computed from it).
+// A warm run has no pod start: the watches mark when its pool pod was claimed (first seen owned by
+// the run) and when the run was seen finished, and the histograms split those parts into the
+// claim, the script and the status write; the rest is the attach.
 import type { Segment } from "./chart.js";
 import type { PathName } from "./options.js";
 import type { RunSample } from "./paths.js";
 import { type HistogramDelta, type Sample, histogramDelta } from "./prometheus.js";
 import { mean, round1 } from "./stats.js";
 
-export const CONTROLLER_STAGES = ["queue", "preflight", "pod_created", "pod_started", "execution", "status_written"] as const;
+export const CONTROLLER_STAGES = ["queue", "preflight", "pod_created", "pod_claimed", "pod_started", "execution", "status_written"] as const;
 export type StageName = (typeof CONTROLLER_STAGES)[number] | "api_preflight" | "api_execute";
 export type StageMeans = Record<StageName, HistogramDelta>;
 
@@ -46,11 +49,58 @@ export function overheads(samples: readonly RunSample[]): number[] {
 
 const segment = (name: string, ms: number): Segment => ({ name, ms: round1(ms) });
 
+type Marked = RunSample & { pod: { created: number }; run: { created: number; finished: number; running?: number } };
+
+/** The warm runs that finished right and whose claim and finish the watches saw. */
+export function warmMarked(samples: readonly RunSample[]): Marked[] {
+  return samples.filter((s): s is Marked => s.error === undefined && s.run?.start === "warm" && s.pod !== undefined
+    && s.run.finished !== undefined);
+}
+
+/** The segments of a warm path, cut as the cold ones: before the claim (the run created and the
+ * controller hearing of it, preflight, the claim), from the claim to the run seen finished (the
+ * attach: the request sent to the waiting runner and its envelope back, all but the script; the
+ * script; the status write), and the answer. Marks from the watches (pod claimed: first seen owned
+ * by the run; run seen finished), split by the stage histograms. */
+function warmSegments(path: "warm-execute" | "warm-scriptrun", samples: readonly RunSample[], m: (stage: StageName) => number): Segment[] {
+  const marked = warmMarked(samples);
+  const meanOver = (f: (s: Marked) => number) => mean(marked.map(f));
+  const before = meanOver((s) => s.pod.created - s.start);
+  const claimToFinished = meanOver((s) => s.run.finished - s.pod.created);
+  const answer = meanOver((s) => s.end - s.run.finished);
+  return [
+    ...(path === "warm-execute"
+      ? [segment("API preflight", m("api_preflight")), segment("API → controller", before - m("api_preflight") - m("pod_claimed"))]
+      : [segment("create → controller", before - m("pod_claimed"))]),
+    segment("controller preflight", m("preflight")),
+    segment("claim", m("pod_claimed") - m("preflight")),
+    segment("attach", claimToFinished - m("execution") - m("status_written")),
+    segment("script (harness)", m("execution")),
+    segment("status write", m("status_written")),
+    segment(path === "warm-execute" ? "API answer" : "watch → client", answer),
+  ];
+}
+
+/** Where a warm batch's time between the claim and the finish went, as the ScriptRun watch saw
+ * its status change: claim → status Running (the controller's first write after the claim), and
+ * Running → finished (the rest: its Event, the answer, the final write). Means, in ms. */
+export function warmMarks(samples: readonly RunSample[]): { runs: number; claimToRunningMs: number; runningToFinishedMs: number } | undefined {
+  const marked = warmMarked(samples).filter((s) => s.run.running !== undefined);
+  if (marked.length === 0) return undefined;
+  return {
+    runs: marked.length,
+    claimToRunningMs: round1(mean(marked.map((s) => s.run.running! - s.pod.created))),
+    runningToFinishedMs: round1(mean(marked.map((s) => s.run.finished - s.run.running!))),
+  };
+}
+
 /** The stacked segments of one batch, in order; they add up to the batch's mean total. `stages`:
- * what the controller and the API observed meanwhile (paths A and B). */
+ * what the controller and the API observed meanwhile (paths A and B, warm or not). */
 export function segmentsOf(path: PathName, samples: readonly RunSample[], stages?: StageMeans): Segment[] {
   const ok = samples.filter((s) => s.error === undefined);
   if (path === "direct") return [segment("runner on the host", mean(ok.map((s) => s.end - s.start)))];
+  const m = (stage: StageName) => (stages && stages[stage].count > 0 ? stages[stage].meanMs : 0);
+  if (path === "warm-execute" || path === "warm-scriptrun") return warmSegments(path, samples, m);
   const before = meanOf(samples, (s) => s.pod.created - s.start);
   const during = meanOf(samples, (s) => s.pod.done - s.pod.created);
   if (path === "job") {
@@ -60,7 +110,6 @@ export function segmentsOf(path: PathName, samples: readonly RunSample[], stages
       segment("Job marked complete", jobDone), segment("log read", read)];
   }
   const after = meanOf(samples, (s) => s.end - s.pod.done);
-  const m = (stage: StageName) => (stages && stages[stage].count > 0 ? stages[stage].meanMs : 0);
   const podTime = m("pod_started") + m("execution");
   return [
     ...(path === "execute"

@@ -7,7 +7,8 @@ describe("the bench options", () => {
     assert.equal(o.quick, false);
     assert.equal(o.runs, 30);
     assert.deepEqual(o.concurrency, [1, 4, 16]);
-    assert.deepEqual(o.paths, ["execute", "scriptrun", "job", "direct"]);
+    assert.deepEqual(o.paths, ["execute", "scriptrun", "job", "direct", "warm-execute", "warm-scriptrun"]);
+    assert.deepEqual([o.warmPool, o.warmWait, o.warmRefills, o.warmIdleSeconds], [4, "ready", 5, 30]);
     assert.deepEqual(o.workloads, ["hello", "print", "numpy"]);
     assert.equal(o.throughputSeconds, 60);
     assert.equal(o.fixtureRuns, 10000);
@@ -36,6 +37,19 @@ describe("the bench options", () => {
     assert.deepEqual(benchOptions({ BENCH_QUICK: "1" }).overload, [50]);
     assert.deepEqual(benchOptions({ BENCH_OVERLOAD: "0" }).overload, []);
     assert.throws(() => benchOptions({ BENCH_OVERLOAD: "lots" }), /BENCH_OVERLOAD/);
+  });
+
+  it("measure the warm paths on a pool of BENCH_WARM_POOL pods, and nothing warm with 0", () => {
+    assert.deepEqual([benchOptions({ BENCH_QUICK: "1" }).warmRefills, benchOptions({ BENCH_QUICK: "1" }).warmIdleSeconds], [3, 20]);
+    assert.equal(benchOptions({ BENCH_WARM_POOL: "2" }).warmPool, 2);
+    const none = benchOptions({ BENCH_WARM_POOL: "0" });
+    assert.equal(none.warmPool, 0);
+    assert.deepEqual(none.paths, ["execute", "scriptrun", "job", "direct"]);
+    assert.throws(() => benchOptions({ BENCH_WARM_POOL: "0", BENCH_PATHS: "warm-execute" }), /BENCH_PATHS/);
+    assert.throws(() => benchOptions({ BENCH_WARM_POOL: "51" }), /BENCH_WARM_POOL/);
+    assert.equal(benchOptions({ BENCH_WARM_WAIT: "full" }).warmWait, "full");
+    assert.equal(benchOptions({ BENCH_WARM_WAIT: "quiet" }).warmWait, "quiet");
+    assert.throws(() => benchOptions({ BENCH_WARM_WAIT: "empty" }), /BENCH_WARM_WAIT/);
   });
 
   it("refuse what they cannot use, naming the variable", () => {

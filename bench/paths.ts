@@ -1,6 +1,9 @@
-// The four ways a script can be run, each timed from the caller's side:
+// The ways a script can be run, each timed from the caller's side:
 //   A execute    POST /execute on the API, until its answer is read
 //   B scriptrun  a ScriptRun created with client-node, until a watch shows it finished
+//   warm-execute, warm-scriptrun
+//                A and B naming the bench's warm runtime, whose pool has a pod ready for the run
+//                (each waits, untimed, for one: see WarmGate), so that the run claims it
 //   C job        a plain batch/v1 Job with the same runner image, pod and request (the controller's
 //                own buildPod/buildConfigMap), until the Job is complete and the envelope is read
 //                back from the pod's log
@@ -8,6 +11,7 @@
 //                the sandbox and Python with no pod
 // Every run's answer is checked; a wrong one counts as an error, never as a fast success.
 import { spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { randomUUID } from "node:crypto";
 import { BatchV1Api, CoreV1Api, type KubeConfig, type KubernetesObject, type V1Job, type V1Pod } from "@kubernetes/client-node";
 import { newRunName } from "../api/runNames.js";
@@ -20,7 +24,8 @@ import { RUNNER_CONTAINER } from "../operator/names.js";
 import { buildConfigMap, buildPod } from "../operator/podSpec.js";
 import { createRun } from "../test/cluster/controller.js";
 import type { PathName } from "./options.js";
-import type { ObjectWatch, PodLife, PodTimeline } from "./watch.js";
+import type { WarmGate } from "./warm.js";
+import type { ObjectWatch, PodLife, PodTimeline, RunLife, RunTimeline } from "./watch.js";
 import type { Workload } from "./workload.js";
 
 /** The Python of the runner image (Debian's), which has numpy; pyenv shims would add their own start-up. */
@@ -40,6 +45,8 @@ export interface RunSample {
   complete?: number;
   /** Why the run did not give the right answer. */
   error?: string;
+  /** Paths A and B: the ScriptRun as the bench's watch saw it (its status.start says warm or cold). */
+  run?: RunLife;
 }
 
 export interface BenchContext {
@@ -53,6 +60,10 @@ export interface BenchContext {
   runs: ObjectWatch<KubernetesObject>;
   jobs: ObjectWatch<V1Job>;
   pods: PodTimeline;
+  runLives: RunTimeline;
+  /** The bench's warm runtime and the gate its runs wait at, when it has one; `settleMs`: how long
+   * a run waits more once through the gate (BENCH_WARM_WAIT=quiet). */
+  warm?: { runtime: string; gate: WarmGate; settleMs: number };
 }
 
 export type PathRunner = (workload: Workload) => Promise<RunSample>;
@@ -83,10 +94,11 @@ interface ExecuteAnswer {
   error?: { type?: string; message?: string } | null;
 }
 
-/** POST /execute with `script`; the answer's body, and when it was read. */
-export async function postExecute(apiUrl: string, script: string): Promise<{ status: number; body: ExecuteAnswer; at: number }> {
+/** POST /execute with `script` (on `runtime`, when given); the answer's body, and when it was read. */
+export async function postExecute(apiUrl: string, script: string, runtime?: string): Promise<{ status: number; body: ExecuteAnswer; at: number }> {
   const response = await fetch(`${apiUrl}/execute`, {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ script }),
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify(runtime === undefined ? { script } : { script, runtime }),
   });
   const body = await response.json() as ExecuteAnswer;
   return { status: response.status, body, at: performance.now() };
@@ -95,30 +107,64 @@ export async function postExecute(apiUrl: string, script: string): Promise<{ sta
 const failure = (error: { type?: string; message?: string } | null | undefined) =>
   `the run failed: ${error?.type ?? "?"}: ${(error?.message ?? "").slice(0, 200)}`;
 
-export function pathRunner(path: PathName, ctx: BenchContext): PathRunner {
+/** `gated: false`: a warm path's runs go at once, pod ready or not (the burst, the refill). */
+export function pathRunner(path: PathName, ctx: BenchContext, { gated: gating = true } = {}): PathRunner {
   const core = ctx.kc.makeApiClient(CoreV1Api);
   const batch = ctx.kc.makeApiClient(BatchV1Api);
   const { namespace } = ctx;
 
-  const execute: PathRunner = (workload) => timed(async (sample) => {
-    const { status, body, at } = await postExecute(ctx.apiUrl, workload.script);
-    sample.end = at;
-    if (body.name) sample.pod = ctx.pods.of(body.name);
-    if (status !== 200) throw new Error(`HTTP ${status}: ${JSON.stringify(body).slice(0, 200)}`);
-    if (!body.success) throw new Error(failure(body.error));
-    sample.error = workload.check(body.result, body.stdout ?? "");
-  });
+  /** The finished run as the bench's watch saw it (untimed: the answer is already in hand). */
+  const seen = async (sample: RunSample, name: string) => {
+    await ctx.runs.waitFor(name, (run) => isFinished(asRun(run).status?.phase), 10_000).catch(() => undefined);
+    sample.run = ctx.runLives.of(name);
+  };
 
-  const scriptrun: PathRunner = (workload) => timed(async (sample) => {
+  const execute = (runtime?: string): PathRunner => async (workload) => {
+    let name: string | null | undefined;
+    const sample = await timed(async (s) => {
+      const { status, body, at } = await postExecute(ctx.apiUrl, workload.script, runtime);
+      s.end = at;
+      name = body.name;
+      if (body.name) s.pod = ctx.pods.of(body.name);
+      if (status !== 200) throw new Error(`HTTP ${status}: ${JSON.stringify(body).slice(0, 200)}`);
+      if (!body.success) throw new Error(failure(body.error));
+      s.error = workload.check(body.result, body.stdout ?? "");
+    });
+    if (name) await seen(sample, name);
+    return sample;
+  };
+
+  const scriptrun = (runtime?: string): PathRunner => async (workload) => {
     const name = newRunName();
-    await createRun(namespace, name, { script: workload.script });
-    const { obj, at } = await ctx.runs.waitFor(name, (run) => isFinished(asRun(run).status?.phase), RUN_TIMEOUT_MS);
-    sample.end = at;
-    sample.pod = ctx.pods.of(name);
-    const { status } = asRun(obj);
-    if (status?.phase !== "Succeeded") throw new Error(failure(status?.error));
-    sample.error = workload.check(status.result ?? null, status.stdout ?? "");
-  });
+    const sample = await timed(async (s) => {
+      await createRun(namespace, name, { script: workload.script, ...(runtime !== undefined ? { runtime } : {}) });
+      const { obj, at } = await ctx.runs.waitFor(name, (run) => isFinished(asRun(run).status?.phase), RUN_TIMEOUT_MS);
+      s.end = at;
+      s.pod = ctx.pods.of(name);
+      const { status } = asRun(obj);
+      if (status?.phase !== "Succeeded") throw new Error(failure(status?.error));
+      s.error = workload.check(status.result ?? null, status.stdout ?? "");
+    });
+    await seen(sample, name);
+    return sample;
+  };
+
+  /** A warm path's run waits (untimed) at the gate until the pool has a pod ready for it. */
+  const gated = (run: PathRunner): PathRunner => async (workload) => {
+    const { gate, settleMs } = ctx.warm!;
+    try {
+      await gate.acquire(RUN_TIMEOUT_MS);
+      if (settleMs > 0) await sleep(settleMs);
+    } catch (err) {
+      const now = performance.now();
+      return { start: now, end: now, error: (err as Error).message };
+    }
+    try {
+      return await run(workload);
+    } finally {
+      gate.release();
+    }
+  };
 
   const job: PathRunner = async (workload) => {
     const name = `job-${newRunName().slice("run-".length)}`;
@@ -169,7 +215,16 @@ export function pathRunner(path: PathName, ctx: BenchContext): PathRunner {
     });
   };
 
-  return { execute, scriptrun, job, direct }[path];
+  if ((path === "warm-execute" || path === "warm-scriptrun") && !ctx.warm) throw new Error(`The ${path} path needs the bench's warm runtime`);
+  const runners: Record<PathName, () => PathRunner> = {
+    execute: () => execute(),
+    scriptrun: () => scriptrun(),
+    job: () => job,
+    direct: () => direct,
+    "warm-execute": () => (gating ? gated : (r: PathRunner) => r)(execute(ctx.warm!.runtime)),
+    "warm-scriptrun": () => (gating ? gated : (r: PathRunner) => r)(scriptrun(ctx.warm!.runtime)),
+  };
+  return runners[path]();
 }
 
 /** What the informer delivers for a ScriptRun (timestamps arrive as strings). */

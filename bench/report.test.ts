@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type BatchResult, type Results, formatTable, goals, headline } from "./report.js";
+import { type BatchResult, type Results, baselineOf, formatTable, goalTable, goals, headline } from "./report.js";
 import { summarize } from "./stats.js";
 
 const batch = (path: BatchResult["path"], concurrency: number, samples: number[], extra: Partial<BatchResult> = {}): BatchResult =>
@@ -31,12 +31,74 @@ describe("the bench report", () => {
   });
 
   it("holds the figures to the goals, counting a lost run against throughput", () => {
-    const [speedup, overhead, preflight, throughput, rss] = goals(headline(results), results);
+    const [speedup, overhead, preflight, throughput, rss] = goals(headline(results), results).slice(5);
     assert.deepEqual([speedup?.value, speedup?.met], [3.3, true]);
     assert.equal(overhead?.met, true);
     assert.equal(preflight?.met, true);
     assert.equal(throughput?.met, false);
     assert.equal(rss?.met, null);
+  });
+
+  it("leads with the warm paths' figures, the burst and the refill, and the cold runs of /execute apart", () => {
+    const warm: Results = {
+      ...results,
+      batches: [
+        batch("execute", 1, [900, 1000, 1100, 3000], { starts: { warm: 1, cold: 3 },
+          startLatency: { warm: summarize([3000]), cold: summarize([900, 1000, 1100]) } }),
+        batch("warm-execute", 1, [100, 120, 140]),
+        batch("warm-execute", 4, [400]),
+        batch("warm-scriptrun", 1, [90]),
+      ],
+      warm: {
+        runtime: "bench-x-warm", poolSize: 4, wait: "ready", firstFillMs: 3000, refill: summarize([1500, 2500]), idlePod: null, status: null,
+        burst: { calls: 8, poolSize: 4, servedWarm: 4, servedCold: 4, errors: 0, latency: summarize([100, 200, 2000, 2100]),
+          warmLatency: null, coldLatency: null, refillMs: 2500 },
+      },
+    };
+    const h = headline(warm);
+    assert.deepEqual([h.warm_execute_p50_ms, h.warm_execute_p95_ms, h.warm_scriptrun_p50_ms, h.cold_execute_p50_ms, h.execute_p50_ms],
+      [120, 138, 90, 1000, 1050]);
+    assert.deepEqual([h.warm_burst_p50_ms, h.warm_burst_served_warm, h.warm_refill_p50_ms], [1100, 4, 2000]);
+    assert.equal(headline(results).warm_execute_p50_ms, null);
+    assert.equal(headline(results).warm_burst_p50_ms, null);
+  });
+
+  it("holds warm /execute to the host's harness, 150 and 300 ms and the Job path, and the cold path to the baseline", () => {
+    const r: Results = {
+      ...results,
+      batches: [
+        batch("execute", 1, [2000, 2100, 2200], { startLatency: { warm: null, cold: summarize([2000, 2100, 2200]) } }),
+        batch("warm-execute", 1, [100, 120, 400]),
+        batch("job", 1, [3000]),
+        batch("direct", 1, [180]),
+      ],
+      baseline: { source: "git HEAD:bench/results/latest.json", date: null, quick: false, cold_execute_p50_ms: 2000, cpu: "AMD EPYC" },
+    };
+    const [vsDirect, p50, p95, vsJob, cold] = goals(headline(r), r);
+    assert.deepEqual([vsDirect?.value, vsDirect?.met], [0.67, true]);
+    assert.deepEqual([p50?.value, p50?.met], [120, true]);
+    assert.deepEqual([p95?.value, p95?.met], [372, false]);
+    assert.deepEqual([vsJob?.value, vsJob?.met], [25, true]);
+    assert.deepEqual([cold?.value, cold?.met], [1.05, true]);
+    assert.match(cold!.goal, /2100 ms \/ 2000 ms/);
+    assert.doesNotMatch(cold!.goal, /not this machine/);
+    assert.match(goals(headline(r), r, "Intel Xeon")[4]!.goal, /measured on AMD EPYC, not this machine/);
+    assert.doesNotMatch(goals(headline(r), r, "AMD EPYC")[4]!.goal, /not this machine/);
+    const slower = { ...r, baseline: { ...r.baseline!, cold_execute_p50_ms: 1900 } };
+    assert.equal(goals(headline(slower), slower)[4]?.met, false);
+    assert.equal(goals(headline(results), results)[4]?.met, null);
+  });
+
+  it("takes the baseline from a committed latest.json, before or after warm start", () => {
+    assert.deepEqual(baselineOf("s", JSON.stringify({ execute_p50_ms: 2017.2, quick: false, date: "d", machine: { cpu: "AMD EPYC" } })),
+      { source: "s", date: "d", quick: false, cold_execute_p50_ms: 2017.2, cpu: "AMD EPYC" });
+    assert.equal(baselineOf("s", JSON.stringify({ execute_p50_ms: 90, cold_execute_p50_ms: 1900 }))?.cold_execute_p50_ms, 1900);
+    assert.equal(baselineOf("s", "not json"), undefined);
+  });
+
+  it("prints the goals as a table, a missing figure as a dash", () => {
+    assert.equal(goalTable([{ goal: "fast", value: 1.5, met: true }, { goal: "small", value: null, met: null }, { goal: "x", value: 3, met: false }]),
+      "      goal   value\nmet   fast     1.5\nn/a   small      -\nMISS  x          3");
   });
 
   it("pads a table's columns, numbers to the right and a missing number as a dash", () => {

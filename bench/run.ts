@@ -1,8 +1,10 @@
 // `make bench` (scripts/bench.sh runs this): the same scripts through /execute, as ScriptRuns, as
-// plain Jobs and straight through the harness on the host; preflight alone; sustained throughput;
-// the controller's memory with many runs cached. Prints a table and writes
+// plain Jobs and straight through the harness on the host, and through /execute and as ScriptRuns on
+// a runtime with a warm pool; the pool's refill, a burst on it and an idle pool pod's cost;
+// preflight alone; sustained throughput; the controller's memory with many runs cached. Prints a table and writes
 // bench/results/latest.json and bench/results/stages.svg. bench/README.md explains every figure.
 // Needs the cluster of KUBECONFIG with the CRD and the runner image, and a built dist/.
+import { execFileSync } from "node:child_process";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BatchV1Api, CoreV1Api, CustomObjectsApi, type KubernetesListObject, type KubernetesObject, type V1Job, type V1Pod } from "@kubernetes/client-node";
@@ -13,24 +15,34 @@ import { PreflightClient } from "../core/preflight.js";
 import { resolveRequest } from "../core/request.js";
 import { runtimeLimits } from "../core/runtime.js";
 import { type Config, loadConfig } from "../operator/config.js";
+import { POOL_LABEL } from "../operator/warmPool.js";
 import { stopController } from "../test/cluster/controller.js";
 import { createNamespace, defaultRuntime, deleteNamespace, eventually, kc } from "../test/cluster/kube.js";
-import { type Scrape, overheads, segmentsOf, stageMeans } from "./breakdown.js";
+import { type Scrape, overheads, segmentsOf, stageMeans, warmMarks } from "./breakdown.js";
 import { renderChart } from "./chart.js";
 import { runBatch, runFor } from "./load.js";
 import { machine, versions } from "./machine.js";
 import { controllerMemory } from "./memory.js";
-import { type BenchOptions, benchOptions } from "./options.js";
+import { type BenchOptions, benchOptions, isWarmPath } from "./options.js";
 import { measureOverload } from "./overload.js";
-import { type BenchContext, HOST_PYTHON, RUNNER_PATH, pathRunner, postExecute, runProcess } from "./paths.js";
+import { type BenchContext, HOST_PYTHON, RUNNER_PATH, type RunSample, pathRunner, postExecute, runProcess } from "./paths.js";
 import { type ControllerProcess, assertBuilt, scrape, startBenchController, startBenchApi } from "./processes.js";
 import { total } from "./prometheus.js";
-import { type BatchResult, type Results, type Throughput, chartRows, goals, headline, latencyTable } from "./report.js";
+import {
+  type BatchResult, type Results, type Throughput, baselineOf, chartRows, goalTable, goals, headline, latencyTable,
+} from "./report.js";
 import { mean, round1, summarize } from "./stats.js";
-import { ObjectWatch, PodTimeline } from "./watch.js";
+import {
+  PoolCounter, WarmGate, type WarmResult, createWarmRuntime, deleteWarmRuntime, isReadyPoolPod, measureBurst, measureIdlePod,
+  measureRefill, poolFull, runtimeStatus,
+} from "./warm.js";
+import { ObjectWatch, PodTimeline, RunTimeline } from "./watch.js";
 import { SYNTAX_ERROR, WORKLOADS } from "./workload.js";
 
 const say = (line: string) => console.error(line);
+/** BENCH_WARM_WAIT=quiet: after the pool is full, long enough for the claimed pods of the runs
+ * before to be gone and the new pods' runners to have started their sandboxes. */
+const QUIET_MS = 3000;
 const interrupted = new AbortController();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
@@ -55,7 +67,20 @@ async function scrapeBoth(controller: ControllerProcess, apiUrl: string): Promis
   return { controller: c, api: a };
 }
 
-async function measureBatches(ctx: BenchContext, controller: ControllerProcess, options: BenchOptions, results: Results): Promise<void> {
+/** How the right answers' runs started, and each kind's latencies. */
+function startsOf(ok: readonly RunSample[]): Pick<BatchResult, "starts" | "startLatency"> {
+  const ms = (warm: boolean) => ok.filter((s) => (s.run?.start === "warm") === warm).map((s) => s.end - s.start);
+  const [warm, cold] = [ms(true), ms(false)];
+  return {
+    starts: { warm: warm.length, cold: cold.length },
+    startLatency: { warm: warm.length > 0 ? summarize(warm) : null, cold: cold.length > 0 ? summarize(cold) : null },
+  };
+}
+
+async function measureBatches(ctx: BenchContext, controller: ControllerProcess, options: BenchOptions, results: Results,
+  pool: PoolCounter | undefined): Promise<void> {
+  // A warm batch's runs wait for a ready pod each: more in flight than the pool has would only queue at the gate.
+  const measured = (path: BenchOptions["paths"][number], concurrency: number) => !isWarmPath(path) || concurrency <= options.warmPool;
   say("Warming up every path with every script once (not counted)");
   for (const path of options.paths) {
     for (const name of options.workloads) {
@@ -65,10 +90,13 @@ async function measureBatches(ctx: BenchContext, controller: ControllerProcess, 
   }
   for (const name of options.workloads) {
     for (const concurrency of options.concurrency) {
-      for (const path of options.paths) {
+      for (const path of options.paths.filter((p) => measured(p, concurrency))) {
         checkInterrupted();
+        // Every batch starts with the pool full: no batch pays for the refill of the one before.
+        if (pool) await poolFull(pool, options.warmPool);
         const run = pathRunner(path, ctx);
-        const viaController = path === "execute" || path === "scriptrun";
+        const viaController = path !== "job" && path !== "direct";
+        const warm = isWarmPath(path);
         const before = viaController ? await scrapeBoth(controller, ctx.apiUrl) : undefined;
         const samples = await runBatch(options.runs, concurrency, () => {
           checkInterrupted();
@@ -76,9 +104,12 @@ async function measureBatches(ctx: BenchContext, controller: ControllerProcess, 
         });
         const ok = samples.filter((s) => s.error === undefined);
         const firstError = samples.find((s) => s.error !== undefined)?.error;
+        // A warm path's figures are of its runs that started warm; any that started cold are counted in `starts`.
+        const counted = warm ? ok.filter((s) => s.run?.start === "warm") : ok;
         const result: BatchResult = {
-          path, workload: name, concurrency, latency: summarize(ok.map((s) => s.end - s.start)),
+          path, workload: name, concurrency, latency: summarize(counted.map((s) => s.end - s.start)),
           errors: samples.length - ok.length, ...(firstError !== undefined ? { firstError } : {}), segments: [],
+          ...(viaController ? startsOf(ok) : {}),
         };
         if (before) {
           // The last runs' stages are observed just after their status is written: wait for them.
@@ -88,16 +119,40 @@ async function measureBatches(ctx: BenchContext, controller: ControllerProcess, 
           15_000).catch(() => undefined);
           const stages = stageMeans(before, await scrapeBoth(controller, ctx.apiUrl));
           result.stages = stages;
-          result.overhead = summarize(overheads(samples));
-          result.overheadVsStagesMs = round1(mean(ok.map((s) => s.end - s.start)) - stages.pod_started.meanMs - stages.execution.meanMs);
+          if (!warm) {
+            result.overhead = summarize(overheads(samples));
+            result.overheadVsStagesMs = round1(mean(ok.map((s) => s.end - s.start)) - stages.pod_started.meanMs - stages.execution.meanMs);
+          }
         }
         result.segments = segmentsOf(path, samples, result.stages);
+        const marks = warm ? warmMarks(samples) : undefined;
+        if (marks) result.warmMarks = marks;
         results.batches.push(result);
-        say(`  ${path.padEnd(9)} ${name.padEnd(5)} c=${String(concurrency).padEnd(2)} p50 ${result.latency.p50} ms  p95 ${result.latency.p95} ms` +
-          `${result.errors ? `  ${result.errors} errors (${result.firstError})` : ""}`);
+        const cold = warm && result.starts && result.starts.cold > 0 ? `  ${result.starts.cold} started cold (left out)` : "";
+        say(`  ${path.padEnd(14)} ${name.padEnd(5)} c=${String(concurrency).padEnd(2)} p50 ${result.latency.p50} ms  p95 ${result.latency.p95} ms` +
+          `${result.errors ? `  ${result.errors} errors (${result.firstError})` : ""}${cold}`);
       }
     }
   }
+}
+
+/** The warm runtime's own figures: refill, burst, an idle pool pod, its status. */
+async function measureWarm(ctx: BenchContext, pool: PoolCounter, options: BenchOptions, firstFillMs: number | null): Promise<WarmResult> {
+  const { runtime } = ctx.warm!;
+  const size = options.warmPool;
+  say(`Warm pool: its refill (${options.warmRefills} times), a burst of ${2 * size} at once, an idle pod's CPU and memory`);
+  const refills = await measureRefill(ctx, pool, size, options.warmRefills);
+  const refill = summarize(refills);
+  say(`  refill (claim → ${size}/${size} ready): p50 ${refill.p50} ms, max ${refill.max} ms`);
+  const burst = await measureBurst(ctx, pool, size);
+  say(`  burst of ${burst.calls}: p50 ${burst.latency.p50} ms p95 ${burst.latency.p95} ms; ${burst.servedWarm} warm, ${burst.servedCold} cold, ` +
+    `${burst.errors} errors; pool full again ${burst.refillMs} ms after its first claim`);
+  const idlePod = await measureIdlePod(ctx.kc, ctx.namespace, runtime, pool, size, options.warmIdleSeconds);
+  for (const [source, usage] of Object.entries(idlePod)) {
+    if (usage) say(`  idle pool pod (${source}, ${usage.pods} pods, ${usage.seconds} s): ${usage.cpuMillicores} millicores (max ${usage.cpuMillicoresMax}), ` +
+      `working set ${usage.workingSetMiB} MiB, RSS ${usage.rssMiB} MiB`);
+  }
+  return { runtime, poolSize: size, wait: options.warmWait, firstFillMs, refill, burst, idlePod, status: await runtimeStatus(ctx.kc, runtime) };
 }
 
 async function measurePreflight(ctx: BenchContext, config: Config, options: BenchOptions, results: Results): Promise<void> {
@@ -165,7 +220,7 @@ async function measureThroughput(ctx: BenchContext, options: BenchOptions): Prom
   return throughput;
 }
 
-function watches(namespace: string, pods: PodTimeline) {
+function watches(namespace: string, pods: PodTimeline, runs: RunTimeline, podsChanged: (at: number) => void) {
   const log = createLogger("warn", "scriptrun-bench");
   const custom = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
@@ -174,14 +229,27 @@ function watches(namespace: string, pods: PodTimeline) {
     runs: new ObjectWatch<KubernetesObject>(kc, {
       what: "scriptruns", path: runsPath(namespace),
       list: () => custom.listNamespacedCustomObject({ ...RUNS, namespace }) as Promise<KubernetesListObject<KubernetesObject>>,
-    }, log),
+    }, log, (run, at) => runs.record(run, at)),
     jobs: new ObjectWatch<V1Job>(kc, {
       what: "jobs", path: `/apis/batch/v1/namespaces/${namespace}/jobs`, list: () => batch.listNamespacedJob({ namespace }),
     }, log),
     pods: new ObjectWatch<V1Pod>(kc, {
       what: "pods", path: `/api/v1/namespaces/${namespace}/pods`, list: () => core.listNamespacedPod({ namespace }),
-    }, log, (pod, at) => pods.record(pod, at)),
+    }, log, (pod, at) => {
+      pods.record(pod, at);
+      podsChanged(at);
+    }, (_pod, at) => podsChanged(at)),
   };
+}
+
+/** The committed latest.json, the cold path's figures before this checkout's changes. */
+function baseline(): Results["baseline"] {
+  const source = "git HEAD:bench/results/latest.json";
+  try {
+    return baselineOf(source, execFileSync("git", ["show", "HEAD:bench/results/latest.json"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes `text` to `path` whole or not at all. */
@@ -202,18 +270,47 @@ async function main(): Promise<void> {
 
   const namespace = await createNamespace("bench");
   const timeline = new PodTimeline();
-  const watched = watches(namespace, timeline);
+  const runLives = new RunTimeline();
+  const runtime = await defaultRuntime();
+  // The warm runtime's pool as the pod watch sees it; its gate lets warm runs go one ready pod at a time.
+  let warmRuntime: string | undefined;
+  const pool = options.warmPool > 0 ? new PoolCounter(() => watched.pods.list().filter((p) => isReadyPoolPod(p, warmRuntime ?? "")).length) : undefined;
+  const gate = pool ? new WarmGate(() => pool.ready, options.warmWait === "ready" ? 1 : options.warmPool) : undefined;
+  pool?.onChange(() => gate?.changed());
+  const watched = watches(namespace, timeline, runLives, (at) => pool?.update(at));
   let controller: ControllerProcess | undefined;
   let api: Awaited<ReturnType<typeof startBenchApi>> | undefined;
   try {
     await Promise.all([watched.runs.start(), watched.jobs.start(), watched.pods.start()]);
+    // Before the controller and the API start, so that both know it from their first list.
+    const created = performance.now();
+    if (pool) {
+      warmRuntime = await createWarmRuntime(kc, namespace, runtime.name, options.warmPool);
+      say(`Created runtime ${warmRuntime}: ${runtime.name}'s spec with a warm pool of ${options.warmPool} in ${namespace}`);
+    }
     controller = await startBenchController(namespace);
     api = await startBenchApi(namespace);
-    const ctx: BenchContext = { kc, namespace, apiUrl: api.url, config, runtime: await defaultRuntime(), runs: watched.runs, jobs: watched.jobs, pods: timeline };
+    const ctx: BenchContext = {
+      kc, namespace, apiUrl: api.url, config, runtime, runs: watched.runs, jobs: watched.jobs, pods: timeline, runLives,
+      ...(warmRuntime && gate ? { warm: { runtime: warmRuntime, gate, settleMs: options.warmWait === "quiet" ? QUIET_MS : 0 } } : {}),
+    };
+    let firstFillMs: number | null = null;
+    if (pool) {
+      firstFillMs = round1(await poolFull(pool, options.warmPool) - created);
+      say(`  its pool was full ${firstFillMs} ms after the runtime was created`);
+    }
     if (options.paths.includes("direct")) {
       results.pythonStartup = summarize(await runBatch(options.runs, 1, () => timeIt(() => runProcess(HOST_PYTHON, ["-c", "pass"]))));
     }
-    await measureBatches(ctx, controller, options, results);
+    await measureBatches(ctx, controller, options, results, pool);
+    if (pool && warmRuntime) {
+      checkInterrupted();
+      results.warm = await measureWarm(ctx, pool, options, firstFillMs);
+      // The phases below measure the cold path as before warm start: no pool in the namespace.
+      await deleteWarmRuntime(kc, warmRuntime);
+      await eventually("the warm pool's pods to be gone", async () =>
+        watched.pods.list().some((p) => p.metadata?.labels?.[POOL_LABEL] === warmRuntime) ? undefined : true, 120_000).catch(() => undefined);
+    }
     await measurePreflight(ctx, config, options, results);
     results.throughput = await measureThroughput(ctx, options);
     if (options.overload.length > 0) {
@@ -224,6 +321,7 @@ async function main(): Promise<void> {
     await Promise.all([watched.runs.stop(), watched.jobs.stop(), watched.pods.stop()]);
     if (api) await stopController(api.child);
     if (controller) await stopController(controller.child);
+    if (warmRuntime) await deleteWarmRuntime(kc, warmRuntime);
     await deleteNamespace(namespace);
   }
   if (options.fixtureRuns > 0) {
@@ -234,6 +332,7 @@ async function main(): Promise<void> {
       `${results.memory.bytesPerRun} bytes per run`);
   }
 
+  results.baseline = baseline();
   const figures = headline(results);
   const report = {
     ...figures,
@@ -242,7 +341,7 @@ async function main(): Promise<void> {
     options,
     machine: host,
     versions: pinned,
-    goals: goals(figures, results),
+    goals: goals(figures, results, host.cpu),
     ...results,
   };
   mkdirSync(options.outDir, { recursive: true });
@@ -256,8 +355,16 @@ async function main(): Promise<void> {
 
   console.log(latencyTable(results));
   console.log("");
-  for (const goal of report.goals) {
-    console.log(`${goal.met === null ? "n/a " : goal.met ? "met " : "MISS"}  ${goal.goal}: ${goal.value ?? "-"}`);
+  console.log(goalTable(report.goals));
+  const warm = results.warm;
+  if (warm) {
+    console.log("");
+    console.log(`Warm pool of ${warm.poolSize} (warm runs waited for: ${warm.wait === "ready" ? "a ready pod" : `the pool ${warm.wait}`}): refill p50 ${warm.refill?.p50 ?? "-"} ms (max ${warm.refill?.max ?? "-"}); ` +
+      `burst of ${warm.burst?.calls ?? "-"}: p50 ${warm.burst?.latency.p50 ?? "-"} ms, p95 ${warm.burst?.latency.p95 ?? "-"} ms, ` +
+      `${warm.burst?.servedWarm ?? "-"} served warm, ${warm.burst?.servedCold ?? "-"} cold`);
+    for (const [source, usage] of Object.entries(warm.idlePod ?? {})) {
+      if (usage) console.log(`Idle pool pod (${source}): ${usage.cpuMillicores} millicores, working set ${usage.workingSetMiB} MiB, RSS ${usage.rssMiB} MiB`);
+    }
   }
   console.log(`\nWrote ${join(options.outDir, "latest.json")} and ${join(options.outDir, "stages.svg")}`);
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
-import { PodTimeline } from "./watch.js";
+import { PodTimeline, RunTimeline } from "./watch.js";
 
 const pod = (owner: string | undefined, state?: "running" | "terminated"): V1Pod => ({
   metadata: { name: `${owner}-runner`, ...(owner ? { ownerReferences: [{ apiVersion: "v1", kind: "ScriptRun", name: owner, uid: "u" }] } : {}) },
@@ -24,5 +24,19 @@ describe("the pod timeline", () => {
     timeline.record(pod(undefined), 10);
     assert.deepEqual(timeline.of("b"), { created: 50, done: 50 });
     assert.equal(timeline.of("undefined"), undefined);
+  });
+});
+
+describe("the run timeline", () => {
+  it("keeps when a run was first seen, first seen Running and first seen finished, and how it started", () => {
+    const timeline = new RunTimeline();
+    const run = (phase?: string, start?: string) => ({ metadata: { name: "r" }, status: { ...(phase ? { phase } : {}), ...(start ? { start } : {}) } });
+    timeline.record(run(), 10);
+    timeline.record(run("Running", "warm"), 40);
+    timeline.record(run("Running", "warm"), 45);
+    timeline.record(run("Succeeded", "warm"), 90);
+    timeline.record(run("Succeeded", "warm"), 95);
+    timeline.record({ metadata: {} }, 5);
+    assert.deepEqual(timeline.of("r"), { created: 10, running: 40, finished: 90, start: "warm" });
   });
 });

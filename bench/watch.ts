@@ -22,15 +22,17 @@ export class ObjectWatch<T extends KubernetesObject> {
   private readonly cache: WatchedCache<T>;
   private readonly waiting = new Map<string, Set<Waiting<T>>>();
 
-  /** `onChange` is told of every added or changed object, with when its event arrived. */
-  constructor(kc: KubeConfig, source: Source<T>, log: Logger, private readonly onChange?: (obj: T, at: number) => void) {
+  /** `onChange` is told of every added or changed object, with when its event arrived; `onDelete`
+   * of every deleted one. */
+  constructor(kc: KubeConfig, source: Source<T>, log: Logger, private readonly onChange?: (obj: T, at: number) => void,
+    onDelete?: (obj: T, at: number) => void) {
     this.cache = new WatchedCache<T>(kc, source, {
       changed: (obj) => this.changed(obj, performance.now()),
-      deleted: () => undefined,
+      deleted: (obj) => onDelete?.(obj, performance.now()),
       // Events may have been missed while the watch restarted: look again at what is awaited.
       resynced: () => {
         for (const name of this.waiting.keys()) {
-          const obj = this.cache.get(name);
+          const obj = this.get(name);
           if (obj) this.changed(obj, performance.now());
         }
       },
@@ -46,9 +48,20 @@ export class ObjectWatch<T extends KubernetesObject> {
     return this.cache.stop();
   }
 
+  /** Every object the watch holds now. */
+  list(): readonly T[] {
+    return this.cache.list();
+  }
+
+  /** The object named `name`, as the watch holds it now. The cache's get() wants the namespace
+   * (without one it looks among cluster-scoped objects), which the watch's one namespace implies. */
+  get(name: string): T | undefined {
+    return this.cache.list().find((obj) => obj.metadata?.name === name);
+  }
+
   /** Resolves when the object named `name` satisfies `done` (at once if it already does). */
   waitFor(name: string, done: (obj: T) => boolean, timeoutMs: number): Promise<Seen<T>> {
-    const now = this.cache.get(name);
+    const now = this.get(name);
     if (now && done(now)) return Promise.resolve({ obj: now, at: performance.now() });
     return new Promise((resolve, reject) => {
       const set = this.waiting.get(name) ?? new Set();
@@ -107,5 +120,39 @@ export class PodTimeline {
 
   of(owner: string): PodLife | undefined {
     return this.lives.get(owner);
+  }
+}
+
+/** What the bench's watch saw of a ScriptRun: when it first appeared, first showed Running and
+ * first showed finished, and how its status says it started (warm or cold). */
+export interface RunLife {
+  created: number;
+  running?: number;
+  finished?: number;
+  start?: string;
+}
+
+interface WatchedRun {
+  metadata?: { name?: string };
+  status?: { phase?: string; start?: string };
+}
+
+/** Each ScriptRun's life as the bench's watch saw it, by name. */
+export class RunTimeline {
+  private readonly lives = new Map<string, RunLife>();
+
+  record(run: WatchedRun, at: number): void {
+    const name = run.metadata?.name;
+    if (!name) return;
+    const life = this.lives.get(name) ?? { created: at };
+    this.lives.set(name, life);
+    const phase = run.status?.phase;
+    if (run.status?.start !== undefined) life.start = run.status.start;
+    if (life.running === undefined && phase === "Running") life.running = at;
+    if (life.finished === undefined && (phase === "Succeeded" || phase === "Failed")) life.finished = at;
+  }
+
+  of(name: string): RunLife | undefined {
+    return this.lives.get(name);
   }
 }

@@ -55,7 +55,8 @@ function e2eValues(namespace: string): Record<string, unknown> {
     image: { pullPolicy: "Never" },
     runtimes: {
       python: null,
-      [basic]: { default: false, spec: { image: "localhost/scriptrun/runner:test", imagePullPolicy: "Never" } },
+      // One warm pod: the release's controller claims it and attaches to it with its own rights.
+      [basic]: { default: false, spec: { image: "localhost/scriptrun/runner:test", imagePullPolicy: "Never", warmPool: { size: 1, namespaces: [namespace] } } },
       [datascience]: {
         spec: {
           image: "localhost/scriptrun/runner-datascience:test", imagePullPolicy: "Never",
@@ -242,6 +243,16 @@ describe("the Helm chart on the real cluster", function () {
     const nowhere = await finished(namespace, "nowhere");
     assert.equal((nowhere.status?.error as { type?: string } | undefined)?.type, "invalid_input", JSON.stringify(nowhere.status));
     assert.equal(nowhere.status?.podName, undefined, "an unknown runtime is refused before any pod");
+  });
+
+  it("runs a script on a warm pod of its runtime's pool, claimed and attached to with the chart's RBAC", async () => {
+    await eventually("the release's warm pool to be ready", async () => {
+      const runtime = (await custom.getClusterCustomObject({ ...RUNTIMES, name: runtimes.basic })) as ScriptRuntime;
+      return runtime.status?.warm === "1/1" ? true : undefined;
+    }, 120_000);
+    await createRun(namespace, "warm", { script: "def main():\n    return 'warm'\n", runtime: runtimes.basic });
+    const run = await finished(namespace, "warm");
+    assert.deepEqual([run.status?.phase, run.status?.result, run.status?.start], ["Succeeded", "warm", "warm"], JSON.stringify(run.status));
   });
 
   it("uninstalls leaving nothing but the CRDs", async () => {

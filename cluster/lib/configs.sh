@@ -7,7 +7,16 @@ NODE_IP=$1
 PKI=$STATE_DIR/pki
 mkdir -p "$STATE_DIR/etc" "$STATE_DIR/cni/net.d" "$RUN_DIR/containerd"
 
-cat >"$STATE_DIR/etc/containerd.toml" <<TOML
+# write FILE: stdin becomes FILE, replaced whole and only when it differs. make up runs while the
+# components run: kube-proxy exits when its configuration file changes, and a rewrite in place
+# shows it an empty or half-written file first.
+write() {
+  local tmp="$1.new"
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv -f "$tmp" "$1"; fi
+}
+
+write "$STATE_DIR/etc/containerd.toml" <<TOML
 version = 2
 root = "$STATE_DIR/containerd/root"
 state = "$RUN_DIR/containerd/state"
@@ -35,7 +44,7 @@ state = "$RUN_DIR/containerd/state"
       SystemdCgroup = false
 TOML
 
-cat >"$STATE_DIR/cni/net.d/10-scriptrun.conflist" <<JSON
+write "$STATE_DIR/cni/net.d/10-scriptrun.conflist" <<JSON
 {
   "cniVersion": "1.0.0",
   "name": "scriptrun",
@@ -52,7 +61,7 @@ cat >"$STATE_DIR/cni/net.d/10-scriptrun.conflist" <<JSON
 }
 JSON
 
-cat >"$STATE_DIR/etc/kubelet.yaml" <<YAML
+write "$STATE_DIR/etc/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 authentication:
@@ -79,7 +88,7 @@ imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
 YAML
 
-cat >"$STATE_DIR/etc/kube-proxy.yaml" <<YAML
+write "$STATE_DIR/etc/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $PKI/kube-proxy.kubeconfig}

@@ -268,10 +268,10 @@ async function main(): Promise<void> {
     `${options.quick ? " (quick mode: BENCH_QUICK=1)" : ""}`);
   const results: Results = { batches: [], preflight: { api: {}, direct: {} } };
 
+  const runtime = await defaultRuntime();
   const namespace = await createNamespace("bench");
   const timeline = new PodTimeline();
   const runLives = new RunTimeline();
-  const runtime = await defaultRuntime();
   // The warm runtime's pool as the pod watch sees it; its gate lets warm runs go one ready pod at a time.
   let warmRuntime: string | undefined;
   const pool = options.warmPool > 0 ? new PoolCounter(() => watched.pods.list().filter((p) => isReadyPoolPod(p, warmRuntime ?? "")).length) : undefined;

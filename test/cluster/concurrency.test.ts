@@ -39,7 +39,8 @@ describe("the controller's caps and replicas", function () {
     done = true;
     await watch;
     assert.ok(most <= 4, `${most} runner pods ran at once`);
-    assert.ok(runs.every((r) => r.status?.phase === "Succeeded"), "every run succeeded");
+    const failed = runs.filter((r) => r.status?.phase !== "Succeeded").map((r) => `${r.metadata.name}: ${JSON.stringify(r.status?.error)}`);
+    assert.deepEqual(failed, [], "every run succeeded");
     // Admitted in creation order: a later run's pod is never created a whole second before an
     // earlier one's (runs admitted together race by milliseconds; the timestamps have whole
     // seconds). Not the containers' start times: the kubelet starts admitted pods in any order,

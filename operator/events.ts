@@ -2,6 +2,7 @@
 // queued, succeeded, failed with the error type), and on a ScriptRuntime (its problems). A
 // runtime is cluster-scoped: its events go to the controller's own namespace, where kubectl
 // describe srt finds them too. Recording an event never fails a reconcile.
+import { createHash } from "node:crypto";
 import type { CoreV1Event } from "@kubernetes/client-node";
 import type { Logger } from "../core/log.js";
 import { RUNTIME_KIND, type ScriptRuntime } from "../crds/runtime.js";
@@ -15,6 +16,10 @@ export interface EventNote {
   /** CamelCase, e.g. Created, Queued, Succeeded, Timeout. */
   reason: string;
   message: string;
+  /** Set for an event that happens once in an object's life (its start, say): the event's name is
+   * then derived from it, so a controller that records it again after a restart, not knowing
+   * whether the one before it did, leaves one event, not two. */
+  once?: string;
 }
 
 const MAX_MESSAGE = 1024;
@@ -28,7 +33,8 @@ export function buildEvent(object: ScriptRun | ScriptRuntime, note: EventNote, n
     kind: "Event",
     metadata: {
       // The apiserver's own convention: the object's name and a unique, time-ordered suffix.
-      name: `${name}.${now.getTime().toString(16)}${Math.random().toString(16).slice(2, 6)}`,
+      name: `${name}.${note.once === undefined ? `${now.getTime().toString(16)}${Math.random().toString(16).slice(2, 6)}`
+        : createHash("sha256").update(`${uid ?? ""}/${note.once}`).digest("hex").slice(0, 16)}`,
       namespace,
     },
     involvedObject: { apiVersion: API_VERSION, kind, name, ...(kind === KIND ? { namespace } : {}), uid, resourceVersion },

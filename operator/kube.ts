@@ -34,6 +34,7 @@ export interface Kube {
   deleteConfigMap(namespace: string, name: string): Promise<void>;
   /** Deletes the run only if it is still the one with this uid. */
   deleteRun(namespace: string, name: string, uid: string): Promise<void>;
+  /** Records an event; one of the same name already there (an event recorded `once`) is left as it is. */
   createEvent(event: CoreV1Event): Promise<void>;
   /** Replaces a runtime's status (a merge patch of all of it); false when the runtime is gone. */
   patchRuntimeStatus(name: string, status: ScriptRuntimeStatus): Promise<boolean>;
@@ -115,6 +116,6 @@ export class ClientKube implements Kube {
   }
 
   async createEvent(body: CoreV1Event): Promise<void> {
-    await this.core.createNamespacedEvent({ namespace: body.metadata.namespace!, body });
+    await unless([409], this.core.createNamespacedEvent({ namespace: body.metadata.namespace!, body }), undefined);
   }
 }

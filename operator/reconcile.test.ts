@@ -98,7 +98,9 @@ class FakeCluster implements Kube {
   async deleteRun(namespace: string, name: string, uid: string) {
     if (this.run(name, namespace)?.metadata.uid === uid) this.runs.delete(runKey(namespace, name));
   }
-  async createEvent(event: CoreV1Event) { this.events.push(event); }
+  async createEvent(event: CoreV1Event) {
+    if (!this.events.some((e) => e.metadata.name === event.metadata.name)) this.events.push(event);
+  }
   async patchRuntimeStatus(): Promise<boolean> { throw new Error("Runs never write a runtime's status"); }
 }
 
@@ -745,7 +747,7 @@ describe("reconciling a ScriptRun", () => {
       await reconcile("a");
       assertStartedAgainCold(cluster);
       assert.deepEqual(cluster.deletedPods, [POOL_POD]);
-      assert.deepEqual(cluster.reasons("a"), ["Claimed", "Created", "WarmPodUnused"]);
+      assert.deepEqual(cluster.reasons("a"), ["Claimed", "WarmPodUnused", "Created"]);
       assert.ok(warm.forgotten.includes("default/a"), "what the warm pod said is dropped with it");
       cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope({ result: 3 }))));
       await reconcile("a");
@@ -759,7 +761,7 @@ describe("reconciling a ScriptRun", () => {
       setWarmPod(cluster, "Succeeded", terminated(JSON.stringify({ unrun: true, reason: "no request arrived" })));
       await reconcile("a");
       assertStartedAgainCold(cluster);
-      assert.deepEqual(cluster.reasons("a"), ["Claimed", "Created", "WarmPodUnused"]);
+      assert.deepEqual(cluster.reasons("a"), ["Claimed", "WarmPodUnused", "Created"]);
     });
 
     it("falls back to its pod's termination message when the attach stream dropped", async () => {
@@ -832,6 +834,34 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(status?.start, "warm");
       assert.equal(status?.podName, POOL_POD);
       assert.deepEqual(cluster.deletedPods, [POOL_POD]);
+    });
+
+    it("tells of its start once when the controller before died between its claim and its status, and once when it did not", async () => {
+      const { cluster, warm, reconcile, clock, config } = warmSetup();
+      const run = cluster.add(aRun("a"));
+      addClaimedPod(cluster, config, run, T0 - 30_000, T0);
+      clock.now = T0 + 1000;
+      await reconcile("a");
+      assert.deepEqual(cluster.reasons("a"), ["Claimed"], "the start the dead controller never told");
+      assert.equal(cluster.run("a")?.status?.podName, POOL_POD);
+      // Had it told, and died before its status write, telling again leaves one event.
+      delete cluster.run("a")!.status;
+      await reconcile("a");
+      warm.answers = { kind: "envelope", envelope: anEnvelope({ result: 5 }) };
+      await reconcile("a");
+      assert.deepEqual(cluster.reasons("a"), ["Claimed", "Succeeded"]);
+    });
+
+    it("tells of its cold start when the controller before died between creating its pod and its status", async () => {
+      const { cluster, create, reconcile } = setup();
+      create("a");
+      await reconcile("a");
+      cluster.events.length = 0;
+      delete cluster.run("a")!.status;
+      await reconcile("a");
+      assert.deepEqual(cluster.reasons("a"), ["Created"]);
+      await reconcile("a");
+      assert.deepEqual(cluster.reasons("a"), ["Created"], "told once");
     });
 
     it("is started again cold after a restart when the pod it claimed got no request", async () => {

@@ -165,9 +165,9 @@ export class Reconciler {
       observeStage(metrics, "pod_claimed", (this.now() - heardAt) / 1000);
       metrics.runsStarted.inc({ start: "warm" });
       log.info({ run: key, pod: pod.name }, "Claimed warm pod");
+      await this.recordStart(run, claimed);
       // The script starts at the claim: the pod's container started long before, for whichever run came.
       await this.statuses.write(key, run, podStatus(run, pod, isoTime(claimedAt(claimed) ?? this.now()), this.now()));
-      await events.record(run, { type: "Normal", reason: "Claimed", message: `Claimed warm pod ${pod.name}` });
       return { requeueAfterMs: (request.timeoutSeconds + config.deadlineGraceSeconds) * 1000 };
     }
     try {
@@ -187,7 +187,7 @@ export class Reconciler {
     observeStage(metrics, "pod_created", (this.now() - since) / 1000);
     metrics.runsStarted.inc({ start: "cold" });
     log.info({ run: key, pod: podName }, "Created pod");
-    await events.record(run, { type: "Normal", reason: "Created", message: `Created pod ${podName}` });
+    await this.recordStart(run, { metadata: { name: podName } });
     await this.statuses.write(key, run, podStatus(run, { name: podName, runtime: { name: runtime.name, image: runtime.spec.image }, start: "cold" },
       undefined, this.now()));
     return { requeueAfterMs: config.podStartTimeoutSeconds * 1000 };
@@ -204,12 +204,23 @@ export class Reconciler {
     if (!choice.ok) return this.refuse(key, run, runError("invalid_input", choice.reason));
     const resolution = resolveRequest(run.spec, runtimeLimits(choice.runtime, config.maxScriptBytes));
     if (!resolution.ok) return this.refuse(key, run, runError("invalid_input", resolution.reasons.join("; ")));
+    // Said before the start it explains, once: a restart between the two still tells both.
+    await events.record(run, { type: "Normal", reason: "WarmPodUnused", once: `unused/${pod.metadata?.name}`,
+      message: `Warm pod ${pod.metadata?.name} ran nothing (${reason}); starting the run on a pod of its own` });
     this.slots.reserve(key, run, this.now());
     const started = await this.launch(key, run, choice.runtime, resolution.request, heardAt, false);
     await kube.deletePod(namespace, pod.metadata?.name ?? "");
     this.deps.warm.forget(key);
-    await events.record(run, { type: "Normal", reason: "WarmPodUnused", message: `Warm pod ${pod.metadata?.name} ran nothing (${reason}); started the run on a pod of its own` });
     return started;
+  }
+
+  /** Says which pod the run started on, once per pod: recorded before the status that names the
+   * pod, and again (to no effect if it was) for a run whose status names none yet, so a
+   * controller that died between its start and its status write leaves no start untold. */
+  private recordStart(run: ScriptRun, pod: V1Pod): Promise<void> {
+    const name = pod.metadata?.name ?? "";
+    const note = startedWarm(pod) ? { reason: "Claimed", message: `Claimed warm pod ${name}` } : { reason: "Created", message: `Created pod ${name}` };
+    return this.deps.events.record(run, { type: "Normal", ...note, once: `start/${name}` });
   }
 
   /** Creates the ConfigMap, then the pod; "foreign" when an earlier run's objects hold the names. */
@@ -231,6 +242,7 @@ export class Reconciler {
 
   private async observe(key: string, run: ScriptRun, pod: V1Pod, heardAt = this.now()): Promise<ProcessResult> {
     const { config, kube } = this.deps;
+    if (run.status?.podName === undefined) await this.recordStart(run, pod);
     if (startedWarm(pod)) {
       // Its deadline, set at the claim, bounds how long its runner can take to answer.
       const timeoutSeconds = pod.spec?.activeDeadlineSeconds ?? config.deadlineGraceSeconds;

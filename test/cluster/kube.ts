@@ -46,6 +46,11 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 }
 
 /** Creates a namespace for one suite and returns its name; `deleteNamespace` removes it. */
+/** The reasons of the events on an object of `namespace`, as the apiserver lists them. */
+export async function eventReasons(namespace: string, name: string): Promise<string[]> {
+  return (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` })).items.map((e) => e.reason ?? "");
+}
+
 export async function createNamespace(prefix: string): Promise<string> {
   const name = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
   await core.createNamespace({ body: { metadata: { name, labels: { "scriptrun.dev/test": "true" } } } });

@@ -16,7 +16,7 @@ import { POOL_LABEL, TEMPLATE_LABEL } from "../../operator/warmPool.js";
 import { WarmRuns } from "../../operator/warmRuns.js";
 import { assertMatchesCase, loadCases } from "../cases.js";
 import { createRun, finished, getRun, outcomeOf, startController, stopController } from "./controller.js";
-import { core, createNamespace, custom, deleteNamespace, eventually, kc } from "./kube.js";
+import { core, createNamespace, custom, deleteNamespace, eventReasons, eventually, kc } from "./kube.js";
 
 const IMAGE = "localhost/scriptrun/runner:test";
 const POOL = 2;
@@ -38,8 +38,6 @@ describe("warm start on the real cluster", function () {
     const ready = (await poolPods(namespace, runtime)).filter(isReady);
     return ready.length >= size ? ready : undefined;
   }, 90_000);
-  const events = async (run: string) =>
-    (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${run}` })).items.map((e) => e.reason ?? "");
 
   before(async () => {
     namespace = await createNamespace("warm");
@@ -126,7 +124,7 @@ describe("warm start on the real cluster", function () {
       assert.equal(run.status?.phase, "Succeeded", `${name}: ${JSON.stringify(run.status?.error)}`);
       assert.equal(run.status?.result, i);
       // Every start but one was of a pod that ran nothing (and said so).
-      const said = await events(name);
+      const said = await eventReasons(namespace, name);
       const starts = said.filter((r) => r === "Claimed" || r === "Created").length;
       assert.equal(starts - said.filter((r) => r === "WarmPodUnused").length, 1, `${name}: ${said.join(", ")}`);
     }

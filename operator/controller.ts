@@ -32,6 +32,7 @@ export class Controller {
   private readonly runtimes: RuntimeCatalog;
   private readonly keeper: RuntimeKeeper;
   private readonly pools: PoolKeeper;
+  private readonly warm: WarmRuns;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
 
@@ -41,7 +42,10 @@ export class Controller {
       this.queue.add(key);
       metrics.workqueueDepth.set(this.queue.depth);
     };
-    this.watches = watch(kc, config.watchNamespaces, enqueue, log, (pod) => this.pools.podChanged(pod));
+    this.watches = watch(kc, config.watchNamespaces, enqueue, log, (pod) => {
+      this.pools.podChanged(pod);
+      this.warm.podChanged(pod);
+    });
     const kube = new ClientKube(kc);
     const events = new EventRecorder(kube, log, config.leaderElection.identity, config.leaderElection.leaseNamespace);
     const changed = () => {
@@ -62,7 +66,7 @@ export class Controller {
       runtimes: this.runtimes, pods: this.watches.pods, kube, settings: config, watchNamespaces: config.watchNamespaces, metrics, log,
       counted: (name) => this.keeper.poolsChanged(name),
     });
-    const warm = new WarmRuns({
+    const warm = this.warm = new WarmRuns({
       kube, pods: this.watches.pods, attacher: new PodAttacher(kc), log, enqueue, graceSeconds: config.deadlineGraceSeconds,
       templateOf: (runtime) => this.pools.templateOf(runtime),
       claimed: (runtime, namespace) => this.pools.claimed(runtime, namespace),
@@ -106,6 +110,7 @@ export class Controller {
     for (const timer of this.timers) clearInterval(timer);
     await Promise.all([this.watches.stop(), this.runtimes.stop()]);
     await this.queue.shutdown();
+    this.warm.stop();
     await this.pools.shutdown();
     await this.keeper.shutdown();
     this.deps.log.info("Stopped controller");

@@ -1,8 +1,10 @@
-// Talking to a claimed warm pod: attach to its runner through the apiserver (pods/attach,
-// client-node's Attach over the v5 WebSocket protocol, which can close stdin alone), send the
-// framed request (or nothing, which makes a runner still waiting exit without running), close
-// stdin, and read the one line the runner prints: its envelope, or why it ran nothing. Whatever
-// goes wrong on the way is "dropped": the pod's termination message and log still carry the outcome.
+// Talking to a warm pod: attach to its runner through the apiserver (pods/attach, client-node's
+// Attach over the v5 WebSocket protocol, which can close stdin alone) and hold the stream open; then
+// send the framed request (or nothing, which makes a runner still waiting exit without running),
+// close stdin, and read the one line the runner prints: its envelope, or why it ran nothing.
+// Whatever goes wrong on the way is "dropped": the pod's termination message and log still carry
+// the outcome. The stream can be opened long before the request: the pod's first attach is the one
+// its stdin belongs to (stdinOnce), and the runner reads nothing until a whole frame arrives.
 import { PassThrough, Writable } from "node:stream";
 import { Attach, type KubeConfig } from "@kubernetes/client-node";
 import { type Envelope, parseTerminationMessage } from "../core/envelope.js";
@@ -16,22 +18,84 @@ export type AttachResult =
 /** The most the runner's line may be before the stream is given up on (the log has it all). */
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
+/** An attach to a runner, its stdin still open. */
+export interface HeldAttach {
+  /** False once the stream closed (a send then answers why) or was sent on. */
+  readonly open: boolean;
+  /** Sends `frame` (none: just close stdin) and reads the runner's answer within `timeoutMs`; once. */
+  send(frame: string | undefined, timeoutMs: number): Promise<AttachResult>;
+  /** Closes the stream unsent: a runner still waiting exits without running. */
+  close(): void;
+}
+
 export interface Attacher {
-  /** Sends `frame` (none: just close stdin) to the pod's runner and reads its answer within `timeoutMs`. */
-  run(namespace: string, pod: string, frame: string | undefined, timeoutMs: number): Promise<AttachResult>;
+  /** Attaches to the pod's runner; rejects when that fails or takes over `timeoutMs`. */
+  open(namespace: string, pod: string, timeoutMs: number): Promise<HeldAttach>;
+}
+
+/** Attaches, sends and reads, as one step: what a pod that was not attached to ahead needs. */
+export async function attachAndSend(attacher: Attacher, namespace: string, pod: string, frame: string | undefined,
+  timeoutMs: number): Promise<AttachResult> {
+  let held: HeldAttach;
+  try {
+    held = await attacher.open(namespace, pod, timeoutMs);
+  } catch (err) {
+    return { kind: "dropped", reason: `could not attach: ${String((err as Error).message ?? err)}` };
+  }
+  return held.send(frame, timeoutMs);
 }
 
 export class PodAttacher implements Attacher {
   constructor(private readonly kc: KubeConfig) {}
 
-  async run(namespace: string, pod: string, frame: string | undefined, timeoutMs: number): Promise<AttachResult> {
+  async open(namespace: string, pod: string, timeoutMs: number): Promise<HeldAttach> {
+    const stream = new Stream();
+    const connecting = new Attach(this.kc).attach(namespace, pod, RUNNER_CONTAINER, stream.stdout, null, stream.stdin, false);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no attach within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      const socket = await Promise.race([connecting, late]);
+      stream.attached(socket);
+      return stream;
+    } catch (err) {
+      // The handshake may still finish after the timeout: a socket that opens after is closed.
+      connecting.then((socket) => socket.close(), () => undefined);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+interface Socket {
+  close(): void;
+  on(event: "close", listener: () => void): unknown;
+  on(event: "error", listener: (err: unknown) => void): unknown;
+}
+
+/** One attach: the runner's stdout read up to its first line, its stdin written once. */
+class Stream implements HeldAttach {
+  readonly stdin = new PassThrough();
+  readonly stdout: Writable;
+  private readonly answered: Promise<AttachResult>;
+  private settle: (result: AttachResult) => void = () => {};
+  private settled = false;
+  private sent = false;
+  private socket: Socket | undefined;
+
+  constructor() {
+    this.answered = new Promise<AttachResult>((resolve) => {
+      this.settle = (result) => {
+        this.settled = true;
+        resolve(result);
+      };
+    });
     const pieces: Buffer[] = [];
     let size = 0;
-    let settle: (result: AttachResult) => void = () => {};
-    const answered = new Promise<AttachResult>((resolve) => {
-      settle = resolve;
-    });
-    const stdout = new Writable({
+    const settle = (result: AttachResult) => this.settle(result);
+    this.stdout = new Writable({
       write(chunk: Buffer, _encoding, done) {
         const end = chunk.indexOf(0x0a);
         pieces.push(end >= 0 ? chunk.subarray(0, end) : chunk);
@@ -45,23 +109,36 @@ export class PodAttacher implements Attacher {
         done();
       },
     });
-    const stdin = new PassThrough();
-    const timer = setTimeout(() => settle({ kind: "dropped", reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
-    const connecting = new Attach(this.kc).attach(namespace, pod, RUNNER_CONTAINER, stdout, null, stdin, false);
-    // The handshake may hang too: the timeout bounds it, and a socket that opens after is closed.
-    connecting.then((socket) => answered.then(() => socket.close()), () => undefined);
+    void this.answered.then(() => this.socket?.close());
+  }
+
+  get open(): boolean {
+    return !this.settled && !this.sent;
+  }
+
+  attached(socket: Socket): void {
+    this.socket = socket;
+    socket.on("close", () => this.settle({ kind: "dropped", reason: "the attach stream closed before the runner's answer" }));
+    socket.on("error", (err: unknown) => this.settle({ kind: "dropped", reason: `the attach stream failed: ${String(err)}` }));
+    if (this.settled) socket.close();
+  }
+
+  async send(frame: string | undefined, timeoutMs: number): Promise<AttachResult> {
+    if (this.sent) throw new Error("An attach is sent on once");
+    this.sent = true;
+    const timer = setTimeout(() => this.settle({ kind: "dropped", reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    this.stdin.end(frame ?? "");
     try {
-      const socket = await Promise.race([connecting, answered.then(() => undefined)]);
-      if (!socket) return await answered;
-      socket.on("close", () => settle({ kind: "dropped", reason: "the attach stream closed before the runner's answer" }));
-      socket.on("error", (err: unknown) => settle({ kind: "dropped", reason: `the attach stream failed: ${String(err)}` }));
-      stdin.end(frame ?? "");
-      return await answered;
-    } catch (err) {
-      return { kind: "dropped", reason: `could not attach: ${String((err as Error).message ?? err)}` };
+      return await this.answered;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  close(): void {
+    this.sent = true;
+    this.stdin.end();
+    this.settle({ kind: "dropped", reason: "the attach was closed unsent" });
   }
 }
 

@@ -9,7 +9,7 @@ import { type Runtime, runtimeLimits } from "../core/runtime.js";
 import type { ScriptRun } from "../crds/schema.js";
 import { ownerRunUid } from "./names.js";
 import { T0, aParsedRuntime, applyMergePatch, aRun, envelope, running, testConfig } from "./testkit.js";
-import type { Attacher, AttachResult } from "./warmAttach.js";
+import type { Attacher, AttachResult, HeldAttach } from "./warmAttach.js";
 import { POOL_LABEL, poolPod, requestFrame, startedWarm, templateOf } from "./warmPool.js";
 import { WarmRuns } from "./warmRuns.js";
 
@@ -75,12 +75,31 @@ class Server {
   }
 }
 
-/** Warm runners: each attach is recorded with what reached the runner's stdin, and answers when told. */
+/** Warm runners: each attach sent on is recorded with what reached the runner's stdin, and
+ * answers when told; `opened` lists every attach, sent on or not. */
 class Runners implements Attacher {
   readonly attaches: Array<{ pod: string; stdin: string | undefined; answer(result: AttachResult): void }> = [];
+  readonly opened: Array<{ pod: string; attach: HeldAttach; closed: boolean }> = [];
+  /** Pods whose attach fails. */
+  readonly refusing = new Set<string>();
 
-  run(_namespace: string, pod: string, frame: string | undefined): Promise<AttachResult> {
-    return new Promise((resolve) => this.attaches.push({ pod, stdin: frame, answer: resolve }));
+  async open(_namespace: string, pod: string): Promise<HeldAttach> {
+    if (this.refusing.has(pod)) throw new Error(`pod ${pod} refused the attach`);
+    let sent = false;
+    const attaches = this.attaches;
+    const entry = {
+      pod, closed: false,
+      attach: {
+        get open() { return !sent && !entry.closed; },
+        send: (frame: string | undefined) => {
+          sent = true;
+          return new Promise<AttachResult>((resolve) => attaches.push({ pod, stdin: frame, answer: resolve }));
+        },
+        close: () => { entry.closed = true; },
+      },
+    };
+    this.opened.push(entry);
+    return entry.attach;
   }
 
   /** What each attach to `pod` gave its runner's stdin, in order (undefined: nothing, stdin closed). */
@@ -90,6 +109,7 @@ class Runners implements Attacher {
 
   /** The latest attach answers. */
   async answer(result: AttachResult): Promise<void> {
+    await tick();
     this.attaches[this.attaches.length - 1]!.answer(result);
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -118,6 +138,9 @@ function world(cached: V1Pod[] = []) {
   });
   return { server, runners, refills, enqueued, warm };
 }
+
+/** Lets the attaches begun so far open. */
+const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 const dropped: AttachResult = { kind: "dropped", reason: "the attach stream closed before the runner's answer" };
 
@@ -203,6 +226,7 @@ describe("talking to a claimed warm pod", () => {
   it("sends the framed request, answers nothing while the runner works, then its envelope, and queues the run", async () => {
     const { runners, enqueued, warm, pod } = await claimedWorld();
     warm.send(key, pod, request);
+    await tick();
     assert.deepEqual(runners.stdinOf("p1"), [requestFrame(request)]);
     assert.equal(warm.answer(key, pod, 60), undefined);
     assert.deepEqual(enqueued, []);
@@ -223,6 +247,7 @@ describe("talking to a claimed warm pod", () => {
   it("attaches with no request to a claimed pod it never attached to, and answers what the runner then says", async () => {
     const { runners, enqueued, warm, pod } = await claimedWorld();
     assert.equal(warm.answer(key, pod, 60), undefined);
+    await tick();
     assert.deepEqual(runners.stdinOf("p1"), [undefined], "nothing reached the runner's stdin");
     assert.equal(warm.answer(key, pod, 60), undefined, "still waiting");
     assert.equal(runners.attaches.length, 1, "one attach at a time");
@@ -270,6 +295,7 @@ describe("talking to a claimed warm pod", () => {
     await runners.answer({ kind: "envelope", envelope: anEnvelope() });
     warm.forget(key);
     assert.equal(warm.answer(key, pod, 60), undefined, "nothing is kept; a new attach (with no request) asks again");
+    await tick();
     assert.deepEqual(runners.stdinOf("p1"), [requestFrame(request), undefined]);
     warm.forget(key);
     const before = enqueued.length;
@@ -284,6 +310,103 @@ describe("talking to a claimed warm pod", () => {
     await runners.answer({ kind: "envelope", envelope: anEnvelope() });
     const another = aPoolPod("p9");
     assert.equal(warm.answer(key, another, 60), undefined);
+    await tick();
     assert.deepEqual(runners.stdinOf("p9"), [undefined]);
+  });
+});
+
+describe("attaching ahead to warm pods", () => {
+  const run = aRun("one");
+  const request = requestOf(run);
+  const key = "default/one";
+
+  it("holds an attach to a ready pool pod, and sends its claim's request over it with no new attach", async () => {
+    const { runners, warm } = world([aPoolPod("p1")]);
+    warm.podChanged(aPoolPod("p1"));
+    warm.podChanged(aPoolPod("p1"));
+    await tick();
+    assert.deepEqual(runners.opened.map((o) => o.pod), ["p1"], "one attach per pod, however many changes");
+    assert.deepEqual(runners.attaches, [], "nothing is sent before a claim");
+    const pod = await warm.claim(run, runtime, request);
+    warm.send(key, pod!, request);
+    await tick();
+    assert.equal(runners.opened.length, 1, "the claim used the held attach");
+    assert.deepEqual(runners.stdinOf("p1"), [requestFrame(request)]);
+  });
+
+  it("holds none to a pod not yet ready, claimed, or being deleted", async () => {
+    const pods = [aPoolPod("p1", { ready: false }), aPoolPod("p2", { deleting: true })];
+    const { runners, warm } = world(pods);
+    for (const pod of pods) warm.podChanged(pod);
+    const claimed = aPoolPod("p3");
+    delete claimed.metadata!.labels![POOL_LABEL];
+    pods.push(claimed);
+    warm.podChanged(claimed);
+    await tick();
+    assert.deepEqual(runners.opened, []);
+  });
+
+  it("claims a pod held open before one that is not", async () => {
+    const { warm } = world([aPoolPod("p1"), aPoolPod("p2")]);
+    warm.podChanged(aPoolPod("p2"));
+    await tick();
+    assert.equal((await warm.claim(run, runtime, request))?.metadata?.name, "p2");
+  });
+
+  it("never claims a pod whose held attach closed unsent: its runner's stdin is closed, so it would run nothing", async () => {
+    const { runners, warm } = world([aPoolPod("p1"), aPoolPod("p2")]);
+    warm.podChanged(aPoolPod("p1"));
+    await tick();
+    runners.opened[0]!.closed = true;
+    assert.equal((await warm.claim(run, runtime, request))?.metadata?.name, "p2");
+    assert.equal(await warm.claim(aRun("two"), runtime, requestOf(aRun("two"))), undefined);
+  });
+
+  it("lets go of the attach of a pod that ended or went, and of every one when it stops", async () => {
+    const pods = [aPoolPod("p1"), aPoolPod("p2"), aPoolPod("p3")];
+    const { runners, warm } = world(pods);
+    for (const pod of pods) warm.podChanged(pod);
+    await tick();
+    pods[0]!.status!.phase = "Succeeded";
+    warm.podChanged(pods[0]!);
+    const [gone] = pods.splice(1, 1);
+    warm.podChanged(gone!);
+    assert.deepEqual(runners.opened.map((o) => [o.pod, o.closed]), [["p1", true], ["p2", true], ["p3", false]]);
+    warm.stop();
+    assert.equal(runners.opened[2]!.closed, true);
+    warm.podChanged(pods[1]!);
+    await tick();
+    assert.equal(runners.opened.length, 3, "none held once stopped");
+  });
+
+  it("closes an attach that opened after its pod went", async () => {
+    const pods = [aPoolPod("p1")];
+    const { runners, warm } = world(pods);
+    warm.podChanged(pods[0]!);
+    pods.length = 0;
+    warm.podChanged(aPoolPod("p1"));
+    await tick();
+    assert.deepEqual(runners.opened.map((o) => o.closed), [true]);
+  });
+
+  it("attaches at the claim to a pod whose attach ahead failed, and tries ahead again at its next change", async () => {
+    const { runners, warm } = world([aPoolPod("p1")]);
+    runners.refusing.add("p1");
+    warm.podChanged(aPoolPod("p1"));
+    await tick();
+    assert.deepEqual(runners.opened, []);
+    runners.refusing.delete("p1");
+    const pod = await warm.claim(run, runtime, request);
+    warm.send(key, pod!, request);
+    await tick();
+    assert.deepEqual(runners.stdinOf("p1"), [requestFrame(request)], "sent over a new attach");
+    const again = world([aPoolPod("p2")]);
+    again.runners.refusing.add("p2");
+    again.warm.podChanged(aPoolPod("p2"));
+    await tick();
+    again.runners.refusing.delete("p2");
+    again.warm.podChanged(aPoolPod("p2"));
+    await tick();
+    assert.deepEqual(again.runners.opened.map((o) => o.pod), ["p2"]);
   });
 });

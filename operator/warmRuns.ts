@@ -1,20 +1,24 @@
-// Runs on warm pods, as the controller does them: claim a ready pool pod (one optimistic write),
-// send the request over an attach in the background, and keep the answer until the run's
-// reconcile takes it. Only what this process did is kept here; a claimed pod that this process
-// never attached to (claimed before a restart) is attached to with no request, which makes a
-// runner still waiting exit without running (its run then starts again) and lets one that had
-// its request answer as usual.
+// Runs on warm pods, as the controller does them: attach ahead to every ready pool pod and hold
+// the stream, claim a ready pool pod (one optimistic write), send the request over its held
+// stream (or a new attach) in the background, and keep the answer until the run's reconcile takes
+// it. Only what this process did is kept here; a claimed pod that this process never attached to
+// (claimed before a restart) is attached to with no request, which makes a runner still waiting
+// exit without running (its run then starts again) and lets one that had its request answer as
+// usual. A held stream that closes unsent (this process stopped, say) closes the runner's stdin:
+// that pod exits without running and its pool replaces it.
 import type { ObjectCache, V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "../core/log.js";
 import type { RunnerRequest } from "../core/request.js";
 import type { Runtime } from "../core/runtime.js";
 import type { ScriptRun } from "../crds/schema.js";
 import type { Kube } from "./kube.js";
-import type { Attacher, AttachResult } from "./warmAttach.js";
+import { type Attacher, type AttachResult, type HeldAttach, attachAndSend } from "./warmAttach.js";
 import { POOL_LABEL, claimPatch, claimedAt, poolPodState, requestFrame } from "./warmPool.js";
 
 /** Tries of an attach that dropped before the runner answered (its pod still running). */
 const ATTACH_TRIES = 3;
+/** How long opening a held attach may take. */
+const HOLD_TIMEOUT_MS = 30_000;
 
 interface Attachment {
   pod: string;
@@ -39,8 +43,16 @@ export interface WarmRunDeps {
   now?: () => number;
 }
 
+/** A pool pod waiting for a request, its runner's stdin not yet written by anyone. */
+const waiting = (pod: V1Pod | undefined): pod is V1Pod => pod?.metadata?.labels?.[POOL_LABEL] !== undefined
+  && !pod.metadata.deletionTimestamp && pod.status?.phase === "Running"
+  && pod.status.containerStatuses?.some((c) => c.state?.running) === true;
+
 export class WarmRuns {
   private readonly attachments = new Map<string, Attachment>();
+  /** Attaches held open to pool pods, by namespace/name; `attach` is unset while it opens. */
+  private readonly held = new Map<string, { attach?: HeldAttach }>();
+  private stopped = false;
   private readonly now: () => number;
 
   constructor(private readonly deps: WarmRunDeps) {
@@ -51,8 +63,10 @@ export class WarmRuns {
   async claim(run: ScriptRun, runtime: Runtime, request: RunnerRequest): Promise<V1Pod | undefined> {
     const namespace = run.metadata.namespace ?? "";
     const template = this.deps.templateOf(runtime);
+    // Pods held open first: their claim needs no attach.
     const ready = this.deps.pods.list(namespace)
-      .filter((pod) => pod.metadata?.labels?.[POOL_LABEL] === runtime.name && poolPodState(pod, template).ready);
+      .filter((pod) => pod.metadata?.labels?.[POOL_LABEL] === runtime.name && poolPodState(pod, template).ready && !this.spoiled(pod))
+      .sort((a, b) => Number(this.isHeld(b)) - Number(this.isHeld(a)));
     for (const pod of ready) {
       const name = pod.metadata?.name ?? "";
       const claimed = await this.deps.kube.patchPod(namespace, name, claimPatch(pod, run, request, this.deps.graceSeconds, this.now()));
@@ -66,8 +80,29 @@ export class WarmRuns {
 
   /** Sends the run's request to its claimed pod; the key is queued again once the runner answers. */
   send(key: string, pod: V1Pod, request: RunnerRequest): void {
-    this.attach(key, pod, requestFrame(request), request.timeoutSeconds);
+    this.attach(key, pod, requestFrame(request), request.timeoutSeconds, 0, this.take(pod));
     this.attachments.get(key)!.claimed = pod;
+  }
+
+  /** A pod changed or went: attach ahead to one waiting in a pool; let go of one that ended or went. */
+  podChanged(changed: V1Pod): void {
+    const { namespace = "", name = "" } = changed.metadata ?? {};
+    const id = `${namespace}/${name}`;
+    const pod = this.deps.pods.get(name, namespace);
+    const held = this.held.get(id);
+    if (!this.stopped && !held && waiting(pod)) return this.hold(id, namespace, name);
+    const ended = !pod || pod.metadata?.deletionTimestamp !== undefined || ["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
+    if (held && ended) {
+      held.attach?.close();
+      this.held.delete(id);
+    }
+  }
+
+  /** Lets go of every held attach (this process stops leading). */
+  stop(): void {
+    this.stopped = true;
+    for (const held of this.held.values()) held.attach?.close();
+    this.held.clear();
   }
 
   /** The pod this process claimed for the run, as the claim returned it, for `withinMs` of the claim
@@ -96,13 +131,44 @@ export class WarmRuns {
     this.attachments.delete(key);
   }
 
-  private attach(key: string, pod: V1Pod, frame: string | undefined, timeoutSeconds: number, tries = 0): void {
+  private isHeld(pod: V1Pod): boolean {
+    return this.held.get(`${pod.metadata?.namespace}/${pod.metadata?.name}`)?.attach?.open === true;
+  }
+
+  /** Whether the pod's held attach closed unsent: its runner's stdin is closed, so it runs nothing. */
+  private spoiled(pod: V1Pod): boolean {
+    const attach = this.held.get(`${pod.metadata?.namespace}/${pod.metadata?.name}`)?.attach;
+    return attach !== undefined && !attach.open;
+  }
+
+  private hold(id: string, namespace: string, name: string): void {
+    const held: { attach?: HeldAttach } = {};
+    this.held.set(id, held);
+    this.deps.attacher.open(namespace, name, HOLD_TIMEOUT_MS).then((attach) => {
+      if (this.held.get(id) === held) held.attach = attach;
+      else attach.close();
+    }, (err: unknown) => {
+      // The claim attaches anew; the pod's next change tries again.
+      if (this.held.get(id) === held) this.held.delete(id);
+      this.deps.log.warn({ pod: id, err: String(err) }, "Could not attach ahead to a warm pod");
+    });
+  }
+
+  /** The open attach held to the pod, now the claim's to send on. */
+  private take(pod: V1Pod): HeldAttach | undefined {
+    const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const attach = this.held.get(id)?.attach;
+    this.held.delete(id);
+    return attach?.open ? attach : undefined;
+  }
+
+  private attach(key: string, pod: V1Pod, frame: string | undefined, timeoutSeconds: number, tries = 0, held?: HeldAttach): void {
     const { namespace = "", name = "" } = pod.metadata ?? {};
     const attachment: Attachment = { pod: name, inFlight: true, tries: tries + 1, claimed: this.attachments.get(key)?.claimed };
     this.attachments.set(key, attachment);
     // The runner answers within its timeout; the grace covers its start and the stream.
     const timeoutMs = (timeoutSeconds + this.deps.graceSeconds) * 1000;
-    const attached = this.deps.attacher.run(namespace, name, frame, timeoutMs)
+    const attached = (held ? held.send(frame, timeoutMs) : attachAndSend(this.deps.attacher, namespace, name, frame, timeoutMs))
       .catch((err: unknown): AttachResult => ({ kind: "dropped", reason: `the attach failed: ${String(err)}` }));
     void attached.then((result) => {
       if (this.attachments.get(key) !== attachment) return;

@@ -139,15 +139,20 @@ function setup(env: Record<string, string> = {}, runtimes = testRuntimes(),
   } };
   const metrics = createMetrics(new Registry());
   const images: Array<{ runtime: RunRuntime; ok: boolean; message?: string }> = [];
-  const reconciler = new Reconciler({
+  const warm = makeWarm(cluster, config, () => clock.now);
+  const start = () => new Reconciler({
     kube: cluster, runs, pods, preflight, config, metrics, log: silentLogger(), runtimes,
-    images: { observedImage: (runtime, ok, message) => images.push({ runtime, ok, message }) },
-    warm: makeWarm(cluster, config, () => clock.now),
+    images: { observedImage: (runtime, ok, message) => images.push({ runtime, ok, message }) }, warm,
     events: new EventRecorder(cluster, silentLogger(), "test", "scriptrun-system"), enqueue: (key) => enqueued.push(key), now: () => clock.now,
   });
+  let reconciler = start();
   const reconcile = (name: string, namespace = "default", heardAt?: number) => reconciler.reconcile(runKey(namespace, name), heardAt);
+  /** A new controller process: what the one before kept in memory is gone. */
+  const restart = () => {
+    reconciler = start();
+  };
   const create = (name: string, spec: Partial<ScriptRunSpecInput> = {}, createdMs = T0) => cluster.add(aRun(name, spec, { createdMs }));
-  return { cluster, config, clock, enqueued, runs, pods, preflight, metrics, reconcile, create, images, runtimes };
+  return { cluster, config, clock, enqueued, runs, pods, preflight, metrics, reconcile, restart, create, images, runtimes };
 }
 
 /** The runtime's warm pool as WarmRuns serves the reconciler, over the fake cluster: a claim takes a
@@ -701,8 +706,12 @@ describe("reconciling a ScriptRun", () => {
       assert.ok(!cluster.pods.has(WARM_POD), "the warm pod is gone");
     }
 
-    it("claims a ready pool pod when its resources are its runtime's defaults: Running at once, with no pod or ConfigMap of its own", async () => {
-      const { cluster, warm, result } = await claimed();
+    it("claims a ready pool pod when its resources are its runtime's defaults, with no pod or ConfigMap of its own, and is Running at the next look", async () => {
+      const { cluster, warm, result, reconcile, clock } = await claimed();
+      assert.equal(cluster.run("a")?.status, undefined, "no status write before the runner's answer had its chance");
+      assert.equal(result.requeueAfterMs, 200);
+      clock.now += 200;
+      await reconcile("a");
       const status = cluster.run("a")?.status;
       assert.equal(status?.phase, "Running");
       assert.equal(status?.start, "warm");
@@ -718,7 +727,6 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(startedWarm(pod), true);
       assert.equal(pod.spec?.activeDeadlineSeconds, 602 + 10 + 30, "counted, as the kubelet does, from the pod's start 602 s before the claim");
       assert.deepEqual(warm.sent.map((s) => [s.key, s.pod]), [["default/a", POOL_POD]]);
-      assert.equal(result.requeueAfterMs, 40_000);
     });
 
     it("finishes with the envelope its runner answered over the attach, and loses the claimed pod", async () => {
@@ -836,28 +844,28 @@ describe("reconciling a ScriptRun", () => {
       assert.deepEqual(cluster.deletedPods, [POOL_POD]);
     });
 
-    it("tells of its start once when the controller before died between its claim and its status, and once when it did not", async () => {
-      const { cluster, warm, reconcile, clock, config } = warmSetup();
+    it("tells of its start once when the controller before died between its claim and telling, and once when it did not", async () => {
+      const { cluster, warm, reconcile, restart, clock, config } = warmSetup();
       const run = cluster.add(aRun("a"));
       addClaimedPod(cluster, config, run, T0 - 30_000, T0);
       clock.now = T0 + 1000;
       await reconcile("a");
       assert.deepEqual(cluster.reasons("a"), ["Claimed"], "the start the dead controller never told");
       assert.equal(cluster.run("a")?.status?.podName, POOL_POD);
-      // Had it told, and died before its status write, telling again leaves one event.
-      delete cluster.run("a")!.status;
+      // Had it told, and died then, telling again leaves one event.
+      restart();
       await reconcile("a");
       warm.answers = { kind: "envelope", envelope: anEnvelope({ result: 5 }) };
       await reconcile("a");
       assert.deepEqual(cluster.reasons("a"), ["Claimed", "Succeeded"]);
     });
 
-    it("tells of its cold start when the controller before died between creating its pod and its status", async () => {
-      const { cluster, create, reconcile } = setup();
+    it("tells of its cold start when the controller before died between creating its pod and telling", async () => {
+      const { cluster, create, reconcile, restart } = setup();
       create("a");
       await reconcile("a");
       cluster.events.length = 0;
-      delete cluster.run("a")!.status;
+      restart();
       await reconcile("a");
       assert.deepEqual(cluster.reasons("a"), ["Created"]);
       await reconcile("a");
@@ -903,7 +911,7 @@ describe("reconciling a ScriptRun", () => {
       create("b", {}, T0 + 1000);
       await reconcile("a");
       await reconcile("b");
-      assert.equal(cluster.run("a")?.status?.start, "warm");
+      assert.deepEqual(warm.claims, ["default/a"]);
       assert.equal(cluster.run("b")?.status?.phase, "Queued");
       warm.answers = { kind: "envelope", envelope: anEnvelope() };
       await reconcile("a");
@@ -964,9 +972,12 @@ describe("reconciling a ScriptRun", () => {
       await assert.rejects(reconcile("a"), /Timeout/);
       clock.now += 10_000;
       await reconcile("a");
+      assert.deepEqual(warm.claims, ["default/a"], "the retry claims the pod");
+      clock.now += 200;
+      await reconcile("a");
       const status = cluster.run("a")?.status;
       assert.equal(status?.error, undefined, `${status?.error?.type}: ${status?.error?.message}`);
-      assert.equal(status?.podName, POOL_POD, "the retry claims the pod");
+      assert.equal(status?.podName, POOL_POD);
     });
 
     // Failing: relaunch() deletes the warm pod before the run's status stops naming it; when creating

@@ -53,6 +53,8 @@ export interface ReconcileDeps {
 
 // A pod or ConfigMap of an earlier run of the same name is still being garbage-collected.
 const FOREIGN_RETRY_MS = 2000;
+// A run on a warm pod is shown Running if it has not finished this long after its claim.
+const WARM_RUNNING_AFTER_MS = 200;
 
 /** Whether a status write failed for what it carried (too large, or invalid), not for a passing
  * fault: etcd's "request is too large" and gRPC's ResourceExhausted reach us as a 500. */
@@ -66,6 +68,8 @@ const podDone = (pod: V1Pod) => ["Succeeded", "Failed"].includes(pod.status?.pha
 export class Reconciler {
   private readonly statuses: StatusWriter;
   private readonly slots: Slots;
+  /** The pod whose start this process told (or found told), by run. */
+  private readonly told = new Map<string, string>();
   private readonly now: () => number;
 
   constructor(private readonly deps: ReconcileDeps) {
@@ -85,7 +89,7 @@ export class Reconciler {
     if (isFinished(run.status?.phase)) return this.afterFinish(key, run);
     const pod = this.cachedPod(run);
     // A pod that already finished has the real outcome: the cancel came too late to matter.
-    if (cancelRequested(run) && !(pod && pod !== "foreign" && podDone(pod))) return this.cancel(key, run);
+    if (cancelRequested(run) && !(pod && pod !== "foreign" && podDone(pod))) return this.cancel(key, run, pod === "foreign" ? undefined : pod);
     if (pod === "foreign") return { requeueAfterMs: FOREIGN_RETRY_MS };
     if (pod) return this.observe(key, run, pod, heardAt);
     if (reservedAt !== undefined || run.status?.podName !== undefined) return this.podMissing(key, run, reservedAt);
@@ -95,6 +99,7 @@ export class Reconciler {
   /** The run is gone (its children go with it, by owner reference): free its slot. */
   private gone(key: string): ProcessResult {
     this.slots.release(key);
+    this.told.delete(key);
     this.statuses.forget(key);
     this.deps.warm.forget(key);
     this.slots.wake();
@@ -165,10 +170,11 @@ export class Reconciler {
       observeStage(metrics, "pod_claimed", (this.now() - heardAt) / 1000);
       metrics.runsStarted.inc({ start: "warm" });
       log.info({ run: key, pod: pod.name }, "Claimed warm pod");
-      await this.recordStart(run, claimed);
-      // The script starts at the claim: the pod's container started long before, for whichever run came.
-      await this.statuses.write(key, run, podStatus(run, pod, isoTime(claimedAt(claimed) ?? this.now()), this.now()));
-      return { requeueAfterMs: (request.timeoutSeconds + config.deadlineGraceSeconds) * 1000 };
+      // Neither the event nor a Running status is a step of the run: a quick script's answer comes
+      // before they would be written, and its outcome is then the one write. A slower one is shown
+      // Running at the look asked for here (observe); the claimed pod's owner is the record.
+      void this.recordStart(key, run, claimed);
+      return { requeueAfterMs: WARM_RUNNING_AFTER_MS };
     }
     try {
       if (await this.createChildren(run, request, runtime) === "foreign") {
@@ -187,7 +193,7 @@ export class Reconciler {
     observeStage(metrics, "pod_created", (this.now() - since) / 1000);
     metrics.runsStarted.inc({ start: "cold" });
     log.info({ run: key, pod: podName }, "Created pod");
-    await this.recordStart(run, { metadata: { name: podName } });
+    await this.recordStart(key, run, { metadata: { name: podName } });
     await this.statuses.write(key, run, podStatus(run, { name: podName, runtime: { name: runtime.name, image: runtime.spec.image }, start: "cold" },
       undefined, this.now()));
     return { requeueAfterMs: config.podStartTimeoutSeconds * 1000 };
@@ -214,11 +220,12 @@ export class Reconciler {
     return started;
   }
 
-  /** Says which pod the run started on, once per pod: recorded before the status that names the
-   * pod, and again (to no effect if it was) for a run whose status names none yet, so a
-   * controller that died between its start and its status write leaves no start untold. */
-  private recordStart(run: ScriptRun, pod: V1Pod): Promise<void> {
+  /** Says which pod the run started on, once per pod: at the start, and again (to no effect if it
+   * was) when this process sees a run's pod it has not told of, so a controller that died before
+   * telling leaves no start untold. */
+  private recordStart(key: string, run: ScriptRun, pod: V1Pod): Promise<void> {
     const name = pod.metadata?.name ?? "";
+    this.told.set(key, name);
     const note = startedWarm(pod) ? { reason: "Claimed", message: `Claimed warm pod ${name}` } : { reason: "Created", message: `Created pod ${name}` };
     return this.deps.events.record(run, { type: "Normal", ...note, once: `start/${name}` });
   }
@@ -242,7 +249,7 @@ export class Reconciler {
 
   private async observe(key: string, run: ScriptRun, pod: V1Pod, heardAt = this.now()): Promise<ProcessResult> {
     const { config, kube } = this.deps;
-    if (run.status?.podName === undefined) await this.recordStart(run, pod);
+    if (this.told.get(key) !== pod.metadata?.name) await this.recordStart(key, run, pod);
     if (startedWarm(pod)) {
       // Its deadline, set at the claim, bounds how long its runner can take to answer.
       const timeoutSeconds = pod.spec?.activeDeadlineSeconds ?? config.deadlineGraceSeconds;
@@ -316,10 +323,11 @@ export class Reconciler {
   }
 
   /** Fails the run as cancelled (timed from its start, if it started); afterFinish then deletes
-   * its pod, which stops the script. */
-  private cancel(key: string, run: ScriptRun): Promise<ProcessResult> {
+   * its pod, which stops the script. A warm run started at its claim, which its status may not
+   * show yet. */
+  private cancel(key: string, run: ScriptRun, pod: V1Pod | undefined): Promise<ProcessResult> {
     this.deps.log.info({ run: key, pod: run.status?.podName }, "Cancelling run on request");
-    const startedMs = toMillis(run.status?.startedAt);
+    const startedMs = toMillis(run.status?.startedAt) ?? (pod && startedWarm(pod) ? claimedAt(pod) : undefined);
     return this.refuse(key, run, runError("cancelled", `The run was cancelled (annotation ${CANCEL_ANNOTATION})`), startedMs !== undefined ? { startedAt: isoTime(startedMs), durationMs: Math.max(0, this.now() - startedMs) } : {});
   }
 
@@ -372,6 +380,7 @@ export class Reconciler {
     const { config, kube, log } = this.deps;
     const { namespace = "", name = "", uid = "" } = run.metadata;
     const hadSlot = this.slots.release(key);
+    this.told.delete(key);
     const pod = this.cachedPod(run);
     const ours = pod !== undefined && pod !== "foreign";
     // A pod that never finished (stuck pending, lost node) is of no use for debugging: always remove it.

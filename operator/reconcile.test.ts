@@ -729,6 +729,16 @@ describe("reconciling a ScriptRun", () => {
       assert.deepEqual(warm.sent.map((s) => [s.key, s.pod]), [["default/a", POOL_POD]]);
     });
 
+    it("writes no status at a look that comes right after its claim (the claim's own pod event), only when the answer is later than that", async () => {
+      const { cluster, reconcile, clock } = await claimed();
+      clock.now = CLAIMED_AT + 30;
+      assert.equal((await reconcile("a")).requeueAfterMs, 170);
+      assert.equal(cluster.run("a")?.status, undefined);
+      clock.now = CLAIMED_AT + 200;
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.phase, "Running");
+    });
+
     it("finishes with the envelope its runner answered over the attach, and loses the claimed pod", async () => {
       const { cluster, warm, reconcile, clock } = await claimed();
       warm.answers = { kind: "envelope", envelope: anEnvelope({ result: { sum: 6 }, stdout: "hi\n", durationMs: 120 }) };

@@ -253,12 +253,16 @@ export class Reconciler {
     if (startedWarm(pod)) {
       // Its deadline, set at the claim, bounds how long its runner can take to answer.
       const timeoutSeconds = pod.spec?.activeDeadlineSeconds ?? config.deadlineGraceSeconds;
-      const answer = pod.status?.containerStatuses?.some((c) => c.state?.running) ? this.deps.warm.answer(key, pod, timeoutSeconds) : undefined;
+      const running = pod.status?.containerStatuses?.some((c) => c.state?.running) === true;
+      const answer = running ? this.deps.warm.answer(key, pod, timeoutSeconds) : undefined;
       if (answer?.kind === "envelope") {
         const answered = statusFromEnvelope(run, pod, answer.envelope, this.now(), config);
         if (answered.kind === "finished") return this.finish(key, run, answered.status, answered.outcome, { pod, heardAt });
       }
       if (answer?.kind === "unrun") return this.relaunch(key, run, pod, answer.reason, heardAt);
+      // Claimed a moment ago (this look came with the claim's own pod event): Running can wait.
+      const runningAfterMs = (claimedAt(pod) ?? 0) + WARM_RUNNING_AFTER_MS - this.now();
+      if (running && answer === undefined && run.status?.podName === undefined && runningAfterMs > 0) return { requeueAfterMs: runningAfterMs };
     }
     let observation = statusFromPod(run, pod, undefined, this.now(), config);
     if (observation.kind === "unrun") return this.relaunch(key, run, pod, observation.reason, heardAt);

@@ -83,8 +83,12 @@ class Runners implements Attacher {
   /** Pods whose attach fails. */
   readonly refusing = new Set<string>();
 
+  /** While set, attaches open only once it resolves. */
+  gate: Promise<void> | undefined;
+
   async open(_namespace: string, pod: string): Promise<HeldAttach> {
     if (this.refusing.has(pod)) throw new Error(`pod ${pod} refused the attach`);
+    await this.gate;
     let sent = false;
     const attaches = this.attaches;
     const entry = {
@@ -331,6 +335,24 @@ describe("attaching ahead to warm pods", () => {
     warm.send(key, pod!, request);
     await tick();
     assert.equal(runners.opened.length, 1, "the claim used the held attach");
+    assert.deepEqual(runners.stdinOf("p1"), [requestFrame(request)]);
+  });
+
+  it("sends a claim's request over the attach still opening at the claim, never opening a second", async () => {
+    const { runners, warm } = world([aPoolPod("p1")]);
+    let open = () => {};
+    runners.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    warm.podChanged(aPoolPod("p1"));
+    const pod = await warm.claim(run, runtime, request);
+    warm.send(key, pod!, request);
+    await tick();
+    assert.deepEqual(runners.attaches, [], "nothing sent before the attach opened");
+    open();
+    await tick();
+    assert.equal(runners.opened.length, 1, "one attach to the pod: a second would share its stdin");
+    assert.equal(runners.opened[0]!.closed, false);
     assert.deepEqual(runners.stdinOf("p1"), [requestFrame(request)]);
   });
 

@@ -43,6 +43,13 @@ export interface WarmRunDeps {
   now?: () => number;
 }
 
+/** An attach to a pool pod, opening or open; `dropped` once the pod ended or went. */
+interface Held {
+  opening: Promise<HeldAttach | undefined>;
+  attach?: HeldAttach;
+  dropped?: boolean;
+}
+
 /** A pool pod waiting for a request, its runner's stdin not yet written by anyone. */
 const waiting = (pod: V1Pod | undefined): pod is V1Pod => pod?.metadata?.labels?.[POOL_LABEL] !== undefined
   && !pod.metadata.deletionTimestamp && pod.status?.phase === "Running"
@@ -50,8 +57,8 @@ const waiting = (pod: V1Pod | undefined): pod is V1Pod => pod?.metadata?.labels?
 
 export class WarmRuns {
   private readonly attachments = new Map<string, Attachment>();
-  /** Attaches held open to pool pods, by namespace/name; `attach` is unset while it opens. */
-  private readonly held = new Map<string, { attach?: HeldAttach }>();
+  /** Attaches held open to pool pods, by namespace/name. */
+  private readonly held = new Map<string, Held>();
   private stopped = false;
   private readonly now: () => number;
 
@@ -92,17 +99,13 @@ export class WarmRuns {
     const held = this.held.get(id);
     if (!this.stopped && !held && waiting(pod)) return this.hold(id, namespace, name);
     const ended = !pod || pod.metadata?.deletionTimestamp !== undefined || ["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
-    if (held && ended) {
-      held.attach?.close();
-      this.held.delete(id);
-    }
+    if (held && ended) this.drop(id, held);
   }
 
   /** Lets go of every held attach (this process stops leading). */
   stop(): void {
     this.stopped = true;
-    for (const held of this.held.values()) held.attach?.close();
-    this.held.clear();
+    for (const [id, held] of this.held) this.drop(id, held);
   }
 
   /** The pod this process claimed for the run, as the claim returned it, for `withinMs` of the claim
@@ -142,33 +145,48 @@ export class WarmRuns {
   }
 
   private hold(id: string, namespace: string, name: string): void {
-    const held: { attach?: HeldAttach } = {};
+    const held: Held = {
+      opening: this.deps.attacher.open(namespace, name, HOLD_TIMEOUT_MS).then((attach) => {
+        held.attach = attach;
+        if (held.dropped) attach.close();
+        return attach;
+      }, (err: unknown) => {
+        // The claim attaches anew; the pod's next change tries again.
+        if (this.held.get(id) === held) this.held.delete(id);
+        this.deps.log.warn({ pod: id, err: String(err) }, "Could not attach ahead to a warm pod");
+        return undefined;
+      }),
+    };
     this.held.set(id, held);
-    this.deps.attacher.open(namespace, name, HOLD_TIMEOUT_MS).then((attach) => {
-      if (this.held.get(id) === held) held.attach = attach;
-      else attach.close();
-    }, (err: unknown) => {
-      // The claim attaches anew; the pod's next change tries again.
-      if (this.held.get(id) === held) this.held.delete(id);
-      this.deps.log.warn({ pod: id, err: String(err) }, "Could not attach ahead to a warm pod");
-    });
   }
 
-  /** The open attach held to the pod, now the claim's to send on. */
-  private take(pod: V1Pod): HeldAttach | undefined {
-    const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
-    const attach = this.held.get(id)?.attach;
+  private drop(id: string, held: Held): void {
+    held.dropped = true;
+    held.attach?.close();
     this.held.delete(id);
-    return attach?.open ? attach : undefined;
   }
 
-  private attach(key: string, pod: V1Pod, frame: string | undefined, timeoutSeconds: number, tries = 0, held?: HeldAttach): void {
+  /** The attach held to the pod, open or still opening, now the claim's to send on: a claim that
+   * came while it opened waits for it, for a second attach would have two writers on one stdin
+   * (and the first to close it closes it for both). */
+  private take(pod: V1Pod): Promise<HeldAttach | undefined> | undefined {
+    const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const held = this.held.get(id);
+    this.held.delete(id);
+    return held?.opening;
+  }
+
+  private attach(key: string, pod: V1Pod, frame: string | undefined, timeoutSeconds: number, tries = 0,
+    held?: Promise<HeldAttach | undefined>): void {
     const { namespace = "", name = "" } = pod.metadata ?? {};
     const attachment: Attachment = { pod: name, inFlight: true, tries: tries + 1, claimed: this.attachments.get(key)?.claimed };
     this.attachments.set(key, attachment);
     // The runner answers within its timeout; the grace covers its start and the stream.
     const timeoutMs = (timeoutSeconds + this.deps.graceSeconds) * 1000;
-    const attached = (held ? held.send(frame, timeoutMs) : attachAndSend(this.deps.attacher, namespace, name, frame, timeoutMs))
+    const fresh = () => attachAndSend(this.deps.attacher, namespace, name, frame, timeoutMs);
+    // A held attach that failed to open leaves the pod to a new one; one that closed unsent has
+    // closed the runner's stdin, and a new attach hears it answer that it ran nothing.
+    const attached = (held ? held.then((attach) => (attach?.open ? attach.send(frame, timeoutMs) : fresh())) : fresh())
       .catch((err: unknown): AttachResult => ({ kind: "dropped", reason: `the attach failed: ${String(err)}` }));
     void attached.then((result) => {
       if (this.attachments.get(key) !== attachment) return;

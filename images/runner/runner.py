@@ -72,7 +72,8 @@ def start_sandbox(bounds, waits=False):
     if name == "nsjail":
         cmd = sandbox.nsjail_command(bounds, fds, lifetime=0 if waits else None)
     else:
-        cmd = sandbox.bwrap_command(sandbox.inner_argv(fds), with_proc=_proc_mountable())
+        cmd = sandbox.sized_tmpfs(sandbox.bwrap_command(sandbox.inner_argv(fds), with_proc=_proc_mountable()),
+                                  bounds["memory"])
 
     cgroup = RunCgroup(f"run-{os.getpid()}", bounds["memory"], bounds["pids"]) if name == "bubblewrap" else None
 

@@ -96,6 +96,20 @@ def bwrap_command(argv, with_proc=True):
     return cmd + ["--", *argv]
 
 
+def sized_tmpfs(cmd, size):
+    """`cmd`, a bwrap command line, with each tmpfs it mounts (/tmp, /dev/shm) capped at `size` bytes.
+    Without a memory cgroup of the run's own (a pod), tmpfs pages are no process's memory, so
+    RLIMIT_AS never sees them, and an unsized tmpfs may take half the node's RAM. nsjail's
+    --tmpfsmount is sized too (4 MiB)."""
+    end = cmd.index("--") if "--" in cmd else len(cmd)
+    sized = []
+    for at, arg in enumerate(cmd):
+        if arg == "--tmpfs" and at < end:
+            sized += ["--size", str(size)]
+        sized.append(arg)
+    return sized
+
+
 def nsjail_command(limits, fds, lifetime=None):
     """`lifetime`: nsjail's own time limit in seconds, counted from its start (0: none); by default the
     wall clock's, a backstop to the outer harness's deadline."""

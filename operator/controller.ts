@@ -69,7 +69,7 @@ export class Controller {
     const warm = this.warm = new WarmRuns({
       kube, pods: this.watches.pods, attacher: new PodAttacher(kc), log, enqueue, graceSeconds: config.deadlineGraceSeconds,
       templateOf: (runtime) => this.pools.templateOf(runtime),
-      claimed: (runtime, namespace) => this.pools.claimed(runtime, namespace),
+      claimed: (runtime, namespace, pod) => this.pools.claimed(runtime, namespace, pod),
     });
     const reconciler = new Reconciler({
       kube, runs: this.watches.runs, pods: this.watches.pods, preflight, config, metrics, log, enqueue, events,

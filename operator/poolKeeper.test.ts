@@ -10,7 +10,7 @@ import { createMetrics } from "./metrics.js";
 import { ownerRunKey } from "./names.js";
 import { PoolKeeper } from "./poolKeeper.js";
 import { T0, aRuntime, running, terminated, testConfig } from "./testkit.js";
-import { POOL_LABEL, TEMPLATE_LABEL } from "./warmPool.js";
+import { CLAIMED_AT_ANNOTATION, POOL_LABEL, START_ANNOTATION, TEMPLATE_LABEL } from "./warmPool.js";
 
 type WarmPool = { size: number; namespaces?: string[] };
 
@@ -217,7 +217,8 @@ describe("the warm pool keeper", () => {
     // The cache still shows the deleted pod when a run claims another.
     world.claim(taken!);
     world.sync((pod) => pod.metadata?.name === taken!.metadata!.name);
-    world.keeper.claimed("python", "a");
+    world.keeper.claimed("python", "a", taken!.metadata!.name!);
+    world.clock += 250;
     await until(() => world.pool().length === 2, "the claimed pod is replaced");
     await settle();
     assert.equal(world.pool().length, 2);
@@ -245,13 +246,40 @@ describe("the warm pool keeper", () => {
     const [taken] = world.pool();
     world.claim(taken!);
     world.sync();
-    world.keeper.claimed("python", "a");
+    world.keeper.claimed("python", "a", taken!.metadata!.name!);
+    world.clock += 250;
     await until(() => world.pool().length === 2, "the pool is refilled");
     await settle();
     assert.equal(world.pool().length, 2);
     assert.equal(world.server.size, 3);
     const claimed = world.server.get(`a/${taken!.metadata!.name}`);
     assert.equal(claimed?.metadata?.labels?.["scriptrun.dev/run"], "claimer", "the claimed pod is its run's");
+  });
+
+  it("refills after a claim once its run is done with the pod, or 250 ms after the claim: the new pod's start does not compete with the run", async () => {
+    await filled([pooledRuntime({ size: 2, namespaces: ["a"] })]);
+    const [first, second] = world.pool();
+    world.claim(first!);
+    world.keeper.claimed("python", "a", first!.metadata!.name!);
+    world.sync();
+    await settle();
+    world.clock += 249;
+    await world.reconcileAgain();
+    assert.equal(world.pool().length, 1, "not yet");
+    world.clock += 1;
+    await until(() => world.pool().length === 2, "the pool is refilled 250 ms after the claim");
+    // The claim's own pod event, before the claimer said it claimed: it waits as well.
+    world.claim(second!);
+    const claimed = world.server.get(`a/${second!.metadata!.name}`)!;
+    claimed.metadata!.annotations = { ...claimed.metadata!.annotations, [START_ANNOTATION]: "warm",
+      [CLAIMED_AT_ANNOTATION]: new Date(world.clock).toISOString() };
+    world.keeper.podChanged(structuredClone(claimed));
+    world.sync();
+    await world.reconcileAgain();
+    assert.equal(world.pool().length, 1, "not yet");
+    // The run finished sooner: its claimed pod's end refills the pool at once.
+    world.keeper.podChanged({ ...structuredClone(claimed), metadata: { ...claimed.metadata, deletionTimestamp: new Date(world.clock) } });
+    await until(() => world.pool().length === 2, "the pool is refilled as its run ends");
   });
 
   it("never deletes a pod a run claimed after the cache last showed it", async () => {

@@ -12,9 +12,11 @@ import type { ScriptRuntime } from "../crds/runtime.js";
 import type { Kube } from "./kube.js";
 import type { Metrics } from "./metrics.js";
 import { type PodSettings, RUNTIME_ANNOTATION } from "./podSpec.js";
-import { POOL_LABEL, TEMPLATE_LABEL, poolPod, poolPodState, startedWarm } from "./warmPool.js";
-import { WorkQueue } from "./workqueue.js";
+import { POOL_LABEL, TEMPLATE_LABEL, claimedAt, poolPod, poolPodState, startedWarm } from "./warmPool.js";
+import { type ProcessResult, WorkQueue } from "./workqueue.js";
 
+/** How long after a claim its pool is refilled at the latest. */
+const REFILL_AFTER_MS = 250;
 /** How long a pod this process created (or deleted) may be missing from (or still in) the cache. */
 const EXPECTATION_MS = 30_000;
 
@@ -46,6 +48,8 @@ export class PoolKeeper {
   /** Pods created (name → when) not yet in the cache, and deleted ones still in it, by key. */
   private readonly creating = new Map<string, Map<string, number>>();
   private readonly deleting = new Map<string, Map<string, number>>();
+  /** Pods claimed from each pool less than REFILL_AFTER_MS ago whose run still has them, by key. */
+  private readonly fresh = new Map<string, Map<string, number>>();
   private readonly now: () => number;
 
   constructor(private readonly deps: PoolKeeperDeps) {
@@ -73,11 +77,25 @@ export class PoolKeeper {
   /** A pod changed: a pool's, or one a run claimed from a pool (which the pool no longer has). */
   podChanged(pod: V1Pod): void {
     const runtime = pod.metadata?.labels?.[POOL_LABEL] ?? (startedWarm(pod) ? pod.metadata?.annotations?.[RUNTIME_ANNOTATION] : undefined);
-    if (runtime !== undefined && pod.metadata?.namespace) this.queue.add(keyOf(runtime, pod.metadata.namespace));
+    const { namespace, name = "" } = pod.metadata ?? {};
+    if (runtime === undefined || !namespace) return;
+    const key = keyOf(runtime, namespace);
+    const ended = pod.metadata?.deletionTimestamp !== undefined || ["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
+    const at = claimedAt(pod);
+    // The run is done with the pod it claimed: its replacement need not wait any longer. The
+    // claim's own event may come before the claimer says so.
+    if (ended) this.fresh.get(key)?.delete(name);
+    else if (at !== undefined && pod.metadata?.labels?.[POOL_LABEL] === undefined) this.fresh.set(key, (this.fresh.get(key) ?? new Map<string, number>()).set(name, at));
+    this.queue.add(key);
   }
 
-  claimed(runtime: string, namespace: string): void {
-    this.queue.add(keyOf(runtime, namespace));
+  /** A run claimed `pod` of a pool: it is replaced once that run is done with it, or REFILL_AFTER_MS
+   * after the claim, whichever comes first, so that the new pod's start (a few hundred ms of CPU
+   * for the kubelet, containerd and the runner) does not compete with the run it replaces. */
+  claimed(runtime: string, namespace: string, pod: string): void {
+    const key = keyOf(runtime, namespace);
+    this.fresh.set(key, (this.fresh.get(key) ?? new Map<string, number>()).set(pod, this.now()));
+    this.queue.add(key);
   }
 
   /** Ready and desired pods of each of the runtime's pools. */
@@ -100,7 +118,7 @@ export class PoolKeeper {
     return { runtime: parsed.runtime, uid: object.metadata.uid ?? "", size: watched && listed ? warmPool?.size ?? 0 : 0 };
   }
 
-  private async reconcile(key: string): Promise<void> {
+  private async reconcile(key: string): Promise<ProcessResult> {
     const [name = "", namespace = ""] = key.split("|");
     const { runtime, uid, size } = this.desired(name, namespace);
     const template = runtime ? this.templateOf(runtime) : "";
@@ -117,19 +135,23 @@ export class PoolKeeper {
       await this.deps.kube.deletePod(namespace, pod, seen.metadata?.resourceVersion);
       deleting.set(pod, this.now());
     }
-    for (let i = live.length - extra.length + creating.size; runtime && i < size; i++) {
+    const fresh = this.expected(this.fresh, key, () => false, REFILL_AFTER_MS);
+    for (let i = live.length - extra.length + creating.size + fresh.size; runtime && i < size; i++) {
       const created = await this.deps.kube.createPod(poolPod(runtime, namespace, uid, this.deps.settings));
       if (created !== "exists") creating.set(created.metadata?.name ?? "", this.now());
     }
     const ready = live.filter((s) => s.ready && !extra.includes(s)).length;
     this.record(key, name, { namespace, ready, desired: size });
+    const due = Math.min(...[...fresh.values()].map((at) => at + REFILL_AFTER_MS - this.now()));
+    return fresh.size > 0 ? { requeueAfterMs: Math.max(1, due) } : {};
   }
 
   /** The expected pods of a key still unmet by the cache (and not too old to wait for). */
-  private expected(table: Map<string, Map<string, number>>, key: string, met: (pod: string) => boolean): Map<string, number> {
+  private expected(table: Map<string, Map<string, number>>, key: string, met: (pod: string) => boolean,
+    withinMs = EXPECTATION_MS): Map<string, number> {
     const pods = table.get(key) ?? new Map<string, number>();
     table.set(key, pods);
-    for (const [pod, at] of pods) if (met(pod) || this.now() - at > EXPECTATION_MS) pods.delete(pod);
+    for (const [pod, at] of pods) if (met(pod) || this.now() - at >= withinMs) pods.delete(pod);
     return pods;
   }
 

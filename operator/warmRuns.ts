@@ -36,7 +36,7 @@ export interface WarmRunDeps {
   /** The pool template a runtime's ready pods have now. */
   templateOf(runtime: Runtime): string;
   /** Told when a pod left a runtime's pool, so that it is refilled at once. */
-  claimed(runtime: string, namespace: string): void;
+  claimed(runtime: string, namespace: string, pod: string): void;
   enqueue(key: string): void;
   log: Logger;
   graceSeconds: number;
@@ -79,7 +79,7 @@ export class WarmRuns {
       const claimed = await this.deps.kube.patchPod(namespace, name, claimPatch(pod, run, request, this.deps.graceSeconds, this.now()));
       // Another claim (or a change) came first: that pod is not this run's; try the next.
       if (claimed === "conflict" || claimed === "gone") continue;
-      this.deps.claimed(runtime.name, namespace);
+      this.deps.claimed(runtime.name, namespace, name);
       return claimed;
     }
     return undefined;

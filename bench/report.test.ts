@@ -50,7 +50,7 @@ describe("the bench report", () => {
         batch("warm-scriptrun", 1, [90]),
       ],
       warm: {
-        runtime: "bench-x-warm", poolSize: 4, wait: "ready", firstFillMs: 3000, refill: summarize([1500, 2500]), idlePod: null, status: null,
+        runtime: "bench-x-warm", poolSize: 4, wait: "ready", firstFillMs: 3000, refill: summarize([1500, 2500]), refillHostCpu: null, idlePod: null, status: null,
         burst: { calls: 8, poolSize: 4, servedWarm: 4, servedCold: 4, errors: 0, latency: summarize([100, 200, 2000, 2100]),
           warmLatency: null, coldLatency: null, refillMs: 2500 },
       },

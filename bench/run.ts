@@ -142,8 +142,11 @@ async function measureWarm(ctx: BenchContext, pool: PoolCounter, options: BenchO
   const size = options.warmPool;
   say(`Warm pool: its refill (${options.warmRefills} times), a burst of ${2 * size} at once, an idle pod's CPU and memory`);
   const refills = await measureRefill(ctx, pool, size, options.warmRefills);
-  const refill = summarize(refills);
-  say(`  refill (claim → ${size}/${size} ready): p50 ${refill.p50} ms, max ${refill.max} ms`);
+  const refill = summarize(refills.map((r) => r.ms));
+  const cpu = refills.flatMap((r) => (r.hostCpuMs === undefined ? [] : [r.hostCpuMs]));
+  const refillHostCpu = cpu.length > 0 ? summarize(cpu) : null;
+  say(`  refill (claim → ${size}/${size} ready): p50 ${refill.p50} ms, max ${refill.max} ms` +
+    (refillHostCpu ? `; this host's CPU busy meanwhile: p50 ${refillHostCpu.p50} ms` : ""));
   const burst = await measureBurst(ctx, pool, size);
   say(`  burst of ${burst.calls}: p50 ${burst.latency.p50} ms p95 ${burst.latency.p95} ms; ${burst.servedWarm} warm, ${burst.servedCold} cold, ` +
     `${burst.errors} errors; pool full again ${burst.refillMs} ms after its first claim`);
@@ -152,7 +155,8 @@ async function measureWarm(ctx: BenchContext, pool: PoolCounter, options: BenchO
     if (usage) say(`  idle pool pod (${source}, ${usage.pods} pods, ${usage.seconds} s): ${usage.cpuMillicores} millicores (max ${usage.cpuMillicoresMax}), ` +
       `working set ${usage.workingSetMiB} MiB, RSS ${usage.rssMiB} MiB`);
   }
-  return { runtime, poolSize: size, wait: options.warmWait, firstFillMs, refill, burst, idlePod, status: await runtimeStatus(ctx.kc, runtime) };
+  return { runtime, poolSize: size, wait: options.warmWait, firstFillMs, refill, refillHostCpu, burst, idlePod,
+    status: await runtimeStatus(ctx.kc, runtime) };
 }
 
 async function measurePreflight(ctx: BenchContext, config: Config, options: BenchOptions, results: Results): Promise<void> {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { RunSample } from "./paths.js";
 import {
-  PoolCounter, WarmGate, cgroupDirs, idleUsage, isReadyPoolPod, refillAfter, statFile, summaryReadings, tallyBurst, warmRuntimeName,
+  PoolCounter, WarmGate, cgroupDirs, hostBusyMs, idleUsage, isReadyPoolPod, refillAfter, statFile, summaryReadings, tallyBurst, warmRuntimeName,
 } from "./warm.js";
 
 const poolPod = (runtime: string | undefined, state: "running" | "waiting" | "terminated", extra: { deleting?: boolean } = {}): V1Pod => ({
@@ -47,6 +47,23 @@ describe("the warm pool as the bench sees it", () => {
     assert.deepEqual(refillAfter(history, 50, 4), { claimedAt: 100, fullAt: 1400 });
     assert.equal(refillAfter(history, 1500, 4), undefined);
     assert.equal(refillAfter(history.slice(0, 4), 50, 4), undefined);
+  });
+});
+
+describe("this host's busy CPU", () => {
+  it("adds user, nice, system, irq, softirq and steal ticks (not idle or iowait), at 10 ms a tick", () => {
+    const stat = "cpu  100 2 30 9000 50 4 5 6 0 0\ncpu0 50 1 15 4500 25 2 2 3 0 0\nintr 1\n";
+    assert.equal(hostBusyMs(stat), (100 + 2 + 30 + 4 + 5 + 6) * 10);
+  });
+
+  it("is undefined without a cpu line", () => {
+    assert.equal(hostBusyMs("intr 1\n"), undefined);
+    assert.equal(hostBusyMs(""), undefined);
+  });
+
+  it("reads this host's /proc/stat, which only grows", () => {
+    const [a, b] = [hostBusyMs(), hostBusyMs()];
+    assert.ok(a !== undefined && b !== undefined && b >= a && a > 0);
   });
 });
 

@@ -284,6 +284,8 @@ export interface WarmResult {
   firstFillMs: number | null;
   /** Claim → the pool full again, once per refill timed. */
   refill: Summary | null;
+  /** This host's busy CPU during each refill timed (absent where /proc/stat is not there). */
+  refillHostCpu: Summary | null;
   burst: WarmBurst | null;
   /** An idle pool pod, from its cgroup on this host and from the kubelet's /stats/summary. */
   idlePod: { cgroup: PodIdleUsage | null; statsSummary: PodIdleUsage | null } | null;
@@ -325,20 +327,39 @@ export function poolFull(pool: PoolCounter, size: number): Promise<number> {
   return pool.waitUntil(`the warm pool to have ${size} ready pods`, (ready) => ready >= size, POOL_TIMEOUT_MS);
 }
 
+/** This host's busy CPU time so far, in ms: the user, nice, system, irq, softirq and steal ticks
+ * of /proc/stat's first line (USER_HZ ticks, 100 a second on Linux); undefined where there is none. */
+export function hostBusyMs(stat: string | undefined = existsSync("/proc/stat") ? readFileSync("/proc/stat", "utf8") : undefined): number | undefined {
+  const fields = stat?.split("\n").find((line) => line.startsWith("cpu "))?.trim().split(/\s+/).slice(1).map(Number);
+  if (!fields || fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
+  const [user, nice, system, , , irq, softirq, steal = 0] = fields as [number, number, number, number, number, number, number, number?];
+  return (user + nice + system + irq + softirq + steal) * 10;
+}
+
+export interface Refill {
+  /** Claim → the pool full again. */
+  ms: number;
+  /** This host's busy CPU meanwhile (from the run's start): what one fresh pod costs the node, when
+   * the cluster runs on this host as `make up`'s does. */
+  hostCpuMs?: number;
+}
+
 /** Times the pool's refill `times` times: with the pool full, one warm ScriptRun of the hello
  * script claims a pod; from that claim (as the watch saw the pod leave the pool) until the pool is
  * full again. */
-export async function measureRefill(ctx: BenchContext, pool: PoolCounter, size: number, times: number): Promise<number[]> {
+export async function measureRefill(ctx: BenchContext, pool: PoolCounter, size: number, times: number): Promise<Refill[]> {
   const run = pathRunner("warm-scriptrun", ctx, { gated: false });
-  const refills: number[] = [];
+  const refills: Refill[] = [];
   for (let i = 0; i < times; i++) {
     await poolFull(pool, size);
     const from = performance.now();
+    const busyBefore = hostBusyMs();
     const sample = await run(WORKLOADS.hello);
     if (sample.error !== undefined) throw new Error(`A refill's run failed: ${sample.error}`);
     await pool.waitUntil("the pool to be claimed from and refilled", () => refillAfter(pool.history, from, size) !== undefined, POOL_TIMEOUT_MS);
+    const busyAfter = hostBusyMs();
     const { claimedAt, fullAt } = refillAfter(pool.history, from, size)!;
-    refills.push(fullAt - claimedAt);
+    refills.push({ ms: fullAt - claimedAt, ...(busyBefore !== undefined && busyAfter !== undefined ? { hostCpuMs: busyAfter - busyBefore } : {}) });
   }
   return refills;
 }

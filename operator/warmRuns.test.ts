@@ -31,7 +31,8 @@ function anEnvelope(fields: Record<string, unknown> = {}): Envelope {
 
 
 /** A pool pod of `of` as the informer shows it. */
-function aPoolPod(name: string, options: { of?: Runtime; namespace?: string; phase?: string; ready?: boolean; deleting?: boolean } = {}): V1Pod {
+function aPoolPod(name: string, options: { of?: Runtime; namespace?: string; phase?: string; ready?: boolean; deleting?: boolean;
+  startedMs?: number; } = {}): V1Pod {
   const pod = poolPod(options.of ?? runtime, options.namespace ?? "default", "uid-runtime", settings);
   pod.metadata = { ...pod.metadata, name, resourceVersion: "10", creationTimestamp: new Date(T0) };
   if (options.deleting) pod.metadata.deletionTimestamp = new Date(T0 + 1000);
@@ -39,7 +40,7 @@ function aPoolPod(name: string, options: { of?: Runtime; namespace?: string; pha
   pod.status = {
     phase: options.phase ?? (ready ? "Running" : "Pending"),
     startTime: new Date(T0),
-    ...(ready ? { containerStatuses: [{ name: "runner", image: "i", imageID: "", ready: true, restartCount: 0, state: running() }] } : {}),
+    ...(ready ? { containerStatuses: [{ name: "runner", image: "i", imageID: "", ready: true, restartCount: 0, state: running(options.startedMs) }] } : {}),
   };
   return pod;
 }
@@ -373,6 +374,17 @@ describe("attaching ahead to warm pods", () => {
     warm.podChanged(aPoolPod("p2"));
     await tick();
     assert.equal((await warm.claim(run, runtime, request))?.metadata?.name, "p2");
+  });
+
+  it("claims, of the pods held open, the one whose runner started first (a new one may still be starting its sandbox)", async () => {
+    const pods = [aPoolPod("new", { startedMs: T0 + 9000 }), aPoolPod("old", { startedMs: T0 + 1000 }), aPoolPod("unheld", { startedMs: T0 })];
+    const { warm } = world(pods);
+    warm.podChanged(pods[0]!);
+    warm.podChanged(pods[1]!);
+    await tick();
+    assert.equal((await warm.claim(run, runtime, request))?.metadata?.name, "old");
+    assert.equal((await warm.claim(aRun("two"), runtime, requestOf(aRun("two"))))?.metadata?.name, "new");
+    assert.equal((await warm.claim(aRun("three"), runtime, requestOf(aRun("three"))))?.metadata?.name, "unheld");
   });
 
   it("never claims a pod whose held attach closed unsent: its runner's stdin is closed, so it would run nothing", async () => {

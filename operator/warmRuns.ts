@@ -10,8 +10,10 @@ import type { ObjectCache, V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "../core/log.js";
 import type { RunnerRequest } from "../core/request.js";
 import type { Runtime } from "../core/runtime.js";
+import { toMillis } from "../core/time.js";
 import type { ScriptRun } from "../crds/schema.js";
 import type { Kube } from "./kube.js";
+import { RUNNER_CONTAINER } from "./names.js";
 import { type Attacher, type AttachResult, type HeldAttach, attachAndSend } from "./warmAttach.js";
 import { POOL_LABEL, claimPatch, claimedAt, poolPodState, requestFrame } from "./warmPool.js";
 
@@ -55,6 +57,10 @@ const waiting = (pod: V1Pod | undefined): pod is V1Pod => pod?.metadata?.labels?
   && !pod.metadata.deletionTimestamp && pod.status?.phase === "Running"
   && pod.status.containerStatuses?.some((c) => c.state?.running) === true;
 
+/** When the pod's runner container started (a pod not yet seen running sorts last). */
+const runnerStartedMs = (pod: V1Pod) =>
+  toMillis(pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER)?.state?.running?.startedAt) ?? Number.MAX_SAFE_INTEGER;
+
 export class WarmRuns {
   private readonly attachments = new Map<string, Attachment>();
   /** Attaches held open to pool pods, by namespace/name. */
@@ -70,10 +76,12 @@ export class WarmRuns {
   async claim(run: ScriptRun, runtime: Runtime, request: RunnerRequest): Promise<V1Pod | undefined> {
     const namespace = run.metadata.namespace ?? "";
     const template = this.deps.templateOf(runtime);
-    // Pods held open first: their claim needs no attach.
+    // Pods held open first, whose claim needs no attach; of those, the one whose runner started
+    // first: a runner that started a moment ago may still be starting its sandbox, which the
+    // request would wait for.
     const ready = this.deps.pods.list(namespace)
       .filter((pod) => pod.metadata?.labels?.[POOL_LABEL] === runtime.name && poolPodState(pod, template).ready && !this.spoiled(pod))
-      .sort((a, b) => Number(this.isHeld(b)) - Number(this.isHeld(a)));
+      .sort((a, b) => Number(this.isHeld(b)) - Number(this.isHeld(a)) || runnerStartedMs(a) - runnerStartedMs(b));
     for (const pod of ready) {
       const name = pod.metadata?.name ?? "";
       const claimed = await this.deps.kube.patchPod(namespace, name, claimPatch(pod, run, request, this.deps.graceSeconds, this.now()));

@@ -77,6 +77,8 @@ export class Controller {
     });
     this.queue = new WorkQueue({
       workers: config.workers,
+      // A run reconciled before the runtimes are listed would be refused as having none.
+      paused: true,
       process: (key, queuedAt) => reconciler.reconcile(key, queuedAt),
       onPickup: (_key, waitedMs) => {
         observeStage(metrics, "queue", waitedMs / 1000);
@@ -94,6 +96,8 @@ export class Controller {
     const { config, log } = this.deps;
     await Promise.all([this.runtimes.start(), this.watches.start()]);
     if (this.stopped) return;
+    this.queue.start();
+    this.pools.start();
     log.info({ namespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces : "all", workers: config.workers }, "Started controller");
     this.timers.push(setInterval(() => {
       for (const run of this.watches.runs.list()) this.queue.add(runKey(run.metadata.namespace ?? "", run.metadata.name ?? ""));

@@ -66,6 +66,7 @@ class World {
       counted: (runtime) => this.counted.push(runtime),
       now: () => this.clock,
     });
+    this.keeper.start();
   }
 
   /** The informer catches up with the apiserver (for the pods `which` picks) and tells what changed,
@@ -161,6 +162,24 @@ describe("the warm pool keeper", () => {
     await settle();
     return world;
   }
+
+  it("touches no pool before it is started (the caches it reads are not filled yet)", async () => {
+    world = new World([pooledRuntime({ size: 2, namespaces: ["a"] })]);
+    const keeper = new PoolKeeper({
+      runtimes: { list: () => [], get: () => undefined }, pods: world.pods, kube: world.kube, settings: testConfig(), watchNamespaces: [],
+      metrics: createMetrics(new Registry()), log: silentLogger(), counted: () => {}, now: () => world.clock,
+    });
+    world.keeper.runtimesChanged();
+    await until(() => world.pool().length === 2, "the started keeper fills its pool");
+    world.sync();
+    // A keeper that sees no runtime yet would delete every pool pod it hears of.
+    for (const pod of world.pool()) keeper.podChanged(pod);
+    await settle();
+    assert.equal(world.pool().length, 2, "the unstarted keeper deleted nothing");
+    keeper.start();
+    await until(() => world.pool().length === 0, "once started, it acts on what it sees");
+    await keeper.shutdown();
+  });
 
   it("fills each listed namespace's pool to its size with pods of the runtime's current template", async () => {
     const runtime = pooledRuntime({ size: 2, namespaces: ["a", "b"] });

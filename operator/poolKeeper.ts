@@ -56,9 +56,16 @@ export class PoolKeeper {
     this.now = deps.now ?? Date.now;
     this.queue = new WorkQueue({
       workers: 2,
+      // Before the runtimes are listed every pool would look unwanted, its pods deleted.
+      paused: true,
       process: (key) => this.reconcile(key),
       onError: (key, err, retryInMs) => deps.log.warn({ pool: key, err: String(err), retryInMs }, "Failed to keep a warm pool; retrying"),
     });
+  }
+
+  /** Starts keeping the pools, once the caches of runtimes and pods are filled. */
+  start(): void {
+    this.queue.start();
   }
 
   /** The label every current pool pod of the runtime carries. */

@@ -73,7 +73,7 @@ class Handler {
   }
 }
 
-function setup(workers = 2, extra: { onPickup?: (key: string, ms: number) => void } = {}) {
+function setup(workers = 2, extra: { onPickup?: (key: string, ms: number) => void; paused?: boolean } = {}) {
   const clock = new FakeClock();
   const handler = new Handler();
   const errors: Array<[string, number]> = [];
@@ -94,6 +94,17 @@ describe("the work queue", () => {
     await settle();
     await handler.finish("a");
     await handler.finish("b");
+    assert.deepEqual(handler.calls, ["a", "b"]);
+  });
+
+  it("made paused, holds every key, delayed ones too, until started", async () => {
+    const { handler, queue, clock } = setup(2, { paused: true });
+    queue.add("a");
+    queue.addAfter("b", 10);
+    await clock.advance(20);
+    assert.deepEqual(handler.calls, []);
+    queue.start();
+    await settle();
     assert.deepEqual(handler.calls, ["a", "b"]);
   });
 

@@ -25,6 +25,8 @@ export interface WorkQueueOptions {
   onError?: (key: string, err: unknown, retryInMs: number) => void;
   /** Told how long each key waited between being queued and being picked up. */
   onPickup?: (key: string, waitedMs: number) => void;
+  /** Hold every key added until start(): the caches a handler reads are not filled yet. */
+  paused?: boolean;
   timers?: Timers;
 }
 
@@ -45,9 +47,11 @@ export class WorkQueue {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private stopping = false;
+  private paused: boolean;
   private idle: (() => void) | undefined;
 
   constructor(private readonly options: WorkQueueOptions) {
+    this.paused = options.paused ?? false;
     this.timers = options.timers ?? realTimers;
     this.baseDelayMs = options.baseDelayMs ?? 500;
     this.maxDelayMs = options.maxDelayMs ?? 60_000;
@@ -84,6 +88,12 @@ export class WorkQueue {
     this.delayed.set(key, { at, handle });
   }
 
+  /** Lets the workers take the keys held so far (a queue made paused), and those added later. */
+  start(): void {
+    this.paused = false;
+    this.pump();
+  }
+
   /** Stops taking work, drops delayed keys, and resolves once every key in flight is done. */
   shutdown(): Promise<void> {
     this.stopping = true;
@@ -98,7 +108,7 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (!this.stopping && this.processing.size < this.options.workers && this.queue.length > 0) {
+    while (!this.stopping && !this.paused && this.processing.size < this.options.workers && this.queue.length > 0) {
       const key = this.queue.shift()!;
       const addedAt = this.dirty.get(key) ?? this.timers.now();
       this.dirty.delete(key);

@@ -6,6 +6,7 @@ import type { Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
 import { Registry, collectDefaultMetrics } from "prom-client";
+import { reuseConnections } from "../core/kube.js";
 import { createLogger } from "../core/log.js";
 import { PreflightClient } from "../core/preflight.js";
 import { RuntimeCatalog } from "../core/runtimeCatalog.js";
@@ -24,7 +25,7 @@ function loadKubeConfig(path: string): KubeConfig {
   // In a pod: the service account; on a workstation: KUBECONFIG or ~/.kube/config.
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
-  return kc;
+  return reuseConnections(kc);
 }
 
 async function main(): Promise<void> {

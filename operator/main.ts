@@ -2,6 +2,7 @@
 // configuration (operator/README.md), serves /metrics and /healthz, stands for leader and runs the
 // controller while it leads, and shuts down gracefully on SIGTERM or SIGINT.
 import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
+import { reuseConnections } from "../core/kube.js";
 import { createLogger } from "../core/log.js";
 import { PreflightClient } from "../core/preflight.js";
 import { aborted, runMain, shutdownSignal } from "../core/process.js";
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   // In a pod this reads the service account; on a workstation, KUBECONFIG or ~/.kube/config.
   const kc = new KubeConfig();
   kc.loadFromDefault();
+  reuseConnections(kc);
   const metrics = createMetrics();
   const server = await serveMetrics(metrics, config.metricsPort, log);
   const preflight = new PreflightClient(config.preflight);

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { type IncomingMessage } from "node:http";
+import { Agent, type Server, createServer, request } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
+import { KeptAgent, reuseConnections } from "./kube.js";
+
+const b64 = (text: string) => Buffer.from(text).toString("base64");
+
+function config(cert = "cert-1", proxyUrl?: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "c", server: "https://127.0.0.1:6443", caData: b64("ca"), skipTLSVerify: false, ...(proxyUrl ? { proxyUrl } : {}) }],
+    users: [{ name: "u", certData: b64(cert), keyData: b64("key") }],
+    contexts: [{ name: "x", cluster: "c", user: "u" }],
+    currentContext: "x",
+  });
+  return kc;
+}
+
+async function agentOf(kc: KubeConfig): Promise<unknown> {
+  const context = new RequestContext("https://127.0.0.1:6443/api", HttpMethod.GET);
+  await kc.applySecurityAuthentication(context);
+  return context.getAgent();
+}
+
+describe("reusing connections to the apiserver", () => {
+  it("gives every request one keep-alive agent, with the cluster's TLS options", async () => {
+    const kc = config();
+    assert.notEqual(await agentOf(kc), await agentOf(kc), "client-node alone makes an agent per request");
+    reuseConnections(kc);
+    const [first, second] = [await agentOf(kc), await agentOf(kc)];
+    assert.equal(first, second);
+    assert.ok(first instanceof Agent);
+    assert.equal(first.options.keepAlive, true);
+    assert.equal(String(first.options.cert), "cert-1");
+    assert.equal(String(first.options.ca), "ca");
+  });
+
+  it("makes a new agent when the TLS options change (a rotated certificate)", async () => {
+    const kc = reuseConnections(config("cert-1"));
+    const before = await agentOf(kc);
+    kc.users[0] = { ...kc.users[0]!, certData: b64("cert-2") };
+    const after = await agentOf(kc);
+    assert.notEqual(after, before);
+    assert.equal(String((after as Agent).options.cert), "cert-2");
+  });
+
+  it("leaves a proxy's agent as client-node made it", async () => {
+    const kc = reuseConnections(config("cert-1", "http://127.0.0.1:3128"));
+    const agent = await agentOf(kc);
+    assert.notEqual(agent?.constructor, Agent);
+    assert.notEqual(await agentOf(kc), agent);
+  });
+});
+
+describe("KeptAgent", () => {
+  let server: Server;
+  let url: string;
+  let ca: Buffer;
+
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kept-agent-"));
+    try {
+      execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+      ca = readFileSync(join(dir, "cert.pem"));
+      // A chunked answer, as the apiserver sends any body it has not measured.
+      server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: ca }, (_req, res) => {
+        res.write("{\"items\": [");
+        setImmediate(() => res.end("]}"));
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+
+  after(() => server.close());
+
+  async function get(agent: Agent): Promise<{ socket: Socket; response: IncomingMessage; reused: boolean }> {
+    const req = request(url, { agent, ca });
+    req.end();
+    const [response] = (await once(req, "response")) as [IncomingMessage];
+    return { socket: req.socket as Socket, response, reused: req.reusedSocket };
+  }
+
+  it("takes a socket back only after the response that used it has closed, then reuses it", async () => {
+    const agent = new KeptAgent({ ca });
+    try {
+      const first = await get(agent);
+      assert.equal(first.response.headers["transfer-encoding"], "chunked");
+      first.response.resume();
+      await once(first.response, "close");
+      // What node-fetch checks at this moment: a free socket here fails the response.
+      assert.equal(Object.values(agent.freeSockets).flat().length, 0, "the socket was free before its response closed");
+      assert.equal(first.socket.listenerCount("data"), 0);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(Object.values(agent.freeSockets).flat().length, 1);
+      const second = await get(agent);
+      second.response.resume();
+      await once(second.response, "close");
+      assert.ok(second.reused, "a kept socket is used again");
+      assert.equal(second.socket, first.socket);
+    } finally {
+      agent.destroy();
+    }
+  });
+});

@@ -73,7 +73,7 @@ export function benchOptions(env: Record<string, string | undefined>): BenchOpti
       .pipe(z.array(z.number().int().min(1))),
     BENCH_OVERLOAD_WARMUP: count(0).default(Number(d.overloadWarmup)),
     BENCH_WARM_POOL: count(0).max(50).default(4),
-    BENCH_WARM_WAIT: z.enum(["ready", "full", "quiet"]).default("ready"),
+    BENCH_WARM_WAIT: z.enum(["ready", "full", "quiet"]).default("quiet"),
     BENCH_WARM_REFILLS: count(1).default(Number(d.warmRefills)),
     BENCH_WARM_IDLE_SECONDS: count(1).default(Number(d.warmIdleSeconds)),
     BENCH_OUT: z.string().min(1).default("bench/results"),

@@ -51,6 +51,7 @@ describe("the bench report", () => {
       ],
       warm: {
         runtime: "bench-x-warm", poolSize: 4, wait: "ready", firstFillMs: 3000, refill: summarize([1500, 2500]), refillHostCpu: null, idlePod: null, status: null,
+        backToBack: summarize([150, 250, 350]),
         burst: { calls: 8, poolSize: 4, servedWarm: 4, servedCold: 4, errors: 0, latency: summarize([100, 200, 2000, 2100]),
           warmLatency: null, coldLatency: null, refillMs: 2500 },
       },
@@ -59,6 +60,7 @@ describe("the bench report", () => {
     assert.deepEqual([h.warm_execute_p50_ms, h.warm_execute_p95_ms, h.warm_scriptrun_p50_ms, h.cold_execute_p50_ms, h.execute_p50_ms],
       [120, 138, 90, 1000, 1050]);
     assert.deepEqual([h.warm_burst_p50_ms, h.warm_burst_served_warm, h.warm_refill_p50_ms], [1100, 4, 2000]);
+    assert.deepEqual([h.warm_back_to_back_p50_ms, h.warm_back_to_back_p95_ms], [250, 340]);
     assert.equal(headline(results).warm_execute_p50_ms, null);
     assert.equal(headline(results).warm_burst_p50_ms, null);
   });

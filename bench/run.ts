@@ -31,7 +31,7 @@ import { total } from "./prometheus.js";
 import {
   type BatchResult, type Results, type Throughput, baselineOf, chartRows, goalTable, goals, headline, latencyTable,
 } from "./report.js";
-import { mean, round1, summarize } from "./stats.js";
+import { type Summary, mean, round1, summarize } from "./stats.js";
 import {
   PoolCounter, WarmGate, type WarmResult, createWarmRuntime, deleteWarmRuntime, isReadyPoolPod, measureBurst, measureIdlePod,
   measureRefill, poolFull, runtimeStatus,
@@ -150,13 +150,34 @@ async function measureWarm(ctx: BenchContext, pool: PoolCounter, options: BenchO
   const burst = await measureBurst(ctx, pool, size);
   say(`  burst of ${burst.calls}: p50 ${burst.latency.p50} ms p95 ${burst.latency.p95} ms; ${burst.servedWarm} warm, ${burst.servedCold} cold, ` +
     `${burst.errors} errors; pool full again ${burst.refillMs} ms after its first claim`);
+  const backToBack = await measureBackToBack(ctx, pool, options.runs);
+  if (backToBack) say(`  back to back (each run waits only for one ready pod): p50 ${backToBack.p50} ms p95 ${backToBack.p95} ms`);
   const idlePod = await measureIdlePod(ctx.kc, ctx.namespace, runtime, pool, size, options.warmIdleSeconds);
   for (const [source, usage] of Object.entries(idlePod)) {
     if (usage) say(`  idle pool pod (${source}, ${usage.pods} pods, ${usage.seconds} s): ${usage.cpuMillicores} millicores (max ${usage.cpuMillicoresMax}), ` +
       `working set ${usage.workingSetMiB} MiB, RSS ${usage.rssMiB} MiB`);
   }
-  return { runtime, poolSize: size, wait: options.warmWait, firstFillMs, refill, refillHostCpu, burst, idlePod,
+  return { runtime, poolSize: size, wait: options.warmWait, firstFillMs, refill, refillHostCpu, burst, backToBack, idlePod,
     status: await runtimeStatus(ctx.kc, runtime) };
+}
+
+/** `runs` hello /execute calls one after the other, each waiting only until one pool pod is ready:
+ * every run shares the node with the refills of the runs before it. Of the runs that started warm. */
+async function measureBackToBack(ctx: BenchContext, pool: PoolCounter, runs: number): Promise<Summary | null> {
+  await poolFull(pool, ctx.warm!.gate.need);
+  const gate = new WarmGate(() => pool.ready, 1);
+  const stop = pool.onChange(() => gate.changed());
+  try {
+    const run = pathRunner("warm-execute", { ...ctx, warm: { ...ctx.warm!, gate, settleMs: 0 } });
+    const samples = await runBatch(runs, 1, () => {
+      checkInterrupted();
+      return run(WORKLOADS.hello);
+    });
+    const warm = samples.filter((s) => s.error === undefined && s.run?.start === "warm");
+    return warm.length > 0 ? summarize(warm.map((s) => s.end - s.start)) : null;
+  } finally {
+    stop();
+  }
 }
 
 async function measurePreflight(ctx: BenchContext, config: Config, options: BenchOptions, results: Results): Promise<void> {

@@ -90,7 +90,7 @@ export class WarmGate {
   private inFlight = 0;
   private readonly queue: Array<() => void> = [];
 
-  constructor(private readonly ready: () => number, private readonly need = 1) {}
+  constructor(private readonly ready: () => number, readonly need = 1) {}
 
   /** Call when the pool's count changed. */
   changed(): void {
@@ -287,6 +287,8 @@ export interface WarmResult {
   /** This host's busy CPU during each refill timed (absent where /proc/stat is not there). */
   refillHostCpu: Summary | null;
   burst: WarmBurst | null;
+  /** Warm /execute of hello, runs one after the other, each waiting only for one ready pod. */
+  backToBack: Summary | null;
   /** An idle pool pod, from its cgroup on this host and from the kubelet's /stats/summary. */
   idlePod: { cgroup: PodIdleUsage | null; statsSummary: PodIdleUsage | null } | null;
   /** The runtime's status as the controller last wrote it. */

@@ -12,7 +12,7 @@ import type { ScriptRuntime } from "../crds/runtime.js";
 import type { Kube } from "./kube.js";
 import type { Metrics } from "./metrics.js";
 import { type PodSettings, RUNTIME_ANNOTATION } from "./podSpec.js";
-import { POOL_LABEL, TEMPLATE_LABEL, claimedAt, poolPod, poolPodState, startedWarm } from "./warmPool.js";
+import { POOL_LABEL, TEMPLATE_LABEL, claimedAt, podEnded, poolPod, poolPodState, startedWarm } from "./warmPool.js";
 import { type ProcessResult, WorkQueue } from "./workqueue.js";
 
 /** How long after a claim its pool is refilled at the latest. */
@@ -87,12 +87,11 @@ export class PoolKeeper {
     const { namespace, name = "" } = pod.metadata ?? {};
     if (runtime === undefined || !namespace) return;
     const key = keyOf(runtime, namespace);
-    const ended = pod.metadata?.deletionTimestamp !== undefined || ["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
     const at = claimedAt(pod);
     // The run is done with the pod it claimed: its replacement need not wait any longer. The
     // claim's own event may come before the claimer says so.
-    if (ended) this.fresh.get(key)?.delete(name);
-    else if (at !== undefined && pod.metadata?.labels?.[POOL_LABEL] === undefined) this.fresh.set(key, (this.fresh.get(key) ?? new Map<string, number>()).set(name, at));
+    if (podEnded(pod)) this.fresh.get(key)?.delete(name);
+    else if (at !== undefined && pod.metadata?.labels?.[POOL_LABEL] === undefined) this.markFresh(key, name, at);
     this.queue.add(key);
   }
 
@@ -101,8 +100,12 @@ export class PoolKeeper {
    * for the kubelet, containerd and the runner) does not compete with the run it replaces. */
   claimed(runtime: string, namespace: string, pod: string): void {
     const key = keyOf(runtime, namespace);
-    this.fresh.set(key, (this.fresh.get(key) ?? new Map<string, number>()).set(pod, this.now()));
+    this.markFresh(key, pod, this.now());
     this.queue.add(key);
+  }
+
+  private markFresh(key: string, pod: string, claimedAtMs: number): void {
+    this.fresh.set(key, (this.fresh.get(key) ?? new Map<string, number>()).set(pod, claimedAtMs));
   }
 
   /** Ready and desired pods of each of the runtime's pools. */

@@ -28,7 +28,7 @@ import { type SlotView, Slots } from "./slots.js";
 import { runPodOf, statusFromEnvelope, statusFromPod } from "./statusFromPod.js";
 import { StatusWriter, type WriteResult } from "./statusWriter.js";
 import type { ProcessResult } from "./workqueue.js";
-import { claimedAt, poolServes, startedWarm } from "./warmPool.js";
+import { claimedAt, podFinished, poolServes, startedWarm } from "./warmPool.js";
 import type { WarmRuns } from "./warmRuns.js";
 
 export interface ReconcileDeps {
@@ -63,7 +63,6 @@ function refusedAsStored(err: unknown): boolean {
   return code === 413 || code === 422 || (code === 500 && /too large|ResourceExhausted|larger than/i.test(String((err as Error).message)));
 }
 
-const podDone = (pod: V1Pod) => ["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
 
 export class Reconciler {
   private readonly statuses: StatusWriter;
@@ -89,7 +88,7 @@ export class Reconciler {
     if (isFinished(run.status?.phase)) return this.afterFinish(key, run);
     const pod = this.cachedPod(run);
     // A pod that already finished has the real outcome: the cancel came too late to matter.
-    if (cancelRequested(run) && !(pod && pod !== "foreign" && podDone(pod))) return this.cancel(key, run, pod === "foreign" ? undefined : pod);
+    if (cancelRequested(run) && !(pod && pod !== "foreign" && podFinished(pod))) return this.cancel(key, run, pod === "foreign" ? undefined : pod);
     if (pod === "foreign") return { requeueAfterMs: FOREIGN_RETRY_MS };
     if (pod) return this.observe(key, run, pod, heardAt);
     if (reservedAt !== undefined || run.status?.podName !== undefined) return this.podMissing(key, run, reservedAt);
@@ -144,6 +143,7 @@ export class Reconciler {
     if (!decision.admit) {
       const wrote = await this.statuses.write(key, run, queuedStatus(run, decision.position, this.now()));
       if (wrote === "written" && run.status?.phase !== "Queued") {
+        this.deps.metrics.queuePosition.observe(decision.position);
         await this.deps.events.record(run, { type: "Normal", reason: "Queued", message: `Waiting for capacity at position ${decision.position}` });
       }
       return {};
@@ -168,7 +168,7 @@ export class Reconciler {
       this.deps.warm.send(key, claimed, request);
       const pod = runPodOf(claimed);
       observeStage(metrics, "pod_claimed", (this.now() - heardAt) / 1000);
-      metrics.runsStarted.inc({ start: "warm" });
+      metrics.runsStarted.inc({ start: "warm", runtime: runtime.name });
       log.info({ run: key, pod: pod.name }, "Claimed warm pod");
       // Neither the event nor a Running status is a step of the run: a quick script's answer comes
       // before they would be written, and its outcome is then the one write. A slower one is shown
@@ -191,7 +191,7 @@ export class Reconciler {
     // that waited Queued, or was left by an earlier controller, counts from its creation.
     const since = run.status === undefined ? heardAt : toMillis(run.metadata.creationTimestamp) ?? heardAt;
     observeStage(metrics, "pod_created", (this.now() - since) / 1000);
-    metrics.runsStarted.inc({ start: "cold" });
+    metrics.runsStarted.inc({ start: "cold", runtime: runtime.name });
     log.info({ run: key, pod: podName }, "Created pod");
     await this.recordStart(key, run, { metadata: { name: podName } });
     await this.statuses.write(key, run, podStatus(run, { name: podName, runtime: { name: runtime.name, image: runtime.spec.image }, start: "cold" },
@@ -388,7 +388,7 @@ export class Reconciler {
     const pod = this.cachedPod(run);
     const ours = pod !== undefined && pod !== "foreign";
     // A pod that never finished (stuck pending, lost node) is of no use for debugging: always remove it.
-    const live = ours && !podDone(pod);
+    const live = ours && !podFinished(pod);
     const remove = (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
     if (remove) {
       const podName = ours ? pod.metadata?.name ?? "" : run.status?.podName ?? podNameFor(name);
@@ -413,7 +413,7 @@ export class Reconciler {
       const key = keyOf(cached);
       const run = this.statuses.latest(key, cached);
       const pod = this.cachedPod(run);
-      return { key, run, pod: pod === undefined || pod === "foreign" ? "none" : podDone(pod) ? "done" : "live" };
+      return { key, run, pod: pod === undefined || pod === "foreign" ? "none" : podFinished(pod) ? "done" : "live" };
     });
   }
 }

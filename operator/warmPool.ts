@@ -59,10 +59,16 @@ export function poolPod(runtime: Runtime, namespace: string, uid: string, settin
 
 export const templateOf = (pod: V1Pod) => pod.metadata?.labels?.[TEMPLATE_LABEL];
 
+/** The pod's containers have ended (phase Succeeded or Failed). */
+export const podFinished = (pod: V1Pod) => ["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
+
+/** The pod will run nothing more: it finished, or it is being deleted. */
+export const podEnded = (pod: V1Pod) => podFinished(pod) || pod.metadata?.deletionTimestamp !== undefined;
+
 /** How a pool pod of the current `template` stands. */
 export function poolPodState(pod: V1Pod, template: string): PoolPod {
   const container = pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
-  const ended = ["Succeeded", "Failed"].includes(pod.status?.phase ?? "") || container?.state?.terminated !== undefined;
+  const ended = podFinished(pod) || container?.state?.terminated !== undefined;
   const outdated = templateOf(pod) !== template;
   const deleting = pod.metadata?.deletionTimestamp !== undefined;
   return {

@@ -15,7 +15,7 @@ import type { ScriptRun } from "../crds/schema.js";
 import type { Kube } from "./kube.js";
 import { RUNNER_CONTAINER } from "./names.js";
 import { type Attacher, type AttachResult, type HeldAttach, attachAndSend } from "./warmAttach.js";
-import { POOL_LABEL, claimPatch, claimedAt, poolPodState, requestFrame } from "./warmPool.js";
+import { POOL_LABEL, claimPatch, claimedAt, podEnded, poolPodState, requestFrame } from "./warmPool.js";
 
 /** Tries of an attach that dropped before the runner answered (its pod still running). */
 const ATTACH_TRIES = 3;
@@ -56,6 +56,9 @@ interface Held {
 const waiting = (pod: V1Pod | undefined): pod is V1Pod => pod?.metadata?.labels?.[POOL_LABEL] !== undefined
   && !pod.metadata.deletionTimestamp && pod.status?.phase === "Running"
   && pod.status.containerStatuses?.some((c) => c.state?.running) === true;
+
+/** How a held attach is keyed: the pod's namespace and name. */
+const heldId = (pod: V1Pod) => `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`;
 
 /** When the pod's runner container started (a pod not yet seen running sorts last). */
 const runnerStartedMs = (pod: V1Pod) =>
@@ -102,12 +105,11 @@ export class WarmRuns {
   /** A pod changed or went: attach ahead to one waiting in a pool; let go of one that ended or went. */
   podChanged(changed: V1Pod): void {
     const { namespace = "", name = "" } = changed.metadata ?? {};
-    const id = `${namespace}/${name}`;
+    const id = heldId(changed);
     const pod = this.deps.pods.get(name, namespace);
     const held = this.held.get(id);
     if (!this.stopped && !held && waiting(pod)) return this.hold(id, namespace, name);
-    const ended = !pod || pod.metadata?.deletionTimestamp !== undefined || ["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
-    if (held && ended) this.drop(id, held);
+    if (held && (!pod || podEnded(pod))) this.drop(id, held);
   }
 
   /** Lets go of every held attach (this process stops leading). */
@@ -143,12 +145,12 @@ export class WarmRuns {
   }
 
   private isHeld(pod: V1Pod): boolean {
-    return this.held.get(`${pod.metadata?.namespace}/${pod.metadata?.name}`)?.attach?.open === true;
+    return this.held.get(heldId(pod))?.attach?.open === true;
   }
 
   /** Whether the pod's held attach closed unsent: its runner's stdin is closed, so it runs nothing. */
   private spoiled(pod: V1Pod): boolean {
-    const attach = this.held.get(`${pod.metadata?.namespace}/${pod.metadata?.name}`)?.attach;
+    const attach = this.held.get(heldId(pod))?.attach;
     return attach !== undefined && !attach.open;
   }
 
@@ -178,7 +180,7 @@ export class WarmRuns {
    * came while it opened waits for it, for a second attach would have two writers on one stdin
    * (and the first to close it closes it for both). */
   private take(pod: V1Pod): Promise<HeldAttach | undefined> | undefined {
-    const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const id = heldId(pod);
     const held = this.held.get(id);
     this.held.delete(id);
     return held?.opening;

@@ -12,12 +12,13 @@ export type Stage = "queue" | "preflight" | "pod_created" | "pod_claimed" | "pod
 export interface Metrics {
   registry: Registry;
   runsFinished: Counter<"outcome" | "error_type">;
-  runsStarted: Counter<"start">;
+  runsStarted: Counter<"start" | "runtime">;
   warmPodsReady: Gauge<"runtime" | "namespace">;
   stageSeconds: Histogram<"stage">;
   reconcileErrors: Counter;
   workqueueDepth: Gauge;
   runsQueued: Gauge;
+  queuePosition: Histogram;
   runsActive: Gauge;
   leader: Gauge;
 }
@@ -32,8 +33,9 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
       labelNames: ["outcome", "error_type"], registers,
     }),
     runsStarted: new Counter({
-      name: "scriptrun_runs_started_total", help: "Runs started, by how: warm (a pool pod claimed) or cold (a pod made for the run)",
-      labelNames: ["start"], registers,
+      name: "scriptrun_runs_started_total",
+      help: "Runs started, by runtime and how: warm (a pool pod claimed) or cold (a pod made for the run)",
+      labelNames: ["start", "runtime"], registers,
     }),
     warmPodsReady: new Gauge({
       name: "scriptrun_warm_pods_ready", help: "Ready pods in each runtime's warm pool, by namespace", labelNames: ["runtime", "namespace"], registers,
@@ -46,6 +48,10 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
     reconcileErrors: new Counter({ name: "scriptrun_reconcile_errors_total", help: "Reconciles that failed and were retried", registers }),
     workqueueDepth: new Gauge({ name: "scriptrun_workqueue_depth", help: "Keys waiting for a worker", registers }),
     runsQueued: new Gauge({ name: "scriptrun_runs_queued", help: "Runs waiting for capacity (phase Queued)", registers }),
+    queuePosition: new Histogram({
+      name: "scriptrun_queue_position", help: "Position a run was given when it began to wait for capacity (1: next)", registers,
+      buckets: [1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000],
+    }),
     runsActive: new Gauge({ name: "scriptrun_runs_active", help: "Runs holding one of the concurrency slots", registers }),
     leader: new Gauge({ name: "scriptrun_controller_is_leader", help: "1 while this replica holds the leader lease", registers }),
   };

@@ -382,6 +382,15 @@ describe("reconciling a ScriptRun", () => {
       assert.deepEqual(phases(), { a: "Succeeded", b: "Pending", c: "Pending", d: "Queued1" });
     });
 
+    it("count the position each run was given when it began to wait, once per run", async () => {
+      const { create, reconcile, metrics } = setup();
+      for (const [i, name] of ["a", "b", "c", "d"].entries()) create(name, {}, T0 + i * 1000);
+      for (const name of ["a", "b", "c", "d", "c", "d"]) await reconcile(name);
+      const histogram = (await metrics.queuePosition.get()).values;
+      const value = (suffix: string) => histogram.find((v) => v.metricName === `scriptrun_queue_position${suffix}`)?.value;
+      assert.deepEqual([value("_count"), value("_sum")], [2, 3], "positions 1 and 2, each counted when it was first written");
+    });
+
     it("are never exceeded by reconciles running at once", async () => {
       const { cluster, create, reconcile } = setup({ SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
       for (const name of ["a", "b", "c"]) create(name);
@@ -727,6 +736,14 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(startedWarm(pod), true);
       assert.equal(pod.spec?.activeDeadlineSeconds, 602 + 10 + 30, "counted, as the kubelet does, from the pod's start 602 s before the claim");
       assert.deepEqual(warm.sent.map((s) => [s.key, s.pod]), [["default/a", POOL_POD]]);
+    });
+
+    it("counts the claim as a warm start of its runtime, and a run with no pool pod left to claim as a cold one", async () => {
+      const { create, reconcile, metrics } = await claimed();
+      create("b");
+      await reconcile("b");
+      const starts = (await metrics.runsStarted.get()).values.map((v) => [`${v.labels.start} ${v.labels.runtime}`, v.value]);
+      assert.deepEqual(Object.fromEntries(starts), { "warm python": 1, "cold python": 1 });
     });
 
     it("writes no status at a look that comes right after its claim (the claim's own pod event), only when the answer is later than that", async () => {

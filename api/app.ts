@@ -1,7 +1,7 @@
 // The Koa app, built from its dependencies and nothing else, so tests drive it in process;
 // main.ts wires the real ones and listens. Middleware order: errors first (every failure becomes
 // the one JSON error shape), then the request id and access log, metrics, CORS when configured,
-// and one router per resource.
+// and one router per resource (and the playground page's).
 import { randomUUID } from "node:crypto";
 import cors from "@koa/cors";
 import Router from "@koa/router";
@@ -11,7 +11,9 @@ import type { Logger } from "../core/log.js";
 import { afterAnswerErrors, errorHandler } from "./errors.js";
 import { createMetrics, routeOf } from "./metrics.js";
 import { executeRouter } from "./routes/execute.js";
+import { playgroundRouter } from "./routes/playground.js";
 import { runsRouter } from "./routes/runs.js";
+import { runtimesRouter } from "./routes/runtimes.js";
 import { serviceRouter } from "./routes/service.js";
 import type { ApiState, AppDeps, Services } from "./services.js";
 
@@ -57,7 +59,7 @@ export function createApp(deps: AppDeps): Koa<ApiState> {
   app.use(services.metrics.observe);
   if (deps.config.corsOrigins.length > 0) app.use(corsFor(deps.config.corsOrigins));
   const root = new Router<ApiState>();
-  for (const router of [serviceRouter(services), executeRouter(services), runsRouter(services)]) {
+  for (const router of [serviceRouter(services), executeRouter(services), runsRouter(services), runtimesRouter(services), playgroundRouter(services)]) {
     root.use(router.routes());
   }
   app.use(root.routes());

@@ -32,6 +32,7 @@ const VARIABLES = {
   SCRIPTRUN_API_RECHECK_SECONDS: [int(1, 3600), "10"],
   SCRIPTRUN_API_RUN_TTL_SECONDS: [z.union([z.literal(""), int(0)]), "3600"],
   SCRIPTRUN_API_KUBECONFIG: [z.string(), ""],
+  SCRIPTRUN_API_PLAYGROUND_DIR: [z.string(), ""],
 } as const satisfies EnvTable;
 
 export const API_VARIABLES = Object.keys(VARIABLES);
@@ -60,6 +61,8 @@ export interface ApiConfig {
   runTtlSeconds: number | undefined;
   /** Empty: the service account in a pod, else KUBECONFIG or ~/.kube/config. */
   kubeconfig: string;
+  /** Where the playground page's bundle is (playground/build.ts writes it). */
+  playgroundDir: string;
   version: string;
   /** The most UTF-8 bytes a script may have, whatever its runtime. */
   maxScriptBytes: number;
@@ -70,19 +73,24 @@ export interface ApiConfig {
 /** The API's configuration error is the one every process reports the same way. */
 export { ConfigError as ApiConfigError };
 
-/** The version in package.json of the checkout (or of dist/'s parent). */
-function packageVersion(): string {
+/** The directory of the package.json of the checkout (or of dist/'s parent, in an image). */
+function packageRoot(): string | undefined {
   for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    const candidate = join(dir, "package.json");
-    if (existsSync(candidate)) return (JSON.parse(readFileSync(candidate, "utf8")) as { version?: string }).version ?? "unknown";
-    if (dirname(dir) === dir) return "unknown";
+    if (existsSync(join(dir, "package.json"))) return dir;
+    if (dirname(dir) === dir) return undefined;
   }
+}
+
+function packageVersion(root: string | undefined): string {
+  if (root === undefined) return "unknown";
+  return (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version?: string }).version ?? "unknown";
 }
 
 /** Reads and validates the configuration; throws an ApiConfigError naming every bad variable. */
 export function loadApiConfig(environment: NodeJS.ProcessEnv = process.env): ApiConfig {
   const env = parseEnvTable({ ...RUN_VARIABLES, ...VARIABLES }, environment);
   const run = runSettings(env);
+  const root = packageRoot();
   return {
     port: env.SCRIPTRUN_API_PORT,
     host: env.SCRIPTRUN_API_HOST,
@@ -100,7 +108,9 @@ export function loadApiConfig(environment: NodeJS.ProcessEnv = process.env): Api
     recheckSeconds: env.SCRIPTRUN_API_RECHECK_SECONDS,
     runTtlSeconds: env.SCRIPTRUN_API_RUN_TTL_SECONDS === "" ? undefined : env.SCRIPTRUN_API_RUN_TTL_SECONDS,
     kubeconfig: env.SCRIPTRUN_API_KUBECONFIG,
-    version: packageVersion(),
+    // Where `npm run build` and the image build put the bundle, beside the compiled sources.
+    playgroundDir: env.SCRIPTRUN_API_PLAYGROUND_DIR || join(root ?? ".", "dist", "public"),
+    version: packageVersion(root),
     maxScriptBytes: run.maxScriptBytes,
     preflight: run.preflight,
     logLevel: run.logLevel,

@@ -6,7 +6,7 @@ import { JSON_FIELDS } from "./body.js";
 import type { ApiConfig } from "./config.js";
 import {
   ErrorSchema, ListQuerySchema, NamespaceQuerySchema, OutcomeSchema, RunListSchema, RunNameSchema, RunRefSchema, RunViewSchema,
-  type RuntimeBounds, crossRules, schemasFor,
+  type RuntimeBounds, RuntimeListSchema, crossRules, schemasFor,
 } from "./schemas.js";
 
 type Json = Record<string, unknown>;
@@ -99,6 +99,7 @@ function buildDocument(config: ApiConfig, bounds: RuntimeBounds): Json {
     Run: jsonSchema(RunViewSchema, "output"),
     RunList: jsonSchema(RunListSchema, "output"),
     RunRef: jsonSchema(RunRefSchema, "output"),
+    RuntimeList: jsonSchema(RuntimeListSchema, "output"),
     Error: jsonSchema(ErrorSchema, "output"),
   };
   const encodings: Record<string, Json> = {};
@@ -152,6 +153,13 @@ function buildDocument(config: ApiConfig, bounds: RuntimeBounds): Json {
             200: { description: "An event stream", content: { "text/event-stream": { schema: SSE_EVENT } } },
             404: answer("No such run"), 429: answer("Too many open waits and streams"), ...failures,
           },
+        },
+      },
+      "/runtimes": {
+        get: {
+          summary: "The runtimes a run in the namespace may use, with their defaults and maxima (needs the right to create runs there)",
+          parameters: [namespace],
+          responses: { 200: answer("The runtimes, by name", "RuntimeList"), ...failures },
         },
       },
       "/healthz": open("Liveness", { 200: { description: "The process is up" } }),

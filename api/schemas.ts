@@ -270,6 +270,27 @@ export const RunListSchema = z.object({
   continue: z.string().nullable().describe("Token for the next page; null on the last one."),
 });
 
+const RuntimeLimitsSchema = z.object({
+  timeoutSeconds: z.int(),
+  cpu: z.string(),
+  memory: z.string(),
+  pids: z.int(),
+  outputBytes: z.int(),
+});
+
+export const RuntimeListSchema = z.object({
+  namespace: z.string().describe("The namespace the runtimes were judged for."),
+  items: z.array(z.object({
+    name: z.string(),
+    default: z.boolean().describe("Whether a run that names no runtime gets this one."),
+    image: z.string(),
+    modules: z.array(z.string()).describe("Top-level modules the image adds to the Python standard library, numpy and pandas."),
+    defaults: RuntimeLimitsSchema.describe("What a run gets when it does not ask."),
+    maxima: RuntimeLimitsSchema.describe("The most a run may ask for."),
+  })),
+}).describe("The runtimes a run in the namespace may use, by name.");
+export type RuntimeList = z.output<typeof RuntimeListSchema>;
+
 export const RunRefSchema = z.object({ name: z.string(), namespace: z.string() }).describe("The run that was created or cancelled.");
 
 export const ErrorSchema = z.object({

@@ -64,7 +64,7 @@ describe("the service endpoints", () => {
     const doc = JSON.parse(res.text) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, { properties: Record<string, unknown> }> } };
     assert.equal(doc.openapi, "3.0.3");
     assert.deepEqual(Object.keys(doc.paths).sort(), ["/execute", "/health", "/healthz", "/metrics", "/openapi.json", "/params",
-      "/readyz", "/runs", "/runs/{name}", "/runs/{name}/events", "/scripts"]);
+      "/readyz", "/runs", "/runs/{name}", "/runs/{name}/events", "/runtimes", "/scripts"]);
     const execute = doc.components.schemas.ExecuteRequest!;
     assert.deepEqual(execute, z.toJSONSchema(schemasFor(t.config, runtimeBounds(testRuntimes().list())).execute, { target: "openapi-3.0", io: "input" }));
     assert.deepEqual(Object.keys(execute.properties).sort(), ["args", "code", "entrypoint", "kwargs", "mode", "namespace", "params",

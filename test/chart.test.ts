@@ -30,6 +30,7 @@ const FROM_IMAGE_OR_POD = [
   "SCRIPTRUN_LEASE_NAMESPACE", // the release namespace, from POD_NAMESPACE, where the chart's Lease is
   "SCRIPTRUN_LEADER_IDENTITY", // the pod's name
   "SCRIPTRUN_API_KUBECONFIG", // the service account
+  "SCRIPTRUN_API_PLAYGROUND_DIR", // the playground page, where the image puts it
 ];
 
 function assertCovered(variables: readonly string[], settable: string[]): void {

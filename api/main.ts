@@ -5,7 +5,6 @@
 import type { Server } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
-import { Registry, collectDefaultMetrics } from "prom-client";
 import { reuseConnections } from "../core/kube.js";
 import { createLogger } from "../core/log.js";
 import { PreflightClient } from "../core/preflight.js";
@@ -14,6 +13,7 @@ import { aborted, runMain, shutdownSignal } from "../core/process.js";
 import { createApp } from "./app.js";
 import { type Auth, KubernetesAuth, NoAuth, kubeReviews } from "./auth.js";
 import { ApiConfigError, loadApiConfig } from "./config.js";
+import { apiRegistry } from "./metrics.js";
 import { KubeRunStore } from "./runStore.js";
 import { Waiter } from "./waiter.js";
 
@@ -42,9 +42,7 @@ async function main(): Promise<void> {
     log.warn({ auth: "none", host: config.host, port: config.port },
       "AUTHENTICATION IS OFF (SCRIPTRUN_API_AUTH=none): anyone who reaches this port can run code in the cluster. For local use only.");
   }
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "scriptrun_api_" });
-  const app = createApp({ runs, waiter, preflight, runtimes, config, auth, registry, log });
+  const app = createApp({ runs, waiter, preflight, runtimes, config, auth, registry: apiRegistry(), log });
 
   waiter.start();
   void runtimes.start();

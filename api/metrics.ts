@@ -2,7 +2,7 @@
 // streams in flight (and the cap), and how long preflight checks take. Observed when the
 // response is finished, so the status counted is the one sent, whichever middleware set it.
 import type { Context, Next } from "koa";
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Waiter } from "./waiter.js";
 
 export interface ApiMetrics {
@@ -17,6 +17,14 @@ export interface ApiMetrics {
 export function routeOf(ctx: Context): string {
   const matched = (ctx as Context & { _matchedRoute?: string | RegExp })._matchedRoute;
   return matched === undefined ? "unmatched" : String(matched);
+}
+
+/** The registry GET /metrics serves, with the Node.js process metrics (prefixed scriptrun_api_);
+ * createMetrics adds the API's own. */
+export function apiRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "scriptrun_api_" });
+  return registry;
 }
 
 export function createMetrics(registry: Registry, waiter: Waiter, maxWaits: number): ApiMetrics {

@@ -78,6 +78,7 @@ interface Rendered {
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   spec?: Record<string, unknown>;
+  data?: Record<string, string>;
   rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
   roleRef?: { kind: string; name: string };
   subjects?: Array<{ kind: string; name: string }>;
@@ -199,6 +200,106 @@ describe("the Helm chart, rendered", function () {
     const without = render({ rbac: { aggregateToDefaultRoles: false, runtimesReadableByAuthenticated: false } });
     assert.equal(clusterRole(without, "view"), undefined);
     assert.equal(without.find((o) => o.subjects?.some((s) => s.name === "system:authenticated")), undefined);
+  });
+});
+
+describe("the Helm chart's monitoring (all off by default)", function () {
+  this.timeout(30_000);
+  let work: string;
+  const everythingOn = {
+    monitoring: {
+      serviceMonitor: { enabled: true, labels: { release: "kube-prometheus-stack" } },
+      prometheusRule: { enabled: true, labels: { release: "kube-prometheus-stack" } },
+      dashboard: { enabled: true, namespace: "grafana", annotations: { grafana_folder: "ScriptRun" } },
+    },
+  };
+  // The cluster serves the Prometheus Operator's API, as helm install would find out.
+  const withMonitoringApi = ["--api-versions", "monitoring.coreos.com/v1"];
+
+  function helm(args: string[], values: Record<string, unknown>): { status: number | null; stdout: string; stderr: string } {
+    const file = join(work, "values.json");
+    writeFileSync(file, JSON.stringify(values));
+    return spawnSync("helm", [...args, "-f", file], { env: helmEnv, encoding: "utf8" });
+  }
+  function render(values: Record<string, unknown>, ...args: string[]): Rendered[] {
+    const rendered = helm(["template", "scriptrun", chart, "-n", "scriptrun-system", ...args], values);
+    if (rendered.status !== 0) throw new Error(rendered.stderr.trim());
+    return parseAllDocuments(rendered.stdout).map((doc) => doc.toJSON() as Rendered | null).filter((o): o is Rendered => o !== null);
+  }
+  const MONITORING_KINDS = ["ServiceMonitor", "PrometheusRule"];
+  const named = (objects: Rendered[], kind: string, suffix: string) =>
+    objects.find((o) => o.kind === kind && o.metadata.name.endsWith(suffix));
+
+  before(function () {
+    if (spawnSync("helm", ["version"], { env: helmEnv }).status !== 0) this.skip();
+    work = mkdtempSync(join(tmpdir(), "chart-monitoring-"));
+  });
+  after(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it("renders no monitoring object by default, even where the cluster serves the Prometheus Operator's API", () => {
+    const objects = render({}, ...withMonitoringApi);
+    assert.deepEqual(objects.filter((o) => MONITORING_KINDS.includes(o.kind)), []);
+    assert.equal(objects.find((o) => o.kind === "ConfigMap"), undefined);
+    assert.deepEqual(objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name), ["scriptrun-api"]);
+  });
+
+  it("scrapes the controller and the API through their Services, on the ports their containers name", () => {
+    const objects = render(everythingOn, ...withMonitoringApi);
+    for (const component of ["controller", "api"]) {
+      const monitor = named(objects, "ServiceMonitor", `-${component}`);
+      assert.equal(monitor?.metadata.labels?.release, "kube-prometheus-stack", component);
+      const spec = monitor!.spec as { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string; path: string }> };
+      const services = objects.filter((o) => o.kind === "Service"
+        && Object.entries(spec.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v));
+      assert.equal(services.length, 1, `${component}: ServiceMonitor selects ${services.map((s) => s.metadata.name).join() || "no Service"}`);
+      const service = services[0]!.spec as { selector: Record<string, string>; ports: Array<{ name: string; targetPort: string }> };
+      const port = service.ports.find((p) => p.name === spec.endpoints[0]!.port);
+      assert.ok(port, `${component}: the Service has no port ${spec.endpoints[0]!.port}`);
+      assert.equal(spec.endpoints[0]!.path, "/metrics");
+      // The Service's target is a port the component's pods name.
+      const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name.endsWith(`-${component}`))!;
+      const pod = (deployment.spec as { template: { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ ports: Array<{ name: string }> }> } } }).template;
+      assert.ok(Object.entries(service.selector).every(([k, v]) => pod.metadata.labels[k] === v), `${component}: the Service selects no pod of it`);
+      assert.ok(pod.spec.containers[0]!.ports.some((p) => p.name === port.targetPort), `${component}: no container port ${port.targetPort}`);
+    }
+  });
+
+  it("carries the alerts of rules/scriptrun.yaml and the dashboard of dashboards/scriptrun.json as they are", () => {
+    const objects = render(everythingOn, ...withMonitoringApi);
+    const rule = named(objects, "PrometheusRule", "scriptrun");
+    assert.equal(rule?.metadata.labels?.release, "kube-prometheus-stack");
+    assert.deepEqual(rule!.spec, parse(readFileSync(join(chart, "rules", "scriptrun.yaml"), "utf8")));
+    const dashboard = named(objects, "ConfigMap", "-dashboard");
+    assert.equal(dashboard?.metadata.namespace, "grafana");
+    assert.equal(dashboard?.metadata.labels?.grafana_dashboard, "1", "the label Grafana's dashboard sidecar looks for");
+    assert.equal(dashboard?.metadata.annotations?.grafana_folder, "ScriptRun");
+    assert.equal(dashboard!.data?.["scriptrun.json"], readFileSync(join(chart, "dashboards", "scriptrun.json"), "utf8"));
+  });
+
+  it("leaves the ServiceMonitors and the PrometheusRule out where the cluster does not serve their API, unless told not to look", () => {
+    const without = render(everythingOn);
+    assert.deepEqual(without.filter((o) => MONITORING_KINDS.includes(o.kind)), []);
+    assert.ok(named(without, "ConfigMap", "-dashboard"), "the dashboard needs no CRD");
+    const told = render({ monitoring: { ...everythingOn.monitoring, detectCRDs: false } });
+    assert.deepEqual(told.filter((o) => MONITORING_KINDS.includes(o.kind)).map((o) => o.kind).sort(), ["PrometheusRule", "ServiceMonitor", "ServiceMonitor"]);
+  });
+
+  it("makes the controller's metrics Service alone when asked, and no API ServiceMonitor without the API", () => {
+    const objects = render({ api: { enabled: false }, monitoring: { controllerService: { enabled: true } } });
+    assert.deepEqual(objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name), ["scriptrun-controller-metrics"]);
+    const monitors = render({ api: { enabled: false }, ...everythingOn }, ...withMonitoringApi).filter((o) => o.kind === "ServiceMonitor");
+    assert.deepEqual(monitors.map((o) => o.metadata.name), ["scriptrun-controller"]);
+  });
+
+  it("refuses a scrape interval that is not a Prometheus duration", () => {
+    assert.throws(() => render({ monitoring: { serviceMonitor: { enabled: true, interval: "30 seconds" } } }), /interval/);
+  });
+
+  it("lints clean with everything on (helm lint --strict)", () => {
+    const lint = helm(["lint", "--strict", chart], { monitoring: { ...everythingOn.monitoring, detectCRDs: false, controllerService: { enabled: true } } });
+    assert.equal(lint.status, 0, lint.stdout + lint.stderr);
   });
 });
 

@@ -86,3 +86,9 @@ runAsGroup: 65532
 seccompProfile:
   type: RuntimeDefault
 {{- end }}
+
+{{/* "true" when the Prometheus Operator's objects are to be rendered: the cluster serves
+monitoring.coreos.com/v1, or monitoring.detectCRDs is off (a `helm template` with no cluster to ask). */}}
+{{- define "scriptrun.monitoringAPI" -}}
+{{- if or (not .Values.monitoring.detectCRDs) (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1") }}true{{ end }}
+{{- end }}

@@ -18,6 +18,7 @@ deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	python3 -m pytest --version >/dev/null 2>&1 || python3 -m pip install --quiet pytest
+	python3 -c 'import flit_core' 2>/dev/null || python3 -m pip install --quiet 'flit_core>=3.9,<5'
 	touch $@
 
 up: deps
@@ -30,6 +31,8 @@ test-unit: deps
 	npx tsc -p tsconfig.json --noEmit
 	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'core/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts' 'bench/**/*.test.ts'
 	python3 -m pytest -q images/runner/tests
+	npx mocha 'cli/**/*.test.ts'
+	python3 -m pytest -q -p no:cacheprovider clients/python/tests/unit
 	scripts/fuzz.sh
 
 fuzz: deps

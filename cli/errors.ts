@@ -1,0 +1,72 @@
+// The command line's failures and the exit codes they end with: 1 the script failed (or what was
+// asked could not be done: no such run, not allowed, nothing to cancel), 2 bad usage (including a
+// request the cluster or the API refused as invalid), 3 the cluster or the API could not be reached;
+// 130 a wait stopped by Ctrl-C.
+import { ApiException } from "@kubernetes/client-node";
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, interrupted: 130 } as const;
+
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+export const usage = (message: string) => new CliError(message, EXIT.usage);
+export const failed = (message: string) => new CliError(message, EXIT.failed);
+export const unreachable = (message: string) => new CliError(message, EXIT.unreachable);
+
+// What node-fetch (client-node) and undici (fetch) report when nothing answers.
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE",
+  "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_SOCKET", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT",
+]);
+
+/** True when `err` says the other end could not be reached or did not answer in time. */
+export function isUnreachable(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    const { name, code } = e as { name?: unknown; code?: unknown };
+    if (name === "AbortError" || name === "TimeoutError" || name === "FetchError") return true;
+    if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
+  }
+  return false;
+}
+
+/** The apiserver's own message from a Status body, when there is one. */
+function statusMessage(err: ApiException<unknown>): string {
+  let body: unknown = err.body;
+  if (typeof err.body === "string") {
+    try {
+      body = JSON.parse(err.body) as unknown;
+    } catch {
+      return err.body || `HTTP ${err.code}`;
+    }
+  }
+  const message = (body as { message?: unknown } | null | undefined)?.message;
+  return typeof message === "string" ? message : `HTTP ${err.code}`;
+}
+
+/** How an HTTP status (the apiserver's or the API's) ends the command. */
+export function exitForStatus(status: number): number {
+  if (status === 400 || status === 413 || status === 415 || status === 422) return EXIT.usage;
+  if (status === 502 || status === 503 || status === 504) return EXIT.unreachable;
+  return EXIT.failed;
+}
+
+/** A failure of a call to `where` as the CliError it deserves; CliErrors pass as they are. */
+export function asCliError(err: unknown, where: string): CliError {
+  if (err instanceof CliError) return err;
+  if (err instanceof ApiException) return new CliError(`${where} answered ${err.code}: ${statusMessage(err)}`, exitForStatus(err.code));
+  if (isUnreachable(err)) return unreachable(`Could not reach ${where}: ${describe(err)}`);
+  return failed(describe(err));
+}
+
+function describe(err: unknown): string {
+  const causes: string[] = [];
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (message && !causes.includes(message)) causes.push(message);
+    if (!(e instanceof Error)) break;
+  }
+  return causes.join(": ");
+}

@@ -1,0 +1,138 @@
+// The HTTP API (--server URL, with --token as a bearer token): the runs resource of api/README.md.
+// A run is followed on its event stream, opened again (with Last-Event-ID, once the API sets
+// ids) when the API ends it after its longest stream or the connection drops, as EventSource does.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ScriptRunSpecInput } from "../crds/schema.js";
+import type { Backend, RunEvent, RunRef, RunSummary, RunView, RuntimeInfo } from "./backend.js";
+import { CliError, asCliError, exitForStatus, isUnreachable } from "./errors.js";
+import { eventOfMessage } from "./events.js";
+import { type SseState, sseMessages } from "./sse.js";
+
+/** Longest wait for one answer of the API (the event stream excepted). */
+const CALL_TIMEOUT_MS = 30_000;
+/** Wait before reopening a stream, until the API names its own (`retry:`). */
+const RECONNECT_MS = 2_000;
+const PAGE = 500;
+
+interface ErrorAnswer {
+  error?: { type?: string; message?: string };
+}
+
+export class HttpBackend implements Backend {
+  readonly where: string;
+  private readonly base: string;
+
+  constructor(url: string, private readonly token: string | undefined) {
+    this.base = url.replace(/\/+$/, "");
+    this.where = `the API at ${this.base}`;
+  }
+
+  async submit(spec: ScriptRunSpecInput, namespace: string | undefined): Promise<RunRef> {
+    return await this.call("POST", "/runs", {}, { ...spec, ...(namespace !== undefined ? { namespace } : {}) }) as RunRef;
+  }
+
+  async get(name: string, namespace: string | undefined): Promise<RunView> {
+    return await this.call("GET", `/runs/${encodeURIComponent(name)}`, { namespace }) as RunView;
+  }
+
+  async list(namespace: string | undefined): Promise<RunSummary[]> {
+    const runs: RunSummary[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call("GET", "/runs", { namespace, limit: String(PAGE), continue: token }) as
+        { items: RunSummary[]; continue: string | null };
+      runs.push(...page.items);
+      token = page.continue ?? undefined;
+    } while (token !== undefined);
+    return runs;
+  }
+
+  async cancel(name: string, namespace: string | undefined): Promise<RunRef> {
+    return await this.call("DELETE", `/runs/${encodeURIComponent(name)}`, { namespace }) as RunRef;
+  }
+
+  async *follow(ref: RunRef, signal: AbortSignal): AsyncGenerator<RunEvent> {
+    const state: SseState = {};
+    for (;;) {
+      const body = await this.openStream(ref, state, signal);
+      if (!body) return;
+      try {
+        for await (const message of sseMessages(body, state)) {
+          const event = eventOfMessage(message);
+          if (!event) continue;
+          yield event;
+          if (event.type !== "phase") return;
+        }
+      } catch (err) {
+        // A dropped connection ends the stream as its end does: reopen it. Anything else fails.
+        if (signal.aborted) return;
+        if (!isUnreachable(err)) throw asCliError(err, this.where);
+      }
+      if (await sleep(state.retryMs ?? RECONNECT_MS, false, { signal }).catch(() => true)) return;
+    }
+  }
+
+  async runtimes(namespace: string | undefined): Promise<RuntimeInfo[]> {
+    return (await this.call("GET", "/runtimes", { namespace }) as { items: RuntimeInfo[] }).items;
+  }
+
+  /** The body of the run's event stream; undefined when `signal` fired first. */
+  private async openStream(ref: RunRef, state: SseState, signal: AbortSignal): Promise<AsyncIterable<Uint8Array> | undefined> {
+    let response: Response;
+    try {
+      response = await fetch(this.url(`/runs/${encodeURIComponent(ref.name)}/events`, { namespace: ref.namespace }), {
+        headers: this.headers({ accept: "text/event-stream", ...(state.lastEventId !== undefined ? { "last-event-id": state.lastEventId } : {}) }),
+        signal,
+      });
+    } catch (err) {
+      if (signal.aborted) return undefined;
+      throw asCliError(err, this.where);
+    }
+    if (!response.ok || !response.body) throw await this.refusal(response);
+    return response.body;
+  }
+
+  private async call(method: string, path: string, query: Record<string, string | undefined>, body?: unknown): Promise<unknown> {
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(this.url(path, query), {
+        method,
+        headers: this.headers(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+      });
+      if (!response.ok) throw await this.refusal(response);
+      text = await response.text();
+    } catch (err) {
+      throw asCliError(err, this.where);
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new CliError(`${this.where} answered ${method} ${path} with something other than JSON: ${text.slice(0, 200)}`, exitForStatus(502));
+    }
+  }
+
+  /** An error answer as the CliError it deserves, with the API's own message. */
+  private async refusal(response: Response): Promise<CliError> {
+    const text = await response.text().catch(() => "");
+    let message = text.slice(0, 500) || response.statusText;
+    try {
+      message = (JSON.parse(text) as ErrorAnswer).error?.message ?? message;
+    } catch {
+      // Not the API's JSON error (a proxy's page, say): its text is the message.
+    }
+    return new CliError(`${this.where} answered ${response.status}: ${message}`, exitForStatus(response.status));
+  }
+
+  private url(path: string, query: Record<string, string | undefined>): string {
+    const params = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined));
+    const search = params.toString();
+    return `${this.base}${path}${search ? `?${search}` : ""}`;
+  }
+
+  private headers(extra: Record<string, string>): Record<string, string> {
+    return { ...extra, ...(this.token !== undefined ? { authorization: `Bearer ${this.token}` } : {}) };
+  }
+}

@@ -1,0 +1,180 @@
+// The cluster itself, reached with a kubeconfig as kubectl reaches it (KUBECONFIG or ~/.kube/config,
+// or --kubeconfig; its current context, or --context; the context's namespace by default). Runs are
+// ScriptRuns created, read and annotated directly, through the API's own run store (so they are
+// made and cancelled exactly as the API makes and cancels them), and followed with a watch of the
+// one run, re-read now and then in case the watch stops without a word.
+import { existsSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
+import { newRunName } from "../api/runNames.js";
+import { CREATED_BY_LABEL, KubeRunStore } from "../api/runStore.js";
+import { runSummary, runView } from "../api/views.js";
+import { runsPath, within } from "../core/kube.js";
+import { silentLogger } from "../core/log.js";
+import { isDefault, parseRuntime } from "../core/runtime.js";
+import { RUNTIMES } from "../core/runtimeCatalog.js";
+import type { ScriptRuntime } from "../crds/runtime.js";
+import { API_VERSION, KIND, type ScriptRun, type ScriptRunSpecInput, isFinished } from "../crds/schema.js";
+import type { Backend, RunEvent, RunRef, RunSummary, RunView, RuntimeInfo } from "./backend.js";
+import { CliError, asCliError, failed, usage } from "./errors.js";
+import { type Seen, eventsOf } from "./events.js";
+import { Mailbox } from "./mailbox.js";
+
+/** Longest wait for one call to the apiserver; past it the cluster counts as unreachable. */
+const CALL_TIMEOUT_MS = 15_000;
+/** How often a followed run is read again, in case its watch stopped silently. */
+const RECHECK_MS = 5_000;
+/** Pause before a watch that ended is opened again. */
+const REWATCH_MS = 1_000;
+const PAGE = 500;
+
+export interface KubeOptions {
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** The kubeconfig as kubectl would read it, with --kubeconfig and --context applied. */
+export function loadKubeConfig(options: KubeOptions): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (options.kubeconfig !== undefined) {
+      if (!existsSync(options.kubeconfig)) throw usage(`No kubeconfig at ${options.kubeconfig}`);
+      kc.loadFromFile(options.kubeconfig);
+    } else {
+      kc.loadFromDefault();
+    }
+  } catch (err) {
+    throw err instanceof CliError ? err : usage(`Could not read the kubeconfig: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (options.context !== undefined) {
+    if (!kc.getContextObject(options.context)) {
+      const names = kc.getContexts().map((c) => c.name);
+      throw usage(`No context "${options.context}" in the kubeconfig; it has: ${names.join(", ") || "none"}`);
+    }
+    kc.setCurrentContext(options.context);
+  }
+  if (!kc.getCurrentCluster()) throw usage(`The kubeconfig's context "${kc.getCurrentContext()}" names no cluster`);
+  return kc;
+}
+
+export class KubeBackend implements Backend {
+  readonly where: string;
+  private readonly store: KubeRunStore;
+  private readonly custom: CustomObjectsApi;
+  private readonly defaultNamespace: string;
+
+  constructor(private readonly kc: KubeConfig) {
+    this.where = `the cluster at ${kc.getCurrentCluster()?.server} (context ${kc.getCurrentContext()})`;
+    this.store = new KubeRunStore(kc, { timeoutMs: CALL_TIMEOUT_MS, relistMs: 0, log: silentLogger() });
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.defaultNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default";
+  }
+
+  async submit(spec: ScriptRunSpecInput, namespace: string | undefined): Promise<RunRef> {
+    const ns = namespace ?? this.defaultNamespace;
+    const name = newRunName();
+    const created = await this.call(() => this.store.create({
+      apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace: ns, labels: { [CREATED_BY_LABEL]: "cli" } }, spec,
+    }));
+    // 60 random bits: taken already means a fluke, and trying again is the answer.
+    if (created === "exists") throw failed(`A run named ${name} already exists in ${ns}; run the command again`);
+    return { name, namespace: ns };
+  }
+
+  async get(name: string, namespace: string | undefined): Promise<RunView> {
+    return runView(await this.read({ name, namespace: namespace ?? this.defaultNamespace }));
+  }
+
+  async list(namespace: string | undefined): Promise<RunSummary[]> {
+    const ns = namespace ?? this.defaultNamespace;
+    const runs: ScriptRun[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.call(() => this.store.list(ns, { limit: PAGE, ...(token !== undefined ? { continue: token } : {}) }));
+      runs.push(...page.items);
+      token = page.continue;
+    } while (token !== undefined);
+    return runs.map(runSummary);
+  }
+
+  async cancel(name: string, namespace: string | undefined): Promise<RunRef> {
+    const ref = { name, namespace: namespace ?? this.defaultNamespace };
+    const run = await this.read(ref);
+    if (isFinished(run.status?.phase)) throw failed(`Run ${name} already finished (${run.status?.phase}); there is nothing to cancel`);
+    if (!(await this.call(() => this.store.requestCancel(ref.namespace, name)))) throw notFound(ref);
+    return ref;
+  }
+
+  async *follow(ref: RunRef, signal: AbortSignal): AsyncGenerator<RunEvent> {
+    const snapshots = new Mailbox<ScriptRun | undefined>();
+    const stop = new AbortController();
+    const stopped = AbortSignal.any([signal, stop.signal]);
+    void this.watchRun(ref, snapshots, stopped);
+    const recheck = setInterval(() => {
+      this.call(() => this.store.get(ref.namespace, ref.name)).then((run) => snapshots.put(run), (err: unknown) => snapshots.fail(err));
+    }, RECHECK_MS);
+    try {
+      // Read after the watch started, so no change falls between the two.
+      snapshots.put(await this.read(ref));
+      let seen: Seen = {};
+      for (;;) {
+        const next = await snapshots.take(stopped);
+        if (next === "stopped") return;
+        const { events, seen: now } = eventsOf(seen, next);
+        seen = now;
+        for (const event of events) {
+          yield event;
+          if (event.type !== "phase") return;
+        }
+      }
+    } finally {
+      stop.abort();
+      clearInterval(recheck);
+    }
+  }
+
+  async runtimes(): Promise<RuntimeInfo[]> {
+    const list = await this.call(() => this.custom.listClusterCustomObject(RUNTIMES, within(CALL_TIMEOUT_MS))) as { items: ScriptRuntime[] };
+    return list.items.flatMap((runtime) => {
+      const parsed = parseRuntime(runtime);
+      if (!parsed.ok) return [];
+      const { name, spec } = parsed.runtime;
+      return [{ name, default: isDefault(runtime), image: spec.image, modules: spec.modules ?? [], defaults: spec.defaults, maxima: spec.maxima }];
+    }).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Watches the one run, feeding its snapshots to `snapshots` (undefined once it is deleted),
+   * and opens the watch again whenever it ends, until `stopped`. */
+  private async watchRun(ref: RunRef, snapshots: Mailbox<ScriptRun | undefined>, stopped: AbortSignal): Promise<void> {
+    while (!stopped.aborted) {
+      const ended = new Promise<void>((resolve) => {
+        new Watch(this.kc).watch(runsPath(ref.namespace), { fieldSelector: `metadata.name=${ref.name}` }, (type, obj: ScriptRun) => {
+          if (type === "ADDED" || type === "MODIFIED") snapshots.put(obj);
+          else if (type === "DELETED") snapshots.put(undefined);
+        }, () => resolve()).then((watch) => {
+          if (stopped.aborted) watch.abort();
+          else stopped.addEventListener("abort", () => watch.abort(), { once: true });
+        }, () => resolve());
+      });
+      await ended;
+      // A watch that cannot open (no permission to watch, say) leaves the re-reads to follow the run.
+      await sleep(REWATCH_MS, undefined, { signal: stopped }).catch(() => undefined);
+    }
+  }
+
+  private async read(ref: RunRef): Promise<ScriptRun> {
+    const run = await this.call(() => this.store.get(ref.namespace, ref.name));
+    if (!run) throw notFound(ref);
+    return run;
+  }
+
+  private async call<T>(request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (err) {
+      throw asCliError(err, this.where);
+    }
+  }
+}
+
+const notFound = (ref: RunRef) => failed(`No run ${ref.name} in namespace ${ref.namespace}`);

@@ -1,0 +1,109 @@
+// From the command line's words to a ScriptRun spec: argument values, the script and its stdin
+// read from files or this process's standard input, and the whole checked against the ScriptRun
+// schema (crds/schema.ts) before anything is sent, so a mistake is bad usage (exit 2) at once.
+import { readFile } from "node:fs/promises";
+import { ScriptRunSpecSchema, type ScriptRunSpecInput } from "../crds/schema.js";
+import { usage } from "./errors.js";
+
+/** What `run` and `submit` take besides the script. */
+export interface RunOptions {
+  arg: unknown[];
+  kwargs?: Record<string, unknown>;
+  stdin?: string;
+  runtime?: string;
+  timeout?: number;
+  cpu?: string;
+  memory?: string;
+  mode?: "function" | "script";
+  entrypoint?: string;
+}
+
+/** An --arg value: JSON when it parses as JSON (3, true, [1, 2], "a"), else the text itself. */
+export function parseArg(value: string): unknown {
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+}
+
+/** A --kwargs value: a JSON object, or why not. */
+export function parseKwargs(value: string): Record<string, unknown> | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (err) {
+    return `not JSON (${(err as Error).message})`;
+  }
+  return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+    ? parsed as Record<string, unknown>
+    : "not a JSON object, e.g. '{\"name\": \"Ada\"}'";
+}
+
+/** Whole seconds, from 1 up. */
+export function parseSeconds(value: string): number | undefined {
+  return /^[1-9][0-9]*$/.test(value) ? Number(value) : undefined;
+}
+
+export interface Inputs {
+  /** Reads all of this process's standard input, once. */
+  readStdin(): Promise<string>;
+}
+
+/** The script of `run FILE` (`-`: standard input). */
+export async function readScript(file: string, inputs: Inputs): Promise<string> {
+  if (file === "-") return inputs.readStdin();
+  try {
+    return await readFile(file, "utf8");
+  } catch (err) {
+    throw usage(`Could not read the script ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** The script's standard input as --stdin gives it: text, @FILE, or @- for this process's stdin. */
+export async function readStdinOption(value: string | undefined, file: string, inputs: Inputs): Promise<string | undefined> {
+  if (value === undefined || !value.startsWith("@")) return value;
+  const source = value.slice(1);
+  if (source === "-") {
+    if (file === "-") throw usage("The script and --stdin cannot both be read from standard input");
+    return inputs.readStdin();
+  }
+  try {
+    return await readFile(source, "utf8");
+  } catch (err) {
+    throw usage(`Could not read --stdin ${value}: ${(err as Error).message}`);
+  }
+}
+
+/** The spec the options ask for, checked against the ScriptRun schema. */
+export function buildSpec(script: string, options: RunOptions): ScriptRunSpecInput {
+  const resources = {
+    ...(options.cpu !== undefined ? { cpu: options.cpu } : {}),
+    ...(options.memory !== undefined ? { memory: options.memory } : {}),
+  };
+  const spec: ScriptRunSpecInput = {
+    script,
+    ...(options.mode !== undefined ? { mode: options.mode } : {}),
+    ...(options.entrypoint !== undefined ? { entrypoint: options.entrypoint } : {}),
+    ...(options.arg.length > 0 ? { args: options.arg } : {}),
+    ...(options.kwargs !== undefined ? { kwargs: options.kwargs } : {}),
+    ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+    ...(options.timeout !== undefined ? { timeoutSeconds: options.timeout } : {}),
+    ...(Object.keys(resources).length > 0 ? { resources } : {}),
+    ...(options.runtime !== undefined ? { runtime: options.runtime } : {}),
+  };
+  const checked = ScriptRunSpecSchema.safeParse(spec);
+  if (!checked.success) {
+    throw usage(checked.error.issues.map((i) => `${FLAG_OF[i.path.join(".")] ?? FLAG_OF[String(i.path[0])] ?? i.path.join(".")}: ${i.message}`).join("\n"));
+  }
+  if (spec.mode === "script" && (spec.entrypoint !== undefined || spec.args !== undefined || spec.kwargs !== undefined)) {
+    throw usage("--mode script runs the file top to bottom: it takes no --entrypoint, --arg or --kwargs");
+  }
+  return spec;
+}
+
+/** The option that sets each spec field, as a refusal names it. */
+const FLAG_OF: Record<string, string> = {
+  script: "the script", mode: "--mode", entrypoint: "--entrypoint", args: "--arg", kwargs: "--kwargs", stdin: "--stdin",
+  timeoutSeconds: "--timeout", "resources.cpu": "--cpu", "resources.memory": "--memory", runtime: "--runtime",
+};

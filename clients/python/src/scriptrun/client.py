@@ -1,0 +1,202 @@
+"""The client of the ScriptRun HTTP API (api/README.md in the repository), standard library only.
+
+A run is started with ``POST /runs`` and followed on its event stream (``GET /runs/NAME/events``), which
+the client opens again whenever the API ends it (after its longest stream) or the connection drops, so a
+run of any length can be waited for."""
+
+from __future__ import annotations
+
+import http.client
+import inspect
+import json
+import socket
+import textwrap
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Union
+
+from .errors import ApiError, ApiUnavailable, ScriptInvalidInput, error_from
+from .sse import Event, StreamState, parse_events
+
+#: Wait before reopening a stream, until the API names its own (``retry:``).
+RECONNECT_SECONDS = 2.0
+#: Longest silence on an event stream before it counts as dropped: the API sends a heartbeat every 15 s.
+STREAM_READ_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run the API created."""
+
+    name: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run came to, as the API answers it."""
+
+    name: Optional[str]
+    namespace: str
+    success: Optional[bool]
+    phase: Optional[str]
+    result: Any
+    stdout: str
+    stderr: str
+    error: Optional[Dict[str, Any]]
+    exit_code: Optional[int]
+    duration_ms: Optional[int]
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> "Outcome":
+        return cls(name=body.get("name"), namespace=body.get("namespace", ""), success=body.get("success"),
+                   phase=body.get("phase"), result=body.get("result"), stdout=body.get("stdout") or "",
+                   stderr=body.get("stderr") or "", error=body.get("error"), exit_code=body.get("exitCode"),
+                   duration_ms=body.get("durationMs"))
+
+
+Script = Union[str, Callable[..., Any]]
+RunLike = Union[Run, str]
+
+
+def script_of(script: Script) -> Dict[str, str]:
+    """The script and entrypoint of a run: source text as it is (its ``main`` is called), or a function's
+    own source, which is then the function called. The function is sent alone: what it uses from its
+    module (imports, other functions) must be inside it."""
+    if isinstance(script, str):
+        return {"script": script}
+    if inspect.isfunction(script):
+        if script.__name__ == "<lambda>":
+            raise TypeError("a lambda has no name to call; define the function with def")
+        return {"script": textwrap.dedent(inspect.getsource(script)), "entrypoint": script.__name__}
+    raise TypeError(f"run takes Python source text or a function, not {type(script).__name__}")
+
+
+class Client:
+    """``Client("http://127.0.0.1:8080")``; ``token``: a bearer token when the API checks callers with
+    Kubernetes; ``namespace``: where runs go (the API's default when None); ``timeout``: seconds to wait
+    for each answer of the API (waiting for a run has no limit but the run's own)."""
+
+    def __init__(self, url: str, token: Optional[str] = None, namespace: Optional[str] = None, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.namespace = namespace
+        self.timeout = timeout
+
+    def run(self, script_or_function: Script, *args: Any, runtime: Optional[str] = None, timeout: Optional[int] = None,
+            **kwargs: Any) -> Any:
+        """Runs the script (calling its ``main``) or the function with ``args`` and ``kwargs``, waits, and
+        returns the result; raises the ScriptRunError subclass named for the error when the run fails.
+        ``runtime``: the ScriptRuntime to run on; ``timeout``: the run's wall-clock limit in seconds."""
+        return self.wait(self.submit(script_or_function, *args, runtime=runtime, timeout=timeout, **kwargs)).result
+
+    def submit(self, script_or_function: Script, *args: Any, runtime: Optional[str] = None, timeout: Optional[int] = None,
+               **kwargs: Any) -> Run:
+        """Starts the run without waiting for it."""
+        body: Dict[str, Any] = dict(script_of(script_or_function))
+        if args:
+            body["args"] = list(args)
+        if kwargs:
+            body["kwargs"] = kwargs
+        if runtime is not None:
+            body["runtime"] = runtime
+        if timeout is not None:
+            body["timeoutSeconds"] = timeout
+        if self.namespace is not None:
+            body["namespace"] = self.namespace
+        answer = self._call("POST", "/runs", body=body)
+        return Run(answer["name"], answer["namespace"])
+
+    def wait(self, run: RunLike) -> Outcome:
+        """Waits for the run to finish; its outcome when it succeeded, else raises its ScriptRunError."""
+        for event in self.stream(run):
+            if event.type == "finished":
+                outcome = Outcome.from_api(event.data)
+                if not outcome.success:
+                    raise error_from(event.data)
+                return outcome
+            if event.type == "deleted":
+                raise ApiError(410, "run_deleted", f"run {self._ref(run).name} was deleted before it finished")
+        raise ApiError(None, "stream_ended", f"the event stream of run {self._ref(run).name} ended without its outcome")
+
+    def stream(self, run: RunLike) -> Iterator[Event]:
+        """The run's events as the API sends them (``phase`` on each change, with ``queuePosition`` while
+        queued; then ``finished`` with the outcome, or ``deleted``), until the run finished or was deleted.
+        The API ends a stream after its longest wait; the client then opens it again (``timeout`` events,
+        the stream's own, are not passed on), as it does after a dropped connection."""
+        ref = self._ref(run)
+        state = StreamState()
+        path = f"/runs/{urllib.parse.quote(ref.name)}/events"
+        while True:
+            headers = {"Accept": "text/event-stream"}
+            if state.last_event_id is not None:
+                headers["Last-Event-ID"] = state.last_event_id
+            response = self._open("GET", path, {"namespace": ref.namespace}, None, headers, STREAM_READ_TIMEOUT)
+            try:
+                for event in parse_events(response, state):
+                    if event.type == "timeout":
+                        continue
+                    yield event
+                    if event.type in ("finished", "deleted"):
+                        return
+            except (OSError, http.client.HTTPException):
+                pass  # A dropped connection or a silent stream: open it again, as its end.
+            finally:
+                response.close()
+            time.sleep(state.retry_seconds if state.retry_seconds is not None else RECONNECT_SECONDS)
+
+    def cancel(self, run: RunLike) -> None:
+        """Asks for the run to be cancelled: its pod is stopped and it fails with ScriptCancelled.
+        ApiError 409 when it finished already."""
+        ref = self._ref(run)
+        self._call("DELETE", f"/runs/{urllib.parse.quote(ref.name)}", {"namespace": ref.namespace})
+
+    def get(self, run: RunLike) -> Dict[str, Any]:
+        """The run as the API shows it: its outcome so far, its spec and its status."""
+        ref = self._ref(run)
+        result: Dict[str, Any] = self._call("GET", f"/runs/{urllib.parse.quote(ref.name)}", {"namespace": ref.namespace})
+        return result
+
+    def _ref(self, run: RunLike) -> Run:
+        if isinstance(run, Run):
+            return run
+        return Run(run, self.namespace or "")
+
+    def _call(self, method: str, path: str, query: Optional[Mapping[str, str]] = None, body: Any = None) -> Any:
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        with self._open(method, path, query or {}, data, headers, self.timeout) as response:
+            return json.loads(response.read().decode("utf-8"))
+
+    def _open(self, method: str, path: str, query: Mapping[str, str], data: Optional[bytes], headers: Dict[str, str],
+              timeout: float) -> http.client.HTTPResponse:
+        params = urllib.parse.urlencode({k: v for k, v in query.items() if v})
+        request = urllib.request.Request(f"{self.url}{path}{'?' + params if params else ''}", data=data, method=method,
+                                         headers={**headers, **({"Authorization": f"Bearer {self.token}"} if self.token else {})})
+        try:
+            response: http.client.HTTPResponse = urllib.request.urlopen(request, timeout=timeout)
+            return response
+        except urllib.error.HTTPError as err:
+            raise _refusal(err) from None
+        except (urllib.error.URLError, socket.timeout, ConnectionError) as err:
+            reason = getattr(err, "reason", err)
+            raise ApiUnavailable(f"could not reach the API at {self.url}: {reason}") from None
+
+
+def _refusal(err: urllib.error.HTTPError) -> Exception:
+    """An error answer as the exception it deserves: a request refused as invalid is ScriptInvalidInput
+    (the run's own error type for it), anything else an ApiError with the API's type and message."""
+    text = err.read().decode("utf-8", "replace")
+    try:
+        error = json.loads(text).get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    kind, message = error.get("type", "http_error"), error.get("message", text[:500] or str(err.reason))
+    if err.code == 400 and kind == "invalid_input":
+        return ScriptInvalidInput(message, error={"type": kind, "message": message})
+    if err.code in (502, 503, 504):
+        return ApiUnavailable(f"the API answered {err.code} {kind}: {message}", err.code)
+    return ApiError(err.code, kind, message)

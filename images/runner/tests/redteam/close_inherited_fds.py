@@ -1,0 +1,4 @@
+import os
+def main():
+    os.closerange(3, 1024)
+    return 'real'

@@ -147,8 +147,12 @@ describe("the Helm chart on the real cluster", function () {
     assert.match(await sh("helm", ["version", "--template", "{{.Version}}"]), /^v3\.\d+\.\d+$/);
   });
 
-  it("renders objects the apiserver accepts, watching every namespace or only some, with the chart's runtime or others", async () => {
-    for (const [values, expected] of [[[], ["python"]], [["-f", valuesFile], [runtimes.basic, runtimes.datascience]]] as const) {
+  it("renders objects the apiserver accepts, watching every namespace or only some, with the chart's runtime or others, with the dashboard", async () => {
+    // The dashboard's ConfigMap and the controller's metrics Service; the cluster serves no
+    // monitoring.coreos.com API, so the chart leaves the ServiceMonitors and the PrometheusRule out.
+    const monitoring = ["--set", "monitoring.dashboard.enabled=true", "--set", "monitoring.serviceMonitor.enabled=true",
+      "--set", "monitoring.prometheusRule.enabled=true"];
+    for (const [values, expected] of [[[], ["python"]], [["-f", valuesFile], [runtimes.basic, runtimes.datascience]], [monitoring, ["python"]]] as const) {
       const rendered = await sh("helm", ["template", release, chart, "-n", namespace, "--include-crds", ...values]);
       const objects = parseAllDocuments(rendered).map((doc) => doc.toJSON() as { kind?: string; metadata?: { name?: string } } | null);
       const kinds = objects.map((o) => o?.kind).filter(Boolean);
@@ -157,6 +161,10 @@ describe("the Helm chart on the real cluster", function () {
       assert.equal(applied.trim().split("\n").length, kinds.length, applied);
       assert.ok(kinds.includes("CustomResourceDefinition") && kinds.includes("NetworkPolicy") && kinds.includes("PodDisruptionBudget"), kinds.join());
       assert.deepEqual(objects.filter((o) => o?.kind === "ScriptRuntime").map((o) => o!.metadata?.name).sort(), [...expected].sort());
+      if (values === monitoring) {
+        assert.deepEqual(kinds.filter((k) => ["ConfigMap", "ServiceMonitor", "PrometheusRule"].includes(k!)), ["ConfigMap"]);
+        assert.ok(objects.some((o) => o?.kind === "Service" && o.metadata?.name?.endsWith("-controller-metrics")), "the controller's metrics Service");
+      }
     }
   });
 

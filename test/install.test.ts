@@ -1,6 +1,7 @@
-// The cold path of `make up` on a fresh machine: cluster/lib/deps.sh and cluster/lib/build.sh
-// with a cache directory that does not exist yet. apt-get, go and id are recording stand-ins on
-// PATH, so this runs in a second and changes nothing on the host; what it proves is that every
+// The cold path of `make up` and of the chart's alert tests on a fresh machine: cluster/lib/deps.sh,
+// cluster/lib/build.sh and cluster/lib/promtool.sh with a cache directory that does not exist yet.
+// apt-get, go and id are recording stand-ins on PATH, so this runs in a second and changes nothing
+// on the host; what it proves is that every
 // directory the scripts write to is created by them (CI's machine already has the cache, so it
 // would never see a script that forgot).
 import assert from "node:assert/strict";
@@ -30,7 +31,7 @@ describe("the install path on a fresh machine", function () {
     const calls = join(work, "calls");
     mkdirSync(bin);
     // Only the stand-ins and the shell's own helpers: every command deps.sh looks for is missing.
-    for (const helper of ["dirname", "cat", "mkdir", "mv", "rmdir", "ln", "basename", "cut", "tail"]) {
+    for (const helper of ["dirname", "cat", "mkdir", "mv", "rmdir", "ln", "basename", "cut", "tail", "awk", "flock"]) {
       tool(bin, helper, `exec /usr/bin/${helper} "$@"`);
     }
     tool(bin, "id", "echo 0");
@@ -66,5 +67,16 @@ out=; while [ $# -gt 0 ]; do case $1 in -o) out=$2; shift 2;; -ldflags) shift 2;
     const rebuilt = readFileSync(join(work, "calls"), "utf8").trim().split("\n");
     assert.equal(rebuilt.length, 1, rebuilt.join("\n"));
     assert.match(rebuilt[0]!, /helm\.sh\/helm\/v3\/cmd\/helm$/);
+  });
+
+  it("builds promtool once, into a cache keyed by the Prometheus version cluster/go/promtool/go.mod pins", async () => {
+    const promtool = () => run("/bin/bash", [join(repo, "cluster", "lib", "promtool.sh")], { env }).then((r) => r.stdout.trim());
+    const path = await promtool();
+    assert.equal(path, join(env.SCRIPTRUN_CACHE_DIR!, "bin", "promtool-v0.316.0", "promtool"));
+    assert.ok(existsSync(path), "promtool was not put where the script says");
+    assert.match(readFileSync(join(work, "calls"), "utf8"), /^go build .*-tags remove_all_sd .*version\.Version=3\.16\.0 .*\/cmd\/promtool$/m);
+    writeFileSync(join(work, "calls"), "");
+    assert.equal(await promtool(), path);
+    assert.equal(readFileSync(join(work, "calls"), "utf8"), "", "a second run builds nothing");
   });
 });

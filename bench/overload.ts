@@ -1,14 +1,15 @@
 // Overload: bursts of concurrent hello /execute calls, far past what the node runs in a wait,
 // after a warm-up that lets the API learn the rate runs finish at. What each caller got (answered
 // right, refused early with 429, or the 504 the API should never give under a load it could
-// predict), and what the API and controller held in memory. Between bursts the queue drains.
+// predict), and the peak memory of the API and the controller during that burst alone. Between
+// bursts the queue drains.
 import { setTimeout as sleep } from "node:timers/promises";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { RUNS } from "../core/kube.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
 import type { BenchContext } from "./paths.js";
 import { postExecute } from "./paths.js";
-import { rssMiB } from "./processes.js";
+import { peakRssDuring } from "./processes.js";
 import { percentile, round1 } from "./stats.js";
 import { WORKLOADS } from "./workload.js";
 
@@ -76,8 +77,8 @@ export async function measureOverload(ctx: BenchContext, sizes: readonly number[
   const bursts: Burst[] = [];
   for (let i = 0; i < warmup; i += 4) await Promise.all(Array.from({ length: Math.min(4, warmup - i) }, () => call(ctx.apiUrl)));
   for (const size of sizes) {
-    const calls = await Promise.all(Array.from({ length: size }, () => call(ctx.apiUrl)));
-    const burst = tally(calls, { api: rssMiB(pids.api, "VmHWM"), controller: rssMiB(pids.controller, "VmHWM") });
+    const { result: calls, peakMiB } = await peakRssDuring(pids, () => Promise.all(Array.from({ length: size }, () => call(ctx.apiUrl))));
+    const burst = tally(calls, peakMiB);
     say(`Overload: ${size} concurrent /execute: ${burst.right} right, ${burst.wrong} wrong, ${burst.refused} refused (429), ` +
       `${burst.timedOut} timed out (504), ${burst.other} other; API peak RSS ${burst.apiRssMiB} MiB`);
     bursts.push(burst);

@@ -2,7 +2,7 @@
 // started as child processes by the real-cluster tests' helpers, with the controller's metrics on
 // a free port of the loopback.
 import type { ChildProcess } from "node:child_process";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ApiProcess, startApi } from "../test/cluster/api.js";
 import { startController } from "../test/cluster/controller.js";
@@ -63,4 +63,14 @@ export function rssMiB(pid: number, which: "VmRSS" | "VmHWM" = "VmRSS"): number 
   const match = new RegExp(`^${which}:\\s+(\\d+) kB$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   if (!match) throw new Error(`No ${which} for process ${pid}`);
   return Number(match[1]) / 1024;
+}
+
+/** Each process's peak resident set (MiB) while `work` ran. The kernel's high-water mark (VmHWM) is
+ * the peak of the process's whole life, whichever phase reached it; writing 5 to clear_refs starts
+ * it afresh (Linux 4.0 and later), so the mark read after `work` is that of `work` alone. */
+export async function peakRssDuring<K extends string, T>(pids: Record<K, number>, work: () => Promise<T>): Promise<{ result: T; peakMiB: Record<K, number> }> {
+  const names = Object.keys(pids) as K[];
+  for (const name of names) writeFileSync(`/proc/${pids[name]}/clear_refs`, "5");
+  const result = await work();
+  return { result, peakMiB: Object.fromEntries(names.map((name) => [name, rssMiB(pids[name], "VmHWM")])) as Record<K, number> };
 }

@@ -29,6 +29,7 @@ down:
 
 test-unit: deps
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p playground/tsconfig.json
 	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'core/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts' 'bench/**/*.test.ts'
 	python3 -m pytest -q images/runner/tests
 	npx mocha 'cli/**/*.test.ts'

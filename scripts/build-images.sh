@@ -6,8 +6,9 @@
 #   scripts/build-images.sh --no-import --out F   # write the OCI archive F, for another cluster
 #
 # Stages what images/operator/local-image.env copies: dist/ compiled by tsc from core/, operator/, api/
-# and crds/, and the production node_modules (`npm ci --omit=dev`, cached by the hash of
-# package.json and package-lock.json), then runs cluster/build-image.sh. An import is skipped
+# and crds/, with dist/public (the playground page, bundled by playground/build.ts), and the
+# production node_modules (`npm ci --omit=dev`, cached by the hash of package.json and
+# package-lock.json), then runs cluster/build-image.sh. An import is skipped
 # when the image is in containerd and none of its inputs changed since it was imported.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +19,7 @@ STAGE=$CACHE_DIR/stage/operator
 STAMP=$STAGE.imported
 
 cd "$REPO"
-inputs=$(find core operator api crds images/operator images/runner/*.py cluster/build-image.sh cluster/lib/oci.py \
+inputs=$(find core operator api crds playground images/operator images/runner/*.py cluster/build-image.sh cluster/lib/oci.py \
   package.json package-lock.json tsconfig.json -type f ! -name '*.test.ts' -print0 \
   | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 
@@ -46,6 +47,7 @@ ln -sfn "$deps/node_modules" "$STAGE/node_modules"
 log "Compiling dist/ for $REF"
 rm -rf "$STAGE/dist.partial"
 npx tsc -p images/operator/tsconfig.json --outDir "$STAGE/dist.partial"
+npx tsx playground/build.ts "$STAGE/dist.partial/public"
 rm -rf "$STAGE/dist" && mv "$STAGE/dist.partial" "$STAGE/dist"
 
 rm -f "$STAMP"

@@ -26,4 +26,5 @@ serve scriptrun-api env SCRIPTRUN_API_AUTH=none SCRIPTRUN_API_HOST=127.0.0.1 SCR
 wait_for "the API" 60 "$LOG_DIR/scriptrun-api.log" curl -fsS http://127.0.0.1:8080/readyz
 log "Ready: export KUBECONFIG=$KUBECONFIG_PATH PATH=$CACHE_DIR/bin/current:\$PATH"
 log "then: kubectl apply -f examples/hello.yaml && kubectl get sr"
+log "  or: open http://127.0.0.1:8080/ (the playground)"
 log "  or: curl -s localhost:8080/execute -H 'content-type: application/json' -d '{\"script\": \"def main():\\n    return 42\"}'"

@@ -15,6 +15,8 @@ declare -A NEED=(
   [python3]=python3 [curl]=curl
   # The harness's tests run the cases on the host, numpy and pandas included.
   [/usr/lib/python3/dist-packages/numpy]=python3-numpy [/usr/lib/python3/dist-packages/pandas]=python3-pandas
+  # The playground's browser test (test/e2e/playground.test.ts) drives Chromium and Firefox headless.
+  [chromium]=chromium [firefox-esr]=firefox-esr
 )
 missing=()
 for cmd in "${!NEED[@]}"; do

@@ -5,8 +5,9 @@ import type { ScriptRun } from "../crds/schema.js";
 import { Capacity } from "./capacity.js";
 import { type TestApp, testApp } from "./testkit.js";
 
-const run = (name: string, phase?: "Pending" | "Running" | "Succeeded", finishedAt?: number): ScriptRun =>
-  ({ metadata: { name, namespace: "default" }, spec: { script: "x" },
+const run = (name: string, phase?: "Pending" | "Running" | "Succeeded", finishedAt?: number, createdAt?: number): ScriptRun =>
+  ({ metadata: { name, namespace: "default", ...(createdAt !== undefined ? { creationTimestamp: new Date(createdAt).toISOString() } : {}) },
+    spec: { script: "x" },
     ...(phase ? { status: { phase, ...(finishedAt !== undefined ? { finishedAt: new Date(finishedAt).toISOString() } : {}) } } : {}) });
 
 describe("the capacity the shared watch sees", () => {
@@ -23,9 +24,9 @@ describe("the capacity the shared watch sees", () => {
       clock.now += 2000;
       capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded"));
     }
-    // 5 finished over 8 s (0.625/s); 5 left, so a new one finishes in (5 + 1) / 0.625 s.
+    // 5 finished in the 10 s since they were first seen (0.5/s); 5 left, so a new one finishes in (5 + 1) / 0.5 s.
     assert.equal(capacity.pending, 5);
-    assert.equal(capacity.estimateSeconds(), 9.6);
+    assert.equal(capacity.estimateSeconds(), 12);
     capacity.observe("default/r-9", undefined);
     assert.equal(capacity.pending, 4);
   });
@@ -33,18 +34,40 @@ describe("the capacity the shared watch sees", () => {
   it("learns the recent rate from the finishedAt of runs it first lists finished", () => {
     const clock = { now: 600_000 };
     const capacity = new Capacity(() => clock.now);
-    for (let i = 0; i < 10; i++) capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", clock.now - 20_000 + i * 2000));
+    // Each created 3 s before it finished, one finishing every 2 s: busy from 23 s to 2 s before the list.
+    for (let i = 0; i < 10; i++) {
+      const finishedAt = clock.now - 20_000 + i * 2000;
+      capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", finishedAt, finishedAt - 3000));
+    }
     capacity.observe("default/again", run("again", "Pending"));
-    // 10 finished over the 18 s before the list; one is pending: (1 + 1) / (10 / 20 s from the first).
-    assert.equal(capacity.estimateSeconds(), 4);
+    // 10 finished in 21 s of busy time; one is pending: (1 + 1) / (10 / 21 s).
+    assert.equal(capacity.estimateSeconds(), 4.2);
   });
 
   it("counts the callers already waiting, whose runs the watch may not show yet", () => {
     const clock = { now: 600_000 };
     const capacity = new Capacity(() => clock.now);
-    for (let i = 0; i < 10; i++) capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", clock.now - 20_000 + i * 2000));
-    assert.equal(capacity.estimateSeconds(0), 2);
-    assert.equal(capacity.estimateSeconds(99), 200);
+    for (let i = 0; i < 10; i++) {
+      const finishedAt = clock.now - 20_000 + i * 2000;
+      capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", finishedAt, finishedAt - 3000));
+    }
+    assert.equal(capacity.estimateSeconds(0), 2.1);
+    assert.equal(capacity.estimateSeconds(99), 210);
+  });
+
+  it("takes its rate from the time runs were under way, not from the clock: runs asked for a minute apart are no slow node", () => {
+    const clock = { now: 0 };
+    const capacity = new Capacity(() => clock.now);
+    for (let i = 0; i < 5; i++) {
+      clock.now = i * 60_000;
+      capacity.observe(`default/r-${i}`, run(`r-${i}`, "Pending", undefined, clock.now));
+      clock.now += 1000;
+      capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", undefined, clock.now - 1000));
+    }
+    clock.now += 9000;
+    capacity.observe("default/next", run("next", "Pending", undefined, clock.now));
+    // 5 runs of 1 s each: 1 run/s while busy; one ahead, so a new one finishes in about 2 s, not 100.
+    assert.equal(capacity.estimateSeconds(), 2);
   });
 
   it("forgets completions older than its window", () => {
@@ -68,7 +91,7 @@ describe("an /execute call the runs ahead leave no time for", () => {
   afterEach(() => t.close());
 
   it("is answered 429 with Retry-After at once, and nothing is created", async () => {
-    // Runs finished about one a second lately, and 30 are still ahead.
+    // Runs finished one a second lately, one after the other, and 30 are still ahead.
     const clock = { now: Date.now() };
     Object.assign(t.waiter, { capacity: new Capacity(() => clock.now) });
     for (let i = 0; i < 6; i++) {
@@ -81,8 +104,8 @@ describe("an /execute call the runs ahead leave no time for", () => {
     const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n" });
     assert.equal(res.status, 429, JSON.stringify(res.body));
     assert.equal(res.body.error.type, "over_capacity");
-    // 6 finished over 5 s (1.2/s), 30 ahead: done in 31 / 1.2 = 25.8 s, 16 s past the 10 s wait.
-    assert.equal(res.headers["retry-after"], "16");
+    // 6 finished in 6 s under way (1/s), 30 ahead: done in 31 s, 21 s past the 10 s wait.
+    assert.equal(res.headers["retry-after"], "21");
     assert.equal(t.store.runs.size, before);
     // POST /runs waits for nothing: it is still accepted, and queued by the controller.
     assert.equal((await t.http.post("/runs").send({ script: "def main():\n    return 1\n" })).status, 202);

@@ -1,8 +1,10 @@
 // What the shared watch says about load: how many runs have not finished, and how fast runs have
 // been finishing lately. /execute refuses early (429 with Retry-After) a call whose wait could not
 // cover the runs ahead of it, instead of answering 504 a minute later after creating a run that
-// its caller, retrying, would then duplicate. Without enough recent completions to know the rate,
-// nothing is refused.
+// its caller, retrying, would then duplicate. The rate is runs finished per second of busy time (while
+// some run was between its creation and its end), not per second of the clock: runs asked for a
+// minute apart say nothing of how fast the node runs them. Without enough recent completions to
+// know the rate, nothing is refused.
 import { toMillis } from "../core/time.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
 
@@ -14,8 +16,10 @@ export class Capacity {
   /** Whether each run known to the watch has finished, by key. */
   private readonly finished = new Map<string, boolean>();
   private unfinished = 0;
-  /** When runs were seen finishing, oldest first, within the window. */
-  private completions: number[] = [];
+  /** When runs unfinished at first sight were first seen, by key: their start, lacking a creation time. */
+  private readonly firstSeen = new Map<string, number>();
+  /** Runs seen finishing within the window, oldest first: when each was created (`from`) and finished (`at`). */
+  private completions: Array<{ from: number; at: number }> = [];
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -27,18 +31,33 @@ export class Capacity {
     if (is === false) this.unfinished++;
     // Counted once, at when it finished: a run seen finishing now, or one first listed finished
     // (after a restart) by its finishedAt, so a new API knows the recent rate from its first list.
+    if (was === undefined && is === false) this.firstSeen.set(key, this.now());
     if (was !== true && is === true) {
       const at = was === false ? this.now() : toMillis(run?.status?.finishedAt);
-      if (at !== undefined && at >= this.now() - WINDOW_MS) this.record(at);
+      const from = Math.min(at ?? 0, toMillis(run?.metadata.creationTimestamp) ?? this.firstSeen.get(key) ?? at ?? 0);
+      if (at !== undefined && at >= this.now() - WINDOW_MS) this.record({ from, at });
     }
+    if (is !== false) this.firstSeen.delete(key);
     if (is === undefined) this.finished.delete(key);
     else this.finished.set(key, is);
   }
 
-  private record(at: number): void {
+  private record(completion: { from: number; at: number }): void {
     let i = this.completions.length;
-    while (i > 0 && this.completions[i - 1]! > at) i--;
-    this.completions.splice(i, 0, at);
+    while (i > 0 && this.completions[i - 1]!.at > completion.at) i--;
+    this.completions.splice(i, 0, completion);
+  }
+
+  /** Seconds since `since` during which at least one of the completed runs was under way. */
+  private busySeconds(since: number): number {
+    let busy = 0;
+    let end = since;
+    for (const { from, at } of [...this.completions].sort((a, b) => a.from - b.from)) {
+      const start = Math.max(from, end);
+      if (at > start) busy += at - start;
+      end = Math.max(end, at);
+    }
+    return busy / 1000;
   }
 
   /** Runs created and not finished. */
@@ -52,10 +71,9 @@ export class Capacity {
   estimateSeconds(awaited = 0): number | undefined {
     const now = this.now();
     const since = now - WINDOW_MS;
-    while (this.completions.length > 0 && this.completions[0]! < since) this.completions.shift();
+    while (this.completions.length > 0 && this.completions[0]!.at < since) this.completions.shift();
     if (this.completions.length < MIN_COMPLETIONS) return undefined;
-    const spanSeconds = Math.max(1, (now - this.completions[0]!) / 1000);
-    const perSecond = this.completions.length / spanSeconds;
+    const perSecond = this.completions.length / Math.max(1, this.busySeconds(since));
     return (Math.max(this.unfinished, awaited) + 1) / perSecond;
   }
 }

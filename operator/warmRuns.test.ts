@@ -309,6 +309,19 @@ describe("talking to a claimed warm pod", () => {
     assert.equal(warm.answer(key, pod, 60), undefined);
   });
 
+  it("gives the claim's pod while the cache still shows it in the pool, and none once the cache saw it deleted or go", async () => {
+    const cached = [aPoolPod("p1")];
+    const { warm } = world(cached);
+    const pod = await warm.claim(run, runtime, request);
+    assert.ok(pod);
+    warm.send(key, pod, request);
+    assert.equal(warm.claimedPod(key, 5000)?.metadata?.name, "p1", "the cache lags the claim");
+    cached[0] = { ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date(T0 + 11_000) } };
+    assert.equal(warm.claimedPod(key, 5000), undefined, "being deleted");
+    cached.pop();
+    assert.equal(warm.claimedPod(key, 5000), undefined, "gone");
+  });
+
   it("does not answer for one pod what another pod of the run said", async () => {
     const { runners, warm, pod } = await claimedWorld();
     warm.send(key, pod, request);

@@ -119,11 +119,15 @@ export class WarmRuns {
   }
 
   /** The pod this process claimed for the run, as the claim returned it, for `withinMs` of the claim
-   * (the cache may lag that long; later, the cache's word on the pod is the one to go by). */
+   * while the cache may not show the claim yet (later, the cache's word on the pod is the one to go
+   * by). A pod the cache saw go, or being deleted, is no longer the claim's: the run must notice
+   * its pod went now, not at its next resync. */
   claimedPod(key: string, withinMs: number): V1Pod | undefined {
     const claimed = this.attachments.get(key)?.claimed;
     const at = claimed && claimedAt(claimed);
-    return at !== undefined && this.now() - at <= withinMs ? claimed : undefined;
+    if (at === undefined || this.now() - at > withinMs) return undefined;
+    const cached = this.deps.pods.get(claimed!.metadata?.name ?? "", claimed!.metadata?.namespace);
+    return cached && !cached.metadata?.deletionTimestamp ? claimed : undefined;
   }
 
   /**

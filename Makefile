@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(HOME)/.cache/scriptrun/bin/current:$(PATH)
 
-.PHONY: help deps up down test test-unit test-cluster bench crds fuzz
+.PHONY: help deps up down test test-unit test-cluster bench chaos crds fuzz
 
 help:
 	@echo "make up          start the local cluster, the CRD and the controller"
@@ -11,6 +11,7 @@ help:
 	@echo "make test        every test: unit, harness, and real-cluster tests"
 	@echo "make test-unit   the fast tests that need no cluster"
 	@echo "make bench       the benchmark on the local cluster (bench/README.md); BENCH_QUICK=1 for a short one"
+	@echo "make chaos       kills and restarts each part of the local cluster under load (test/chaos/README.md)"
 
 # npm and Python packages; the cluster's own prerequisites are installed by cluster/up.sh.
 deps: node_modules/.installed
@@ -30,7 +31,7 @@ down:
 test-unit: deps
 	npx tsc -p tsconfig.json --noEmit
 	npx tsc -p playground/tsconfig.json
-	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'core/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts' 'bench/**/*.test.ts'
+	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'core/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts' 'bench/**/*.test.ts' 'test/chaos/*.test.ts'
 	python3 -m pytest -q images/runner/tests
 	npx mocha 'cli/**/*.test.ts'
 	python3 -m pytest -q -p no:cacheprovider clients/python/tests/unit
@@ -46,3 +47,6 @@ test: test-unit test-cluster
 
 bench: deps
 	scripts/bench.sh
+
+chaos: deps
+	scripts/chaos.sh

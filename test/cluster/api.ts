@@ -12,8 +12,9 @@ export interface ApiProcess {
   url: string;
 }
 
-/** Starts the API with `env` on top of local-use defaults and waits until /readyz answers 200. */
-export async function startApi(env: Record<string, string>, build: Build = "source"): Promise<ApiProcess> {
+/** Starts the API with `env` on top of local-use defaults and waits until /readyz answers 200;
+ * `output`: where its stdout and stderr go (this process's own, or an open file). */
+export async function startApi(env: Record<string, string>, build: Build = "source", output: "inherit" | number = "inherit"): Promise<ApiProcess> {
   const port = await freePort();
   const child = spawn("node", nodeArgs("api/main", build), {
     cwd: repo,
@@ -25,7 +26,7 @@ export async function startApi(env: Record<string, string>, build: Build = "sour
       SCRIPTRUN_LOG_LEVEL: "error",
       ...env,
     },
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", output, output],
   });
   const url = `http://127.0.0.1:${port}`;
   await answering("the API to be ready", child, `${url}/readyz`);

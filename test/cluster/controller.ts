@@ -9,7 +9,9 @@ import { type Build, custom, eventually, nodeArgs } from "./kube.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-export function startController(namespace: string, env: Record<string, string> = {}, build: Build = "source"): ChildProcess {
+/** `output`: where its stdout and stderr go (this process's own, or an open file). */
+export function startController(namespace: string, env: Record<string, string> = {}, build: Build = "source",
+  output: "inherit" | number = "inherit"): ChildProcess {
   const child = spawn("node", nodeArgs("operator/main", build), {
     cwd: repo,
     env: {
@@ -20,7 +22,7 @@ export function startController(namespace: string, env: Record<string, string> =
       SCRIPTRUN_LOG_LEVEL: "warn",
       ...env,
     },
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", output, output],
   });
   return child;
 }

@@ -253,6 +253,18 @@ describe("the Helm chart on the real cluster", function () {
     assert.equal(nowhere.status?.podName, undefined, "an unknown runtime is refused before any pod");
   });
 
+  it("serves the playground page from its image, and lists the runtimes the caller may use", async () => {
+    const page = await fetch(`${api.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'self'/);
+    const script = /<script type="module" src="([^"]+)"/.exec(await page.text())?.[1];
+    assert.equal((await fetch(new URL(script ?? "missing", `${api.url}/`))).status, 200, `the page's script ${script}`);
+    const listed = await call("GET", "/runtimes");
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    const names = (listed.body.items as Array<{ name: string }>).map((r) => r.name);
+    assert.ok(names.includes(runtimes.basic) && names.includes(runtimes.datascience), names.join());
+  });
+
   it("runs a script on a warm pod of its runtime's pool, claimed and attached to with the chart's RBAC", async () => {
     await eventually("the release's warm pool to be ready", async () => {
       const runtime = (await custom.getClusterCustomObject({ ...RUNTIMES, name: runtimes.basic })) as ScriptRuntime;

@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ApiProcess } from "../cluster/api.js";
 import { stopController } from "../cluster/controller.js";
+import { RUNNER_CONTAINER } from "../../operator/names.js";
 import { core, custom } from "../cluster/kube.js";
 import { type Component, killContainer, restartCluster, stopComponent } from "./faults.js";
 import { Stage, type StageOptions } from "./stage.js";
@@ -134,12 +135,13 @@ export function componentStop(component: Component): Scenario {
 
 type Harm = (namespace: string, pod: string) => Promise<void>;
 
-/** Two runs' runner pods (one warm, one cold, when both run within 20 s) harmed mid-run by `harm`. */
+/** Two runs' runner pods (one warm, one cold, when both run within 20 s) harmed mid-run by `harm`;
+ * the runs sleep 4 s longer than usual, so that the harm lands before their scripts end. */
 function podHarm(name: string, fault: string, harm: Harm): Scenario {
   return {
     name, fault,
     async inject(stage) {
-      await stage.submit(wave("a", WAVE, stage.runtime));
+      await stage.submit(wave("a", WAVE, stage.runtime, 4));
       const both = await stage.running(2, 20_000, (runs) => runs.some((r) => r.start === "warm") && runs.some((r) => r.start === "cold"))
         .catch(() => undefined);
       const victims = both ? [both.find((r) => r.start === "warm")!, both.find((r) => r.start === "cold")!] : (await stage.running(2)).slice(0, 2);
@@ -172,8 +174,9 @@ export const warmPodDeleted: Scenario = {
 
 export const containerKill = podHarm("runner-container-killed",
   "two runs' runner containers (one warm, one cold) SIGKILLed on the node through containerd mid-run", async (namespace, pod) => {
-    const status = (await core.readNamespacedPod({ namespace, name: pod })).status?.containerStatuses?.find((c) => c.containerID);
-    if (!status?.containerID) throw new Error(`pod ${pod} has no container to kill`);
+    const status = (await core.readNamespacedPod({ namespace, name: pod })).status?.containerStatuses
+      ?.find((c) => c.name === RUNNER_CONTAINER && c.state?.running && c.containerID);
+    if (!status?.containerID) throw new Error(`pod ${pod} has no running runner container to kill`);
     await killContainer(status.containerID);
   });
 

@@ -18,12 +18,12 @@ export interface Job {
 /** Memory no warm pod of a runtime with the built-in default (256Mi) has. */
 const COLD_MEMORY = "192Mi";
 
-/** The `i`th run of a wave named `prefix`, on `runtime`. */
-export function job(prefix: string, i: number, runtime: string): Job {
+/** The `i`th run of a wave named `prefix`, on `runtime`; `longer` seconds of sleep more than usual. */
+export function job(prefix: string, i: number, runtime: string, longer = 0): Job {
   const prints = i % 2 === 0;
   const cold = i % 3 === 2;
   const lines = ["import time", "def main(n):", ...(prints ? ["    print('chaos run', n)"] : []),
-    `    time.sleep(${2 + (i % 3)})`, "    return {'n': n, 'square': n * n}"];
+    `    time.sleep(${2 + (i % 3) + longer})`, "    return {'n': n, 'square': n * n}"];
   return {
     name: `${prefix}-${i}`,
     spec: { script: `${lines.join("\n")}\n`, args: [i], runtime, ...(cold ? { resources: { memory: COLD_MEMORY } } : {}) },
@@ -32,8 +32,8 @@ export function job(prefix: string, i: number, runtime: string): Job {
 }
 
 /** `count` runs named `prefix-0` .. `prefix-(count-1)`. */
-export function wave(prefix: string, count: number, runtime: string): Job[] {
-  return Array.from({ length: count }, (_, i) => job(prefix, i, runtime));
+export function wave(prefix: string, count: number, runtime: string, longer = 0): Job[] {
+  return Array.from({ length: count }, (_, i) => job(prefix, i, runtime, longer));
 }
 
 /** A quick run made once the fault is undone: the system takes new work again. */

@@ -6,6 +6,7 @@ import { ApiException, FetchError } from "@kubernetes/client-node";
 import type { Context, Next } from "koa";
 import { MulterError } from "multer";
 import { ZodError } from "zod";
+import { statusMessage } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { PreflightError } from "../core/preflight.js";
 
@@ -57,20 +58,6 @@ function fromZod(err: ZodError): ApiError {
 }
 
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
-
-/** The apiserver's own message from a Status body, when there is one. */
-function statusMessage(err: ApiException<unknown>): string {
-  let body: unknown = err.body;
-  if (typeof err.body === "string") {
-    try {
-      body = JSON.parse(err.body) as unknown;
-    } catch {
-      return err.body || `HTTP ${err.code}`;
-    }
-  }
-  const message = (body as { message?: unknown } | null | undefined)?.message;
-  return typeof message === "string" ? message : `HTTP ${err.code}`;
-}
 
 /** A Kubernetes client failure as the HTTP answer it deserves, or undefined when it is not one. */
 export function fromCluster(err: unknown): ApiError | undefined {

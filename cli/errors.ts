@@ -3,6 +3,7 @@
 // request the cluster or the API refused as invalid), 3 the cluster or the API could not be reached;
 // 130 a wait stopped by Ctrl-C.
 import { ApiException } from "@kubernetes/client-node";
+import { statusMessage } from "../core/kube.js";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, interrupted: 130 } as const;
 
@@ -30,20 +31,6 @@ export function isUnreachable(err: unknown): boolean {
     if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
   }
   return false;
-}
-
-/** The apiserver's own message from a Status body, when there is one. */
-function statusMessage(err: ApiException<unknown>): string {
-  let body: unknown = err.body;
-  if (typeof err.body === "string") {
-    try {
-      body = JSON.parse(err.body) as unknown;
-    } catch {
-      return err.body || `HTTP ${err.code}`;
-    }
-  }
-  const message = (body as { message?: unknown } | null | undefined)?.message;
-  return typeof message === "string" ? message : `HTTP ${err.code}`;
 }
 
 /** How an HTTP status (the apiserver's or the API's) ends the command. */

@@ -6,6 +6,20 @@ import {
 } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION } from "../crds/schema.js";
 
+/** The apiserver's own message from a Status body, when there is one. */
+export function statusMessage(err: ApiException<unknown>): string {
+  let body: unknown = err.body;
+  if (typeof err.body === "string") {
+    try {
+      body = JSON.parse(err.body) as unknown;
+    } catch {
+      return err.body || `HTTP ${err.code}`;
+    }
+  }
+  const message = (body as { message?: unknown } | null | undefined)?.message;
+  return typeof message === "string" ? message : `HTTP ${err.code}`;
+}
+
 /** Where ScriptRuns live in the Kubernetes API, as client-node's CustomObjectsApi takes it. */
 export const RUNS = { group: GROUP, version: VERSION, plural: PLURAL } as const;
 

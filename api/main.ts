@@ -14,6 +14,7 @@ import { createApp } from "./app.js";
 import { type Auth, KubernetesAuth, NoAuth, kubeReviews } from "./auth.js";
 import { ApiConfigError, loadApiConfig } from "./config.js";
 import { apiRegistry } from "./metrics.js";
+import { KubePodLogs } from "./podLogs.js";
 import { KubeRunStore } from "./runStore.js";
 import { Waiter } from "./waiter.js";
 
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
     log.warn({ auth: "none", host: config.host, port: config.port },
       "AUTHENTICATION IS OFF (SCRIPTRUN_API_AUTH=none): anyone who reaches this port can run code in the cluster. For local use only.");
   }
-  const app = createApp({ runs, waiter, preflight, runtimes, config, auth, registry: apiRegistry(), log });
+  const app = createApp({ runs, waiter, podLogs: new KubePodLogs(kc), preflight, runtimes, config, auth, registry: apiRegistry(), log });
 
   waiter.start();
   void runtimes.start();

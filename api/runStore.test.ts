@@ -13,7 +13,7 @@ import { testRuntimes } from "../core/testkit.js";
 import { createApp } from "./app.js";
 import { NoAuth } from "./auth.js";
 import { KubeRunStore } from "./runStore.js";
-import { testConfig } from "./testkit.js";
+import { FakePodLogs, testConfig } from "./testkit.js";
 import { Waiter } from "./waiter.js";
 
 function kubeConfigFor(server: string): KubeConfig {
@@ -42,7 +42,7 @@ describe("the cluster store when the cluster does not answer", () => {
     const runs = new KubeRunStore(kubeConfigFor(server), { timeoutMs: config.clusterTimeoutMs, relistMs: 60_000, log });
     const waiter = new Waiter(runs, { maxWaits: 10, recheckMs: 60_000, log });
     waiter.start();
-    const listening = createApp({ runs, waiter, preflight, runtimes: testRuntimes(), config, auth: new NoAuth(), registry: new Registry(), log }).listen(0, "127.0.0.1");
+    const listening = createApp({ runs, waiter, podLogs: new FakePodLogs(), preflight, runtimes: testRuntimes(), config, auth: new NoAuth(), registry: new Registry(), log }).listen(0, "127.0.0.1");
     try {
       await test(supertest(listening));
     } finally {

@@ -7,17 +7,29 @@ import { type TestApp, testApp } from "./testkit.js";
 const SCRIPT = "def main():\n    return 1\n";
 
 interface SseEvent {
+  id?: string;
   event: string;
   data: Record<string, unknown>;
 }
 
 /** The events of a whole stream, in order (comments and the retry line left out). */
 function parseEvents(text: string): SseEvent[] {
-  return text.split("\n\n").filter((block) => block.startsWith("event: ")).map((block) => {
-    const [eventLine, dataLine] = block.split("\n");
-    return { event: eventLine!.slice("event: ".length), data: JSON.parse(dataLine!.slice("data: ".length)) as Record<string, unknown> };
+  return text.split("\n\n").filter((block) => /^(id|event): /.test(block)).map((block) => {
+    const field = (name: string) => block.split("\n").find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
+    const id = field("id");
+    return { ...(id !== undefined ? { id } : {}), event: field("event")!, data: JSON.parse(field("data")!) as Record<string, unknown> };
   });
 }
+
+const frame = (stream: "stdout" | "stderr", offset: number, text: string) =>
+  JSON.stringify({ scriptrunOutput: 1, stream, offset, bytes: Buffer.byteLength(text), text });
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(ok(), what);
+}
+
+const outputs = (events: SseEvent[]) => events.filter((e) => e.event === "output").map((e) => [e.id, e.data.stream, e.data.offset, e.data.text]);
 
 describe("the runs resource", () => {
   let t: TestApp;
@@ -150,6 +162,37 @@ describe("GET /runs/:name/events", () => {
       stream.on("end", () => callback(null, text));
     });
     assert.deepEqual(parseEvents(res.body as string).map((e) => e.event), ["phase", "finished"]);
+  });
+
+  it("sends the output live from the running pod's log, then the rest from the outcome, each byte once", async () => {
+    t.store.outcome = () => undefined;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const run = () => t.store.runs.get(`${created.namespace}/${created.name}`);
+    t.podLogs.write("p1", frame("stdout", 0, "tick 0\n"));
+    t.podLogs.write("p1", "a line of the log that is no frame");
+    const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+    await until("the run to be Running", () => run()?.status?.phase === "Running");
+    t.store.setStatus(created.namespace, created.name, { phase: "Running", podName: "p1" });
+    await until("the pod's log to be followed", () => t.podLogs.followed.length === 1);
+    t.podLogs.write("p1", frame("stdout", 7, "tick 1\n"));
+    t.podLogs.write("p1", frame("stderr", 0, "warn\n"));
+    t.podLogs.write("p1", frame("stdout", 7, "tick 1\n"));
+    t.store.setStatus(created.namespace, created.name,
+      { phase: "Succeeded", result: 1, stdout: "tick 0\ntick 1\ntick 2\n", stderr: "warn\n", exitCode: 0, durationMs: 5 });
+    const events = parseEvents(await res.text());
+    assert.deepEqual(t.podLogs.followed, [`${created.namespace}/p1/runner`]);
+    assert.deepEqual(outputs(events), [
+      ["7-0", "stdout", 0, "tick 0\n"], ["14-0", "stdout", 7, "tick 1\n"], ["14-5", "stderr", 0, "warn\n"], ["21-5", "stdout", 14, "tick 2\n"]]);
+    assert.deepEqual(events.map((e) => e.event).slice(-2), ["output", "finished"]);
+  });
+
+  it("resumes after the Last-Event-ID of a dropped connection, repeating nothing", async () => {
+    t.store.outcome = () => ({ phase: "Succeeded", result: 1, stdout: "abcdef", stderr: "xy", exitCode: 0, durationMs: 1 });
+    const { body: done } = await t.http.post("/execute").send({ script: SCRIPT });
+    const again = await fetch(`${await t.url()}/runs/${done.name}/events`, { headers: { "Last-Event-ID": "3-0" } });
+    assert.deepEqual(outputs(parseEvents(await again.text())), [["6-0", "stdout", 3, "def"], ["6-2", "stderr", 0, "xy"]]);
+    const fresh = await fetch(`${await t.url()}/runs/${done.name}/events`);
+    assert.deepEqual(outputs(parseEvents(await fresh.text())), [["6-0", "stdout", 0, "abcdef"], ["6-2", "stderr", 0, "xy"]]);
   });
 
   it("answers 404 in the error shape for a run that does not exist, holding no slot", async () => {

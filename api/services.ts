@@ -7,6 +7,7 @@ import type { Runtimes } from "../core/runtimeCatalog.js";
 import type { Auth, Identity } from "./auth.js";
 import type { ApiConfig } from "./config.js";
 import type { ApiMetrics } from "./metrics.js";
+import type { PodLogs } from "./podLogs.js";
 import type { RunStore } from "./runStore.js";
 import type { Waiter } from "./waiter.js";
 
@@ -14,6 +15,8 @@ export interface AppDeps {
   runs: RunStore;
   /** The shared watch every waiting request and event stream subscribes to (built over `runs`). */
   waiter: Waiter;
+  /** Running runners' logs, for live output on the event stream. */
+  podLogs: PodLogs;
   /** The harness's preflight checker (core/preflight.ts). */
   preflight: Pick<PreflightClient, "check">;
   /** The ScriptRuntimes runs are judged against, as the controller will judge them. */

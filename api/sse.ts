@@ -1,10 +1,14 @@
 // GET /runs/:name/events: a Server-Sent Events stream of one run, fed by the shared watch.
-// Events: `phase` ({name, namespace, phase, queuePosition?}) on each phase change, then `finished`
-// (the outcome, as /execute answers it) and the stream ends; `deleted` when the run goes away
+// Events: `phase` ({name, namespace, phase, queuePosition?}) on each phase change; `output`
+// ({stream, offset, text, stopped?}) as the script prints, from the running pod's log, then the
+// rest of its output from the outcome, each with an `id:` that a reconnect's Last-Event-ID resumes
+// after (no output lost or repeated); then `finished` (the outcome, as /execute answers it) and the
+// stream ends; `deleted` when the run goes away
 // first; `timeout` when the stream has been open for the longest wait the API allows (reconnect
 // to go on). A comment line every heartbeat keeps proxies from closing an idle stream.
 import { PassThrough } from "node:stream";
 import type { Context } from "koa";
+import { type OutputFrame, RUNNER_CONTAINER, parseOutputFrame } from "../core/liveOutput.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
 import { notFound } from "./errors.js";
 import type { Services } from "./services.js";
@@ -19,6 +23,36 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   let lastPhase: string | undefined;
   let ended = false;
   const timers: NodeJS.Timeout[] = [];
+  // Bytes of each stream the caller has had, the id of the last output event; and the log followed.
+  const had = resumeFrom(ctx.get("last-event-id"));
+  let following: AbortController | undefined;
+
+  const output = (frame: OutputFrame) => {
+    const { stream: name, offset, bytes, text, stopped } = frame;
+    if (offset + bytes < had[name] || (bytes > 0 && offset + bytes === had[name])) return;
+    had[name] = Math.max(had[name], offset + bytes);
+    if (!ended) {
+      stream.write(`id: ${had.stdout}-${had.stderr}\nevent: output\ndata: ${JSON.stringify({ stream: name, offset, text, ...(stopped ? { stopped } : {}) })}\n\n`);
+    }
+  };
+  const follow = (pod: string) => {
+    following = new AbortController();
+    const line = (text: string) => {
+      const frame = parseOutputFrame(text);
+      if (frame) output(frame);
+    };
+    deps.podLogs.follow(namespace, pod, RUNNER_CONTAINER, line, following.signal).catch((err: unknown) => {
+      // The outcome still brings the whole output; live, the caller just sees it later.
+      deps.log.debug({ run: `${namespace}/${name}`, pod, err: String(err) }, "Could not follow the runner's log");
+    });
+  };
+  /** What the outcome has that the caller has not had yet. */
+  const rest = (run: ScriptRun) => {
+    for (const name of ["stdout", "stderr"] as const) {
+      const all = Buffer.from(run.status?.[name] ?? "");
+      if (all.length > had[name]) output({ stream: name, offset: had[name], bytes: all.length - had[name], text: all.subarray(had[name]).toString() });
+    }
+  };
 
   const send = (event: string, data: unknown) => {
     if (!ended) stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -26,6 +60,7 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   const end = () => {
     if (ended) return;
     ended = true;
+    following?.abort();
     unsubscribe();
     for (const timer of timers) clearTimeout(timer);
     release();
@@ -44,8 +79,11 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
       send("phase", { name, namespace, phase, ...(position !== undefined ? { queuePosition: position } : {}) });
     }
     if (isFinished(run.status?.phase)) {
+      rest(run);
       send("finished", outcomeOf(run));
       end();
+    } else if (!following && phase === "Running" && run.status?.podName) {
+      follow(run.status.podName);
     }
   };
 
@@ -83,4 +121,10 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
     send("timeout", { name, namespace, message: `The stream ends after ${deps.config.maxWaitSeconds} s; reconnect to follow the run further` });
     end();
   }, deps.config.maxWaitSeconds * 1000));
+}
+
+/** The bytes of each stream a reconnecting caller has had, from its Last-Event-ID ("stdout-stderr"). */
+function resumeFrom(lastEventId: string): { stdout: number; stderr: number } {
+  const match = /^(\d{1,15})-(\d{1,15})$/.exec(lastEventId.trim());
+  return match ? { stdout: Number(match[1]), stderr: Number(match[2]) } : { stdout: 0, stderr: 0 };
 }

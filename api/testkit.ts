@@ -14,6 +14,7 @@ import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { createApp } from "./app.js";
 import { type AccessReviews, type Auth, NoAuth, type User, type Verb } from "./auth.js";
 import { type ApiConfig, loadApiConfig } from "./config.js";
+import type { PodLogs } from "./podLogs.js";
 import type { RunPage, RunStore } from "./runStore.js";
 import type { RunListener, RunWatch } from "./runWatch.js";
 import { Waiter } from "./waiter.js";
@@ -27,6 +28,34 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
 
 /** ScriptRuns in memory, and a stand-in for the controller: each created run goes Running, then
  * ends with what `outcome` says (undefined: it keeps running). A cancel request fails it as cancelled. */
+/** Runner logs a test writes to: a follow reads what a pod's log has, then each line written, until aborted. */
+export class FakePodLogs implements PodLogs {
+  /** namespace/pod/container of each follow, in order. */
+  readonly followed: string[] = [];
+  private readonly pods = new Map<string, { lines: string[]; readers: Set<(text: string) => void> }>();
+
+  private log(pod: string) {
+    const log = this.pods.get(pod) ?? { lines: [], readers: new Set<(text: string) => void>() };
+    this.pods.set(pod, log);
+    return log;
+  }
+
+  write(pod: string, text: string): void {
+    const log = this.log(pod);
+    log.lines.push(text);
+    for (const reader of log.readers) reader(text);
+  }
+
+  async follow(namespace: string, pod: string, container: string, line: (text: string) => void, signal: AbortSignal): Promise<void> {
+    this.followed.push(`${namespace}/${pod}/${container}`);
+    const log = this.log(pod);
+    for (const text of log.lines) line(text);
+    log.readers.add(line);
+    if (!signal.aborted) await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+    log.readers.delete(line);
+  }
+}
+
 export class FakeRunStore implements RunStore {
   readonly runs = new Map<string, ScriptRun>();
   /** Thrown by every call while set (e.g. a connection error). */
@@ -187,6 +216,7 @@ if (typeof after === "function") after(closePreflight);
 export interface TestApp {
   http: ReturnType<typeof supertest>;
   store: FakeRunStore;
+  podLogs: FakePodLogs;
   waiter: Waiter;
   config: ApiConfig;
   registry: Registry;
@@ -202,11 +232,13 @@ export function testApp(options: { env?: Record<string, string>; auth?: Auth; ru
   const registry = new Registry();
   const waiter = new Waiter(store, { maxWaits: config.maxConcurrentWaits, recheckMs: config.recheckSeconds * 1000, log });
   waiter.start();
-  const app = createApp({ runs: store, waiter, preflight: preflight(), runtimes: options.runtimes ?? testRuntimes(), config, auth: options.auth ?? new NoAuth(), registry, log });
+  const podLogs = new FakePodLogs();
+  const app = createApp({ runs: store, waiter, podLogs, preflight: preflight(), runtimes: options.runtimes ?? testRuntimes(), config, auth: options.auth ?? new NoAuth(), registry, log });
   const server = app.listen(0, "127.0.0.1");
   return {
     http: supertest(server),
     store,
+    podLogs,
     waiter,
     config,
     registry,

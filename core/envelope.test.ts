@@ -27,6 +27,14 @@ describe("reading what the harness says", () => {
     assert.equal(parsed.envelope.result, "real");
   });
 
+  it("passes over live output's frames, wherever the log put them", () => {
+    const frame = (offset: number) => JSON.stringify({ scriptrunOutput: 1, stream: "stderr", offset, bytes: 3, text: "hi\n" });
+    const log = `${frame(0)}\n${JSON.stringify(envelope({ result: "real" }))}\n${frame(3)}\n`;
+    const parsed = parseEnvelopeFromLog(log);
+    assert.ok("envelope" in parsed, JSON.stringify(parsed));
+    assert.equal(parsed.envelope.result, "real");
+  });
+
   it("accepts well-formed preflight answers only", () => {
     assert.deepEqual(parsePreflightAnswer('{"ok": true}'), { ok: true });
     assert.deepEqual(parsePreflightAnswer(JSON.stringify({ ok: false, error: harnessError("syntax_error", "invalid syntax", { line: 1 }) })),

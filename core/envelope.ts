@@ -3,6 +3,7 @@
 // `invalid` with a reason, so a garbled message ends a run as infrastructure_error, never a crash.
 import { z } from "zod";
 import { ERROR_TYPES, type RunError, SandboxSchema } from "../crds/schema.js";
+import { parseOutputFrame } from "./liveOutput.js";
 
 /** The harness's error object; it writes null where a field does not apply. */
 const HarnessErrorSchema = z.object({
@@ -99,9 +100,9 @@ export function parseTerminationMessage(text: string | undefined): TerminationMe
     : { kind: "invalid", reason: `the envelope is malformed: ${describeIssues(envelope.error)}` };
 }
 
-/** The envelope from the container log, whose last line it is. */
+/** The envelope from the container log, whose last line it is, live output's frames aside. */
 export function parseEnvelopeFromLog(log: string): { envelope: Envelope } | { reason: string } {
-  const lines = log.split("\n").filter((l) => l.trim() !== "");
+  const lines = log.split("\n").filter((l) => l.trim() !== "" && parseOutputFrame(l) === undefined);
   const last = lines[lines.length - 1];
   if (last === undefined) return { reason: "the container log is empty" };
   const json = parseJson(last);

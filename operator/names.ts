@@ -9,7 +9,7 @@ import { KIND } from "../crds/schema.js";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY = "scriptrun-operator";
 export const RUN_LABEL = "scriptrun.dev/run";
-export const RUNNER_CONTAINER = "runner";
+export { RUNNER_CONTAINER } from "../core/liveOutput.js";
 /** Label selector of every pod the controller owns. */
 export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 

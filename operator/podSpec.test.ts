@@ -31,13 +31,14 @@ describe("the runner pod", () => {
     assert.equal(ownerRunKey(pod), "team-a/hello");
   });
 
-  it("runs the harness on the mounted request and writes the termination message", () => {
+  it("runs the harness on the mounted request, writes the termination message and frames its output live", () => {
     const { pod } = build();
     const container = pod.spec!.containers[0]!;
     assert.equal(container.image, "localhost/scriptrun/runner:test");
     assert.equal(container.imagePullPolicy, "IfNotPresent");
     assert.deepEqual(container.command, [
-      "python3", "/opt/scriptrun/runner.py", "--request", "/var/run/scriptrun/request.json", "--termination-log", "/dev/termination-log"]);
+      "python3", "/opt/scriptrun/runner.py", "--request", "/var/run/scriptrun/request.json", "--termination-log", "/dev/termination-log",
+      "--live-output"]);
     assert.equal(container.terminationMessagePolicy, "File");
     assert.deepEqual(container.volumeMounts, [
       { name: "request", mountPath: "/var/run/scriptrun", readOnly: true }, { name: "tmp", mountPath: "/tmp" }]);

@@ -138,7 +138,7 @@ export function runtimeAnnotations(runtime: Runtime): Record<string, string> {
 export function buildPod(run: ScriptRun, request: RunnerRequest, runtime: Runtime, settings: PodSettings): V1Pod {
   const runName = run.metadata.name ?? "";
   const spec = runnerPod(runtime, request.resources, settings, {
-    command: ["python3", RUNNER_PATH, "--request", `${REQUEST_DIR}/${REQUEST_KEY}`, "--termination-log", TERMINATION_LOG],
+    command: ["python3", RUNNER_PATH, "--request", `${REQUEST_DIR}/${REQUEST_KEY}`, "--termination-log", TERMINATION_LOG, "--live-output"],
     volumeMounts: [{ name: "request", mountPath: REQUEST_DIR, readOnly: true }],
   }, [{ name: "request", configMap: { name: configMapNameFor(runName), defaultMode: 0o444 } }]);
   return {
@@ -162,7 +162,7 @@ export function warmPodSpec(runtime: Runtime, settings: PodSettings): V1PodSpec 
   const { defaults, maxima } = runtime.spec;
   const bounds = { memory: defaults.memory, pids: maxima.pids, timeoutSeconds: maxima.timeoutSeconds, outputBytes: maxima.outputBytes };
   return runnerPod(runtime, { cpu: defaults.cpu, memory: defaults.memory }, settings, {
-    command: ["python3", RUNNER_PATH, "--warm", "--termination-log", TERMINATION_LOG],
+    command: ["python3", RUNNER_PATH, "--warm", "--termination-log", TERMINATION_LOG, "--live-output"],
     env: [{ name: "SCRIPTRUN_WARM_LIMITS", value: JSON.stringify(bounds) }],
     // One attach gives the request; its end closes stdin for good, so no second request can come.
     stdin: true,

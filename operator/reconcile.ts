@@ -6,6 +6,7 @@
 // does the I/O through the small Kube interface.
 import type { ObjectCache, V1Pod } from "@kubernetes/client-node";
 import { statusCode } from "../core/kube.js";
+import { LIVE_LOG_BYTES } from "../core/liveOutput.js";
 import type { Logger } from "../core/log.js";
 import type { PreflightAnswer } from "../core/preflight.js";
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
@@ -267,7 +268,8 @@ export class Reconciler {
     let observation = statusFromPod(run, pod, undefined, this.now(), config);
     if (observation.kind === "unrun") return this.relaunch(key, run, pod, observation.reason, heardAt);
     if (observation.kind === "needsLog") {
-      const line = await kube.readLog(run.metadata.namespace ?? "", pod.metadata?.name ?? "", RUNNER_CONTAINER, config.maxLogBytes);
+      // The log has live output's frames before the envelope, and the envelope last.
+      const line = await kube.readLog(run.metadata.namespace ?? "", pod.metadata?.name ?? "", RUNNER_CONTAINER, config.maxLogBytes + LIVE_LOG_BYTES);
       observation = statusFromPod(run, pod, line, this.now(), config);
     }
     if (observation.kind === "needsLog") throw new Error("The envelope was still missing after reading the log");

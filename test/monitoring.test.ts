@@ -16,7 +16,7 @@ import { parse } from "yaml";
 import { createApp } from "../api/app.js";
 import { NoAuth } from "../api/auth.js";
 import { apiRegistry } from "../api/metrics.js";
-import { FakeRunStore, testConfig } from "../api/testkit.js";
+import { FakePodLogs, FakeRunStore, testConfig } from "../api/testkit.js";
 import { Waiter } from "../api/waiter.js";
 import { silentLogger } from "../core/log.js";
 import { PreflightClient } from "../core/preflight.js";
@@ -102,7 +102,7 @@ async function exportedByBoth(): Promise<Map<string, string[]>> {
   const config = testConfig();
   const runs = new FakeRunStore();
   const waiter = new Waiter(runs, { maxWaits: config.maxConcurrentWaits, recheckMs: 1000, log: silentLogger() });
-  createApp({ runs, waiter, preflight: new PreflightClient(), runtimes: testRuntimes(), config, auth: new NoAuth(), registry, log: silentLogger() });
+  createApp({ runs, waiter, podLogs: new FakePodLogs(), preflight: new PreflightClient(), runtimes: testRuntimes(), config, auth: new NoAuth(), registry, log: silentLogger() });
   const api = await exported(registry);
   for (const name of api.keys()) assert.ok(!controller.has(name), `${name} is exported by both`);
   return new Map([...controller, ...api]);

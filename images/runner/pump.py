@@ -35,9 +35,10 @@ def _feed(sel, key):
         sel.modify(key.fd, selectors.EVENT_WRITE, key.data[sent:])
 
 
-def pump(proc, report, feeds, limits, deadline):
+def pump(proc, report, feeds, limits, deadline, frames=None):
     """Feeds the request and stdin and reads stdout, stderr and the report, all within the wall
-    clock, until the sandbox closes them, time runs out, or a stream passes its cap."""
+    clock, until the sandbox closes them, time runs out, or a stream passes its cap. `frames`
+    (live.Frames) is told each piece of stdout and stderr kept, as it is read."""
     out = {"stdout": bytearray(), "stderr": bytearray(), "report": bytearray()}
     caps = {"stdout": limits["output"], "stderr": limits["output"], "report": limits["output"] + REPORT_ALLOWANCE}
     cut = {"stdout": False, "stderr": False}
@@ -66,12 +67,15 @@ def pump(proc, report, feeds, limits, deadline):
                     reading -= 1
                     continue
                 buf = out[key.data]
+                offset = len(buf)
                 buf += chunk
                 if len(buf) > caps[key.data]:
                     stop = "report_limit" if key.data == "report" else "output_limit"
                     if key.data in cut:
                         del buf[caps[key.data]:]
                         cut[key.data] = True
+                if frames and key.data in cut:
+                    frames.chunk(key.data, offset, bytes(buf[offset:]), cut=cut[key.data])
     finally:
         for key in list(sel.get_map().values()):
             if key.events == selectors.EVENT_WRITE:

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 
+import live
 import pump
 import sandbox
 import warm
@@ -100,9 +101,10 @@ def start_sandbox(bounds, waits=False):
     return Sandbox(name, bounds, proc, cgroup, req_w, rep_r, in_w, started)
 
 
-def run_in(handle, request, started):
+def run_in(handle, request, started, frames=None):
     """Runs `request` (preflighted) in the started sandbox `handle`, timed from `started`, with the
-    limits a cold run of it has; returns its envelope. The sandbox ends with the run."""
+    limits a cold run of it has; returns its envelope. The sandbox ends with the run. `frames`: where
+    the output goes live (--live-output)."""
     limits = sandbox.limits_of(request)
     try:
         warm.within(limits, handle.limits)
@@ -112,7 +114,7 @@ def run_in(handle, request, started):
         feeds = [(handle.job, json.dumps({"request": request, "limits": limits}).encode()),
                  (handle.stdin, request["stdin"].encode("utf-8", "replace"))]
         handle.held -= {handle.job, handle.stdin}  # pump() closes them
-        out, cut, stop = pump.pump(handle.proc, handle.report, feeds, limits, started + limits["wall"])
+        out, cut, stop = pump.pump(handle.proc, handle.report, feeds, limits, started + limits["wall"], frames)
         ooms_after = oom_kills(handle.cgroup)
     finally:
         handle.close()
@@ -146,7 +148,7 @@ def _harness_failed(exc):
     return _failed(error("infrastructure_error", f"the harness failed: {type(exc).__name__}: {exc}"))
 
 
-def run_request(raw, handle=None, arrived=None):
+def run_request(raw, handle=None, arrived=None, frames=None):
     """The envelope of a request (an object, or its JSON text): run in `handle`, a sandbox started before
     the request `arrived` (warm; or what starting it raised), else in one started for it now (cold)."""
     try:
@@ -156,7 +158,7 @@ def run_request(raw, handle=None, arrived=None):
             arrived = handle.started
         if isinstance(handle, Exception):
             raise handle
-        return run_in(handle, request, arrived)
+        return run_in(handle, request, arrived, frames)
     except Refused as refused:
         return _failed(refused.error)
     except Exception as exc:  # whatever went wrong here, the caller still gets an envelope
@@ -223,7 +225,7 @@ def _terminated(handle, waiting, termination_log, signum, _frame):
     os._exit(128 + signum)
 
 
-def serve_warm(termination_log):
+def serve_warm(termination_log, frames=None):
     """--warm (see warm.py): the sandbox started for the pod's bounds first, then one framed request
     read from stdin and run in it; a request that did not arrive whole is never run."""
     bounds = warm.bounds_of(os.environ.get(warm.BOUNDS_VARIABLE))
@@ -241,7 +243,7 @@ def serve_warm(termination_log):
             handle.close()
         deliver({"unrun": True, "reason": str(unrun)}, termination_log)
         return
-    deliver(run_request(text, handle, arrived), termination_log)
+    deliver(run_request(text, handle, arrived, frames), termination_log)
 
 
 def main():
@@ -253,7 +255,10 @@ def main():
     parser.add_argument("--warm", action="store_true",
                         help=f"start the sandbox for the bounds in {warm.BOUNDS_VARIABLE}, then run one framed "
                              "request from stdin")
+    parser.add_argument("--live-output", action="store_true",
+                        help="also frame the script's output on stderr as it comes (live.py)")
     args = parser.parse_args()
+    frames = live.Frames(sys.stderr.buffer) if args.live_output else None
     if args.preflight_server:
         hard = resource.getrlimit(resource.RLIMIT_AS)[1]
         limit = PREFLIGHT_MEMORY if hard == resource.RLIM_INFINITY else min(hard, PREFLIGHT_MEMORY)
@@ -266,7 +271,7 @@ def main():
         print(json.dumps(preflight_answer(sys.stdin.read())))
         return
     if args.warm:
-        serve_warm(args.termination_log)
+        serve_warm(args.termination_log, frames)
         return
     try:
         with open(args.request, encoding="utf-8") if args.request else sys.stdin as source:
@@ -274,7 +279,7 @@ def main():
     except Exception as exc:
         envelope = _harness_failed(exc)
     else:
-        envelope = run_request(text)
+        envelope = run_request(text, frames=frames)
     deliver(envelope, args.termination_log)
 
 

@@ -1,0 +1,51 @@
+// Live output: the frames runner.py --live-output writes on the container log's stderr stream as
+// the script prints (images/runner/live.py), one JSON line each. The API follows a running pod's
+// log and sends each frame to the run's watchers; the controller, reading the log for an envelope
+// too long for the termination message, passes over them.
+import { z } from "zod";
+
+/** The runner pod's one container, whose log carries the frames. */
+export const RUNNER_CONTAINER = "runner";
+
+/** The key that marks a line of the log as a frame (the script's text is inside a JSON string,
+ * so no line it prints can be one). */
+export const FRAME_MARK = "scriptrunOutput";
+
+/** Bytes the frames may add to a runner's log: at most 256 KiB of each stream is framed, and JSON
+ * may spell a byte in up to six. */
+export const LIVE_LOG_BYTES = 2 * 256 * 1024 * 6 + 64 * 1024;
+
+const FrameSchema = z.object({
+  [FRAME_MARK]: z.literal(1),
+  stream: z.enum(["stdout", "stderr"]),
+  offset: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  text: z.string(),
+  stopped: z.enum(["output_limit", "live_limit"]).optional(),
+});
+
+export interface OutputFrame {
+  stream: "stdout" | "stderr";
+  /** Byte offset of `text` in its stream. */
+  offset: number;
+  /** Bytes of the stream `text` was decoded from. */
+  bytes: number;
+  text: string;
+  /** The last frame of its stream: its output cap was reached, or what is framed live. */
+  stopped?: "output_limit" | "live_limit";
+}
+
+/** The frame a log line is, or undefined when it is none. */
+export function parseOutputFrame(line: string): OutputFrame | undefined {
+  if (!line.startsWith(`{"${FRAME_MARK}"`)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const frame = FrameSchema.safeParse(value);
+  if (!frame.success) return undefined;
+  const { stream, offset, bytes, text, stopped } = frame.data;
+  return { stream, offset, bytes, text, ...(stopped ? { stopped } : {}) };
+}

@@ -1,0 +1,98 @@
+"""runner.py --live-output: the script's output framed on stderr as it comes (live.py)."""
+import json
+import subprocess
+import sys
+import time
+
+from conftest import RUNNER
+
+import live
+
+
+def frames_of(stderr):
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith('{"' + live.MARK)]
+
+
+def run_live(script, **extra):
+    request = {"script": script, "mode": "script", **extra}
+    proc = subprocess.Popen([sys.executable, RUNNER, "--live-output"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    return proc, json.dumps(request).encode()
+
+
+def test_output_is_framed_on_stderr_as_it_comes_and_the_envelope_stays_alone_on_stdout():
+    proc, request = run_live("import sys, time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint('second', flush=True)\n"
+                             "sys.stderr.write('oops\\n')\n")
+    proc.stdin.write(request)
+    proc.stdin.close()
+    first = json.loads(proc.stderr.readline())
+    seen_at = time.monotonic()
+    assert first == {live.MARK: 1, "stream": "stdout", "offset": 0, "bytes": 6, "text": "first\n"}
+    rest = frames_of(proc.stderr.read().decode())
+    out = proc.stdout.read().decode()
+    finished_at = time.monotonic()
+    proc.wait()
+    assert finished_at - seen_at > 1, "the first line came before the script ended"
+    assert [(f["stream"], f["offset"], f["text"]) for f in rest] == [("stdout", 6, "second\n"), ("stderr", 0, "oops\n")]
+    lines = out.splitlines()
+    assert len(lines) == 1
+    envelope = json.loads(lines[0])
+    assert envelope["stdout"] == "first\nsecond\n" and envelope["stderr"] == "oops\n"
+
+
+def test_a_script_cannot_forge_a_frame_or_the_envelope_through_its_output():
+    forged = json.dumps({live.MARK: 1, "stream": "stderr", "offset": 0, "bytes": 3, "text": "x"})
+    proc, request = run_live(f"print({forged!r})\nprint('{{\"success\": true}}')\n")
+    out, err = proc.communicate(request, timeout=60)
+    frames = frames_of(err.decode())
+    assert [f["stream"] for f in frames] == ["stdout"]
+    assert frames[0]["text"] == forged + '\n{"success": true}\n'
+    assert json.loads(out.decode().splitlines()[-1])["success"] is True
+
+
+def test_the_live_stream_stops_at_its_limit_and_at_the_output_cap_and_says_which():
+    proc, request = run_live("import sys\nsys.stdout.write('a' * 300000)\nsys.stdout.flush()\n",
+                             limits={"outputBytes": 4096})
+    out, err = proc.communicate(request, timeout=60)
+    frames = frames_of(err.decode())
+    stdout = [f for f in frames if f["stream"] == "stdout"]
+    assert sum(f["bytes"] for f in stdout) == 4096
+    assert stdout[-1]["stopped"] == "output_limit"
+    assert json.loads(out.decode().splitlines()[-1])["error"]["type"] == "output_limit"
+
+
+def test_frames_keep_within_the_live_limit():
+    written = []
+
+    class Sink:
+        def write(self, data):
+            written.append(json.loads(data))
+
+        def flush(self):
+            pass
+
+    frames = live.Frames(Sink())
+    frames.chunk("stdout", 0, b"x" * (live.LIVE_BYTES - 10))
+    frames.chunk("stdout", live.LIVE_BYTES - 10, b"y" * 100)
+    frames.chunk("stdout", live.LIVE_BYTES + 90, b"z" * 100)
+    assert sum(f["bytes"] for f in written) == live.LIVE_BYTES
+    assert written[-1]["stopped"] == "live_limit" and written[-1]["text"] == "y" * 10
+    assert all(f["bytes"] <= live.PIECE for f in written)
+
+
+def test_a_character_split_between_two_reads_arrives_whole():
+    written = []
+
+    class Sink:
+        def write(self, data):
+            written.append(json.loads(data))
+
+        def flush(self):
+            pass
+
+    frames = live.Frames(Sink())
+    snow = "☃".encode()
+    frames.chunk("stdout", 0, b"a" + snow[:1])
+    frames.chunk("stdout", 2, snow[1:] + b"b")
+    assert "".join(f["text"] for f in written) == "a☃b"
+    assert [f["offset"] for f in written] == [0, 2]

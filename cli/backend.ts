@@ -16,6 +16,7 @@ export interface RunRef {
 /** What happens to a run while it is followed. The stream of a run ends with `finished` or `deleted`. */
 export type RunEvent =
   | { type: "phase"; phase: Phase; queuePosition?: number }
+  | { type: "output"; stream: "stdout" | "stderr"; offset: number; text: string }
   | { type: "finished"; outcome: Outcome }
   | { type: "deleted" };
 

@@ -22,10 +22,34 @@ export interface Common {
   signal: AbortSignal;
 }
 
+/** Prints a followed run's output as it comes (the API's `output` events), and at the end what of
+ * the outcome's it has not printed yet: all of it, from a backend that sends no output events. */
+export class OutputPrinter {
+  private readonly had = { stdout: 0, stderr: 0 };
+
+  constructor(private readonly io: Io, private readonly around: (write: () => void, endsLine: boolean) => void = (write) => write()) {}
+
+  output(stream: "stdout" | "stderr", offset: number, text: string): void {
+    const end = offset + Buffer.byteLength(text);
+    if (end <= this.had[stream]) return;
+    this.had[stream] = end;
+    this.around(() => (stream === "stdout" ? this.io.stdout : this.io.stderr).write(text), text.endsWith("\n"));
+  }
+
+  rest(outcome: Pick<Outcome, "stdout" | "stderr">): void {
+    for (const stream of ["stdout", "stderr"] as const) {
+      const all = Buffer.from(outcome[stream] ?? "");
+      if (all.length > this.had[stream]) this.output(stream, this.had[stream], all.subarray(this.had[stream]).toString());
+    }
+  }
+}
+
 /** Follows the run to its end: its outcome, or undefined when the wait was stopped. */
-async function outcomeOf(common: Common, ref: RunRef, onPhase: (phase: Phase, queuePosition: number | undefined) => void) {
+async function outcomeOf(common: Common, ref: RunRef, onPhase: (phase: Phase, queuePosition: number | undefined) => void,
+  printer?: OutputPrinter) {
   for await (const event of common.backend.follow(ref, common.signal)) {
     if (event.type === "phase") onPhase(event.phase, event.queuePosition);
+    else if (event.type === "output") printer?.output(event.stream, event.offset, event.text);
     else if (event.type === "finished") return event.outcome;
     else throw failed(`Run ${ref.name} was deleted before it finished`);
   }
@@ -54,17 +78,20 @@ export async function run(common: Common, file: string, options: RunOptions, out
   const spec = await specOf(io, file, options);
   const ref = await backend.submit(spec, namespace);
   const progress = new Progress(io.stderr, ref.name, io.now(), io.now);
+  // The script's output as it comes, unless the command prints one structured document at the end.
+  const structuredAs = output === "json" || output === "yaml" ? output : undefined;
+  const printer = new OutputPrinter(io, (write, endsLine) => progress.around(write, endsLine));
   let outcome: Outcome | undefined;
   try {
-    outcome = await outcomeOf(common, ref, (phase, queuePosition) => progress.update(phase, queuePosition));
+    outcome = await outcomeOf(common, ref, (phase, queuePosition) => progress.update(phase, queuePosition), structuredAs ? undefined : printer);
   } finally {
     progress.done();
   }
   if (!outcome) return stopped(common, ref);
-  if (output === "json" || output === "yaml") {
-    io.stdout.write(structured(outcome, output));
+  if (structuredAs) {
+    io.stdout.write(structured(outcome, structuredAs));
   } else {
-    printOutput(io, outcome);
+    printer.rest(outcome);
     if (outcome.success && spec.mode !== "script") {
       if (outcome.stdout && !outcome.stdout.endsWith("\n")) io.stdout.write("\n");
       io.stdout.write(`${JSON.stringify(outcome.result)}\n`);
@@ -101,8 +128,8 @@ export async function list(common: Common, output: Format): Promise<number> {
   return EXIT.ok;
 }
 
-/** The run's stdout and stderr; with `follow`, once it has finished. Output reaches a run's status
- * when the run ends, so before that there is nothing to print yet. */
+/** The run's stdout and stderr; with `follow`, as it comes (through the API; from the cluster, whose
+ * runs carry their output in their status, once the run has finished). */
 export async function logs(common: Common, name: string, follow: boolean): Promise<number> {
   const view = await common.backend.get(name, common.namespace);
   if (isFinished(view.phase ?? undefined)) {
@@ -110,13 +137,14 @@ export async function logs(common: Common, name: string, follow: boolean): Promi
     return EXIT.ok;
   }
   if (!follow) {
-    common.io.stderr.write(`Run ${name} is ${view.phase ?? "Pending"}; its output comes when it finishes (logs -f waits for it)\n`);
+    common.io.stderr.write(`Run ${name} is ${view.phase ?? "Pending"}; logs -f follows its output\n`);
     return EXIT.ok;
   }
   const ref = { name, namespace: view.namespace };
-  const outcome = await outcomeOf(common, ref, () => {});
+  const printer = new OutputPrinter(common.io);
+  const outcome = await outcomeOf(common, ref, () => {}, printer);
   if (!outcome) return stopped(common, ref);
-  printOutput(common.io, outcome);
+  printer.rest(outcome);
   return EXIT.ok;
 }
 

@@ -45,6 +45,8 @@ describe("reading an event stream", () => {
     assert.deepEqual(eventOfMessage({ event: "finished", data: '{"success":false,"phase":"Failed"}' }),
       { type: "finished", outcome: { success: false, phase: "Failed" } });
     assert.deepEqual(eventOfMessage({ event: "deleted", data: "{}" }), { type: "deleted" });
+    assert.deepEqual(eventOfMessage({ id: "7-0", event: "output", data: '{"stream":"stdout","offset":0,"text":"tick 0\\n"}' }),
+      { type: "output", stream: "stdout", offset: 0, text: "tick 0\n" });
     assert.equal(eventOfMessage({ event: "timeout", data: '{"message":"reconnect"}' }), undefined);
     assert.equal(eventOfMessage({ event: "something-newer", data: "{}" }), undefined);
   });

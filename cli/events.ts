@@ -42,6 +42,10 @@ export function eventOfMessage(message: SseMessage): RunEvent | undefined {
       const data = JSON.parse(message.data) as { phase: Phase; queuePosition?: number };
       return { type: "phase", phase: data.phase, ...(data.queuePosition !== undefined ? { queuePosition: data.queuePosition } : {}) };
     }
+    case "output": {
+      const data = JSON.parse(message.data) as { stream: "stdout" | "stderr"; offset: number; text: string };
+      return { type: "output", stream: data.stream, offset: data.offset, text: data.text };
+    }
     case "finished":
       return { type: "finished", outcome: JSON.parse(message.data) as Outcome };
     case "deleted":

@@ -104,4 +104,27 @@ describe("the status line of a run", () => {
     assert.equal(frames.at(-1), "");
     assert.ok(!written.includes("\n"));
   });
+
+  it("takes the status line away for the script's output and draws it again, but never over an unfinished line", () => {
+    let written = "";
+    const progress = new Progress({ isTTY: true, write: (t: string) => { written += t; } }, "run-a", 1000, () => 3000);
+    progress.update("Running", undefined);
+    const line = "run-a  Running  2.0s";
+    written = "";
+    progress.around(() => { written += "tick 0\n"; }, true);
+    assert.equal(written, `\r\x1b[Ktick 0\n\r\x1b[K${line}`);
+    written = "";
+    progress.around(() => { written += "50%"; }, false);
+    assert.equal(written, "\r\x1b[K50%", "no status line drawn over the unfinished line");
+    written = "";
+    progress.around(() => { written += "... done\n"; }, true);
+    assert.equal(written, `... done\n\r\x1b[K${line}`, "the unfinished line is not cleared");
+    written = "";
+    progress.around(() => { written += "100%"; }, false);
+    progress.done();
+    assert.equal(written, "\r\x1b[K100%");
+    written = "";
+    progress.around(() => { written += "the rest\n"; }, true);
+    assert.equal(written, "the rest\n", "no status line once done");
+  });
 });

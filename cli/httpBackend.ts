@@ -61,7 +61,7 @@ export class HttpBackend implements Backend {
           const event = eventOfMessage(message);
           if (!event) continue;
           yield event;
-          if (event.type !== "phase") return;
+          if (event.type === "finished" || event.type === "deleted") return;
         }
       } catch (err) {
         // A dropped connection ends the stream as its end does: reopen it. Anything else fails.

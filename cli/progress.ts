@@ -21,6 +21,8 @@ export class Progress {
   private phase: Phase | undefined;
   private queuePosition: number | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Output left a line unfinished: drawing the status line would erase it. */
+  private held = false;
 
   constructor(private readonly out: StatusStream, private readonly name: string,
     private readonly since: number, private readonly now: () => number = Date.now) {}
@@ -41,11 +43,26 @@ export class Progress {
   done(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-    if (this.out.isTTY && this.phase !== undefined) this.out.write(CLEAR_LINE);
+    if (this.out.isTTY && this.phase !== undefined && !this.held) this.out.write(CLEAR_LINE);
+    // Nothing is drawn after: output that follows is written as it is.
+    this.phase = undefined;
+  }
+
+  /** Runs `write` (the script's output) with the status line taken away first and drawn again
+   * after, unless the output left its line unfinished (`endsLine` false). */
+  around(write: () => void, endsLine: boolean): void {
+    if (!this.out.isTTY || this.phase === undefined) {
+      write();
+      return;
+    }
+    if (!this.held) this.out.write(CLEAR_LINE);
+    write();
+    this.held = !endsLine;
+    this.render();
   }
 
   private render(): void {
-    this.out.write(`${CLEAR_LINE}${this.line()}`);
+    if (!this.held) this.out.write(`${CLEAR_LINE}${this.line()}`);
   }
 
   private line(): string {

@@ -80,7 +80,7 @@ export const EXAMPLES: Example[] = [
   {
     id: "long-run",
     title: "A long run (cancel it)",
-    script: 'import time\n\ndef main():\n    print("sleeping for two minutes")\n    time.sleep(120)\n    return "woke up"\n',
+    script: 'import time\n\ndef main():\n    print("sleeping for two minutes", flush=True)\n    time.sleep(120)\n    return "woke up"\n',
     timeoutSeconds: 180,
   },
 ];

@@ -6,7 +6,7 @@ import { Api, type RuntimeInfo } from "./api.js";
 import { ScriptEditor } from "./editor.js";
 import { EXAMPLES, type Example } from "./examples.js";
 import { RunTracker, type TrackedRun } from "./runs.js";
-import { $, clearOutcome, drawRun, removeRun, setStatus, showFailure, showOutcome } from "./view.js";
+import { $, clearOutcome, drawRun, removeRun, setStatus, showFailure, showLiveOutput, showOutcome } from "./view.js";
 
 const api = new Api();
 const editor = new ScriptEditor($("editor"), () => void start(true));
@@ -212,6 +212,7 @@ function changed(run: TrackedRun): void {
     finishWaiting();
   } else {
     setStatus(phaseText(run));
+    if (run.output.stdout || run.output.stderr) showLiveOutput(run);
   }
 }
 

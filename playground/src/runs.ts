@@ -13,7 +13,12 @@ export interface TrackedRun {
   outcome?: Outcome;
   /** Deleted (its TTL ran out, or someone deleted it). */
   gone?: boolean;
+  /** What the script printed so far, as the stream's `output` events told it, and how many bytes. */
+  output: { stdout: string; stderr: string };
+  outputBytes: { stdout: number; stderr: number };
 }
+
+const noOutput = () => ({ output: { stdout: "", stderr: "" }, outputBytes: { stdout: 0, stderr: 0 } });
 
 const RUNS_KEY = "scriptrun.runs";
 const KEPT = 20;
@@ -32,7 +37,7 @@ export class RunTracker {
   /** The runs of earlier page loads in this tab, followed again. */
   restore(): void {
     const saved = JSON.parse(sessionStorage.getItem(RUNS_KEY) ?? "[]") as Array<{ name: string; namespace: string }>;
-    this.runs = saved.map(({ name, namespace }) => ({ name, namespace, phase: null }));
+    this.runs = saved.map(({ name, namespace }) => ({ name, namespace, phase: null, ...noOutput() }));
     for (const run of this.runs) this.onChange(run);
     this.follow();
   }
@@ -42,7 +47,7 @@ export class RunTracker {
   }
 
   add(name: string, namespace: string): TrackedRun {
-    const run: TrackedRun = { name, namespace, phase: "Pending" };
+    const run: TrackedRun = { name, namespace, phase: "Pending", ...noOutput() };
     this.runs.unshift(run);
     for (const dropped of this.runs.splice(KEPT)) {
       this.streams.get(dropped.name)?.abort();
@@ -83,6 +88,15 @@ export class RunTracker {
           run.phase = String(data.phase);
           if (typeof data.queuePosition === "number") run.queuePosition = data.queuePosition;
           else delete run.queuePosition;
+        } else if (event === "output") {
+          const stream = data.stream === "stderr" ? "stderr" : "stdout";
+          const text = String(data.text);
+          const end = Number(data.offset) + new TextEncoder().encode(text).length;
+          // A stream opened again (after the API's `timeout`) starts over: what was had is passed over.
+          if (end > run.outputBytes[stream]) {
+            run.output[stream] += text;
+            run.outputBytes[stream] = end;
+          }
         } else if (event === "finished") {
           run.outcome = data as unknown as Outcome;
           run.phase = run.outcome.phase;

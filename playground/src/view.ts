@@ -65,6 +65,18 @@ export function showOutcome(outcome: Outcome): number | undefined {
   return error.line;
 }
 
+/** A run still running: what it printed so far. */
+export function showLiveOutput(run: TrackedRun): void {
+  $("outcome").hidden = false;
+  const verdict = $("verdict");
+  verdict.textContent = `${run.name} is running`;
+  verdict.className = "";
+  $("result").textContent = "";
+  $("error-block").hidden = true;
+  $("stdout").textContent = run.output.stdout;
+  $("stderr").textContent = run.output.stderr;
+}
+
 export function clearOutcome(): void {
   $("outcome").hidden = true;
   for (const id of ["verdict", "error-type", "error-message", "result", "stdout", "stderr"]) $(id).textContent = "";

@@ -23,6 +23,8 @@ interface Done {
   stdout: string;
   stderr: string;
   ms: number;
+  /** When the first of stdout came, since the start. */
+  firstStdoutMs: number | undefined;
 }
 
 type Running = Promise<Done> & { stderrSoFar(): string };
@@ -33,10 +35,14 @@ function spawned(command: string, args: string[], input = "", env: Record<string
   const child = spawn(command, args, { cwd: repo, env: { ...process.env, ...env } });
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => { stdout += chunk.toString(); });
+  let firstStdoutMs: number | undefined;
+  child.stdout.on("data", (chunk: Buffer) => {
+    firstStdoutMs ??= Date.now() - began;
+    stdout += chunk.toString();
+  });
   child.stderr.on("data", (chunk: Buffer) => { stderr += chunk.toString(); });
   child.stdin.end(input);
-  const done = new Promise<Done>((resolveDone) => child.on("close", (code) => resolveDone({ code, stdout, stderr, ms: Date.now() - began })));
+  const done = new Promise<Done>((resolveDone) => child.on("close", (code) => resolveDone({ code, stdout, stderr, ms: Date.now() - began, firstStdoutMs })));
   return Object.assign(done, { stderrSoFar: () => stderr });
 }
 
@@ -140,15 +146,17 @@ describe("the clients on the real cluster", function () {
       assert.match(again.stderr, /already finished/);
     });
 
-    it(`follows with logs -f a run that prints for four seconds, printing its output once it finished, with ${how}`, async () => {
+    it(`follows with logs -f a run that prints for four seconds, ${where === "http" ? "printing its output as it comes" : "printing its output once it finished"}, with ${how}`, async () => {
       const name = (await scriptrun(args("submit", TICKER, "--mode", "script"))).stdout.trim();
       const early = await scriptrun(args("logs", name));
       assert.deepEqual([early.code, early.stdout], [0, ""]);
-      assert.match(early.stderr, new RegExp(`^Run ${name} is (Pending|Queued|Running); its output comes when it finishes \\(logs -f waits for it\\)\\n$`));
+      assert.match(early.stderr, new RegExp(`^Run ${name} is (Pending|Queued|Running); logs -f follows its output\\n$`));
       const followed = await scriptrun(args("logs", name, "-f"));
       assert.equal(followed.code, 0, followed.stderr);
       assert.equal(followed.stdout, Array.from({ length: 8 }, (_, i) => `tick ${i}\n`).join(""));
       assert.equal(followed.stderr, "done\n");
+      // Through the API, the first ticks come while the script still prints the others.
+      if (where === "http") assert.ok(followed.ms - followed.firstStdoutMs! > 1500, `first output ${followed.firstStdoutMs} ms, end ${followed.ms} ms`);
     });
 
     it(`waits for a run longer than the API's longest event stream, with ${how}`, async () => {
@@ -209,6 +217,19 @@ describe("the clients on the real cluster", function () {
     assert.ok(frames.length > 10, JSON.stringify(frames));
     assert.ok(frames.slice(1, -1).every((f) => /^run-[a-z2-7]{12} {2}(Pending|Running|Succeeded) {2}\d+\.\ds$/.test(f)), JSON.stringify(frames));
     assert.match(frames.at(-1)!, /^tick 0\r\n(tick \d\r\n)*tick 7\r\ndone\r\n$/);
+  });
+
+  it("prints output as it comes through the API, the status line drawn again below it", async () => {
+    const command = [...nodeArgs("cli/main", "source"), ...http("run", TICKER, "--mode", "script")].map((w) => `'${w}'`).join(" ");
+    const done = await spawned("script", ["-qefc", `node ${command}`, "/dev/null"]);
+    assert.equal(done.code, 0, done.stdout);
+    const screen = done.stdout;
+    assert.match(screen, /tick 0\r\n/);
+    // After the first tick, the line is drawn again, still Running, the script still printing.
+    const afterFirst = screen.slice(screen.indexOf("tick 0\r\n")).split("\r\x1b[K");
+    assert.ok(afterFirst.some((f) => /^run-[a-z2-7]{12} {2}Running {2}\d+\.\ds$/.test(f)), JSON.stringify(afterFirst));
+    assert.ok(screen.indexOf("tick 0") < screen.indexOf("tick 7"));
+    assert.match(screen, /done\r\n/);
   });
 
   it("exits 3 when the cluster or the API cannot be reached", async () => {

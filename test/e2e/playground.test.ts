@@ -172,10 +172,13 @@ describe("the playground page in real browsers", function () {
         assert.deepEqual(problems, []);
       });
 
-      it("follows a long run's phases live and cancels it", async () => {
+      it("follows a long run's phases and output live and cancels it", async () => {
         await pickExample(page, "long-run");
         await page.click("#run");
         await waitForText(page, "#status", /: Running/);
+        // Printed at once, shown while the run still sleeps.
+        await waitForText(page, "#stdout", /sleeping for two minutes/);
+        assert.match(await text(page, "#verdict"), /is running/);
         const name = await newestRun(page);
         await page.click("#cancel");
         await waitForText(page, "#error-type", /cancelled/);

@@ -124,7 +124,9 @@ class Client:
 
     def stream(self, run: RunLike) -> Iterator[Event]:
         """The run's events as the API sends them (``phase`` on each change, with ``queuePosition`` while
-        queued; then ``finished`` with the outcome, or ``deleted``), until the run finished or was deleted.
+        queued; ``output`` with ``stream``, ``offset`` and ``text`` as the script prints; then ``finished``
+        with the outcome, or ``deleted``), until the run finished or was deleted. A stream opened again
+        sends the Last-Event-ID, so no output comes twice.
         The API ends a stream after its longest wait; the client then opens it again (``timeout`` events,
         the stream's own, are not passed on), as it does after a dropped connection."""
         ref = self._ref(run)

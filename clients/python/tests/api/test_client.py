@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 
 import pytest
 
@@ -66,6 +67,17 @@ def test_streams_the_phases_of_a_run_then_its_outcome(client):
     assert [e.type for e in events][-1] == "finished" and events[-1].data["result"] == 1
     # A finished run's stream tells its outcome at once.
     assert [e.type for e in client.stream(run)] == ["phase", "finished"]
+
+
+def test_streams_the_output_as_the_script_prints_it(client):
+    run = client.submit("import time\ndef main():\n    for i in range(3):\n        print(f'tick {i}', flush=True)\n"
+                        "        time.sleep(1)\n    return 'done'\n")
+    seen = [(e, time.monotonic()) for e in client.stream(run)]
+    output = [(e, at) for e, at in seen if e.type == "output"]
+    assert "".join(e.data["text"] for e, _ in output) == "tick 0\ntick 1\ntick 2\n"
+    assert all(e.data["stream"] == "stdout" for e, _ in output)
+    finished_at = seen[-1][1]
+    assert finished_at - output[0][1] > 1.5, "the first tick came while the script still ran"
 
 
 def test_waits_for_a_run_longer_than_the_apis_longest_stream(client):

@@ -41,10 +41,11 @@ function formBody(request: Json): { schema: Json; encoding: Json } {
 /** One event of a run's stream (what OpenAPI 3.2 calls the itemSchema of text/event-stream). */
 const SSE_EVENT = {
   type: "object",
-  description: "An event: phase ({name, namespace, phase, queuePosition?}) on each change, then finished (the outcome, as "
-    + "POST /execute answers it), deleted or timeout; data is JSON text.",
+  description: "An event: phase ({name, namespace, phase, queuePosition?}) on each change; output ({stream, offset, text, "
+    + "stopped?}) as the script prints, with an id (bytes of stdout and stderr so far, 'N-M') that a reconnect sends back as "
+    + "Last-Event-ID to resume; then finished (the outcome, as POST /execute answers it), deleted or timeout; data is JSON text.",
   properties: {
-    event: { type: "string", enum: ["phase", "finished", "deleted", "timeout"] },
+    event: { type: "string", enum: ["phase", "output", "finished", "deleted", "timeout"] },
     data: { type: "string" }, id: { type: "string" }, retry: { type: "integer" },
   },
   required: ["data"],
@@ -147,7 +148,7 @@ function buildDocument(config: ApiConfig, bounds: RuntimeBounds): Json {
       },
       "/runs/{name}/events": {
         get: {
-          summary: "Server-Sent Events of the run: phase on each change, then finished (the outcome), deleted or timeout",
+          summary: "Server-Sent Events of the run: phase on each change, output as the script prints, then finished (the outcome), deleted or timeout",
           parameters: [name, namespace],
           responses: {
             200: { description: "An event stream", content: { "text/event-stream": { schema: SSE_EVENT } } },

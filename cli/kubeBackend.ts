@@ -2,14 +2,17 @@
 // or --kubeconfig; its current context, or --context; the context's namespace by default). Runs are
 // ScriptRuns created, read and annotated directly, through the API's own run store (so they are
 // made and cancelled exactly as the API makes and cancels them), and followed with a watch of the
-// one run, re-read now and then in case the watch stops without a word.
+// one run, re-read now and then in case the watch stops without a word, and, while it runs, its
+// runner pod's log for the script's output (pods/log, as kubectl logs reads it).
 import { existsSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
+import { KubePodLogs } from "../api/podLogs.js";
 import { newRunName } from "../api/runNames.js";
 import { CREATED_BY_LABEL, KubeRunStore } from "../api/runStore.js";
 import { runSummary, runView } from "../api/views.js";
 import { runsPath, within } from "../core/kube.js";
+import { type OutputFrame, RUNNER_CONTAINER, parseOutputFrame } from "../core/liveOutput.js";
 import { silentLogger } from "../core/log.js";
 import { isDefault, parseRuntime } from "../core/runtime.js";
 import { RUNTIMES } from "../core/runtimeCatalog.js";
@@ -106,13 +109,14 @@ export class KubeBackend implements Backend {
   }
 
   async *follow(ref: RunRef, signal: AbortSignal): AsyncGenerator<RunEvent> {
-    const snapshots = new Mailbox<ScriptRun | undefined>();
+    const snapshots = new Mailbox<ScriptRun | undefined | OutputFrame>();
     const stop = new AbortController();
     const stopped = AbortSignal.any([signal, stop.signal]);
     void this.watchRun(ref, snapshots, stopped);
     const recheck = setInterval(() => {
       this.call(() => this.store.get(ref.namespace, ref.name)).then((run) => snapshots.put(run), (err: unknown) => snapshots.fail(err));
     }, RECHECK_MS);
+    let following = false;
     try {
       // Read after the watch started, so no change falls between the two.
       snapshots.put(await this.read(ref));
@@ -120,6 +124,20 @@ export class KubeBackend implements Backend {
       for (;;) {
         const next = await snapshots.take(stopped);
         if (next === "stopped") return;
+        if (next !== undefined && "stream" in next) {
+          yield { type: "output", stream: next.stream, offset: next.offset, text: next.text };
+          continue;
+        }
+        const podName = next?.status?.phase === "Running" ? next.status.podName : undefined;
+        if (!following && podName) {
+          // The runner pod's log, as the API follows it: the script's output as it comes.
+          following = true;
+          const line = (text: string) => {
+            const frame = parseOutputFrame(text);
+            if (frame) snapshots.put(frame);
+          };
+          new KubePodLogs(this.kc).follow(ref.namespace, podName, RUNNER_CONTAINER, line, stopped).catch(() => undefined);
+        }
         const { events, seen: now } = eventsOf(seen, next);
         seen = now;
         for (const event of events) {
@@ -145,7 +163,7 @@ export class KubeBackend implements Backend {
 
   /** Watches the one run, feeding its snapshots to `snapshots` (undefined once it is deleted),
    * and opens the watch again whenever it ends, until `stopped`. */
-  private async watchRun(ref: RunRef, snapshots: Mailbox<ScriptRun | undefined>, stopped: AbortSignal): Promise<void> {
+  private async watchRun(ref: RunRef, snapshots: Mailbox<ScriptRun | undefined | OutputFrame>, stopped: AbortSignal): Promise<void> {
     while (!stopped.aborted) {
       const ended = new Promise<void>((resolve) => {
         new Watch(this.kc).watch(runsPath(ref.namespace), { fieldSelector: `metadata.name=${ref.name}` }, (type, obj: ScriptRun) => {

@@ -146,7 +146,7 @@ describe("the clients on the real cluster", function () {
       assert.match(again.stderr, /already finished/);
     });
 
-    it(`follows with logs -f a run that prints for four seconds, ${where === "http" ? "printing its output as it comes" : "printing its output once it finished"}, with ${how}`, async () => {
+    it(`follows with logs -f a run that prints for four seconds, printing its output as it comes, with ${how}`, async () => {
       const name = (await scriptrun(args("submit", TICKER, "--mode", "script"))).stdout.trim();
       const early = await scriptrun(args("logs", name));
       assert.deepEqual([early.code, early.stdout], [0, ""]);
@@ -155,8 +155,8 @@ describe("the clients on the real cluster", function () {
       assert.equal(followed.code, 0, followed.stderr);
       assert.equal(followed.stdout, Array.from({ length: 8 }, (_, i) => `tick ${i}\n`).join(""));
       assert.equal(followed.stderr, "done\n");
-      // Through the API, the first ticks come while the script still prints the others.
-      if (where === "http") assert.ok(followed.ms - followed.firstStdoutMs! > 1500, `first output ${followed.firstStdoutMs} ms, end ${followed.ms} ms`);
+      // The first ticks come while the script still prints the others.
+      assert.ok(followed.ms - followed.firstStdoutMs! > 1500, `first output ${followed.firstStdoutMs} ms, end ${followed.ms} ms`);
     });
 
     it(`waits for a run longer than the API's longest event stream, with ${how}`, async () => {

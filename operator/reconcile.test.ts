@@ -451,20 +451,6 @@ describe("reconciling a ScriptRun", () => {
       assert.deepEqual(cluster.reasons("a"), ["Created", "Succeeded"]);
     });
 
-    it("deletes its pod once, not again at each look while the pod terminates", async () => {
-      const { cluster, reconcile } = await started();
-      cluster.deletePod = async (namespace: string, name: string) => {
-        cluster.deletedPods.push(name);
-        cluster.pods.get(runKey(namespace, name))!.metadata!.deletionTimestamp = new Date(T0 + 5000);
-      };
-      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope())));
-      await reconcile("a");
-      await reconcile("a");
-      await reconcile("a");
-      assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
-      assert.deepEqual(cluster.deletedPods, ["a-runner"]);
-    });
-
     it("keeps its pod and ConfigMap when the operator keeps pods for debugging", async () => {
       const { cluster, reconcile } = await started({ SCRIPTRUN_KEEP_PODS: "true" });
       cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope())));

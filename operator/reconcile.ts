@@ -391,9 +391,7 @@ export class Reconciler {
     const ours = pod !== undefined && pod !== "foreign";
     // A pod that never finished (stuck pending, lost node) is of no use for debugging: always remove it.
     const live = ours && !podFinished(pod);
-    // A pod already being deleted was removed at an earlier look: each of its events brings another.
-    const removing = ours && pod.metadata?.deletionTimestamp !== undefined;
-    const remove = !removing && (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
+    const remove = (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
     if (remove) {
       const podName = ours ? pod.metadata?.name ?? "" : run.status?.podName ?? podNameFor(name);
       await kube.deletePod(namespace, podName);

@@ -61,17 +61,26 @@ def test_the_live_stream_stops_at_its_limit_and_at_the_output_cap_and_says_which
     assert json.loads(out.decode().splitlines()[-1])["error"]["type"] == "output_limit"
 
 
+class Recorder:
+    """A binary stream that keeps each frame written to it, parsed."""
+
+    def __init__(self):
+        self.frames = []
+
+    def write(self, data):
+        self.frames.append(json.loads(data))
+
+    def flush(self):
+        pass
+
+
+def recorded():
+    sink = Recorder()
+    return live.Frames(sink), sink.frames
+
+
 def test_frames_keep_within_the_live_limit():
-    written = []
-
-    class Sink:
-        def write(self, data):
-            written.append(json.loads(data))
-
-        def flush(self):
-            pass
-
-    frames = live.Frames(Sink())
+    frames, written = recorded()
     frames.chunk("stdout", 0, b"x" * (live.LIVE_BYTES - 10))
     frames.chunk("stdout", live.LIVE_BYTES - 10, b"y" * 100)
     frames.chunk("stdout", live.LIVE_BYTES + 90, b"z" * 100)
@@ -81,16 +90,7 @@ def test_frames_keep_within_the_live_limit():
 
 
 def test_a_character_split_between_two_reads_arrives_whole():
-    written = []
-
-    class Sink:
-        def write(self, data):
-            written.append(json.loads(data))
-
-        def flush(self):
-            pass
-
-    frames = live.Frames(Sink())
+    frames, written = recorded()
     snow = "☃".encode()
     frames.chunk("stdout", 0, b"a" + snow[:1])
     frames.chunk("stdout", 2, snow[1:] + b"b")

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import * as k8s from "@kubernetes/client-node";
 import { assertMatchesCase, caseFailures, loadCases, type Outcome } from "../cases.js";
-import { type ApiProcess, startApi } from "./api.js";
+import { type ApiProcess, readEvents, startApi } from "./api.js";
 import { startController, stopController } from "./controller.js";
 import { core, createNamespace, deleteNamespace, eventually, kc } from "./kube.js";
 
@@ -21,29 +21,6 @@ async function call(api: ApiProcess, method: string, path: string, body?: unknow
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   return { status: response.status, body: await response.json() as Record<string, unknown> };
-}
-
-/** Reads a Server-Sent Events stream until `last` arrives; returns every event. */
-async function readEvents(api: ApiProcess, path: string, last: string) {
-  const response = await fetch(`${api.url}${path}`);
-  assert.equal(response.status, 200);
-  assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/);
-  const events: Array<{ event: string; data: Record<string, unknown> }> = [];
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of response.body!) {
-    buffer += decoder.decode(chunk, { stream: true });
-    for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event === undefined || data === undefined) continue;
-      events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
-      if (event === last) return events;
-    }
-  }
-  return events;
 }
 
 const runPods = async (namespace: string, run: string) =>

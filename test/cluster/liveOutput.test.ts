@@ -4,38 +4,9 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { RUNTIMES } from "../../core/runtimeCatalog.js";
-import { type ApiProcess, startApi } from "./api.js";
+import { type ApiProcess, type StreamEvent, readEvents, startApi } from "./api.js";
 import { getRun, startController, stopController } from "./controller.js";
 import { createNamespace, custom, defaultRuntime, deleteNamespace, eventually } from "./kube.js";
-
-interface Event {
-  id?: string;
-  event: string;
-  data: Record<string, unknown>;
-  at: number;
-}
-
-/** The events of a run's stream, each with when it arrived, until `finished`. */
-async function events(api: ApiProcess, name: string, lastEventId?: string): Promise<Event[]> {
-  const response = await fetch(`${api.url}/runs/${name}/events`, { headers: lastEventId ? { "Last-Event-ID": lastEventId } : {} });
-  assert.equal(response.status, 200);
-  const seen: Event[] = [];
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of response.body!) {
-    buffer += decoder.decode(chunk, { stream: true });
-    for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const field = (key: string) => new RegExp(`^${key}: (.*)$`, "m").exec(block)?.[1];
-      const [id, event, data] = [field("id"), field("event"), field("data")];
-      if (event === undefined || data === undefined) continue;
-      seen.push({ ...(id !== undefined ? { id } : {}), event, data: JSON.parse(data) as Record<string, unknown>, at: performance.now() });
-      if (event === "finished") return seen;
-    }
-  }
-  return seen;
-}
 
 const TICKER = "import sys, time\nfor i in range(4):\n    print(f'tick {i}', flush=True)\n    time.sleep(1)\n"
   + "sys.stderr.write('done\\n')\n";
@@ -82,21 +53,21 @@ describe("live output on the real cluster", function () {
       const created = await fetch(`${api.url}/runs`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
       assert.equal(created.status, 202);
       const { name } = await created.json() as { name: string };
-      const seen = await events(api, name);
+      const seen = await readEvents(api, `/runs/${name}/events`, "finished");
       const finished = seen.at(-1)!;
       assert.equal(finished.event, "finished");
       assert.equal(finished.data.success, true, JSON.stringify(finished.data));
       assert.equal((await getRun(namespace, name)).status?.start, start);
 
       const output = seen.filter((e) => e.event === "output");
-      const text = (stream: string, from: Event[]) => from.filter((e) => e.data.stream === stream).map((e) => e.data.text).join("");
+      const text = (stream: string, from: StreamEvent[]) => from.filter((e) => e.data.stream === stream).map((e) => e.data.text).join("");
       assert.equal(text("stdout", output), ALL);
       assert.equal(text("stderr", output), "done\n");
       const early = output.filter((e) => finished.at - e.at > 1500);
       assert.ok(early.length >= 2, `prints arrived live: ${output.map((e) => `${JSON.stringify(e.data.text)} ${Math.round(finished.at - e.at)} ms before the end`).join(", ")}`);
 
       const first = output[0]!;
-      const resumed = (await events(api, name, first.id)).filter((e) => e.event === "output");
+      const resumed = (await readEvents(api, `/runs/${name}/events`, "finished", first.id)).filter((e) => e.event === "output");
       assert.equal(text("stdout", [first, ...resumed]), ALL);
       assert.equal(text("stderr", resumed), "done\n");
     });

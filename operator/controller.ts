@@ -5,7 +5,6 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../core/log.js";
 import type { PreflightClient } from "../core/preflight.js";
 import { RuntimeCatalog } from "../core/runtimeCatalog.js";
-import { runKey } from "../core/runs.js";
 import type { Config } from "./config.js";
 import { EventRecorder } from "./events.js";
 import { watch } from "./informers.js";
@@ -72,7 +71,7 @@ export class Controller {
       claimed: (runtime, namespace, pod) => this.pools.claimed(runtime, namespace, pod),
     });
     const reconciler = new Reconciler({
-      kube, runs: this.watches.runs, pods: this.watches.pods, preflight, config, metrics, log, enqueue, events,
+      kube, runs: this.watches.runs, pods: this.watches.pods, open: this.watches.open, preflight, config, metrics, log, enqueue, events,
       runtimes: this.runtimes, images: this.keeper, warm,
     });
     this.queue = new WorkQueue({
@@ -100,7 +99,8 @@ export class Controller {
     this.pools.start();
     log.info({ namespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces : "all", workers: config.workers }, "Started controller");
     this.timers.push(setInterval(() => {
-      for (const run of this.watches.runs.list()) this.queue.add(runKey(run.metadata.namespace ?? "", run.metadata.name ?? ""));
+      // A finished run with no pod has nothing left to do, but its TTL, which its requeue holds.
+      for (const key of this.watches.open.keys()) this.queue.add(key);
       this.pools.runtimesChanged();
     }, config.resyncSeconds * 1000));
     this.timers.push(setInterval(() => {

@@ -10,6 +10,7 @@ import { keyOf } from "../core/runs.js";
 import { type CacheListener, WatchedCache } from "../core/watchedCache.js";
 import type { ScriptRun } from "../crds/schema.js";
 import { MANAGED_SELECTOR, ownerRunKey } from "./names.js";
+import { OpenRuns } from "./openRuns.js";
 
 // A relist reads again what its list lacked; one read that hangs must not hold up the relist.
 const READ_TIMEOUT_MS = 10_000;
@@ -34,6 +35,8 @@ class Caches<T extends KubernetesObject> implements ObjectCache<T> {
 export interface Watches {
   runs: ObjectCache<ScriptRun>;
   pods: ObjectCache<V1Pod>;
+  /** The runs that can hold or wait for a slot (openRuns.ts). */
+  open: OpenRuns;
   /** Resolves once every cache holds its first full list. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -43,6 +46,20 @@ export interface Watches {
 /** A listener that treats a change and a deletion alike. */
 function both<T>(onChange: (obj: T) => void): CacheListener<T> {
   return { changed: onChange, deleted: onChange };
+}
+
+/** Keeps the open runs' index, then enqueues the run. */
+function runListener(open: () => OpenRuns, enqueue: (key: string) => void): CacheListener<KubernetesObject> {
+  return {
+    changed: (run) => {
+      open().changed(run as ScriptRun);
+      enqueue(keyOf(run));
+    },
+    deleted: (run) => {
+      open().deleted(run as ScriptRun);
+      enqueue(keyOf(run));
+    },
+  };
 }
 
 /** Watches ScriptRuns and runner pods in `namespaces` (empty: all); every change enqueues the run's
@@ -59,7 +76,7 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
       ? custom.listNamespacedCustomObject({ ...RUNS, namespace: ns })
       : custom.listClusterCustomObject(RUNS),
     read: (name, namespace = "") => unless([404], custom.getNamespacedCustomObject({ ...RUNS, namespace, name }, within(READ_TIMEOUT_MS)), undefined),
-  }, both((run) => enqueue(keyOf(run))), log)])));
+  }, runListener(() => open, enqueue), log)])));
   const pods = new Caches<V1Pod>(new Map(scopes.map((ns) => [ns, new WatchedCache<V1Pod>(kc, {
     what: `runner pods${ns ? ` in ${ns}` : ""}`,
     path: ns ? `/api/v1/namespaces/${ns}/pods` : "/api/v1/pods",
@@ -73,11 +90,13 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
     if (key) enqueue(key);
     onPodChange(pod);
   }), log)])));
+  const open: OpenRuns = new OpenRuns(runs as unknown as ObjectCache<ScriptRun>, pods);
   const every = [...runs.all, ...pods.all] as Array<WatchedCache<KubernetesObject>>;
   return {
     // The informers deliver ScriptRun objects; the cache is typed by what they list.
     runs: runs as unknown as ObjectCache<ScriptRun>,
     pods,
+    open,
     start: async () => {
       await Promise.all(every.map((cache) => cache.start()));
     },

@@ -141,7 +141,7 @@ function setup(env: Record<string, string> = {}, runtimes = testRuntimes(),
   const images: Array<{ runtime: RunRuntime; ok: boolean; message?: string }> = [];
   const warm = makeWarm(cluster, config, () => clock.now);
   const start = () => new Reconciler({
-    kube: cluster, runs, pods, preflight, config, metrics, log: silentLogger(), runtimes,
+    kube: cluster, runs, pods, open: runs, preflight, config, metrics, log: silentLogger(), runtimes,
     images: { observedImage: (runtime, ok, message) => images.push({ runtime, ok, message }) }, warm,
     events: new EventRecorder(cluster, silentLogger(), "test", "scriptrun-system"), enqueue: (key) => enqueued.push(key), now: () => clock.now,
   });
@@ -604,6 +604,43 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(cluster.pod("a"), undefined);
       assert.deepEqual(cluster.reasons("a"), ["Created", "Cancelled"]);
       assert.ok(enqueued.includes("default/b"), "the freed slot goes to the queued run");
+    });
+
+    /** Run a holds the one slot with a running pod, b waits; a is cancelled, and its pod, deleted
+     * as the kubelet does, terminates over several events. */
+    async function cancelledWhileTerminating() {
+      const s = setup({ SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
+      s.create("a");
+      s.create("b", {}, T0 + 1000);
+      await s.reconcile("a");
+      await s.reconcile("b");
+      s.cluster.deletePod = async (namespace: string, name: string) => {
+        s.cluster.deletedPods.push(name);
+        s.cluster.pods.get(runKey(namespace, name))!.metadata!.deletionTimestamp = new Date(T0 + 5000);
+      };
+      s.cluster.setPod("a", "Running", running());
+      await s.reconcile("a");
+      cancel(s.cluster.run("a"));
+      await s.reconcile("a");
+      await s.reconcile("a");
+      assert.equal(s.cluster.run("a")?.status?.error?.type, "cancelled");
+      assert.deepEqual(s.cluster.deletedPods, ["a-runner"], "deleted once, not again at each event of its termination");
+      assert.ok(!s.enqueued.includes("default/b"), "its pod still uses the node");
+      return s;
+    }
+
+    it("gives the slot to the queued run when its terminating pod has ended", async () => {
+      const { cluster, reconcile, enqueued } = await cancelledWhileTerminating();
+      cluster.setPod("a", "Failed", terminated(undefined, { exitCode: 137 }));
+      await reconcile("a");
+      assert.ok(enqueued.includes("default/b"));
+    });
+
+    it("gives the slot to the queued run when its pod is gone without a last event", async () => {
+      const { cluster, reconcile, enqueued } = await cancelledWhileTerminating();
+      cluster.pods.delete("default/a-runner");
+      await reconcile("a");
+      assert.ok(enqueued.includes("default/b"));
     });
 
     it("fails as cancelled with no pod while it is still queued", async () => {

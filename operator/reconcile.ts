@@ -21,6 +21,7 @@ import type { EventNote } from "./events.js";
 import type { Kube } from "./kube.js";
 import { type Metrics, observeStage } from "./metrics.js";
 import { RUNNER_CONTAINER, configMapNameFor, ownerRunUid, podNameFor } from "./names.js";
+import type { OpenRuns } from "./openRuns.js";
 import { buildConfigMap, buildPod } from "./podSpec.js";
 import {
   type RunOutcome, conditionOf, finishedStatus, isAccepted, podStatus, queuedStatus, reasonOf,
@@ -36,6 +37,8 @@ export interface ReconcileDeps {
   kube: Kube;
   runs: ObjectCache<ScriptRun>;
   pods: ObjectCache<V1Pod>;
+  /** The runs that can hold or wait for a slot (openRuns.ts): all the slots need to look at. */
+  open: Pick<OpenRuns, "list">;
   preflight: { check(request: RunnerRequest): Promise<PreflightAnswer> };
   /** Which runtime a run gets (core/runtimeCatalog.ts). */
   runtimes: Runtimes;
@@ -391,7 +394,9 @@ export class Reconciler {
     const ours = pod !== undefined && pod !== "foreign";
     // A pod that never finished (stuck pending, lost node) is of no use for debugging: always remove it.
     const live = ours && !podFinished(pod);
-    const remove = (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
+    // A pod already being deleted was removed at an earlier look: each of its events brings another.
+    const removing = ours && pod.metadata?.deletionTimestamp !== undefined;
+    const remove = !removing && (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
     if (remove) {
       const podName = ours ? pod.metadata?.name ?? "" : run.status?.podName ?? podNameFor(name);
       await kube.deletePod(namespace, podName);
@@ -399,7 +404,8 @@ export class Reconciler {
       this.deps.warm.forget(key);
       log.info({ run: key, pod: podName }, "Deleted runner pod");
     }
-    if (hadSlot || remove || justFinished) this.slots.wake();
+    // A pod that ends, or goes, may free the slot it held: its last events all come here.
+    if (hadSlot || remove || removing || !ours || justFinished) this.slots.wake();
     const ttl = run.spec.ttlSecondsAfterFinished;
     if (ttl === undefined) return {};
     const expiresMs = (toMillis(run.status?.finishedAt) ?? this.now()) + ttl * 1000;
@@ -409,9 +415,9 @@ export class Reconciler {
     return {};
   }
 
-  /** Every cached run as the slots see it: with the status written here, and its pod's state. */
+  /** Every open run as the slots see it: with the status written here, and its pod's state. */
   private slotView(): SlotView[] {
-    return this.deps.runs.list().map((cached) => {
+    return this.deps.open.list().map((cached) => {
       const key = keyOf(cached);
       const run = this.statuses.latest(key, cached);
       const pod = this.cachedPod(run);

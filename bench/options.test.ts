@@ -25,8 +25,9 @@ describe("the bench options", () => {
     assert.equal(o.fixtureRuns, 1000);
   });
 
-  it("take 0 to skip the throughput and memory phases", () => {
-    const o = benchOptions({ BENCH_THROUGHPUT_SECONDS: "0", BENCH_FIXTURE_RUNS: "0", BENCH_CONCURRENCY: "16,16" });
+  it("take 0 to skip the latency batches, the throughput and memory phases", () => {
+    const o = benchOptions({ BENCH_RUNS: "0", BENCH_THROUGHPUT_SECONDS: "0", BENCH_FIXTURE_RUNS: "0", BENCH_CONCURRENCY: "16,16" });
+    assert.equal(o.runs, 0);
     assert.equal(o.throughputSeconds, 0);
     assert.equal(o.fixtureRuns, 0);
     assert.deepEqual(o.concurrency, [16]);
@@ -53,7 +54,7 @@ describe("the bench options", () => {
   });
 
   it("refuse what they cannot use, naming the variable", () => {
-    assert.throws(() => benchOptions({ BENCH_RUNS: "0" }), (err: Error) => err instanceof BenchOptionsError && /BENCH_RUNS/.test(err.message));
+    assert.throws(() => benchOptions({ BENCH_RUNS: "-1" }), (err: Error) => err instanceof BenchOptionsError && /BENCH_RUNS/.test(err.message));
     assert.throws(() => benchOptions({ BENCH_PATHS: "execute,teleport" }), /BENCH_PATHS/);
     assert.throws(() => benchOptions({ BENCH_CONCURRENCY: "1,x" }), /BENCH_CONCURRENCY/);
   });

@@ -13,14 +13,14 @@ export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 
 export interface BenchOptions {
   quick: boolean;
-  /** Runs per path, script and concurrency. */
+  /** Runs per path, script and concurrency; 0 skips the latency batches (and their warm-up). */
   runs: number;
   concurrency: number[];
   paths: PathName[];
   workloads: WorkloadName[];
   /** Checks per concurrency, through the API and straight to the preflight client. */
   preflightRuns: number;
-  /** 0 skips the sustained-throughput phase. */
+  /** 0 skips the sustained-throughput phase and the bare pod churn measured beside it. */
   throughputSeconds: number;
   throughputConcurrency: number;
   /** Sizes of the concurrent /execute bursts of the overload phase; empty skips it. */
@@ -58,7 +58,7 @@ export function benchOptions(env: Record<string, string | undefined>): BenchOpti
   const quick = ["1", "true", "yes"].includes(env.BENCH_QUICK ?? "");
   const d = quick ? QUICK : FULL;
   const schema = z.object({
-    BENCH_RUNS: count(1).default(Number(d.runs)),
+    BENCH_RUNS: count(0).default(Number(d.runs)),
     BENCH_CONCURRENCY: z.string().default(d.concurrency)
       .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number))
       .pipe(z.array(z.number().int().min(1)).min(1)),

@@ -68,7 +68,8 @@ export interface BenchContext {
 
 export type PathRunner = (workload: Workload) => Promise<RunSample>;
 
-function requestOf(workload: Workload, ctx: BenchContext): RunnerRequest {
+/** The request the controller resolves for `workload` on the default runtime. */
+export function requestOf(workload: Workload, ctx: Pick<BenchContext, "runtime" | "config">): RunnerRequest {
   const resolved = resolveRequest({ script: workload.script }, runtimeLimits(ctx.runtime, ctx.config.maxScriptBytes));
   if (!resolved.ok) throw new Error(`The ${workload.name} script is refused: ${resolved.reasons.join("; ")}`);
   return resolved.request;

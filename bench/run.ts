@@ -1,7 +1,8 @@
 // `make bench` (scripts/bench.sh runs this): the same scripts through /execute, as ScriptRuns, as
 // plain Jobs and straight through the harness on the host, and through /execute and as ScriptRuns on
 // a runtime with a warm pool; the pool's refill, a burst on it and an idle pool pod's cost;
-// preflight alone; sustained throughput; the controller's memory with many runs cached. Prints a table and writes
+// preflight alone; sustained throughput beside the node's bare pod churn, and what a run costs the
+// node beyond a bare pod; the controller's memory with many runs cached. Prints a table and writes
 // bench/results/latest.json and bench/results/stages.svg. bench/README.md explains every figure.
 // Needs the cluster of KUBECONFIG with the CRD and the runner image, and a built dist/.
 import { execFileSync } from "node:child_process";
@@ -15,11 +16,15 @@ import { PreflightClient } from "../core/preflight.js";
 import { resolveRequest } from "../core/request.js";
 import { runtimeLimits } from "../core/runtime.js";
 import { type Config, loadConfig } from "../operator/config.js";
+import { MANAGED_BY, MANAGED_BY_LABEL } from "../operator/names.js";
 import { POOL_LABEL } from "../operator/warmPool.js";
 import { stopController } from "../test/cluster/controller.js";
 import { createNamespace, defaultRuntime, deleteNamespace, eventually, kc } from "../test/cluster/kube.js";
 import { type Scrape, overheads, segmentsOf, stageMeans, warmMarks } from "./breakdown.js";
 import { renderChart } from "./chart.js";
+import { measureChurn } from "./churn.js";
+import { type WindowTotals, beyond, costOf, costTable, openWindow } from "./cost.js";
+import type { Component } from "./cpuAccount.js";
 import { runBatch, runFor } from "./load.js";
 import { machine, versions } from "./machine.js";
 import { controllerMemory } from "./memory.js";
@@ -79,6 +84,7 @@ function startsOf(ok: readonly RunSample[]): Pick<BatchResult, "starts" | "start
 
 async function measureBatches(ctx: BenchContext, controller: ControllerProcess, options: BenchOptions, results: Results,
   pool: PoolCounter | undefined): Promise<void> {
+  if (options.runs === 0) return;
   // A warm batch's runs wait for a ready pod each: more in flight than the pool has would only queue at the gate.
   const measured = (path: BenchOptions["paths"][number], concurrency: number) => !isWarmPath(path) || concurrency <= options.warmPool;
   say("Warming up every path with every script once (not counted)");
@@ -215,11 +221,15 @@ async function apiRuns(namespace: string): Promise<Array<{ metadata: { name: str
   return list.items;
 }
 
-async function measureThroughput(ctx: BenchContext, options: BenchOptions): Promise<Throughput | undefined> {
-  if (options.throughputSeconds === 0) return undefined;
+/** The throughput phase, and the node's cost over it: from the first run sent until the last of
+ * its runner pods is gone (the controller deletes each once its run is done, as the bare pods are
+ * deleted before they count). `runnerPods`: the controller's pods in the bench's watch. */
+async function measureThroughput(ctx: BenchContext, options: BenchOptions, roots: Partial<Record<Component, number>>,
+  runnerPods: PoolCounter): Promise<{ throughput: Throughput; totals: WindowTotals }> {
   const { throughputSeconds: seconds, throughputConcurrency: clients } = options;
   say(`Throughput: ${clients} clients sending the hello script to /execute back to back for ${seconds} s`);
   const existing = new Set((await apiRuns(ctx.namespace)).map((r) => r.metadata.name));
+  const window = await openWindow(ctx.kc, roots);
   const { results, elapsedMs } = await runFor(seconds * 1000, clients, async () => {
     const start = performance.now();
     try {
@@ -229,6 +239,8 @@ async function measureThroughput(ctx: BenchContext, options: BenchOptions): Prom
       return { status: 0, right: false, ms: performance.now() - start };
     }
   });
+  await runnerPods.waitUntil("the throughput phase's runner pods to be gone", (n) => n === 0, 120_000);
+  const totals = await window.close();
   // Every run the API created must have finished by now: its answer came back.
   const created = (await apiRuns(ctx.namespace)).filter((r) => !existing.has(r.metadata.name));
   const createdByPhase: Record<string, number> = {};
@@ -242,7 +254,7 @@ async function measureThroughput(ctx: BenchContext, options: BenchOptions): Prom
   };
   say(`  ${throughput.runsPerSecond} runs/s: sent ${throughput.sent}, answered ${throughput.answered}, right ${succeeded}, ` +
     `ScriptRuns created ${throughput.created} (${JSON.stringify(createdByPhase)})`);
-  return throughput;
+  return { throughput, totals };
 }
 
 function watches(namespace: string, pods: PodTimeline, runs: RunTimeline, podsChanged: (at: number) => void) {
@@ -302,7 +314,11 @@ async function main(): Promise<void> {
   const pool = options.warmPool > 0 ? new PoolCounter(() => watched.pods.list().filter((p) => isReadyPoolPod(p, warmRuntime ?? "")).length) : undefined;
   const gate = pool ? new WarmGate(() => pool.ready, options.warmWait === "ready" ? 1 : options.warmPool) : undefined;
   pool?.onChange(() => gate?.changed());
-  const watched = watches(namespace, timeline, runLives, (at) => pool?.update(at));
+  const runnerPods = new PoolCounter(() => watched.pods.list().filter((p) => p.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY).length);
+  const watched = watches(namespace, timeline, runLives, (at) => {
+    pool?.update(at);
+    runnerPods.update(at);
+  });
   let controller: ControllerProcess | undefined;
   let api: Awaited<ReturnType<typeof startBenchApi>> | undefined;
   try {
@@ -324,7 +340,7 @@ async function main(): Promise<void> {
       firstFillMs = round1(await poolFull(pool, options.warmPool) - created);
       say(`  its pool was full ${firstFillMs} ms after the runtime was created`);
     }
-    if (options.paths.includes("direct")) {
+    if (options.paths.includes("direct") && options.runs > 0) {
       results.pythonStartup = summarize(await runBatch(options.runs, 1, () => timeIt(() => runProcess(HOST_PYTHON, ["-c", "pass"]))));
     }
     await measureBatches(ctx, controller, options, results, pool);
@@ -337,7 +353,21 @@ async function main(): Promise<void> {
         watched.pods.list().some((p) => p.metadata?.labels?.[POOL_LABEL] === warmRuntime) ? undefined : true, 120_000).catch(() => undefined);
     }
     await measurePreflight(ctx, config, options, results);
-    results.throughput = await measureThroughput(ctx, options);
+    if (options.throughputSeconds > 0) {
+      const roots = { controller: controller.child.pid!, api: api.child.pid!, bench: process.pid };
+      const { throughput, totals } = await measureThroughput(ctx, options, roots, runnerPods);
+      results.throughput = throughput;
+      checkInterrupted();
+      // Right after the throughput phase, so that both see the same node.
+      say(`Bare pod churn: ${options.throughputConcurrency} clients creating, awaiting and deleting bare runner pods for ${options.throughputSeconds} s`);
+      const window = await openWindow(kc, roots);
+      const churn = await measureChurn(ctx, watched.pods, options.throughputSeconds, options.throughputConcurrency);
+      const churnTotals = await window.close();
+      results.churn = churn;
+      say(`  ${churn.podsPerSecond} pods/s: created ${churn.created}, completed and deleted ${churn.completed}, failed ${churn.failed}`);
+      const [run, bare] = [costOf(totals, throughput.succeeded), costOf(churnTotals, churn.completed)];
+      results.cost = { throughput: run, churn: bare, beyondBarePod: beyond(run, bare) };
+    }
     if (options.overload.length > 0) {
       results.overload = await measureOverload(ctx, options.overload, options.overloadWarmup,
         { api: api.child.pid!, controller: controller.child.pid! }, say);
@@ -381,6 +411,11 @@ async function main(): Promise<void> {
   console.log(latencyTable(results));
   console.log("");
   console.log(goalTable(report.goals));
+  if (results.cost) {
+    console.log(`\nWhat a run costs the node (${results.cost.throughput.completed} runs in ${results.cost.throughput.windowMs} ms) ` +
+      `against a bare pod (${results.cost.churn.completed} pods in ${results.cost.churn.windowMs} ms), per run or pod:`);
+    console.log(costTable(results.cost.throughput, results.cost.churn));
+  }
   const warm = results.warm;
   if (warm) {
     console.log("");

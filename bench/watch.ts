@@ -21,6 +21,8 @@ interface Waiting<T> {
 export class ObjectWatch<T extends KubernetesObject> {
   private readonly cache: WatchedCache<T>;
   private readonly waiting = new Map<string, Set<Waiting<T>>>();
+  /** Callers waiting for an object to be gone, by name. */
+  private readonly goneWaiting = new Map<string, Set<() => void>>();
 
   /** `onChange` is told of every added or changed object, with when its event arrived; `onDelete`
    * of every deleted one. */
@@ -28,13 +30,17 @@ export class ObjectWatch<T extends KubernetesObject> {
     onDelete?: (obj: T, at: number) => void) {
     this.cache = new WatchedCache<T>(kc, source, {
       changed: (obj) => this.changed(obj, performance.now()),
-      deleted: (obj) => onDelete?.(obj, performance.now()),
+      deleted: (obj) => {
+        onDelete?.(obj, performance.now());
+        this.gone(obj.metadata?.name ?? "");
+      },
       // Events may have been missed while the watch restarted: look again at what is awaited.
       resynced: () => {
         for (const name of this.waiting.keys()) {
           const obj = this.get(name);
           if (obj) this.changed(obj, performance.now());
         }
+        for (const name of this.goneWaiting.keys()) if (!this.get(name)) this.gone(name);
       },
     }, log);
   }
@@ -79,6 +85,31 @@ export class ObjectWatch<T extends KubernetesObject> {
       }, timeoutMs);
       set.add(entry);
     });
+  }
+
+  /** Resolves when the object named `name` is gone (at once if the watch holds none). */
+  waitForGone(name: string, timeoutMs: number): Promise<void> {
+    if (!this.get(name)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const set = this.goneWaiting.get(name) ?? new Set();
+      this.goneWaiting.set(name, set);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        set.delete(done);
+        if (set.size === 0) this.goneWaiting.delete(name);
+        reject(new Error(`${name} was not gone within ${timeoutMs} ms`));
+      }, timeoutMs);
+      set.add(done);
+    });
+  }
+
+  private gone(name: string): void {
+    const set = this.goneWaiting.get(name);
+    this.goneWaiting.delete(name);
+    for (const done of set ?? []) done();
   }
 
   private changed(obj: T, at: number): void {

@@ -32,6 +32,21 @@ describe("status from the runner pod", () => {
       assert.deepEqual(conditions(status), { Accepted: "True/Accepted", PodCreated: "True/PodCreated", Finished: "False/PodPending" });
     });
 
+    it("says the same while the pod goes through the usual steps of its start, so they cost no status write", () => {
+      const message = (pod: ReturnType<typeof aPod>) => {
+        const observation = observe(run, pod);
+        assert.equal(observation.kind, "waiting");
+        return (observation as { status: ScriptRunStatus }).status.conditions?.find((c) => c.type === "Finished")?.message;
+      };
+      const steps = [aPod(run, config), aPod(run, config, { conditions: [{ type: "PodScheduled", status: "True" }] }),
+        aPod(run, config, { state: { waiting: { reason: "ContainerCreating" } } }), aPod(run, config, { state: { waiting: { reason: "PodInitializing" } } })];
+      assert.deepEqual(steps.map(message), steps.map(() => "Waiting for the runner pod to start"));
+      assert.equal(message(aPod(run, config, { conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/1 nodes are available" }] })),
+        "Waiting for the runner pod to start: Unschedulable: 0/1 nodes are available");
+      assert.equal(message(aPod(run, config, { state: { waiting: { reason: "ImagePullBackOff", message: "Back-off pulling image" } } })),
+        "Waiting for the runner pod to start: ImagePullBackOff: Back-off pulling image");
+    });
+
     it("asks to look again when the start timeout would pass", () => {
       const observation = observe(run, aPod(run, config), T0 + 20_000);
       assert.deepEqual(observation.kind === "waiting" && observation.recheckAfterMs, 100_000);

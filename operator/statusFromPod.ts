@@ -136,6 +136,14 @@ function deadlineError(pod: V1Pod): RunError {
     ["Make the script faster, or raise spec.timeoutSeconds."]);
 }
 
+// The steps of every pod's start. Saying each in the status cost a status write per step and run,
+// for nothing a user could act on; a pod held up elsewhere (unschedulable, image trouble) is said.
+const USUAL_START = ["", "ContainerCreating", "PodInitializing"];
+
+function startingAsUsual(pod: V1Pod, waitingReason: string): boolean {
+  return USUAL_START.includes(waitingReason) && !pod.status?.conditions?.some((c) => c.type === "PodScheduled" && c.status === "False");
+}
+
 /** Why a pod has not started: the container's waiting reason or the scheduler's. */
 function notStartedReason(pod: V1Pod, container: V1ContainerStatus | undefined): string {
   const waiting = container?.state?.waiting;
@@ -196,7 +204,7 @@ export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: strin
   }
   return {
     kind: "waiting",
-    status: podStatus(run, runPod, undefined, now, `Waiting for the runner pod to start: ${reason}`),
+    status: podStatus(run, runPod, undefined, now, startingAsUsual(pod, waitingReason) ? undefined : `Waiting for the runner pod to start: ${reason}`),
     recheckAfterMs: createdMs + startLimitMs - now,
   };
 }

@@ -18,7 +18,7 @@ describe("the cluster", () => {
     assert.ok(ready.length >= 1, `no Ready node among ${nodes.items.map((n) => n.metadata?.name).join(", ")}`);
   });
 
-  it("runs a pod from a locally built image and returns its log and termination message", async () => {
+  it("runs a pod from a locally built image, with its harness compiled, and returns its log and termination message", async () => {
     await core.createNamespacedPod({
       namespace,
       body: {
@@ -30,8 +30,11 @@ describe("the cluster", () => {
             name: "probe",
             image: RUNNER_IMAGE,
             imagePullPolicy: "IfNotPresent",
-            command: ["python3", "-c",
-              "print('hello from the node'); open('/dev/termination-log', 'w').write('done')"],
+            // Also: the harness imports from the .pyc the image ships (cluster/build-image.sh PYC),
+            // which the runner's uid could not write here.
+            command: ["python3", "-c", "import os, sys; sys.path.insert(0, '/opt/scriptrun'); import runner, inner; " +
+              "print('hello from the node'); print('harness compiled:', all(os.path.exists(m.__cached__) for m in (runner, inner))); " +
+              "open('/dev/termination-log', 'w').write('done')"],
           }],
         },
       },
@@ -44,7 +47,7 @@ describe("the cluster", () => {
     const terminated = pod.status?.containerStatuses?.[0]?.state?.terminated;
     assert.equal(terminated?.message, "done");
     const log = await core.readNamespacedPodLog({ name: "probe", namespace, container: "probe" });
-    assert.equal(log, "hello from the node\n");
+    assert.equal(log, "hello from the node\nharness compiled: True\n");
   });
 
   it("keeps traffic for its Service and pod addresses on this machine", function () {

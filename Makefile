@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export PATH := $(HOME)/.cache/scriptrun/bin/current:$(PATH)
 
-.PHONY: help deps up down test test-unit test-cluster bench chaos crds fuzz
+.PHONY: help deps up down test test-unit test-cluster bench scale chaos crds fuzz
 
 help:
 	@echo "make up          start the local cluster, the CRD and the controller"
@@ -11,6 +11,7 @@ help:
 	@echo "make test        every test: unit, harness, and real-cluster tests"
 	@echo "make test-unit   the fast tests that need no cluster"
 	@echo "make bench       the benchmark on the local cluster (bench/README.md); BENCH_QUICK=1 for a short one"
+	@echo "make scale       10 000 runs onto 100 nodes simulated by kwok, and 1 000 callers on /execute (bench/README.md)"
 	@echo "make chaos       kills and restarts each part of the local cluster under load (test/chaos/README.md)"
 
 # npm and Python packages; the cluster's own prerequisites are installed by cluster/up.sh.
@@ -47,6 +48,9 @@ test: test-unit test-cluster
 
 bench: deps
 	scripts/bench.sh
+
+scale: deps
+	scripts/scale.sh
 
 chaos: deps
 	scripts/chaos.sh

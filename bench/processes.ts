@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ApiProcess, startApi } from "../test/cluster/api.js";
 import { startController } from "../test/cluster/controller.js";
-import { answering, freePort } from "../test/cluster/kube.js";
+import { type Build, answering, freePort } from "../test/cluster/kube.js";
 import { type Sample, parseMetrics } from "./prometheus.js";
 
 export interface ControllerProcess {
@@ -40,16 +40,19 @@ export function assertBuilt(): void {
   }
 }
 
-export async function startBenchController(namespace: string): Promise<ControllerProcess> {
+/** `caps`: other caps than the bench's for variables the environment does not set; `build`: the
+ * sources instead of dist/ for a test, which builds nothing. */
+export async function startBenchController(namespace: string, caps: Partial<typeof CAPS> = {}, build: Build = "dist"): Promise<ControllerProcess> {
   const port = await freePort();
-  const child = startController(namespace, { ...CAPS, SCRIPTRUN_METRICS_PORT: String(port) }, "dist");
+  const own = Object.fromEntries(Object.entries(caps).filter(([name]) => process.env[name] === undefined));
+  const child = startController(namespace, { ...CAPS, ...own, SCRIPTRUN_METRICS_PORT: String(port) }, build);
   const metricsUrl = `http://127.0.0.1:${port}`;
   await answering("the controller's metrics server", child, `${metricsUrl}/healthz`);
   return { child, metricsUrl };
 }
 
-export function startBenchApi(namespace: string): Promise<ApiProcess> {
-  return startApi({ SCRIPTRUN_API_NAMESPACE: namespace, SCRIPTRUN_RUNNER_PATH: "images/runner/runner.py" }, "dist");
+export function startBenchApi(namespace: string, build: Build = "dist"): Promise<ApiProcess> {
+  return startApi({ SCRIPTRUN_API_NAMESPACE: namespace, SCRIPTRUN_RUNNER_PATH: "images/runner/runner.py" }, build);
 }
 
 export async function scrape(baseUrl: string): Promise<Sample[]> {

@@ -1,0 +1,151 @@
+// `make scale` (bench/scale/run.ts) and its short version in `make test`
+// (test/cluster/scale.test.ts) run this: kwok and its fake nodes, a runtime placed on them, the
+// real controller and API from dist/, then the runs phase and the callers phase, measured; and
+// everything taken away again, whatever happened.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
+import { createLogger } from "../../core/log.js";
+import { RUNTIMES } from "../../core/runtimeCatalog.js";
+import type { ScriptRuntime } from "../../crds/runtime.js";
+import { stopController } from "../../test/cluster/controller.js";
+import { type Build, createNamespace, deleteNamespace, eventually } from "../../test/cluster/kube.js";
+import { assertBuilt, scrape, startBenchApi, startBenchController } from "../processes.js";
+import { peakRssDuring } from "../processes.js";
+import { total } from "../prometheus.js";
+import { type Callers, measureCallers } from "./callers.js";
+import { cpuUse, hostBusyMs, pidOf, treeCpuMs } from "./cpu.js";
+import { driveRuns } from "./drive.js";
+import { PODS_PER_NODE, scaleRuntime } from "./fakeNodes.js";
+import { createFakeNodes, deleteFakeNodes, startKwok, stopKwok } from "./kwok.js";
+import { type Accounted, type Figures, type Goal, type RunsPhase, figures, goals } from "./report.js";
+
+export interface ScaleOptions {
+  nodes: number;
+  runs: number;
+  inFlight: number;
+  senders: number;
+  /** Callers of the /execute phase; 0 skips it. */
+  callers: number;
+  stallMs: number;
+  /** The controller and API from dist/ (as production runs them: make scale) or the sources (a test). */
+  build: Build;
+  signal: AbortSignal;
+  say: (line: string) => void;
+}
+
+export interface ScaleResult {
+  figures: Figures;
+  runsPhase: RunsPhase;
+  callers: Callers | null;
+  goals: Goal[];
+  /** The controller's caps (SCRIPTRUN_MAX_CONCURRENT_RUNS and per namespace) in the run. */
+  caps: Record<string, string>;
+  kwokLog: string;
+}
+
+/** The cluster's processes by their program's name, and this host's others by pid. */
+function cpuReadings(pids: Record<Exclude<Accounted, "driver">, number>): Record<Accounted, number> {
+  const own = process.cpuUsage();
+  const out = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, treeCpuMs(pid)])) as Record<Accounted, number>;
+  // This process alone: its children are the controller and the API.
+  out.driver = (own.user + own.system) / 1000;
+  return out;
+}
+
+/** Samples the controller's queue gauges every second until stopped; their highest values. */
+function sampleQueues(metricsUrl: string): { stop: () => Promise<{ depth: number; queued: number }> } {
+  let depth = 0;
+  let queued = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const samples = await scrape(metricsUrl).catch(() => []);
+      depth = Math.max(depth, total(samples, "scriptrun_workqueue_depth"));
+      queued = Math.max(queued, total(samples, "scriptrun_runs_queued"));
+      await sleep(1000);
+    }
+  })();
+  return { stop: async () => { running = false; await loop; return { depth, queued }; } };
+}
+
+/** Deletes the namespace and waits for its pods to be gone: kwok, still running, ends those on fake nodes. */
+async function removeNamespace(kc: KubeConfig, namespace: string): Promise<void> {
+  await deleteNamespace(namespace);
+  const core = kc.makeApiClient(CoreV1Api);
+  await eventually(`the pods of ${namespace} to be gone`, async () =>
+    (await core.listNamespacedPod({ namespace, limit: 1 })).items.length === 0 || undefined, 120_000);
+}
+
+export async function runScale(kc: KubeConfig, options: ScaleOptions): Promise<ScaleResult> {
+  const { say, build } = options;
+  if (build === "dist") assertBuilt();
+  const kubeconfig = process.env.KUBECONFIG;
+  if (!kubeconfig) throw new Error("KUBECONFIG must name the cluster (kwok is given it)");
+  const log = createLogger("warn", "scale");
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const undo: Array<() => Promise<void>> = [];
+  const kwokLog = join(tmpdir(), `scriptrun-scale-kwok-${process.pid}.log`);
+  try {
+    say(`Starting kwok (log: ${kwokLog}) and ${options.nodes} fake nodes`);
+    const kwok = startKwok(kubeconfig, kwokLog);
+    undo.push(() => stopKwok(kwok));
+    undo.push(() => deleteFakeNodes(kc));
+    const began = performance.now();
+    await createFakeNodes(kc, options.nodes, kwok);
+    say(`  ${options.nodes} fake nodes ready in ${Math.round(performance.now() - began)} ms`);
+
+    const namespace = await createNamespace("scale");
+    undo.push(() => removeNamespace(kc, namespace));
+    const runtime = `scale-${namespace}`;
+    const base = await custom.getClusterCustomObject({ ...RUNTIMES, name: "python" }) as ScriptRuntime;
+    await custom.createClusterCustomObject({ ...RUNTIMES, body: scaleRuntime(runtime, namespace, base.spec) });
+    undo.push(() => custom.deleteClusterCustomObject({ ...RUNTIMES, name: runtime }).then(() => undefined));
+
+    // Room for a pod on every fake node's every place: the caps are not what is measured.
+    const cap = String(options.nodes * PODS_PER_NODE);
+    const caps = { SCRIPTRUN_MAX_CONCURRENT_RUNS: cap, SCRIPTRUN_MAX_CONCURRENT_RUNS_PER_NAMESPACE: cap };
+    const controller = await startBenchController(namespace, caps, build);
+    undo.push(() => stopController(controller.child));
+    const api = await startBenchApi(namespace, build);
+    undo.push(() => stopController(api.child));
+    const pids = { controller: controller.child.pid!, api: api.child.pid! };
+    const cluster = {
+      apiserver: pidOf("kube-apiserver"), etcd: pidOf("etcd"), scheduler: pidOf("kube-scheduler"),
+      controllerManager: pidOf("kube-controller-manager"), kwok: kwok.pid!,
+    };
+
+    say(`Runs: ${options.runs} through POST /runs on ${runtime}, at most ${options.inFlight} unfinished, ${options.senders} senders`);
+    const queues = sampleQueues(controller.metricsUrl);
+    const cpuBefore = cpuReadings({ ...pids, ...cluster });
+    const busyBefore = hostBusyMs();
+    const { result: drive, peakMiB } = await peakRssDuring(pids, () => driveRuns(kc, namespace, {
+      apiUrl: api.url, runtime, runs: options.runs, inFlight: options.inFlight, senders: options.senders,
+      stallMs: options.stallMs, signal: options.signal, say,
+    }, log));
+    const hostBusy = hostBusyMs() - busyBefore;
+    const cpu = cpuUse(cpuBefore, cpuReadings({ ...pids, ...cluster }), hostBusy) as RunsPhase["cpu"];
+    const peaks = await queues.stop();
+    const runsPhase: RunsPhase = {
+      drive, cpu, hostBusyMs: hostBusy, rssMiB: peakMiB, maxWorkqueueDepth: peaks.depth, maxRunsQueued: peaks.queued,
+    };
+    const result = figures(runsPhase);
+    say(`  ${result.runs} sent, ${result.runs - result.refused - result.lost} finished (${result.wrong} wrong), ${result.lost} lost, ` +
+      `${result.completed_runs_per_s} runs/s`);
+
+    let callers: Callers | null = null;
+    if (options.callers > 0 && !options.signal.aborted) {
+      say(`Callers: ${options.callers} waiting on POST /execute at once`);
+      callers = await measureCallers(api.url, runtime, options.callers, pids);
+      say(`  ${callers.right} right, ${callers.refused} refused (429), ${callers.timedOut} timed out (504) in ${callers.elapsedMs} ms; ` +
+        `API peak RSS ${callers.apiRssMiB} MiB, CPU ${callers.apiCpuMs} ms`);
+    }
+    return { figures: result, runsPhase, callers, goals: goals(result, runsPhase, callers), caps, kwokLog };
+  } finally {
+    say("Cleaning up: the controller and the API, the namespace, the runtime, the fake nodes, kwok");
+    for (const step of undo.reverse()) {
+      await step().catch((err: unknown) => say(`  cleanup step failed: ${err instanceof Error ? err.message : String(err)}`));
+    }
+  }
+}

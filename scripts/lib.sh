@@ -78,3 +78,20 @@ pause_dev_processes() {
 resume_dev_processes() {
   if [ "${DEV_PAUSED:-0}" = 1 ]; then "$REPO/scripts/up.sh"; fi
 }
+
+# bench_prelude: what `make bench` and `make scale` measure on: the cluster of KUBECONFIG when it
+# names a reachable one (the CRDs applied), else the local one brought up; `make up`'s controller
+# and API paused until the caller exits (they would act on its runs too); dist/ built, to run as
+# production does. Leaves the caller in the repository.
+bench_prelude() {
+  if cluster_given; then
+    log "Using the cluster of KUBECONFIG=$KUBECONFIG"
+    kubectl apply -f "$REPO/crds/" >/dev/null
+  else
+    local_cluster_up
+  fi
+  pause_dev_processes
+  trap resume_dev_processes EXIT
+  cd "$REPO"
+  npm run --silent build
+}

@@ -6,16 +6,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-if cluster_given; then
-  log "Using the cluster of KUBECONFIG=$KUBECONFIG"
-  kubectl apply -f "$REPO/crds/" >/dev/null
-else
-  local_cluster_up
-fi
-pause_dev_processes
-trap resume_dev_processes EXIT
-cd "$REPO"
-npm run --silent build
+bench_prelude
 # Built before the clock starts (once per machine).
 cluster/lib/kwok.sh >/dev/null
 npx tsx bench/scale/run.ts

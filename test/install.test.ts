@@ -1,5 +1,5 @@
 // The cold path of `make up` and of the chart's alert tests on a fresh machine: cluster/lib/deps.sh,
-// cluster/lib/build.sh and cluster/lib/promtool.sh with a cache directory that does not exist yet.
+// cluster/lib/build.sh, cluster/lib/promtool.sh and cluster/lib/kwok.sh with a cache directory that does not exist yet.
 // apt-get, go and id are recording stand-ins on PATH, so this runs in a second and changes nothing
 // on the host; what it proves is that every
 // directory the scripts write to is created by them (CI's machine already has the cache, so it
@@ -69,14 +69,19 @@ out=; while [ $# -gt 0 ]; do case $1 in -o) out=$2; shift 2;; -ldflags) shift 2;
     assert.match(rebuilt[0]!, /helm\.sh\/helm\/v3\/cmd\/helm$/);
   });
 
-  it("builds promtool once, into a cache keyed by the Prometheus version cluster/go/promtool/go.mod pins", async () => {
-    const promtool = () => run("/bin/bash", [join(repo, "cluster", "lib", "promtool.sh")], { env }).then((r) => r.stdout.trim());
-    const path = await promtool();
-    assert.equal(path, join(env.SCRIPTRUN_CACHE_DIR!, "bin", "promtool-v0.316.0", "promtool"));
-    assert.ok(existsSync(path), "promtool was not put where the script says");
-    assert.match(readFileSync(join(work, "calls"), "utf8"), /^go build .*-tags remove_all_sd .*version\.Version=3\.16\.0 .*\/cmd\/promtool$/m);
-    writeFileSync(join(work, "calls"), "");
-    assert.equal(await promtool(), path);
-    assert.equal(readFileSync(join(work, "calls"), "utf8"), "", "a second run builds nothing");
-  });
+  for (const [name, version, build] of [
+    ["promtool", "promtool-v0.316.0", /^go build .*-tags remove_all_sd .*version\.Version=3\.16\.0 .*\/cmd\/promtool$/m],
+    ["kwok", "kwok-v0.7.0", /^go build -trimpath .*-o \S+\/kwok-v0\.7\.0\.partial\/ sigs\.k8s\.io\/kwok\/cmd\/kwok$/m],
+  ] as const) {
+    it(`builds ${name} once, into a cache keyed by the version cluster/go/${name}/go.mod pins`, async () => {
+      const tool = () => run("/bin/bash", [join(repo, "cluster", "lib", `${name}.sh`)], { env }).then((r) => r.stdout.trim());
+      const path = await tool();
+      assert.equal(path, join(env.SCRIPTRUN_CACHE_DIR!, "bin", version, name));
+      assert.ok(existsSync(path), `${name} was not put where the script says`);
+      assert.match(readFileSync(join(work, "calls"), "utf8"), build);
+      writeFileSync(join(work, "calls"), "");
+      assert.equal(await tool(), path);
+      assert.equal(readFileSync(join(work, "calls"), "utf8"), "", "a second run builds nothing");
+    });
+  }
 });

@@ -5,28 +5,5 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-src=$CLUSTER_SRC/go/kwok
-version=$(awk '$1 == "require" && $2 == "sigs.k8s.io/kwok" { print $3 }' "$src/go.mod")
-[ -n "$version" ] || die "no sigs.k8s.io/kwok version in $src/go.mod"
-dir=$CACHE_DIR/bin/kwok-$version
-if [ ! -x "$dir/kwok" ]; then
-  mkdir -p "$CACHE_DIR/bin"
-  # Runs started side by side wait for one build instead of racing it.
-  exec 9>"$CACHE_DIR/bin/.kwok.lock"
-  flock 9
-fi
-if [ ! -x "$dir/kwok" ]; then
-  command -v go >/dev/null || die "go is not installed; kwok is built with it"
-  logfile=$CACHE_DIR/build-kwok.log
-  log "Building kwok $version (log: $logfile)"
-  mkdir -p "$dir.partial"
-  if ! (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
-        -o "$dir.partial/" sigs.k8s.io/kwok/cmd/kwok) >"$logfile" 2>&1; then
-    tail -n 20 "$logfile" >&2
-    die "go build of kwok failed; log: $logfile"
-  fi
-  mkdir -p "$dir"
-  mv "$dir.partial/kwok" "$dir/kwok"
-  rmdir "$dir.partial"
-fi
-echo "$dir/kwok"
+version=$(pinned_version kwok sigs.k8s.io/kwok)
+cached_go_tool kwok "$version" sigs.k8s.io/kwok/cmd/kwok -ldflags "-s -w"

@@ -27,8 +27,8 @@ describe("the bare pod the node churns", () => {
     assert.deepEqual([b.image, b.resources, b.securityContext], [c.image, c.resources, c.securityContext]);
     assert.deepEqual([bare.securityContext, bare.activeDeadlineSeconds, bare.automountServiceAccountToken, bare.restartPolicy],
       [cold.securityContext, cold.activeDeadlineSeconds, cold.automountServiceAccountToken, cold.restartPolicy]);
-    // No request, so no ConfigMap to mount; the private /tmp stays.
-    assert.ok(cold.volumes?.some((v) => v.configMap !== undefined));
+    // No request, so no request volume to mount; the private /tmp stays.
+    assert.deepEqual(cold.volumes?.map((v) => v.name), ["request", "tmp"]);
     assert.deepEqual(bare.volumes?.map((v) => v.name), ["tmp"]);
     assert.deepEqual(b.volumeMounts?.map((m) => m.mountPath), ["/tmp"]);
   });

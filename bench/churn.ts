@@ -4,7 +4,7 @@
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { newRunName } from "../api/runNames.js";
 import { API_VERSION, KIND, type ScriptRun } from "../crds/schema.js";
-import { REQUEST_DIR, buildPod } from "../operator/podSpec.js";
+import { REQUEST_DIR, REQUEST_VOLUME, buildPod } from "../operator/podSpec.js";
 import { runFor } from "./load.js";
 import { type BenchContext, requestOf } from "./paths.js";
 import { type Summary, summarize } from "./stats.js";
@@ -31,7 +31,7 @@ export interface Churn {
 
 /** The controller's cold runner pod for the hello script (buildPod: image, resources, security
  * context, deadline), with the bare command instead of the harness, so without the request's
- * ConfigMap volume, and with no owner and the bench's label. */
+ * volume, and with no owner and the bench's label. */
 export function barePod(name: string, ctx: Pick<BenchContext, "namespace" | "runtime" | "config">): V1Pod {
   const run: ScriptRun = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace: ctx.namespace, uid: name, generation: 1 },
     spec: { script: WORKLOADS.hello.script } as ScriptRun["spec"] };
@@ -42,7 +42,7 @@ export function barePod(name: string, ctx: Pick<BenchContext, "namespace" | "run
     metadata: { name, namespace: ctx.namespace, labels: BARE_LABELS },
     spec: {
       ...spec,
-      volumes: spec.volumes?.filter((v) => v.configMap === undefined),
+      volumes: spec.volumes?.filter((v) => v.name !== REQUEST_VOLUME),
       containers: spec.containers.map((c) => ({
         ...c, command: BARE_COMMAND, volumeMounts: c.volumeMounts?.filter((m) => m.mountPath !== REQUEST_DIR),
       })),

@@ -5,7 +5,7 @@
 //                A and B naming the bench's warm runtime, whose pool has a pod ready for the run
 //                (each waits, untimed, for one: see WarmGate), so that the run claims it
 //   C job        a plain batch/v1 Job with the same runner image, pod and request (the controller's
-//                own buildPod/buildConfigMap), until the Job is complete and the envelope is read
+//                own buildPod), until the Job is complete and the envelope is read
 //                back from the pod's log
 //   D direct     the runner harness on this host (python3 runner.py, request on stdin): the floor,
 //                the sandbox and Python with no pod
@@ -21,7 +21,7 @@ import { type Runtime, runtimeLimits } from "../core/runtime.js";
 import { API_VERSION, KIND, type ScriptRun, isFinished } from "../crds/schema.js";
 import type { Config } from "../operator/config.js";
 import { RUNNER_CONTAINER } from "../operator/names.js";
-import { buildConfigMap, buildPod } from "../operator/podSpec.js";
+import { buildConfigMap, buildPod, usesConfigMap } from "../operator/podSpec.js";
 import { createRun } from "../test/cluster/controller.js";
 import type { PathName } from "./options.js";
 import type { WarmGate } from "./warm.js";
@@ -169,20 +169,21 @@ export function pathRunner(path: PathName, ctx: BenchContext, { gated: gating = 
 
   const job: PathRunner = async (workload) => {
     const name = `job-${newRunName().slice("run-".length)}`;
-    // The controller's own ConfigMap and pod for a run of this script, minus what ties them to a
-    // ScriptRun: the same image, command, limits, security context and request file.
+    // The controller's own pod for a run of this script (and ConfigMap, for a request too large to
+    // annotate), minus what ties them to a ScriptRun: the same image, command, limits, security
+    // context and request file.
     const run: ScriptRun = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, uid: randomUUID(), generation: 1 },
       spec: { script: workload.script } as ScriptRun["spec"] };
     const request = requestOf(workload, ctx);
-    const configMap = buildConfigMap(run, request);
     const pod: V1Pod = buildPod(run, request, ctx.runtime, ctx.config);
-    configMap.metadata = { name: configMap.metadata!.name!, namespace, labels: JOB_LABELS };
+    const configMap = usesConfigMap(pod) ? buildConfigMap(run, request) : undefined;
+    if (configMap) configMap.metadata = { name: configMap.metadata!.name!, namespace, labels: JOB_LABELS };
     const body: V1Job = {
       apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace, labels: JOB_LABELS },
-      spec: { backoffLimit: 0, template: { metadata: { labels: JOB_LABELS }, spec: pod.spec! } },
+      spec: { backoffLimit: 0, template: { metadata: { labels: JOB_LABELS, annotations: pod.metadata!.annotations! }, spec: pod.spec! } },
     };
     const sample = await timed(async (s) => {
-      await core.createNamespacedConfigMap({ namespace, body: configMap });
+      if (configMap) await core.createNamespacedConfigMap({ namespace, body: configMap });
       await batch.createNamespacedJob({ namespace, body });
       const { obj, at } = await ctx.jobs.waitFor(name, (j) => jobEnded(j) !== undefined, RUN_TIMEOUT_MS);
       s.complete = at;
@@ -200,7 +201,7 @@ export function pathRunner(path: PathName, ctx: BenchContext, { gated: gating = 
     });
     // Not timed: what the Job's user would leave to a TTL.
     await batch.deleteNamespacedJob({ namespace, name, propagationPolicy: "Background" }).catch(() => undefined);
-    await core.deleteNamespacedConfigMap({ namespace, name: configMap.metadata.name! }).catch(() => undefined);
+    if (configMap) await core.deleteNamespacedConfigMap({ namespace, name: configMap.metadata!.name! }).catch(() => undefined);
     return sample;
   };
 

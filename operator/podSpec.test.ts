@@ -3,7 +3,9 @@ import { resolveRequest } from "../core/request.js";
 import { parseKey } from "../core/runs.js";
 import { childName, configMapNameFor, ownerRunKey, podNameFor, runLabelValue } from "./names.js";
 import { runtimeLimits } from "../core/runtime.js";
-import { buildConfigMap, buildPod, podMemoryLimit, requiresObjectResult, runtimeOfPod } from "./podSpec.js";
+import {
+  MAX_ANNOTATED_REQUEST_BYTES, REQUEST_ANNOTATION, buildConfigMap, buildPod, podMemoryLimit, requiresObjectResult, runtimeOfPod, usesConfigMap,
+} from "./podSpec.js";
 import { aParsedRuntime, aRun, testConfig } from "./testkit.js";
 
 const config = testConfig();
@@ -42,7 +44,19 @@ describe("the runner pod", () => {
     assert.equal(container.terminationMessagePolicy, "File");
     assert.deepEqual(container.volumeMounts, [
       { name: "request", mountPath: "/var/run/scriptrun", readOnly: true }, { name: "tmp", mountPath: "/tmp" }]);
-    assert.deepEqual(pod.spec!.volumes![0]!.configMap, { name: "hello-request", defaultMode: 0o444 });
+    assert.deepEqual(pod.spec!.volumes![0]!.downwardAPI, { defaultMode: 0o444,
+      items: [{ path: "request.json", fieldRef: { fieldPath: "metadata.annotations['scriptrun.dev/request']" } }] });
+  });
+
+  it("carries its request in an annotation, and one too large for that in its ConfigMap", () => {
+    const { pod, request } = build();
+    assert.deepEqual(JSON.parse(pod.metadata!.annotations![REQUEST_ANNOTATION]!), request);
+    assert.equal(usesConfigMap(pod), false);
+    const large = build({ script: `def main():\n    return ${JSON.stringify("é".repeat(MAX_ANNOTATED_REQUEST_BYTES / 2))}\n` });
+    assert.equal(large.pod.metadata!.annotations![REQUEST_ANNOTATION], undefined);
+    assert.deepEqual(large.pod.spec!.volumes![0]!.configMap, { name: "hello-request", defaultMode: 0o444 });
+    assert.equal(usesConfigMap(large.pod), true);
+    assert.deepEqual(JSON.parse(large.configMap.data!["request.json"]!), large.request);
   });
 
   it("has no credentials, no service links, no restarts and a deadline of timeout plus grace", () => {

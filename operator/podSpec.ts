@@ -1,5 +1,6 @@
-// ScriptRun + resolved request + its runtime + configuration → the ConfigMap carrying the request
-// and the runner pod (docs/architecture.md). Pure: the same run always yields the same objects.
+// ScriptRun + resolved request + its runtime + configuration → the runner pod, carrying the request
+// in an annotation, and for a request too large for one the ConfigMap carrying it instead
+// (docs/architecture.md). Pure: the same run always yields the same objects.
 // The runtime's name and what the controller judges the outcome by (requireObjectResult) go on the
 // pod, so that a later change to the runtime never changes a run already started.
 import type { V1ConfigMap, V1Container, V1OwnerReference, V1Pod, V1PodSpec, V1Volume } from "@kubernetes/client-node";
@@ -18,6 +19,13 @@ export const RUNTIME_ANNOTATION = "scriptrun.dev/runtime";
 /** Set when the pod's runtime requires an object result (requireObjectResult). */
 export const OBJECT_RESULT_ANNOTATION = "scriptrun.dev/require-object-result";
 
+/** The annotation that carries a request into its pod, shown to the runner as a file by the
+ * downward API: no second object to create, delete and watch per run, as a ConfigMap was. */
+export const REQUEST_ANNOTATION = "scriptrun.dev/request";
+/** Larger requests travel in a ConfigMap. A pod's annotations may hold 256 KiB in all, and each of
+ * the pod's updates carries them to every watcher of pods (kubelet, scheduler, controller). */
+export const MAX_ANNOTATED_REQUEST_BYTES = 16 * 1024;
+export const REQUEST_VOLUME = "request";
 export const REQUEST_KEY = "request.json";
 export const REQUEST_DIR = "/var/run/scriptrun";
 export const TERMINATION_LOG = "/dev/termination-log";
@@ -40,7 +48,7 @@ function labels(run: ScriptRun): Record<string, string> {
   };
 }
 
-/** The immutable ConfigMap that carries the request into the pod. */
+/** The immutable ConfigMap that carries a request too large for the pod's annotation. */
 export function buildConfigMap(run: ScriptRun, request: RunnerRequest): V1ConfigMap {
   return {
     apiVersion: "v1",
@@ -135,12 +143,23 @@ export function runtimeAnnotations(runtime: Runtime): Record<string, string> {
   };
 }
 
+/** Whether the pod reads its request from the run's ConfigMap (a request too large to annotate). */
+export function usesConfigMap(pod: V1Pod): boolean {
+  return pod.spec?.volumes?.some((v) => v.name === REQUEST_VOLUME && v.configMap !== undefined) === true;
+}
+
 export function buildPod(run: ScriptRun, request: RunnerRequest, runtime: Runtime, settings: PodSettings): V1Pod {
   const runName = run.metadata.name ?? "";
+  const json = JSON.stringify(request);
+  const annotated = Buffer.byteLength(json) <= MAX_ANNOTATED_REQUEST_BYTES;
+  const source: V1Volume = annotated
+    ? { name: REQUEST_VOLUME, downwardAPI: { defaultMode: 0o444,
+      items: [{ path: REQUEST_KEY, fieldRef: { fieldPath: `metadata.annotations['${REQUEST_ANNOTATION}']` } }] } }
+    : { name: REQUEST_VOLUME, configMap: { name: configMapNameFor(runName), defaultMode: 0o444 } };
   const spec = runnerPod(runtime, request.resources, settings, {
     command: ["python3", RUNNER_PATH, "--request", `${REQUEST_DIR}/${REQUEST_KEY}`, "--termination-log", TERMINATION_LOG, "--live-output"],
-    volumeMounts: [{ name: "request", mountPath: REQUEST_DIR, readOnly: true }],
-  }, [{ name: "request", configMap: { name: configMapNameFor(runName), defaultMode: 0o444 } }]);
+    volumeMounts: [{ name: REQUEST_VOLUME, mountPath: REQUEST_DIR, readOnly: true }],
+  }, [source]);
   return {
     apiVersion: "v1",
     kind: "Pod",
@@ -148,7 +167,7 @@ export function buildPod(run: ScriptRun, request: RunnerRequest, runtime: Runtim
       name: podNameFor(runName),
       namespace: run.metadata.namespace,
       labels: labels(run),
-      annotations: runtimeAnnotations(runtime),
+      annotations: { ...runtimeAnnotations(runtime), ...(annotated ? { [REQUEST_ANNOTATION]: json } : {}) },
       ownerReferences: [ownerReference(run)],
     },
     // The deadline is a backstop only: the harness enforces timeoutSeconds itself and reports timeout.

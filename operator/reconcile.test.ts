@@ -15,6 +15,7 @@ import { EventRecorder } from "./events.js";
 import type { Kube, StatusPatch } from "./kube.js";
 import { type Metrics, createMetrics } from "./metrics.js";
 import { ownerRunUid } from "./names.js";
+import { MAX_ANNOTATED_REQUEST_BYTES, REQUEST_ANNOTATION, usesConfigMap } from "./podSpec.js";
 import { type ReconcileDeps, Reconciler } from "./reconcile.js";
 import {
   T0, aParsedRuntime, aRun, aRuntime, applyMergePatch, envelope, harnessError, running, terminated, testConfig, testRuntimes,
@@ -257,18 +258,40 @@ async function stages(metrics: Metrics): Promise<Record<string, { count: number;
   return out;
 }
 
+/** The request a run's pod carries: in its annotation, or in its ConfigMap when too large for one. */
+function requestOf(cluster: FakeCluster, name: string): RunnerRequest {
+  const pod = cluster.pod(name)!;
+  const json = usesConfigMap(pod)
+    ? cluster.configMaps.get(`default/${name}-request`)?.data?.["request.json"]
+    : pod.metadata?.annotations?.[REQUEST_ANNOTATION];
+  return JSON.parse(json!) as RunnerRequest;
+}
+
 describe("reconciling a ScriptRun", () => {
   describe("a new run", () => {
-    it("gets its request ConfigMap and pod, and is Pending with the pod's name", async () => {
+    it("gets its pod, which carries its request, and is Pending with the pod's name", async () => {
       const { cluster, create, reconcile } = setup();
       create("a", { args: [1] });
       const result = await reconcile("a");
       assert.equal(cluster.pod("a")?.metadata?.name, "a-runner");
-      assert.deepEqual(JSON.parse(cluster.configMaps.get("default/a-request")!.data!["request.json"]!).args, [1]);
+      assert.deepEqual(requestOf(cluster, "a").args, [1]);
+      assert.equal(cluster.configMaps.size, 0, "no ConfigMap for a request the pod's annotation holds");
       assert.equal(cluster.run("a")?.status?.phase, "Pending");
       assert.equal(cluster.run("a")?.status?.podName, "a-runner");
       assert.deepEqual(cluster.reasons("a"), ["Created"]);
       assert.equal(result.requeueAfterMs, 120_000);
+    });
+
+    it("gets a ConfigMap for a request too large to annotate, made before its pod and deleted with it", async () => {
+      const { cluster, create, reconcile } = setup();
+      const script = `def main():\n    return ${JSON.stringify("x".repeat(MAX_ANNOTATED_REQUEST_BYTES))}\n`;
+      create("a", { script });
+      await reconcile("a");
+      assert.equal(requestOf(cluster, "a").script, script);
+      assert.ok(usesConfigMap(cluster.pod("a")!));
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope())));
+      await reconcile("a");
+      assert.equal(cluster.pods.size + cluster.configMaps.size, 0);
     });
 
     it("gets one pod however often it is reconciled", async () => {
@@ -308,7 +331,7 @@ describe("reconciling a ScriptRun", () => {
       create("fit", { runtime: "ml" });
       await reconcile("fit");
       assert.equal(cluster.pod("fit")?.spec?.containers[0]?.image, "localhost/scriptrun/runner-ml:1");
-      assert.equal(JSON.parse(cluster.configMaps.get("default/fit-request")!.data!["request.json"]!).resources.memory, "512Mi");
+      assert.equal(requestOf(cluster, "fit").resources.memory, "512Mi");
       assert.deepEqual(cluster.run("fit")?.status?.runtime, { name: "ml", image: "localhost/scriptrun/runner-ml:1" });
     });
 
@@ -457,7 +480,7 @@ describe("reconciling a ScriptRun", () => {
       await reconcile("a");
       await reconcile("a");
       assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
-      assert.equal(cluster.pods.size + cluster.configMaps.size, 2);
+      assert.equal(cluster.pods.size, 1);
     });
 
     it("gets the whole envelope from the log when the termination message was cut", async () => {
@@ -748,7 +771,7 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(status?.podName, "a-runner");
       assert.equal(status?.startedAt, undefined, "its own pod has not started yet");
       assert.ok(cluster.pod("a"), "a pod of its own");
-      assert.ok(cluster.configMaps.has("default/a-request"), "with its request ConfigMap");
+      assert.equal(requestOf(cluster, "a").script, cluster.run("a")?.spec.script, "carrying its request");
       assert.ok(!cluster.pods.has(WARM_POD), "the warm pod is gone");
     }
 

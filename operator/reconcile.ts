@@ -22,7 +22,7 @@ import type { Kube } from "./kube.js";
 import { type Metrics, observeStage } from "./metrics.js";
 import { RUNNER_CONTAINER, configMapNameFor, ownerRunUid, podNameFor } from "./names.js";
 import type { OpenRuns } from "./openRuns.js";
-import { buildConfigMap, buildPod } from "./podSpec.js";
+import { buildConfigMap, buildPod, usesConfigMap } from "./podSpec.js";
 import {
   type RunOutcome, conditionOf, finishedStatus, isAccepted, podStatus, queuedStatus, reasonOf,
 } from "./runStatus.js";
@@ -122,7 +122,7 @@ export class Reconciler {
     return claimed ?? this.deps.warm.claimedPod(keyOf(run), this.deps.config.podGoneGraceSeconds * 1000);
   }
 
-  /** A new run: refuse it, queue it, or create its ConfigMap and pod on its runtime as it is now. */
+  /** A new run: refuse it, queue it, or create its pod on its runtime as it is now. */
   private async start(key: string, run: ScriptRun, heardAt: number): Promise<ProcessResult> {
     const { config, metrics } = this.deps;
     const choice = await this.deps.runtimes.choose(run.spec.runtime, run.metadata.namespace ?? "");
@@ -234,16 +234,17 @@ export class Reconciler {
     return this.deps.events.record(run, { type: "Normal", ...note, once: `start/${name}` });
   }
 
-  /** Creates the ConfigMap, then the pod; "foreign" when an earlier run's objects hold the names. */
+  /** Creates the pod, after the ConfigMap of a request too large to annotate; "foreign" when an
+   * earlier run's objects hold the names. */
   private async createChildren(run: ScriptRun, request: RunnerRequest, runtime: Runtime): Promise<"created" | "foreign"> {
     const { kube, config } = this.deps;
     const namespace = run.metadata.namespace ?? "";
-    const configMap = buildConfigMap(run, request);
-    if (await kube.createConfigMap(configMap) === "exists") {
+    const pod = buildPod(run, request, runtime, config);
+    const configMap = usesConfigMap(pod) ? buildConfigMap(run, request) : undefined;
+    if (configMap && await kube.createConfigMap(configMap) === "exists") {
       const existing = await kube.readConfigMap(namespace, configMap.metadata!.name!);
       if (!existing || ownerRunUid(existing) !== run.metadata.uid) return "foreign";
     }
-    const pod = buildPod(run, request, runtime, config);
     if (await kube.createPod(pod) === "exists") {
       const existing = await kube.readPod(namespace, pod.metadata!.name!);
       if (!existing || ownerRunUid(existing) !== run.metadata.uid) return "foreign";
@@ -400,7 +401,8 @@ export class Reconciler {
     if (remove) {
       const podName = ours ? pod.metadata?.name ?? "" : run.status?.podName ?? podNameFor(name);
       await kube.deletePod(namespace, podName);
-      await kube.deleteConfigMap(namespace, configMapNameFor(name));
+      // A pod the cache lacks may have had one.
+      if (!ours || usesConfigMap(pod)) await kube.deleteConfigMap(namespace, configMapNameFor(name));
       this.deps.warm.forget(key);
       log.info({ run: key, pod: podName }, "Deleted runner pod");
     }

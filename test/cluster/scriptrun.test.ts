@@ -1,13 +1,20 @@
 // The controller on the real cluster: every behaviour case as a ScriptRun, run
-// in the local runner image; a restarted controller; a run deleted mid-run.
+// in the local runner image (the request in the pod's annotation); a request large enough for a
+// ConfigMap; a restarted controller; a run deleted mid-run.
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
+import { MAX_ANNOTATED_REQUEST_BYTES } from "../../operator/podSpec.js";
 import { assertMatchesCase, caseFailures, loadCases } from "../cases.js";
 import { createRun, deleteRun, finished, getRun, outcomeOf, startController, stopController } from "./controller.js";
 import { core, createNamespace, deleteNamespace, eventually } from "./kube.js";
 
 const runPods = async (namespace: string, run: string) =>
   (await core.listNamespacedPod({ namespace, labelSelector: `scriptrun.dev/run=${run}` })).items;
+
+const runMaps = async (namespace: string, run: string) =>
+  (await core.listNamespacedConfigMap({ namespace, labelSelector: `scriptrun.dev/run=${run}` })).items;
+// Makes a request too large for the pod's annotation: it travels in a ConfigMap.
+const LARGE_COMMENT = `# ${"x".repeat(MAX_ANNOTATED_REQUEST_BYTES)}\n`;
 
 describe("ScriptRuns on the real cluster", function () {
   let namespace: string;
@@ -51,15 +58,24 @@ describe("ScriptRuns on the real cluster", function () {
     assert.ok(created.length <= 1, `pod created ${created.length} times`);
   });
 
+  it("runs a request too large for the pod's annotation from its ConfigMap, and removes both when done", async () => {
+    const script = `${LARGE_COMMENT}def main():\n    return 'carried'\n`;
+    await createRun(namespace, "large", { script });
+    const run = await finished(namespace, "large");
+    assert.equal(run.status?.result, "carried");
+    await eventually("the pod and ConfigMap to go", async () =>
+      ((await runPods(namespace, "large")).length === 0 && (await runMaps(namespace, "large")).length === 0 ? true : undefined), 60_000);
+  });
+
   it("removes the pod and ConfigMap of a run deleted mid-run", async () => {
-    await createRun(namespace, "doomed", { script: "import time\ndef main():\n    time.sleep(60)\n", timeoutSeconds: 90 });
+    await createRun(namespace, "doomed", { script: `${LARGE_COMMENT}import time\ndef main():\n    time.sleep(60)\n`, timeoutSeconds: 90 });
     await eventually("the doomed run to run", async () =>
       ((await getRun(namespace, "doomed")).status?.phase === "Running" ? true : undefined));
+    assert.equal((await runMaps(namespace, "doomed")).length, 1, "its request came in a ConfigMap");
     await deleteRun(namespace, "doomed");
     await eventually("the pod and ConfigMap to go", async () => {
       const pods = await runPods(namespace, "doomed");
-      const maps = await core.listNamespacedConfigMap({ namespace, labelSelector: "scriptrun.dev/run=doomed" });
-      return pods.length === 0 && maps.items.length === 0 ? true : undefined;
+      return pods.length === 0 && (await runMaps(namespace, "doomed")).length === 0 ? true : undefined;
     }, 90_000);
   });
 });

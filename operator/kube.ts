@@ -14,6 +14,11 @@ export type StatusPatch =
   | { type: "merge"; status: Record<string, unknown> }
   | { type: "replace"; status: ScriptRunStatus };
 
+export interface PodDeletion {
+  resourceVersion?: string;
+  gracePeriodSeconds?: number;
+}
+
 export interface Kube {
   /** Resolves "exists" when an object of that name is already there (409). */
   createConfigMap(configMap: V1ConfigMap): Promise<"created" | "exists">;
@@ -29,8 +34,9 @@ export interface Kube {
   /** False when the run is gone. */
   patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean>;
   /** Each delete resolves when the object is gone or was never there; with `resourceVersion`, only
-   * if the pod is still as seen (a warm pod claimed meanwhile is not the pool's to delete). */
-  deletePod(namespace: string, name: string, resourceVersion?: string): Promise<void>;
+   * if the pod is still as seen (a warm pod claimed meanwhile is not the pool's to delete); with
+   * `gracePeriodSeconds: 0`, at once, without waiting for the kubelet (for a pod whose work ended). */
+  deletePod(namespace: string, name: string, how?: PodDeletion): Promise<void>;
   deleteConfigMap(namespace: string, name: string): Promise<void>;
   /** Deletes the run only if it is still the one with this uid. */
   deleteRun(namespace: string, name: string, uid: string): Promise<void>;
@@ -92,9 +98,10 @@ export class ClientKube implements Kube {
     return unless([404], request.then(() => true), false);
   }
 
-  async deletePod(namespace: string, name: string, resourceVersion?: string): Promise<void> {
+  async deletePod(namespace: string, name: string, { resourceVersion, gracePeriodSeconds }: PodDeletion = {}): Promise<void> {
     const body = resourceVersion !== undefined ? { preconditions: { resourceVersion } } : undefined;
-    await unless([404, 409], this.core.deleteNamespacedPod({ namespace, name, ...(body ? { body } : {}) }), undefined);
+    await unless([404, 409], this.core.deleteNamespacedPod({ namespace, name, ...(body ? { body } : {}),
+      ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) }), undefined);
   }
 
   async deleteConfigMap(namespace: string, name: string): Promise<void> {

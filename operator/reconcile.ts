@@ -30,7 +30,7 @@ import { type SlotView, Slots } from "./slots.js";
 import { runPodOf, statusFromEnvelope, statusFromPod } from "./statusFromPod.js";
 import { StatusWriter, type WriteResult } from "./statusWriter.js";
 import type { ProcessResult } from "./workqueue.js";
-import { claimedAt, podFinished, poolServes, startedWarm } from "./warmPool.js";
+import { claimedAt, podFinished, poolServes, runnerEnded, startedWarm } from "./warmPool.js";
 import type { WarmRuns } from "./warmRuns.js";
 
 export interface ReconcileDeps {
@@ -393,14 +393,18 @@ export class Reconciler {
     this.told.delete(key);
     const pod = this.cachedPod(run);
     const ours = pod !== undefined && pod !== "foreign";
+    // The kubelet reports the runner's end a moment before it calls the pod Succeeded or Failed: a pod
+    // whose runner ended has done its work. Deleting it then gracefully would cost a round of
+    // termination (a status write and a second DELETE from the kubelet) for nothing.
+    const ended = ours && (podFinished(pod) || runnerEnded(pod));
     // A pod that never finished (stuck pending, lost node) is of no use for debugging: always remove it.
-    const live = ours && !podFinished(pod);
+    const live = ours && !ended;
     // A pod already being deleted was removed at an earlier look: each of its events brings another.
     const removing = ours && pod.metadata?.deletionTimestamp !== undefined;
     const remove = !removing && (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
     if (remove) {
       const podName = ours ? pod.metadata?.name ?? "" : run.status?.podName ?? podNameFor(name);
-      await kube.deletePod(namespace, podName);
+      await kube.deletePod(namespace, podName, ended ? { gracePeriodSeconds: 0 } : {});
       // A pod the cache lacks may have had one.
       if (!ours || usesConfigMap(pod)) await kube.deleteConfigMap(namespace, configMapNameFor(name));
       this.deps.warm.forget(key);

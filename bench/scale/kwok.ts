@@ -19,7 +19,9 @@ export function kwokBinary(): string {
   return execFileSync("cluster/lib/kwok.sh", { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
 }
 
-/** Starts kwok on the fake nodes (by their label), with its output appended to `logPath`. */
+/** Starts kwok on the fake nodes (by their label), with its output appended to `logPath`. In a
+ * process group of its own: Ctrl-C in a terminal signals the whole foreground group, and kwok must
+ * outlive it long enough to end the pods left on its nodes while the harness cleans up. */
 export function startKwok(kubeconfig: string, logPath: string): ChildProcess {
   const log = openSync(logPath, "a");
   return spawn(kwokBinary(), [
@@ -28,7 +30,7 @@ export function startKwok(kubeconfig: string, logPath: string): ChildProcess {
     "--node-lease-duration-seconds", String(LEASE_SECONDS),
     // At INFO it logs a line per pod and stage: thousands a minute, CPU that would count as kwok's.
     "--v", "WARN",
-  ], { stdio: ["ignore", log, log] });
+  ], { stdio: ["ignore", log, log], detached: true });
 }
 
 export async function stopKwok(child: ChildProcess): Promise<void> {

@@ -14,7 +14,7 @@ const say = (line: string) => console.error(line);
 const interrupted = new AbortController();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    say(`Received ${signal}: no more runs are sent; waiting for those in flight, then cleaning up`);
+    say(`Received ${signal}: no more runs are sent or waited for; cleaning up`);
     interrupted.abort();
   });
 }

@@ -68,6 +68,11 @@ function refusedAsStored(err: unknown): boolean {
 }
 
 
+/** A warm pod a run claimed, not yet being deleted. */
+function isClaimed(pod: V1Pod): boolean {
+  return startedWarm(pod) && !pod.metadata?.deletionTimestamp;
+}
+
 export class Reconciler {
   private readonly statuses: StatusWriter;
   private readonly slots: Slots;
@@ -109,15 +114,16 @@ export class Reconciler {
     return {};
   }
 
-  /** The run's pod: the one made for it (by its deterministic name), or a warm pod it claimed. */
-  private cachedPod(run: ScriptRun): V1Pod | "foreign" | undefined {
-    const { name = "", namespace, uid } = run.metadata;
+  /** The run's pod: the one made for it (by its deterministic name), or a warm pod it claimed.
+   * `claimedBy`: the claimed pods by their run's uid, when the caller looks up many runs. */
+  private cachedPod(run: ScriptRun, claimedBy?: Map<string, V1Pod>): V1Pod | "foreign" | undefined {
+    const { name = "", namespace, uid = "" } = run.metadata;
     const pod = this.deps.pods.get(podNameFor(name), namespace);
     if (pod) return ownerRunUid(pod) === uid ? pod : "foreign";
     // Only a run that started warm, or whose status does not say yet (claimed just before a
     // restart), can have a claimed pod: the others need no look through the namespace's pods.
     if (run.status?.start !== "warm" && run.status?.podName !== undefined) return undefined;
-    const claimed = this.deps.pods.list(namespace).find((p) => ownerRunUid(p) === uid && startedWarm(p) && !p.metadata?.deletionTimestamp);
+    const claimed = claimedBy ? claimedBy.get(uid) : this.deps.pods.list(namespace).find((p) => ownerRunUid(p) === uid && isClaimed(p));
     // Claimed a moment ago: the cache may not show the claim yet, but the claim's answer does.
     return claimed ?? this.deps.warm.claimedPod(keyOf(run), this.deps.config.podGoneGraceSeconds * 1000);
   }
@@ -423,10 +429,16 @@ export class Reconciler {
 
   /** Every open run as the slots see it: with the status written here, and its pod's state. */
   private slotView(): SlotView[] {
+    // One look through the pods for all runs: a look per run made each start cost runs × pods.
+    const claimedBy = new Map<string, V1Pod>();
+    for (const pod of this.deps.pods.list()) {
+      const uid = ownerRunUid(pod);
+      if (uid !== undefined && isClaimed(pod)) claimedBy.set(uid, pod);
+    }
     return this.deps.open.list().map((cached) => {
       const key = keyOf(cached);
       const run = this.statuses.latest(key, cached);
-      const pod = this.cachedPod(run);
+      const pod = this.cachedPod(run, claimedBy);
       return { key, run, pod: pod === undefined || pod === "foreign" ? "none" : podFinished(pod) ? "done" : "live" };
     });
   }

@@ -9,9 +9,8 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from "@kubernetes/client
 import { statusCode } from "../../core/kube.js";
 import { createLogger } from "../../core/log.js";
 import { RUNTIMES } from "../../core/runtimeCatalog.js";
-import type { ScriptRuntime } from "../../crds/runtime.js";
 import { stopController } from "../../test/cluster/controller.js";
-import { type Build, createNamespace, deleteNamespace, eventually } from "../../test/cluster/kube.js";
+import { type Build, createNamespace, defaultRuntime, deleteNamespace, eventually } from "../../test/cluster/kube.js";
 import { assertBuilt, peakRssDuring, scrape, startBenchApi, startBenchController } from "../processes.js";
 import { total } from "../prometheus.js";
 import { type Callers, measureCallers } from "./callers.js";
@@ -110,7 +109,8 @@ export async function runScale(kc: KubeConfig, options: ScaleOptions): Promise<S
     const namespace = await createNamespace("scale");
     undo.push(() => removeNamespace(kc, namespace, say));
     const runtime = `scale-${namespace}`;
-    const base = await custom.getClusterCustomObject({ ...RUNTIMES, name: "python" }) as ScriptRuntime;
+    // The image and limits of the cluster's default runtime (make up's `python`).
+    const base = await defaultRuntime();
     await custom.createClusterCustomObject({ ...RUNTIMES, body: scaleRuntime(runtime, namespace, base.spec) });
     undo.push(() => custom.deleteClusterCustomObject({ ...RUNTIMES, name: runtime }).then(() => undefined));
 

@@ -25,6 +25,9 @@ export interface ControllerDeps {
   preflight: PreflightClient;
 }
 
+// How often the active and queued gauges are counted afresh.
+const SLOT_GAUGES_MS = 5000;
+
 export class Controller {
   private readonly queue: WorkQueue;
   private readonly watches: ReturnType<typeof watch>;
@@ -32,6 +35,7 @@ export class Controller {
   private readonly keeper: RuntimeKeeper;
   private readonly pools: PoolKeeper;
   private readonly warm: WarmRuns;
+  private readonly reconciler: Reconciler;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
 
@@ -70,7 +74,7 @@ export class Controller {
       templateOf: (runtime) => this.pools.templateOf(runtime),
       claimed: (runtime, namespace, pod) => this.pools.claimed(runtime, namespace, pod),
     });
-    const reconciler = new Reconciler({
+    const reconciler = this.reconciler = new Reconciler({
       kube, runs: this.watches.runs, pods: this.watches.pods, open: this.watches.open, preflight, config, metrics, log, enqueue, events,
       runtimes: this.runtimes, images: this.keeper, warm,
     });
@@ -103,6 +107,8 @@ export class Controller {
       for (const key of this.watches.open.keys()) this.queue.add(key);
       this.pools.runtimesChanged();
     }, config.resyncSeconds * 1000));
+    // Decisions no longer plan every slot each time (slots.ts), so the gauges get one of their own.
+    this.timers.push(setInterval(() => this.reconciler.countSlots(), SLOT_GAUGES_MS));
     this.timers.push(setInterval(() => {
       Promise.all([this.watches.relist(), this.runtimes.relist()]).catch((err: unknown) => log.warn({ err: String(err) }, "Failed to re-list"));
     }, config.relistSeconds * 1000));

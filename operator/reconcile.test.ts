@@ -15,6 +15,7 @@ import { EventRecorder } from "./events.js";
 import type { Kube, PodDeletion, StatusPatch } from "./kube.js";
 import { type Metrics, createMetrics } from "./metrics.js";
 import { ownerRunUid } from "./names.js";
+import { OpenRuns } from "./openRuns.js";
 import { MAX_ANNOTATED_REQUEST_BYTES, REQUEST_ANNOTATION, usesConfigMap } from "./podSpec.js";
 import { type ReconcileDeps, Reconciler } from "./reconcile.js";
 import {
@@ -143,8 +144,15 @@ function setup(env: Record<string, string> = {}, runtimes = testRuntimes(),
   const metrics = createMetrics(new Registry());
   const images: Array<{ runtime: RunRuntime; ok: boolean; message?: string }> = [];
   const warm = makeWarm(cluster, config, () => clock.now);
+  // The open runs as the informers would have kept them, from the caches as they are at each look.
+  const known = () => {
+    const open = new OpenRuns(runs, pods);
+    for (const run of runs.list()) open.changed(run);
+    return open;
+  };
+  const open = { list: () => known().list(), anyQueued: () => known().anyQueued(), atMost: (ns: string) => known().atMost(ns) };
   const start = () => new Reconciler({
-    kube: cluster, runs, pods, open: runs, preflight, config, metrics, log: silentLogger(), runtimes,
+    kube: cluster, runs, pods, open, preflight, config, metrics, log: silentLogger(), runtimes,
     images: { observedImage: (runtime, ok, message) => images.push({ runtime, ok, message }) }, warm,
     events: new EventRecorder(cluster, silentLogger(), "test", "scriptrun-system"), enqueue: (key) => enqueued.push(key), now: () => clock.now,
   });

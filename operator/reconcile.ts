@@ -38,7 +38,7 @@ export interface ReconcileDeps {
   runs: ObjectCache<ScriptRun>;
   pods: ObjectCache<V1Pod>;
   /** The runs that can hold or wait for a slot (openRuns.ts): all the slots need to look at. */
-  open: Pick<OpenRuns, "list">;
+  open: Pick<OpenRuns, "list" | "anyQueued" | "atMost">;
   preflight: { check(request: RunnerRequest): Promise<PreflightAnswer> };
   /** Which runtime a run gets (core/runtimeCatalog.ts). */
   runtimes: Runtimes;
@@ -83,7 +83,7 @@ export class Reconciler {
   constructor(private readonly deps: ReconcileDeps) {
     this.now = deps.now ?? Date.now;
     this.statuses = new StatusWriter(deps.kube);
-    this.slots = new Slots(deps.config, deps.metrics, () => this.slotView(), deps.enqueue);
+    this.slots = new Slots(deps.config, deps.metrics, () => this.slotView(), deps.enqueue, deps.open);
   }
 
   /** `heardAt`: when the change that queued the key arrived; stage latencies start there, as
@@ -149,7 +149,7 @@ export class Reconciler {
       if (!answer.ok) return this.refuse(key, run, answer.error);
     }
     // No await between planning and reserving: no other worker can take the same slot.
-    const decision = this.slots.plan().decisions.get(key) ?? { admit: false, position: 1 };
+    const decision = this.slots.admits(key, run.metadata.namespace ?? "");
     if (!decision.admit) {
       const wrote = await this.statuses.write(key, run, queuedStatus(run, decision.position, this.now()));
       if (wrote === "written" && run.status?.phase !== "Queued") {
@@ -425,6 +425,11 @@ export class Reconciler {
     await kube.deleteRun(namespace, name, uid);
     log.info({ run: key, ttlSeconds: ttl }, "Deleted run after its TTL");
     return {};
+  }
+
+  /** Counts the slots in use and the runs waiting, for their gauges. */
+  countSlots(): void {
+    this.slots.plan();
   }
 
   /** Every open run as the slots see it: with the status written here, and its pod's state. */

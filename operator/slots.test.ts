@@ -5,10 +5,17 @@ import { type SlotView, Slots } from "./slots.js";
 import { T0, aRun } from "./testkit.js";
 
 describe("the slots of this controller", () => {
-  function setup(view: SlotView[], caps = { maxConcurrentRuns: 1, maxConcurrentRunsPerNamespace: 1 }) {
+  /** `open`: what the informers' count of open runs says (openRuns.ts). */
+  function setup(view: SlotView[], caps = { maxConcurrentRuns: 1, maxConcurrentRunsPerNamespace: 1 },
+    open = { queued: true, total: view.length, inNamespace: view.length }) {
     const woken: string[] = [];
     const metrics = createMetrics(new Registry());
-    return { woken, metrics, slots: new Slots(caps, metrics, () => view, (key) => woken.push(key)) };
+    const looks = { count: 0 };
+    const slots = new Slots(caps, metrics, () => {
+      looks.count++;
+      return view;
+    }, (key) => woken.push(key), { anyQueued: () => open.queued, atMost: () => ({ total: open.total, inNamespace: open.inNamespace }) });
+    return { woken, metrics, slots, looks };
   }
   const a = aRun("a", {}, { createdMs: T0 });
   const b = aRun("b", {}, { createdMs: T0 + 1000 });
@@ -31,6 +38,24 @@ describe("the slots of this controller", () => {
     assert.equal(slots.release("default/a"), false);
     slots.wake();
     assert.deepEqual(woken, ["default/a"]);
+  });
+
+  it("admits a run without a look at each open run while they all fit both caps", () => {
+    const caps = { maxConcurrentRuns: 2, maxConcurrentRunsPerNamespace: 2 };
+    const view: SlotView[] = [{ key: "default/a", run: a, pod: "live" }, { key: "default/b", run: b, pod: "none" }];
+    const fits = setup(view, caps);
+    assert.deepEqual(fits.slots.admits("default/b", "default"), { admit: true });
+    assert.equal(fits.looks.count, 0);
+    const full = setup(view, { maxConcurrentRuns: 1, maxConcurrentRunsPerNamespace: 2 });
+    assert.deepEqual(full.slots.admits("default/b", "default"), { admit: false, position: 1 });
+    const fullHere = setup(view, { maxConcurrentRuns: 2, maxConcurrentRunsPerNamespace: 1 });
+    assert.deepEqual(fullHere.slots.admits("default/b", "default"), { admit: false, position: 1 });
+  });
+
+  it("wakes nobody, without a look at each open run, when none waits Queued", () => {
+    const { slots, woken, looks } = setup([{ key: "default/b", run: b, pod: "none" }], undefined, { queued: false, total: 1, inNamespace: 1 });
+    slots.wake();
+    assert.deepEqual([woken, looks.count], [[], 0]);
   });
 
   it("tells when this very run was reserved, and drops a reservation of an earlier run of the same name", () => {

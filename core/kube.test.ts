@@ -9,7 +9,7 @@ import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
-import { KeptAgent, reuseConnections } from "./kube.js";
+import { CREDENTIALS_FRESH_MS, KeptAgent, reuseConnections } from "./kube.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 
@@ -43,20 +43,43 @@ describe("reusing connections to the apiserver", () => {
     assert.equal(String(first.options.ca), "ca");
   });
 
-  it("makes a new agent when the TLS options change (a rotated certificate)", async () => {
-    const kc = reuseConnections(config("cert-1"));
+  it("makes a new agent when the TLS options change (a rotated certificate), within a second", async () => {
+    const clock = { now: 0 };
+    const kc = reuseConnections(config("cert-1"), () => clock.now);
     const before = await agentOf(kc);
     kc.users[0] = { ...kc.users[0]!, certData: b64("cert-2") };
+    clock.now += CREDENTIALS_FRESH_MS - 1;
+    assert.equal(await agentOf(kc), before, "one application of the credentials serves the requests of the next second");
+    clock.now += 1;
     const after = await agentOf(kc);
     assert.notEqual(after, before);
     assert.equal(String((after as Agent).options.cert), "cert-2");
   });
 
+  it("applies the credentials' headers to every request: a token, read again a second later", async () => {
+    const clock = { now: 0 };
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server: "https://127.0.0.1:6443", caData: b64("ca"), skipTLSVerify: false }],
+      users: [{ name: "u", token: "t-1" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
+    });
+    reuseConnections(kc, () => clock.now);
+    const authorization = async () => {
+      const context = new RequestContext("https://127.0.0.1:6443/api", HttpMethod.GET);
+      await kc.applySecurityAuthentication(context);
+      return context.getHeaders().Authorization;
+    };
+    assert.deepEqual([await authorization(), await authorization()], ["Bearer t-1", "Bearer t-1"]);
+    kc.users[0] = { ...kc.users[0]!, token: "t-2" };
+    clock.now += CREDENTIALS_FRESH_MS;
+    assert.equal(await authorization(), "Bearer t-2");
+  });
+
   it("leaves a proxy's agent as client-node made it", async () => {
     const kc = reuseConnections(config("cert-1", "http://127.0.0.1:3128"));
     const agent = await agentOf(kc);
-    assert.notEqual(agent?.constructor, Agent);
-    assert.notEqual(await agentOf(kc), agent);
+    assert.ok(agent);
+    assert.notEqual(agent.constructor, Agent);
   });
 });
 

@@ -5,7 +5,7 @@ import {
   ApiException, type ConfigurationOptions, CustomObjectsApi, type KubeConfig, Observable, type ObservableMiddleware,
   PatchStrategy, setHeaderOptions,
 } from "@kubernetes/client-node";
-import { RUNS, unless, within } from "../core/kube.js";
+import { RUNS, listInPages, unless, within } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { CANCEL_ANNOTATION } from "../core/runs.js";
 import type { ScriptRun } from "../crds/schema.js";
@@ -85,8 +85,8 @@ export class KubeRunStore implements RunStore {
       relistMs: this.options.relistMs,
       log: this.options.log,
       // A full list can be large: it gets more time than a single call.
-      list: () => this.custom.listClusterCustomObject(RUNS,
-        within(Math.max(this.options.timeoutMs, LIST_TIMEOUT_MS))),
+      list: () => listInPages((page) => this.custom.listClusterCustomObject({ ...RUNS, ...page },
+        within(Math.max(this.options.timeoutMs, LIST_TIMEOUT_MS)))),
       read: (namespace, name) => this.get(namespace, name),
     });
   }

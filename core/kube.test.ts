@@ -9,7 +9,7 @@ import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
-import { CREDENTIALS_FRESH_MS, KeptAgent, reuseConnections } from "./kube.js";
+import { CREDENTIALS_FRESH_MS, KeptAgent, LIST_PAGE, listInPages, reuseConnections } from "./kube.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 
@@ -136,5 +136,20 @@ describe("KeptAgent", () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe("listing a cache's objects in pages", () => {
+  it("asks page after page with the continue token, and answers one list at the snapshot's version", async () => {
+    const asked: Array<{ limit: number; _continue?: string }> = [];
+    const pages = [
+      { apiVersion: "scriptrun.dev/v1alpha1", kind: "ScriptRunList", metadata: { resourceVersion: "42", continue: "c1" }, items: [{ n: 1 }, { n: 2 }] },
+      { apiVersion: "scriptrun.dev/v1alpha1", kind: "ScriptRunList", metadata: { resourceVersion: "42", continue: "c2" }, items: [{ n: 3 }] },
+      { apiVersion: "scriptrun.dev/v1alpha1", kind: "ScriptRunList", metadata: { resourceVersion: "42", continue: "" }, items: [{ n: 4 }] },
+    ];
+    const list = await listInPages(async (options) => pages[asked.push(options) - 1]);
+    assert.deepEqual(asked, [{ limit: LIST_PAGE }, { limit: LIST_PAGE, _continue: "c1" }, { limit: LIST_PAGE, _continue: "c2" }]);
+    assert.deepEqual(list, { apiVersion: "scriptrun.dev/v1alpha1", kind: "ScriptRunList", metadata: { resourceVersion: "42" },
+      items: [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }] });
   });
 });

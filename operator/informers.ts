@@ -4,7 +4,7 @@
 import {
   CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject, type ObjectCache, type V1Pod,
 } from "@kubernetes/client-node";
-import { RUNS, runsPath, unless, within } from "../core/kube.js";
+import { RUNS, listInPages, runsPath, unless, within } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { keyOf } from "../core/runs.js";
 import { type CacheListener, WatchedCache } from "../core/watchedCache.js";
@@ -72,9 +72,9 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
   const runs = new Caches<KubernetesObject>(new Map(scopes.map((ns) => [ns, new WatchedCache<KubernetesObject>(kc, {
     what: `scriptruns${ns ? ` in ${ns}` : ""}`,
     path: runsPath(ns),
-    list: () => ns
-      ? custom.listNamespacedCustomObject({ ...RUNS, namespace: ns })
-      : custom.listClusterCustomObject(RUNS),
+    list: () => listInPages((page) => ns
+      ? custom.listNamespacedCustomObject({ ...RUNS, namespace: ns, ...page })
+      : custom.listClusterCustomObject({ ...RUNS, ...page })),
     read: (name, namespace = "") => unless([404], custom.getNamespacedCustomObject({ ...RUNS, namespace, name }, within(READ_TIMEOUT_MS)), undefined),
   }, runListener(() => open, enqueue), log)])));
   const pods = new Caches<V1Pod>(new Map(scopes.map((ns) => [ns, new WatchedCache<V1Pod>(kc, {

@@ -16,7 +16,6 @@ export type StatusPatch =
 
 export interface PodDeletion {
   resourceVersion?: string;
-  gracePeriodSeconds?: number;
 }
 
 export interface Kube {
@@ -34,8 +33,7 @@ export interface Kube {
   /** False when the run is gone. */
   patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean>;
   /** Each delete resolves when the object is gone or was never there; with `resourceVersion`, only
-   * if the pod is still as seen (a warm pod claimed meanwhile is not the pool's to delete); with
-   * `gracePeriodSeconds: 0`, at once, without waiting for the kubelet (for a pod whose work ended). */
+   * if the pod is still as seen (a warm pod claimed meanwhile is not the pool's to delete). */
   deletePod(namespace: string, name: string, how?: PodDeletion): Promise<void>;
   deleteConfigMap(namespace: string, name: string): Promise<void>;
   /** Deletes the run only if it is still the one with this uid. */
@@ -98,10 +96,9 @@ export class ClientKube implements Kube {
     return unless([404], request.then(() => true), false);
   }
 
-  async deletePod(namespace: string, name: string, { resourceVersion, gracePeriodSeconds }: PodDeletion = {}): Promise<void> {
+  async deletePod(namespace: string, name: string, { resourceVersion }: PodDeletion = {}): Promise<void> {
     const body = resourceVersion !== undefined ? { preconditions: { resourceVersion } } : undefined;
-    await unless([404, 409], this.core.deleteNamespacedPod({ namespace, name, ...(body ? { body } : {}),
-      ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) }), undefined);
+    await unless([404, 409], this.core.deleteNamespacedPod({ namespace, name, ...(body ? { body } : {}) }), undefined);
   }
 
   async deleteConfigMap(namespace: string, name: string): Promise<void> {

@@ -12,7 +12,7 @@ import { isoTime } from "../core/time.js";
 import type { RunRuntime, ScriptRun, ScriptRunSpecInput } from "../crds/schema.js";
 import type { Config } from "./config.js";
 import { EventRecorder } from "./events.js";
-import type { Kube, PodDeletion, StatusPatch } from "./kube.js";
+import type { Kube, StatusPatch } from "./kube.js";
 import { type Metrics, createMetrics } from "./metrics.js";
 import { ownerRunUid } from "./names.js";
 import { OpenRuns } from "./openRuns.js";
@@ -37,7 +37,6 @@ class FakeCluster implements Kube {
   failPodCreates = 0;
   /** Names of the pods deleted, in order. */
   readonly deletedPods: string[] = [];
-  readonly podDeletions: PodDeletion[] = [];
   private version = 100;
 
   add(run: ScriptRun): ScriptRun {
@@ -93,9 +92,8 @@ class FakeCluster implements Kube {
     this.runs.set(runKey(namespace, name), { ...run, status: status as ScriptRun["status"], metadata: { ...run.metadata, resourceVersion: String(++this.version) } });
     return true;
   }
-  async deletePod(namespace: string, name: string, how: PodDeletion = {}) {
+  async deletePod(namespace: string, name: string) {
     this.deletedPods.push(name);
-    this.podDeletions.push(how);
     this.pods.delete(runKey(namespace, name));
   }
   async deleteConfigMap(namespace: string, name: string) { this.configMaps.delete(runKey(namespace, name)); }
@@ -484,14 +482,6 @@ describe("reconciling a ScriptRun", () => {
       assert.deepEqual(cluster.reasons("a"), ["Created", "Succeeded"]);
     });
 
-    it("loses its pod at once when the runner has ended, before the kubelet calls the pod Succeeded", async () => {
-      const { cluster, reconcile } = await started();
-      cluster.setPod("a", "Running", terminated(JSON.stringify(envelope())));
-      await reconcile("a");
-      assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
-      assert.deepEqual(cluster.podDeletions, [{ gracePeriodSeconds: 0 }]);
-    });
-
     it("keeps its pod when the operator keeps pods for debugging, even before the kubelet calls it Succeeded", async () => {
       const { cluster, reconcile } = await started({ SCRIPTRUN_KEEP_PODS: "true" });
       cluster.setPod("a", "Running", terminated(JSON.stringify(envelope())));
@@ -651,7 +641,6 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(cluster.run("a")?.status?.error?.type, "cancelled");
       assert.equal(cluster.run("a")?.status?.durationMs, 3000, "timed from the container's start");
       assert.equal(cluster.pod("a"), undefined);
-      assert.deepEqual(cluster.podDeletions, [{}], "gracefully: its runner was still running");
       assert.deepEqual(cluster.reasons("a"), ["Created", "Cancelled"]);
       assert.ok(enqueued.includes("default/b"), "the freed slot goes to the queued run");
     });

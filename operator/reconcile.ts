@@ -400,8 +400,9 @@ export class Reconciler {
     const pod = this.cachedPod(run);
     const ours = pod !== undefined && pod !== "foreign";
     // The kubelet reports the runner's end a moment before it calls the pod Succeeded or Failed: a pod
-    // whose runner ended has done its work. Deleting it then gracefully would cost a round of
-    // termination (a status write and a second DELETE from the kubelet) for nothing.
+    // whose runner ended has done its work, and is kept for debugging like a finished one. It is
+    // still deleted gracefully: at once (grace 0), the pod would be gone from the apiserver while
+    // the node still tore down its sandbox, and "pod gone" would no longer mean "nothing left".
     const ended = ours && (podFinished(pod) || runnerEnded(pod));
     // A pod that never finished (stuck pending, lost node) is of no use for debugging: always remove it.
     const live = ours && !ended;
@@ -410,7 +411,7 @@ export class Reconciler {
     const remove = !removing && (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
     if (remove) {
       const podName = ours ? pod.metadata?.name ?? "" : run.status?.podName ?? podNameFor(name);
-      await kube.deletePod(namespace, podName, ended ? { gracePeriodSeconds: 0 } : {});
+      await kube.deletePod(namespace, podName);
       // A pod the cache lacks may have had one.
       if (!ours || usesConfigMap(pod)) await kube.deleteConfigMap(namespace, configMapNameFor(name));
       this.deps.warm.forget(key);

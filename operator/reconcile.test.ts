@@ -482,6 +482,30 @@ describe("reconciling a ScriptRun", () => {
       assert.deepEqual(cluster.reasons("a"), ["Created", "Succeeded"]);
     });
 
+    it("leaves a pod whose runner ended to the kubelet until it calls the pod Succeeded, then deletes it", async () => {
+      const { cluster, reconcile, clock } = await started();
+      clock.now = T0 + 3500;
+      cluster.setPod("a", "Running", terminated(JSON.stringify(envelope()), { finishedMs: T0 + 3000 }));
+      const result = await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
+      assert.deepEqual(cluster.deletedPods, [], "a pod not yet ended would go through a graceful termination");
+      assert.equal(result.requeueAfterMs, 9500, "looked at again in case no other status comes");
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope()), { finishedMs: T0 + 3000 }));
+      await reconcile("a");
+      assert.deepEqual(cluster.deletedPods, ["a-runner"]);
+    });
+
+    it("deletes a pod whose runner ended after all when the kubelet does not call it ended in time", async () => {
+      const { cluster, reconcile, clock } = await started();
+      cluster.setPod("a", "Running", terminated(JSON.stringify(envelope()), { finishedMs: T0 + 3000 }));
+      clock.now = T0 + 4000;
+      await reconcile("a");
+      assert.deepEqual(cluster.deletedPods, []);
+      clock.now = T0 + 13_000;
+      await reconcile("a");
+      assert.deepEqual(cluster.deletedPods, ["a-runner"]);
+    });
+
     it("keeps its pod when the operator keeps pods for debugging, even before the kubelet calls it Succeeded", async () => {
       const { cluster, reconcile } = await started({ SCRIPTRUN_KEEP_PODS: "true" });
       cluster.setPod("a", "Running", terminated(JSON.stringify(envelope())));

@@ -57,6 +57,8 @@ export interface ReconcileDeps {
 
 // A pod or ConfigMap of an earlier run of the same name is still being garbage-collected.
 const FOREIGN_RETRY_MS = 2000;
+// How long a pod whose runner ended is left for the kubelet to call it Succeeded or Failed.
+const POD_END_WAIT_MS = 10_000;
 // A run on a warm pod is shown Running if it has not finished this long after its claim.
 const WARM_RUNNING_AFTER_MS = 200;
 
@@ -399,16 +401,19 @@ export class Reconciler {
     this.told.delete(key);
     const pod = this.cachedPod(run);
     const ours = pod !== undefined && pod !== "foreign";
-    // The kubelet reports the runner's end a moment before it calls the pod Succeeded or Failed: a pod
-    // whose runner ended has done its work, and is kept for debugging like a finished one. It is
-    // still deleted gracefully: at once (grace 0), the pod would be gone from the apiserver while
-    // the node still tore down its sandbox, and "pod gone" would no longer mean "nothing left".
+    // The kubelet reports the runner's end a moment before it calls the pod Succeeded or Failed, which
+    // it does once it has stopped all of the pod. A pod whose runner ended has done its work: it is
+    // kept for debugging like a finished one, and left to end before it is deleted. Deleted then,
+    // it goes at once and leaves nothing on the node; deleted before, it would go through a
+    // graceful termination, a status write and a second DELETE of the kubelet's (and deleted at
+    // once, with grace 0, it would be gone from the apiserver while its sandbox still ran).
     const ended = ours && (podFinished(pod) || runnerEnded(pod));
+    const endsInMs = ours && !podFinished(pod) && runnerEnded(pod) ? this.podEndWaitMs(pod) : 0;
     // A pod that never finished (stuck pending, lost node) is of no use for debugging: always remove it.
     const live = ours && !ended;
     // A pod already being deleted was removed at an earlier look: each of its events brings another.
     const removing = ours && pod.metadata?.deletionTimestamp !== undefined;
-    const remove = !removing && (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
+    const remove = !removing && endsInMs <= 0 && (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
     if (remove) {
       const podName = ours ? pod.metadata?.name ?? "" : run.status?.podName ?? podNameFor(name);
       await kube.deletePod(namespace, podName);
@@ -420,12 +425,22 @@ export class Reconciler {
     // A pod that ends, or goes, may free the slot it held: its last events all come here.
     if (hadSlot || remove || removing || !ours || justFinished) this.slots.wake();
     const ttl = run.spec.ttlSecondsAfterFinished;
-    if (ttl === undefined) return {};
-    const expiresMs = (toMillis(run.status?.finishedAt) ?? this.now()) + ttl * 1000;
-    if (this.now() < expiresMs) return { requeueAfterMs: expiresMs - this.now() };
-    await kube.deleteRun(namespace, name, uid);
-    log.info({ run: key, ttlSeconds: ttl }, "Deleted run after its TTL");
-    return {};
+    const expiresInMs = ttl === undefined ? undefined : (toMillis(run.status?.finishedAt) ?? this.now()) + ttl * 1000 - this.now();
+    if (expiresInMs !== undefined && expiresInMs <= 0) {
+      await kube.deleteRun(namespace, name, uid);
+      log.info({ run: key, ttlSeconds: ttl }, "Deleted run after its TTL");
+      return {};
+    }
+    const next = Math.min(expiresInMs ?? Infinity, endsInMs > 0 ? endsInMs : Infinity);
+    return next < Infinity ? { requeueAfterMs: next } : {};
+  }
+
+  /** How much longer a pod whose runner ended is left for the kubelet to end it: its next status
+   * comes within milliseconds; a node that went away sends none, and the pod is deleted after all. */
+  private podEndWaitMs(pod: V1Pod): number {
+    const runner = pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
+    const endedMs = toMillis(runner?.state?.terminated?.finishedAt) ?? this.now();
+    return endedMs + POD_END_WAIT_MS - this.now();
   }
 
   /** Counts the slots in use and the runs waiting, for their gauges. */

@@ -54,10 +54,17 @@ describe("the status writer", () => {
     assert.equal(writer.latest("default/a", run).status, undefined);
   });
 
-  it("remembers nothing of a status that is not final", async () => {
-    const writer = new StatusWriter(recording().kube);
+  it("does not write a status again that the cache does not show yet, and forgets it once the cache does", async () => {
+    const { patches, kube } = recording();
+    const writer = new StatusWriter(kube);
     const run = aRun("a");
-    await writer.write("default/a", run, { phase: "Running" });
-    assert.equal(writer.latest("default/a", run), run);
+    await writer.write("default/a", run, { phase: "Running", podName: "a-runner" });
+    const stale = writer.latest("default/a", run);
+    assert.deepEqual(stale.status, { phase: "Running", podName: "a-runner" });
+    assert.equal(await writer.write("default/a", stale, { phase: "Running", podName: "a-runner" }), "unchanged");
+    assert.equal(patches.length, 1);
+    const caughtUp = { ...run, status: { phase: "Running" as const, podName: "a-runner" } };
+    assert.equal(writer.latest("default/a", caughtUp), caughtUp);
+    assert.equal(writer.latest("default/a", run), run, "the memo went once the cache had it");
   });
 });

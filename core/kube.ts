@@ -46,7 +46,6 @@ export async function unless<T, F = T>(codes: number[], call: Promise<T>, fallba
   }
 }
 
-/** Per-call options that abort the request after `ms` (the error is node-fetch's AbortError). */
 /** Objects per page when a whole cache is listed. */
 export const LIST_PAGE = 500;
 
@@ -76,6 +75,7 @@ export async function listInPages(page: (options: { limit: number; _continue?: s
   return { ...answer, metadata: { resourceVersion: answer.metadata?.resourceVersion }, items } as KubernetesListObject<KubernetesObject>;
 }
 
+/** Per-call options that abort the request after `ms` (the error is node-fetch's AbortError). */
 export function within(ms: number): ConfigurationOptions<ObservableMiddleware> {
   return {
     middleware: [{

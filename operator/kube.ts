@@ -14,10 +14,6 @@ export type StatusPatch =
   | { type: "merge"; status: Record<string, unknown> }
   | { type: "replace"; status: ScriptRunStatus };
 
-export interface PodDeletion {
-  resourceVersion?: string;
-}
-
 export interface Kube {
   /** Resolves "exists" when an object of that name is already there (409). */
   createConfigMap(configMap: V1ConfigMap): Promise<"created" | "exists">;
@@ -34,7 +30,7 @@ export interface Kube {
   patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean>;
   /** Each delete resolves when the object is gone or was never there; with `resourceVersion`, only
    * if the pod is still as seen (a warm pod claimed meanwhile is not the pool's to delete). */
-  deletePod(namespace: string, name: string, how?: PodDeletion): Promise<void>;
+  deletePod(namespace: string, name: string, resourceVersion?: string): Promise<void>;
   deleteConfigMap(namespace: string, name: string): Promise<void>;
   /** Deletes the run only if it is still the one with this uid. */
   deleteRun(namespace: string, name: string, uid: string): Promise<void>;
@@ -96,7 +92,7 @@ export class ClientKube implements Kube {
     return unless([404], request.then(() => true), false);
   }
 
-  async deletePod(namespace: string, name: string, { resourceVersion }: PodDeletion = {}): Promise<void> {
+  async deletePod(namespace: string, name: string, resourceVersion?: string): Promise<void> {
     const body = resourceVersion !== undefined ? { preconditions: { resourceVersion } } : undefined;
     await unless([404, 409], this.core.deleteNamespacedPod({ namespace, name, ...(body ? { body } : {}) }), undefined);
   }

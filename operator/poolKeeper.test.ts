@@ -7,7 +7,6 @@ import { silentLogger } from "../core/log.js";
 import { parseRuntime } from "../core/runtime.js";
 import type { ScriptRuntime } from "../crds/runtime.js";
 import { createMetrics } from "./metrics.js";
-import type { PodDeletion } from "./kube.js";
 import { ownerRunKey } from "./names.js";
 import { PoolKeeper } from "./poolKeeper.js";
 import { T0, aRuntime, running, terminated, testConfig } from "./testkit.js";
@@ -39,7 +38,7 @@ class World {
       this.server.set(`${stored.metadata.namespace}/${name}`, stored);
       return structuredClone(stored);
     },
-    deletePod: async (namespace: string, name: string, { resourceVersion }: PodDeletion = {}): Promise<void> => {
+    deletePod: async (namespace: string, name: string, resourceVersion?: string): Promise<void> => {
       // The apiserver's precondition: a pod changed since it was seen is not deleted (409).
       if (resourceVersion !== undefined && this.server.get(`${namespace}/${name}`)?.metadata?.resourceVersion !== resourceVersion) return;
       this.server.delete(`${namespace}/${name}`);

@@ -142,7 +142,7 @@ export class PoolKeeper {
     const extra = [...live].sort((a, b) => Number(a.ready) - Number(b.ready)).slice(0, Math.max(0, live.length + creating.size - size));
     for (const { name: pod, pod: seen } of [...doomed, ...extra]) {
       // Only as seen: a pod a run claimed since is the run's now.
-      await this.deps.kube.deletePod(namespace, pod, { resourceVersion: seen.metadata?.resourceVersion });
+      await this.deps.kube.deletePod(namespace, pod, seen.metadata?.resourceVersion);
       deleting.set(pod, this.now());
     }
     const fresh = this.expected(this.fresh, key, () => false, REFILL_AFTER_MS);

@@ -30,7 +30,7 @@ import { type SlotView, Slots } from "./slots.js";
 import { runPodOf, statusFromEnvelope, statusFromPod } from "./statusFromPod.js";
 import { StatusWriter, type WriteResult } from "./statusWriter.js";
 import type { ProcessResult } from "./workqueue.js";
-import { claimedAt, podFinished, poolServes, runnerEnded, startedWarm } from "./warmPool.js";
+import { claimedAt, podFinished, poolServes, runnerEnded, runnerStatus, startedWarm } from "./warmPool.js";
 import type { WarmRuns } from "./warmRuns.js";
 
 export interface ReconcileDeps {
@@ -407,8 +407,9 @@ export class Reconciler {
     // it goes at once and leaves nothing on the node; deleted before, it would go through a
     // graceful termination, a status write and a second DELETE of the kubelet's (and deleted at
     // once, with grace 0, it would be gone from the apiserver while its sandbox still ran).
-    const ended = ours && (podFinished(pod) || runnerEnded(pod));
-    const endsInMs = ours && !podFinished(pod) && runnerEnded(pod) ? this.podEndWaitMs(pod) : 0;
+    const ending = ours && !podFinished(pod) && runnerEnded(pod);
+    const ended = ours && (podFinished(pod) || ending);
+    const endsInMs = ending ? this.podEndWaitMs(pod) : 0;
     // A pod that never finished (stuck pending, lost node) is of no use for debugging: always remove it.
     const live = ours && !ended;
     // A pod already being deleted was removed at an earlier look: each of its events brings another.
@@ -438,8 +439,7 @@ export class Reconciler {
   /** How much longer a pod whose runner ended is left for the kubelet to end it: its next status
    * comes within milliseconds; a node that went away sends none, and the pod is deleted after all. */
   private podEndWaitMs(pod: V1Pod): number {
-    const runner = pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
-    const endedMs = toMillis(runner?.state?.terminated?.finishedAt) ?? this.now();
+    const endedMs = toMillis(runnerStatus(pod)?.state?.terminated?.finishedAt) ?? this.now();
     return endedMs + POD_END_WAIT_MS - this.now();
   }
 

@@ -14,7 +14,7 @@ import type { RunError, ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { RUNNER_CONTAINER } from "./names.js";
 import { requiresObjectResult, runtimeOfPod } from "./podSpec.js";
 import { type FinishSettings, type RunOutcome, type RunPod, finishedStatus, podStatus } from "./runStatus.js";
-import { claimedAt, startedWarm } from "./warmPool.js";
+import { claimedAt, runnerStatus, startedWarm } from "./warmPool.js";
 
 // Waiting reasons no retry of the kubelet's can cure: the run fails at once rather than at the start timeout.
 const HOPELESS = ["ErrImageNeverPull", "InvalidImageName"];
@@ -160,7 +160,7 @@ export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: strin
   if (!pod) return infra("The runner pod disappeared before it reported an outcome");
 
   const podName = pod.metadata?.name ?? "";
-  const container = pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
+  const container = runnerStatus(pod);
   if (container?.state?.terminated) {
     const outcome = terminatedOutcome(run, pod, container, log, settings, now);
     if (outcome === "needsLog") return { kind: "needsLog" };

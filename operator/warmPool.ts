@@ -62,17 +62,19 @@ export const templateOf = (pod: V1Pod) => pod.metadata?.labels?.[TEMPLATE_LABEL]
 /** The pod's containers have ended (phase Succeeded or Failed). */
 export const podFinished = (pod: V1Pod) => ["Succeeded", "Failed"].includes(pod.status?.phase ?? "");
 
+/** The runner container's status, as the kubelet last reported it. */
+export const runnerStatus = (pod: V1Pod) => pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
+
 /** The runner container has ended: the kubelet calls the pod Succeeded or Failed a moment later. */
-export const runnerEnded = (pod: V1Pod) =>
-  pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER)?.state?.terminated !== undefined;
+export const runnerEnded = (pod: V1Pod) => runnerStatus(pod)?.state?.terminated !== undefined;
 
 /** The pod will run nothing more: it finished, or it is being deleted. */
 export const podEnded = (pod: V1Pod) => podFinished(pod) || pod.metadata?.deletionTimestamp !== undefined;
 
 /** How a pool pod of the current `template` stands. */
 export function poolPodState(pod: V1Pod, template: string): PoolPod {
-  const container = pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER);
-  const ended = podFinished(pod) || runnerEnded(pod);
+  const container = runnerStatus(pod);
+  const ended = podFinished(pod) || container?.state?.terminated !== undefined;
   const outdated = templateOf(pod) !== template;
   const deleting = pod.metadata?.deletionTimestamp !== undefined;
   return {

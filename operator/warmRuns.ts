@@ -13,9 +13,8 @@ import type { Runtime } from "../core/runtime.js";
 import { toMillis } from "../core/time.js";
 import type { ScriptRun } from "../crds/schema.js";
 import type { Kube } from "./kube.js";
-import { RUNNER_CONTAINER } from "./names.js";
 import { type Attacher, type AttachResult, type HeldAttach, attachAndSend } from "./warmAttach.js";
-import { POOL_LABEL, claimPatch, claimedAt, podEnded, poolPodState, requestFrame } from "./warmPool.js";
+import { POOL_LABEL, claimPatch, claimedAt, podEnded, poolPodState, requestFrame, runnerStatus } from "./warmPool.js";
 
 /** Tries of an attach that dropped before the runner answered (its pod still running). */
 const ATTACH_TRIES = 3;
@@ -62,7 +61,7 @@ const heldId = (pod: V1Pod) => `${pod.metadata?.namespace ?? ""}/${pod.metadata?
 
 /** When the pod's runner container started (a pod not yet seen running sorts last). */
 const runnerStartedMs = (pod: V1Pod) =>
-  toMillis(pod.status?.containerStatuses?.find((c) => c.name === RUNNER_CONTAINER)?.state?.running?.startedAt) ?? Number.MAX_SAFE_INTEGER;
+  toMillis(runnerStatus(pod)?.state?.running?.startedAt) ?? Number.MAX_SAFE_INTEGER;
 
 export class WarmRuns {
   private readonly attachments = new Map<string, Attachment>();

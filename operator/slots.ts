@@ -3,7 +3,7 @@
 // created), keeps the queue metrics, and wakes the runs a freed slot admits. A plan looks at every
 // open run; while they all fit the caps, or none waits Queued, the decision is known without one.
 import type { ScriptRun } from "../crds/schema.js";
-import { type AdmissionPlan, type Caps, type RunSlotFacts, planAdmission } from "./admission.js";
+import { type AdmissionPlan, type Caps, type Decision, type RunSlotFacts, planAdmission } from "./admission.js";
 import type { Metrics } from "./metrics.js";
 import type { OpenRuns } from "./openRuns.js";
 
@@ -19,7 +19,7 @@ export class Slots {
     private readonly open: Pick<OpenRuns, "anyQueued" | "atMost">) {}
 
   /** Whether a run in `namespace` is admitted: at once while every open run fits both caps. */
-  admits(key: string, namespace: string): { admit: true } | { admit: false; position: number } {
+  admits(key: string, namespace: string): Decision {
     const { total, inNamespace } = this.open.atMost(namespace);
     if (total <= this.caps.maxConcurrentRuns && inNamespace <= this.caps.maxConcurrentRunsPerNamespace) return { admit: true };
     return this.plan().decisions.get(key) ?? { admit: false, position: 1 };

@@ -28,7 +28,7 @@ const CHILDREN: Partial<Record<Component, Component>> = { containerd: "container
 const childOf = (component: Component): Component => CHILDREN[component] ?? component;
 
 /** USER_HZ: /proc counts CPU time in ticks of 10 ms on Linux. */
-const MS_PER_TICK = 10;
+export const MS_PER_TICK = 10;
 const POLL_MS = 100;
 
 export interface Proc {

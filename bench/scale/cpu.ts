@@ -1,12 +1,9 @@
 // CPU time from /proc: of a process with its descendants (the controller's and the API's preflight
-// servers are Python children of theirs), of the whole machine, and each one's share of a window.
-import { execFileSync } from "node:child_process";
+// servers are Python children of theirs), and each one's share of a window of the machine's busy
+// CPU (bench/warm.ts hostBusyMs).
 import { readFileSync, readdirSync } from "node:fs";
 import { basename } from "node:path";
-import { type Proc, parseProcStat } from "../cpuAccount.js";
-
-/** Clock ticks per second, in which /proc counts CPU time. */
-const TICKS_PER_S = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+import { MS_PER_TICK, type Proc, parseProcStat } from "../cpuAccount.js";
 
 function pids(): number[] {
   return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
@@ -42,15 +39,7 @@ export function treeCpuMs(root: number): number {
   }
   // Each one's own CPU and that of the children it reaped.
   for (const pid of inTree) ticks += (stats.get(pid)?.cpu ?? 0) + (stats.get(pid)?.children ?? 0);
-  return (ticks * 1000) / TICKS_PER_S;
-}
-
-/** The machine's busy CPU milliseconds so far, all cores (the "cpu" line of /proc/stat less idle and iowait). */
-export function hostBusyMs(stat = readFileSync("/proc/stat", "utf8")): number {
-  const line = stat.split("\n").find((l) => l.startsWith("cpu "));
-  if (!line) throw new Error("/proc/stat has no cpu line");
-  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
-  return ((user! + nice! + system! + irq! + softirq! + steal!) * 1000) / TICKS_PER_S;
+  return ticks * MS_PER_TICK;
 }
 
 /** The pid of the one process whose program (argv[0], without its directory) is `program`. */

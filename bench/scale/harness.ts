@@ -14,13 +14,21 @@ import { type Build, createNamespace, defaultRuntime, deleteNamespace, eventuall
 import { assertBuilt, peakRssDuring, scrape, startBenchApi, startBenchController } from "../processes.js";
 import { total } from "../prometheus.js";
 import { type Callers, measureCallers } from "./callers.js";
-import { cpuUse, hostBusyMs, pidOf, treeCpuMs } from "./cpu.js";
+import { hostBusyMs } from "../warm.js";
+import { cpuUse, pidOf, treeCpuMs } from "./cpu.js";
 import { driveRuns } from "./drive.js";
 import { PODS_PER_NODE, scaleRuntime } from "./fakeNodes.js";
 import { createFakeNodes, deleteFakeNodes, startKwok, stopKwok } from "./kwok.js";
 import { type Accounted, type Figures, type Goal, type RunsPhase, figures, goals } from "./report.js";
 
 const NAMESPACE_GONE_MS = 20 * 60_000;
+
+/** This host's busy CPU so far: the cluster and the harness share it, so the shares need it. */
+function busyNow(): number {
+  const ms = hostBusyMs();
+  if (ms === undefined) throw new Error("No /proc/stat on this host: make scale needs the cluster to run here");
+  return ms;
+}
 
 export interface ScaleOptions {
   nodes: number;
@@ -130,12 +138,12 @@ export async function runScale(kc: KubeConfig, options: ScaleOptions): Promise<S
     say(`Runs: ${options.runs} through POST /runs on ${runtime}, at most ${options.inFlight} unfinished, ${options.senders} senders`);
     const queues = sampleQueues(controller.metricsUrl);
     const cpuBefore = cpuReadings({ ...pids, ...cluster });
-    const busyBefore = hostBusyMs();
+    const busyBefore = busyNow();
     const { result: drive, peakMiB } = await peakRssDuring(pids, () => driveRuns(kc, namespace, {
       apiUrl: api.url, runtime, runs: options.runs, inFlight: options.inFlight, senders: options.senders,
       stallMs: options.stallMs, signal: options.signal, say,
     }, log));
-    const hostBusy = hostBusyMs() - busyBefore;
+    const hostBusy = busyNow() - busyBefore;
     const cpu = cpuUse(cpuBefore, cpuReadings({ ...pids, ...cluster }), hostBusy) as RunsPhase["cpu"];
     const peaks = await queues.stop();
     const runsPhase: RunsPhase = {

@@ -1,8 +1,8 @@
 // Phase 1 of `make scale`: many ScriptRuns sent through POST /runs, at most a fixed number
 // unfinished at once, each followed to its end by a watch of the namespace's runs (the informer
 // cache the controller and the API use: a time is when the apiserver's event arrived).
-import { CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
-import { RUNS, runsPath } from "../../core/kube.js";
+import { CustomObjectsApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { RUNS, listInPages, runsPath } from "../../core/kube.js";
 import type { Logger } from "../../core/log.js";
 import { WatchedCache } from "../../core/watchedCache.js";
 import { type ScriptRun, isFinished } from "../../crds/schema.js";
@@ -97,7 +97,7 @@ export async function driveRuns(kc: KubeConfig, namespace: string, options: Driv
   // Typed as what client-node's informer hands over (timestamps arrive as strings).
   const watch = new WatchedCache<KubernetesObject>(kc, {
     what: "scriptruns", path: runsPath(namespace),
-    list: () => custom.listNamespacedCustomObject({ ...RUNS, namespace }) as Promise<KubernetesListObject<KubernetesObject>>,
+    list: () => listInPages((page) => custom.listNamespacedCustomObject({ ...RUNS, namespace, ...page })),
   }, {
     changed: (obj) => {
       const run = obj as unknown as ScriptRun;

@@ -4,7 +4,7 @@
 import { CoreV1Api, type V1Pod } from "@kubernetes/client-node";
 import { newRunName } from "../api/runNames.js";
 import { API_VERSION, KIND, type ScriptRun } from "../crds/schema.js";
-import { REQUEST_DIR, REQUEST_VOLUME, buildPod } from "../operator/podSpec.js";
+import { REQUEST_VOLUME, buildPod } from "../operator/podSpec.js";
 import { runFor } from "./load.js";
 import { type BenchContext, requestOf } from "./paths.js";
 import { type Summary, summarize } from "./stats.js";
@@ -44,7 +44,7 @@ export function barePod(name: string, ctx: Pick<BenchContext, "namespace" | "run
       ...spec,
       volumes: spec.volumes?.filter((v) => v.name !== REQUEST_VOLUME),
       containers: spec.containers.map((c) => ({
-        ...c, command: BARE_COMMAND, volumeMounts: c.volumeMounts?.filter((m) => m.mountPath !== REQUEST_DIR),
+        ...c, command: BARE_COMMAND, volumeMounts: c.volumeMounts?.filter((m) => m.name !== REQUEST_VOLUME),
       })),
     },
   };

@@ -59,7 +59,12 @@ function file(name: string, text: string): string {
 const HELLO = file("hello.py", "def main(name='World'):\n    print('greeting', name)\n    return {'greeting': f'Hello, {name}!'}\n");
 const FAILING = file("failing.py", "def main():\n    print('about to divide')\n    return 1 / 0\n");
 const SLEEPER = file("sleeper.py", "import time\ndef main():\n    time.sleep(120)\n");
-const TICKER = file("ticker.py", "import sys, time\nfor i in range(8):\n    print('tick', i, flush=True)\n    time.sleep(0.5)\nprint('done', file=sys.stderr)\n");
+/** A script that prints `ticks` lines half a second apart, then "done" on stderr. */
+const ticker = (ticks: number): string =>
+  file("ticker.py", `import sys, time\nfor i in range(${ticks}):\n    print('tick', i, flush=True)\n    time.sleep(0.5)\nprint('done', file=sys.stderr)\n`);
+const TICKER = ticker(8);
+/** Long enough that logs -f, started after a submit and a logs of its own, still finds it printing. */
+const LONG_TICKER = ticker(20);
 
 describe("the clients on the real cluster", function () {
   let namespace: string;
@@ -146,14 +151,14 @@ describe("the clients on the real cluster", function () {
       assert.match(again.stderr, /already finished/);
     });
 
-    it(`follows with logs -f a run that prints for four seconds, printing its output as it comes, with ${how}`, async () => {
-      const name = (await scriptrun(args("submit", TICKER, "--mode", "script"))).stdout.trim();
+    it(`follows with logs -f a run that prints for ten seconds, printing its output as it comes, with ${how}`, async () => {
+      const name = (await scriptrun(args("submit", LONG_TICKER, "--mode", "script", "--timeout", "30"))).stdout.trim();
       const early = await scriptrun(args("logs", name));
       assert.deepEqual([early.code, early.stdout], [0, ""]);
       assert.match(early.stderr, new RegExp(`^Run ${name} is (Pending|Queued|Running); logs -f follows its output\\n$`));
       const followed = await scriptrun(args("logs", name, "-f"));
       assert.equal(followed.code, 0, followed.stderr);
-      assert.equal(followed.stdout, Array.from({ length: 8 }, (_, i) => `tick ${i}\n`).join(""));
+      assert.equal(followed.stdout, Array.from({ length: 20 }, (_, i) => `tick ${i}\n`).join(""));
       assert.equal(followed.stderr, "done\n");
       // The first ticks come while the script still prints the others.
       assert.ok(followed.ms - followed.firstStdoutMs! > 1500, `first output ${followed.firstStdoutMs} ms, end ${followed.ms} ms`);

@@ -2,14 +2,14 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { type IncomingMessage } from "node:http";
+import { type IncomingMessage, createServer as createHttpServer } from "node:http";
 import { Agent, type Server, createServer, request } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
-import { CREDENTIALS_FRESH_MS, KeptAgent, LIST_PAGE, listInPages, reuseConnections } from "./kube.js";
+import { CREDENTIALS_FRESH_MS, JsonClient, KeptAgent, LIST_PAGE, listInPages, reuseConnections, statusCode, statusMessage, unless } from "./kube.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 
@@ -151,5 +151,67 @@ describe("listing a cache's objects in pages", () => {
     assert.deepEqual(asked, [{ limit: LIST_PAGE }, { limit: LIST_PAGE, _continue: "c1" }, { limit: LIST_PAGE, _continue: "c2" }]);
     assert.deepEqual(list, { apiVersion: "scriptrun.dev/v1alpha1", kind: "ScriptRunList", metadata: { resourceVersion: "42" },
       items: [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }] });
+  });
+});
+
+describe("JsonClient", () => {
+  /** An apiserver stand-in on loopback that records each request and answers `answer(request)`. */
+  async function apiserver(answer: (seen: { method: string; url: string; body: string }) => [number, string]) {
+    const seen: Array<{ method: string; url: string; body: string; headers: IncomingMessage["headers"] }> = [];
+    const server = createHttpServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => { body += chunk.toString(); });
+      req.on("end", () => {
+        const request = { method: req.method ?? "", url: req.url ?? "", body, headers: req.headers };
+        seen.push(request);
+        const [code, text] = answer(request);
+        res.writeHead(code, { "Content-Type": "application/json" }).end(text);
+      });
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      // A path under the server, as behind a proxy that serves several clusters.
+      clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}/k8s/`, skipTLSVerify: true }],
+      users: [{ name: "u", token: "t-1" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
+    });
+    return { client: new JsonClient(reuseConnections(kc)), seen, close: () => server.close().closeAllConnections() };
+  }
+
+  it("sends the body as JSON with its content type and the credentials, and answers the parsed JSON", async () => {
+    const api = await apiserver(({ body }) => [201, JSON.stringify({ kind: "Pod", metadata: { name: "p-x1" }, echoed: body ? JSON.parse(body) as unknown : null })]);
+    try {
+      const created = await api.client.request<{ metadata: { name: string }; echoed: unknown }>("POST", "/api/v1/namespaces/n/pods",
+        { metadata: { generateName: "p-" }, at: new Date(Date.UTC(2026, 11, 1)) });
+      assert.equal(created.metadata.name, "p-x1");
+      assert.deepEqual(created.echoed, { metadata: { generateName: "p-" }, at: "2026-12-01T00:00:00.000Z" });
+      await api.client.request("PATCH", "/apis/g/v1/namespaces/n/things/a/status", { status: { phase: "Running" } }, "application/merge-patch+json");
+      await api.client.request("DELETE", "/api/v1/namespaces/n/pods/p-x1");
+      assert.deepEqual(api.seen.map((r) => [r.method, r.url, r.headers["content-type"], r.headers.authorization, r.headers.accept]), [
+        ["POST", "/k8s/api/v1/namespaces/n/pods", "application/json", "Bearer t-1", "application/json"],
+        ["PATCH", "/k8s/apis/g/v1/namespaces/n/things/a/status", "application/merge-patch+json", "Bearer t-1", "application/json"],
+        ["DELETE", "/k8s/api/v1/namespaces/n/pods/p-x1", undefined, "Bearer t-1", "application/json"],
+      ]);
+      assert.equal(api.seen[2]!.body, "");
+    } finally {
+      api.close();
+    }
+  });
+
+  it("fails with the status code and the apiserver's message, as client-node's calls do", async () => {
+    const api = await apiserver(({ method }) => (method === "POST"
+      ? [409, JSON.stringify({ kind: "Status", code: 409, message: 'pods "p" already exists' })]
+      : [503, "upstream down"]));
+    try {
+      assert.equal(await unless([409], api.client.request("POST", "/api/v1/namespaces/n/pods", {}), "exists"), "exists");
+      const failed = await api.client.request("GET", "/api/v1/namespaces/n/pods/p").catch((err: unknown) => err);
+      assert.equal(statusCode(failed), 503);
+      assert.equal(statusMessage(failed as never), "upstream down");
+      const conflict = await api.client.request("POST", "/api/v1/namespaces/n/pods", {}).catch((err: unknown) => err);
+      assert.equal(statusMessage(conflict as never), 'pods "p" already exists');
+    } finally {
+      api.close();
+    }
   });
 });

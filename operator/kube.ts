@@ -1,10 +1,11 @@
 // The few Kubernetes calls reconcile makes, behind one small interface: client-node backs it in
-// the controller, an in-memory fake in unit tests. Errors are client-node's ApiException (`.code`).
+// the controller (plain JSON requests for the calls every run makes, core/kube.ts JsonClient), an
+// in-memory fake in unit tests. Errors are client-node's ApiException (`.code`).
 import {
   CoreV1Api, type CoreV1Event, CustomObjectsApi, type KubeConfig, PatchStrategy,
   type V1ConfigMap, type V1Pod, setHeaderOptions,
 } from "@kubernetes/client-node";
-import { RUNS, unless } from "../core/kube.js";
+import { JsonClient, RUNS, runsPath, unless } from "../core/kube.js";
 import { RUNTIMES } from "../core/runtimeCatalog.js";
 import type { ScriptRuntimeStatus } from "../crds/runtime.js";
 import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
@@ -40,13 +41,17 @@ export interface Kube {
   patchRuntimeStatus(name: string, status: ScriptRuntimeStatus): Promise<boolean>;
 }
 
+const podsPath = (namespace: string) => `/api/v1/namespaces/${namespace}/pods`;
+
 export class ClientKube implements Kube {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly json: JsonClient;
 
   constructor(kc: KubeConfig) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.json = new JsonClient(kc);
   }
 
   createConfigMap(body: V1ConfigMap): Promise<"created" | "exists"> {
@@ -54,7 +59,7 @@ export class ClientKube implements Kube {
   }
 
   createPod(body: V1Pod): Promise<V1Pod | "exists"> {
-    return unless([409], this.core.createNamespacedPod({ namespace: body.metadata!.namespace!, body }), "exists" as const);
+    return unless([409], this.json.request<V1Pod>("POST", podsPath(body.metadata!.namespace!), body), "exists" as const);
   }
 
   readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined> {
@@ -82,19 +87,16 @@ export class ClientKube implements Kube {
   }
 
   async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {
-    const target = { ...RUNS, namespace, name };
-    // client-node's generated PATCH methods default to a JSON patch; say which kind this is.
+    const path = `${runsPath(namespace)}/${name}/status`;
     const request = patch.type === "merge"
-      ? this.custom.patchNamespacedCustomObjectStatus({ ...target, body: { status: patch.status } },
-        setHeaderOptions("Content-Type", PatchStrategy.MergePatch))
-      : this.custom.patchNamespacedCustomObjectStatus({ ...target, body: [{ op: "add", path: "/status", value: patch.status }] },
-        setHeaderOptions("Content-Type", PatchStrategy.JsonPatch));
+      ? this.json.request("PATCH", path, { status: patch.status }, PatchStrategy.MergePatch)
+      : this.json.request("PATCH", path, [{ op: "add", path: "/status", value: patch.status }], PatchStrategy.JsonPatch);
     return unless([404], request.then(() => true), false);
   }
 
   async deletePod(namespace: string, name: string, resourceVersion?: string): Promise<void> {
     const body = resourceVersion !== undefined ? { preconditions: { resourceVersion } } : undefined;
-    await unless([404, 409], this.core.deleteNamespacedPod({ namespace, name, ...(body ? { body } : {}) }), undefined);
+    await unless([404, 409], this.json.request("DELETE", `${podsPath(namespace)}/${name}`, body), undefined);
   }
 
   async deleteConfigMap(namespace: string, name: string): Promise<void> {
@@ -116,6 +118,6 @@ export class ClientKube implements Kube {
   }
 
   async createEvent(body: CoreV1Event): Promise<void> {
-    await unless([409], this.core.createNamespacedEvent({ namespace: body.metadata.namespace!, body }), undefined);
+    await unless([409], this.json.request("POST", `/api/v1/namespaces/${body.metadata.namespace!}/events`, body), undefined);
   }
 }

@@ -18,11 +18,12 @@ serve() {
   setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN_DIR/$name.pid"
 }
+# The heap limit is the chart's default (heapLimitMiB).
 serve scriptrun-controller env SCRIPTRUN_RUNNER_PATH="$REPO/images/runner/runner.py" \
-  SCRIPTRUN_LEASE_NAMESPACE=default node dist/operator/main.js
+  SCRIPTRUN_LEASE_NAMESPACE=default node --max-old-space-size=384 dist/operator/main.js
 wait_for "the controller" 60 "$LOG_DIR/scriptrun-controller.log" curl -fsS http://127.0.0.1:9090/healthz
 serve scriptrun-api env SCRIPTRUN_API_AUTH=none SCRIPTRUN_API_HOST=127.0.0.1 SCRIPTRUN_API_PORT=8080 \
-  SCRIPTRUN_RUNNER_PATH="$REPO/images/runner/runner.py" node dist/api/main.js
+  SCRIPTRUN_RUNNER_PATH="$REPO/images/runner/runner.py" node --max-old-space-size=384 dist/api/main.js
 wait_for "the API" 60 "$LOG_DIR/scriptrun-api.log" curl -fsS http://127.0.0.1:8080/readyz
 log "Ready: export KUBECONFIG=$KUBECONFIG_PATH PATH=$CACHE_DIR/bin/current:\$PATH"
 log "then: kubectl apply -f examples/hello.yaml && kubectl get sr"

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Build, answering, freePort, nodeArgs } from "./kube.js";
+import { type Build, answering, freePort, serverNodeArgs } from "./kube.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -17,7 +17,7 @@ export interface ApiProcess {
  * `output`: where its stdout and stderr go (this process's own, or an open file). */
 export async function startApi(env: Record<string, string>, build: Build = "source", output: "inherit" | number = "inherit"): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn("node", nodeArgs("api/main", build), {
+  const child = spawn("node", serverNodeArgs("api/main", build), {
     cwd: repo,
     env: {
       ...process.env,

@@ -5,14 +5,14 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as k8s from "@kubernetes/client-node";
 import type { Outcome } from "../cases.js";
-import { type Build, custom, eventually, nodeArgs } from "./kube.js";
+import { type Build, custom, eventually, serverNodeArgs } from "./kube.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** `output`: where its stdout and stderr go (this process's own, or an open file). */
 export function startController(namespace: string, env: Record<string, string> = {}, build: Build = "source",
   output: "inherit" | number = "inherit"): ChildProcess {
-  const child = spawn("node", nodeArgs("operator/main", build), {
+  const child = spawn("node", serverNodeArgs("operator/main", build), {
     cwd: repo,
     env: {
       ...process.env,

@@ -137,6 +137,20 @@ describe("KeptAgent", () => {
       agent.destroy();
     }
   });
+
+  it("keys its pools by host, port and server name, without decoding the PEM it was made with", () => {
+    const at = (port: number, servername?: string) => ({ ca, host: "127.0.0.1", port, ...(servername ? { servername } : {}) });
+    assert.match(new Agent({ ca }).getName(at(6443)), /BEGIN CERTIFICATE/, "node's own agent joins the CA into every key");
+    const agent = new KeptAgent({ ca });
+    try {
+      assert.doesNotMatch(agent.getName(at(6443)), /BEGIN CERTIFICATE/);
+      assert.equal(agent.getName(at(6443)), agent.getName(at(6443)));
+      assert.notEqual(agent.getName(at(6443)), agent.getName(at(6444)));
+      assert.notEqual(agent.getName(at(6443, "apiserver-a")), agent.getName(at(6443, "apiserver-b")));
+    } finally {
+      agent.destroy();
+    }
+  });
 });
 
 describe("listing a cache's objects in pages", () => {
@@ -187,7 +201,7 @@ describe("JsonClient", () => {
       assert.equal(created.metadata.name, "p-x1");
       assert.deepEqual(created.echoed, { metadata: { generateName: "p-" }, at: "2026-12-01T00:00:00.000Z" });
       await api.client.request("PATCH", "/apis/g/v1/namespaces/n/things/a/status", { status: { phase: "Running" } }, "application/merge-patch+json");
-      await api.client.request("DELETE", "/api/v1/namespaces/n/pods/p-x1");
+      assert.equal(await api.client.send("DELETE", "/api/v1/namespaces/n/pods/p-x1"), undefined, "send answers nothing");
       assert.deepEqual(api.seen.map((r) => [r.method, r.url, r.headers["content-type"], r.headers.authorization, r.headers.accept]), [
         ["POST", "/k8s/api/v1/namespaces/n/pods", "application/json", "Bearer t-1", "application/json"],
         ["PATCH", "/k8s/apis/g/v1/namespaces/n/things/a/status", "application/merge-patch+json", "Bearer t-1", "application/json"],
@@ -205,6 +219,7 @@ describe("JsonClient", () => {
       : [503, "upstream down"]));
     try {
       assert.equal(await unless([409], api.client.request("POST", "/api/v1/namespaces/n/pods", {}), "exists"), "exists");
+      assert.equal(await unless([409], api.client.send("POST", "/api/v1/namespaces/n/pods", {}), "exists"), "exists");
       const failed = await api.client.request("GET", "/api/v1/namespaces/n/pods/p").catch((err: unknown) => err);
       assert.equal(statusCode(failed), 503);
       assert.equal(statusMessage(failed as never), "upstream down");

@@ -89,14 +89,14 @@ export class ClientKube implements Kube {
   async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {
     const path = `${runsPath(namespace)}/${name}/status`;
     const request = patch.type === "merge"
-      ? this.json.request("PATCH", path, { status: patch.status }, PatchStrategy.MergePatch)
-      : this.json.request("PATCH", path, [{ op: "add", path: "/status", value: patch.status }], PatchStrategy.JsonPatch);
+      ? this.json.send("PATCH", path, { status: patch.status }, PatchStrategy.MergePatch)
+      : this.json.send("PATCH", path, [{ op: "add", path: "/status", value: patch.status }], PatchStrategy.JsonPatch);
     return unless([404], request.then(() => true), false);
   }
 
   async deletePod(namespace: string, name: string, resourceVersion?: string): Promise<void> {
     const body = resourceVersion !== undefined ? { preconditions: { resourceVersion } } : undefined;
-    await unless([404, 409], this.json.request("DELETE", `${podsPath(namespace)}/${name}`, body), undefined);
+    await unless([404, 409], this.json.send("DELETE", `${podsPath(namespace)}/${name}`, body), undefined);
   }
 
   async deleteConfigMap(namespace: string, name: string): Promise<void> {
@@ -118,6 +118,6 @@ export class ClientKube implements Kube {
   }
 
   async createEvent(body: CoreV1Event): Promise<void> {
-    await unless([409], this.json.request("POST", `/api/v1/namespaces/${body.metadata.namespace!}/events`, body), undefined);
+    await unless([409], this.json.send("POST", `/api/v1/namespaces/${body.metadata.namespace!}/events`, body), undefined);
   }
 }

@@ -48,6 +48,7 @@ export class PoolKeeper {
   /** Pods created (name → when) not yet in the cache, and deleted ones still in it, by key. */
   private readonly creating = new Map<string, Map<string, number>>();
   private readonly deleting = new Map<string, Map<string, number>>();
+  private readonly templates = new WeakMap<Runtime, string>();
   /** Pods claimed from each pool less than REFILL_AFTER_MS ago whose run still has them, by key. */
   private readonly fresh = new Map<string, Map<string, number>>();
   private readonly now: () => number;
@@ -68,9 +69,15 @@ export class PoolKeeper {
     this.queue.start();
   }
 
-  /** The label every current pool pod of the runtime carries. */
+  /** The label every current pool pod of the runtime carries; worked out once per parsed runtime
+   * (parseRuntime answers the same object until the runtime changes), where every claim built a pod. */
   templateOf(runtime: Runtime): string {
-    return poolPod(runtime, "", "", this.deps.settings).metadata?.labels?.[TEMPLATE_LABEL] ?? "";
+    let template = this.templates.get(runtime);
+    if (template === undefined) {
+      template = poolPod(runtime, "", "", this.deps.settings).metadata?.labels?.[TEMPLATE_LABEL] ?? "";
+      this.templates.set(runtime, template);
+    }
+    return template;
   }
 
   /** Some runtime changed (or it is time to look again anyway): every pool that is, or should be. */

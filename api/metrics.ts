@@ -2,7 +2,8 @@
 // streams in flight (and the cap), and how long preflight checks take. Observed when the
 // response is finished, so the status counted is the one sent, whichever middleware set it.
 import type { Context, Next } from "koa";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectProcessMetrics } from "../core/processMetrics.js";
 import type { Waiter } from "./waiter.js";
 
 export interface ApiMetrics {
@@ -23,7 +24,7 @@ export function routeOf(ctx: Context): string {
  * createMetrics adds the API's own. */
 export function apiRegistry(): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "scriptrun_api_" });
+  collectProcessMetrics(registry, "scriptrun_api_");
   return registry;
 }
 

@@ -4,8 +4,9 @@
 // running), execution (the script's own duration), status_written (the controller heard the pod
 // finished → final status written). operator/README.md says where each starts and ends.
 import { type Server, createServer } from "node:http";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Logger } from "../core/log.js";
+import { collectProcessMetrics } from "../core/processMetrics.js";
 
 export type Stage = "queue" | "preflight" | "pod_created" | "pod_claimed" | "pod_started" | "execution" | "status_written";
 
@@ -24,7 +25,7 @@ export interface Metrics {
 }
 
 export function createMetrics(registry: Registry = new Registry()): Metrics {
-  collectDefaultMetrics({ register: registry, prefix: "scriptrun_controller_" });
+  collectProcessMetrics(registry, "scriptrun_controller_");
   const registers = [registry];
   return {
     registry,

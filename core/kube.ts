@@ -111,7 +111,7 @@ export class KeptAgent extends Agent {
 
   /** The key of a request's pool of sockets. Node's https agent joins every TLS option into it,
    * decoding the PEM CA, certificate and key from their Buffers at each request and each freed
-   * socket: 3% of the controller's CPU under make scale. This agent's TLS options are its own and
+   * socket: over 1% of the controller's CPU under make scale. This agent's TLS options are its own and
    * never change (reuseConnections makes a new agent when they do), so the host, the port and the
    * server name tell its pools apart. */
   override getName(options: ClientRequestArgs & { servername?: string } = {}): string {
@@ -166,8 +166,8 @@ export type JsonMethod = "GET" | "POST" | "PATCH" | "DELETE";
  * reuseConnections), for the controller's calls at every run: a pod's create and delete, status
  * patches and Events. client-node's typed calls convert each pod and Event through its
  * ObjectSerializer on the way out and again on the way back, and read the answer through
- * node-fetch: under make scale that was a third of the controller's CPU, for objects that are
- * JSON already. Failures are client-node's ApiException, so `unless` and `statusCode` read them
+ * node-fetch: a third of the controller's CPU profile under make scale, for objects that are JSON
+ * already. Failures are client-node's ApiException, so `unless` and `statusCode` read them
  * alike.
  */
 export class JsonClient {

@@ -41,8 +41,8 @@ export class Controller {
 
   constructor(private readonly deps: ControllerDeps) {
     const { kc, config, log, metrics, preflight } = deps;
-    const enqueue = (key: string) => {
-      this.queue.add(key);
+    const enqueue = (key: string, urgent = false) => {
+      this.queue.add(key, urgent);
       metrics.workqueueDepth.set(this.queue.depth);
     };
     this.watches = watch(kc, config.watchNamespaces, enqueue, log, (pod) => {

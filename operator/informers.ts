@@ -63,8 +63,9 @@ function runListener(open: () => OpenRuns, enqueue: (key: string) => void): Cach
 }
 
 /** Watches ScriptRuns and runner pods in `namespaces` (empty: all); every change enqueues the run's
- * key, and every pod change also goes to `onPodChange` (the warm pools keep count of theirs). */
-export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: string) => void, log: Logger,
+ * key (a pod's urgently: its run is under way), and every pod change also goes to `onPodChange`
+ * (the warm pools keep count of theirs). */
+export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: string, urgent?: boolean) => void, log: Logger,
   onPodChange: (pod: V1Pod) => void = () => {}): Watches {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -87,7 +88,7 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
     read: (name, namespace = "") => unless([404], core.readNamespacedPod({ name, namespace }, within(READ_TIMEOUT_MS)), undefined),
   }, both((pod) => {
     const key = ownerRunKey(pod);
-    if (key) enqueue(key);
+    if (key) enqueue(key, true);
     onPodChange(pod);
   }), log)])));
   const open: OpenRuns = new OpenRuns(runs as unknown as ObjectCache<ScriptRun>, pods);

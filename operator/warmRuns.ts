@@ -38,7 +38,8 @@ export interface WarmRunDeps {
   templateOf(runtime: Runtime): string;
   /** Told when a pod left a runtime's pool, so that it is refilled at once. */
   claimed(runtime: string, namespace: string, pod: string): void;
-  enqueue(key: string): void;
+  /** `urgent`: ahead of runs not yet started (workqueue.ts). */
+  enqueue(key: string, urgent?: boolean): void;
   log: Logger;
   graceSeconds: number;
   now?: () => number;
@@ -206,7 +207,7 @@ export class WarmRuns {
       attachment.inFlight = false;
       attachment.result = result;
       if (result.kind === "dropped") this.deps.log.warn({ run: key, pod: name, reason: result.reason }, "Lost the attach stream of a warm pod");
-      this.deps.enqueue(key);
+      this.deps.enqueue(key, true);
     });
   }
 }

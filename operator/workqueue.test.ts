@@ -122,6 +122,22 @@ describe("the work queue", () => {
     assert.deepEqual(handler.calls, ["a", "a"]);
   });
 
+  it("takes urgent keys first, moves a waiting key up when urgent news comes for it, and re-runs a key in its lane", async () => {
+    const { handler, queue } = setup(1);
+    queue.add("busy");
+    await settle();
+    for (const key of ["new-1", "new-2", "new-3"]) queue.add(key);
+    queue.add("finished-pod", true);
+    queue.add("new-3", true);
+    queue.add("new-1");
+    queue.add("busy", true);
+    assert.equal(queue.depth, 4, "a key moved up is waiting once");
+    for (const key of ["busy", "finished-pod", "new-3", "busy", "new-1"]) await handler.finish(key);
+    await handler.finish("new-2");
+    assert.deepEqual(handler.calls, ["busy", "finished-pod", "new-3", "busy", "new-1", "new-2"]);
+    assert.equal(queue.depth, 0);
+  });
+
   it("runs at most `workers` keys at a time, in the order they came", async () => {
     const { handler, queue } = setup(2);
     for (const key of ["a", "b", "c", "d"]) queue.add(key);

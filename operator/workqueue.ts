@@ -2,7 +2,9 @@
 // is never processed by two workers at once (added while processing, it runs again afterwards);
 // failures retry with per-key exponential backoff; a handler may ask to run again after a delay;
 // at most `workers` keys are processed at a time; shutdown stops taking work and waits for the
-// keys in flight.
+// keys in flight. Keys added `urgent` (news of a run's pod) go before the others: under a burst of
+// new runs, the runs already running still finish, and their callers get their answers, instead
+// of waiting behind every start.
 
 export interface ProcessResult {
   /** Run the key again after this many milliseconds (e.g. a TTL or a bounded wait). */
@@ -37,9 +39,11 @@ const realTimers: Timers = {
 };
 
 export class WorkQueue {
-  private readonly queue: string[] = [];
-  /** Keys waiting in `queue` or to be re-queued once processing ends, with when they were added. */
-  private readonly dirty = new Map<string, number>();
+  /** Keys waiting, in the order they came (a Set keeps it): the urgent ones first, then the rest. */
+  private readonly urgent = new Set<string>();
+  private readonly waiting = new Set<string>();
+  /** Keys waiting or to be queued again once processing ends: when they were added, and whether urgent. */
+  private readonly dirty = new Map<string, { at: number; urgent: boolean }>();
   private readonly processing = new Set<string>();
   private readonly delayed = new Map<string, { at: number; handle: unknown }>();
   private readonly failures = new Map<string, number>();
@@ -59,14 +63,23 @@ export class WorkQueue {
 
   /** Keys waiting to be processed (not counting those in flight or delayed). */
   get depth(): number {
-    return this.queue.length;
+    return this.urgent.size + this.waiting.size;
   }
 
-  add(key: string): void {
-    if (this.stopping || this.dirty.has(key)) return;
-    this.dirty.set(key, this.timers.now());
+  /** `urgent`: ahead of the keys not urgent (a waiting key moves up when such news comes for it). */
+  add(key: string, urgent = false): void {
+    if (this.stopping) return;
+    const known = this.dirty.get(key);
+    if (known) {
+      if (urgent && !known.urgent) {
+        known.urgent = true;
+        if (this.waiting.delete(key)) this.urgent.add(key);
+      }
+      return;
+    }
+    this.dirty.set(key, { at: this.timers.now(), urgent });
     if (this.processing.has(key)) return;
-    this.queue.push(key);
+    (urgent ? this.urgent : this.waiting).add(key);
     this.pump();
   }
 
@@ -99,7 +112,8 @@ export class WorkQueue {
     this.stopping = true;
     for (const { handle } of this.delayed.values()) this.timers.clearTimeout(handle);
     this.delayed.clear();
-    this.queue.length = 0;
+    this.urgent.clear();
+    this.waiting.clear();
     this.dirty.clear();
     if (this.processing.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -108,9 +122,11 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (!this.stopping && !this.paused && this.processing.size < this.options.workers && this.queue.length > 0) {
-      const key = this.queue.shift()!;
-      const addedAt = this.dirty.get(key) ?? this.timers.now();
+    while (!this.stopping && !this.paused && this.processing.size < this.options.workers && this.depth > 0) {
+      const lane = this.urgent.size > 0 ? this.urgent : this.waiting;
+      const key = lane.values().next().value!;
+      lane.delete(key);
+      const addedAt = this.dirty.get(key)?.at ?? this.timers.now();
       this.dirty.delete(key);
       this.processing.add(key);
       this.options.onPickup?.(key, this.timers.now() - addedAt);
@@ -131,7 +147,8 @@ export class WorkQueue {
       this.addAfter(key, delay);
     } finally {
       this.processing.delete(key);
-      if (this.dirty.has(key)) this.queue.push(key);
+      const again = this.dirty.get(key);
+      if (again) (again.urgent ? this.urgent : this.waiting).add(key);
       if (this.stopping && this.processing.size === 0) this.idle?.();
       this.pump();
     }

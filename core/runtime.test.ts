@@ -70,6 +70,17 @@ describe("parsing a runtime", () => {
     });
   });
 
+  it("parses one object once, and the object a cache puts in its place at a change anew", () => {
+    const runtime = aRuntime("python", { defaults: { timeoutSeconds: 20 } }, { generation: 1 });
+    const first = parseRuntime(runtime);
+    assert.equal(parseRuntime(runtime), first, "the same answer for the same object");
+    const changed = { ...runtime, metadata: { ...runtime.metadata, generation: 2 }, spec: { ...runtime.spec, defaults: { timeoutSeconds: 30 } } };
+    const second = parseRuntime(changed);
+    assert.ok(first.ok && second.ok);
+    assert.deepEqual([first.runtime.generation, first.runtime.spec.defaults.timeoutSeconds], [1, 20]);
+    assert.deepEqual([second.runtime.generation, second.runtime.spec.defaults.timeoutSeconds], [2, 30]);
+  });
+
   it("reads a missing generation as 0", () => {
     const runtime = aRuntime("python");
     delete runtime.metadata.generation;

@@ -104,11 +104,26 @@ describe("an /execute call the runs ahead leave no time for", () => {
     const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n" });
     assert.equal(res.status, 429, JSON.stringify(res.body));
     assert.equal(res.body.error.type, "over_capacity");
-    // 6 finished in 6 s under way (1/s), 30 ahead: done in 31 s, 21 s past the 10 s wait.
-    assert.equal(res.headers["retry-after"], "21");
+    // 6 finished in 6 s under way (1/s), 30 ahead: done in 31 s, 22 s past 9 s, the wait less its headroom.
+    assert.equal(res.headers["retry-after"], "22");
     assert.equal(t.store.runs.size, before);
     // POST /runs waits for nothing: it is still accepted, and queued by the controller.
     assert.equal((await t.http.post("/runs").send({ script: "def main():\n    return 1\n" })).status, 202);
+  });
+
+  it("is refused too when the runs ahead would fill all but the last tenth of the wait, not only past it", async () => {
+    const clock = { now: Date.now() };
+    Object.assign(t.waiter, { capacity: new Capacity(() => clock.now) });
+    for (let i = 0; i < 6; i++) {
+      t.waiter.capacity.observe(`default/done-${i}`, run(`done-${i}`));
+      clock.now += 1000;
+      t.waiter.capacity.observe(`default/done-${i}`, run(`done-${i}`, "Succeeded"));
+    }
+    // 9 ahead at 1/s: done in 10 s, within the 10 s wait but past its 9 s less headroom.
+    for (let i = 0; i < 9; i++) t.waiter.capacity.observe(`default/ahead-${i}`, run(`ahead-${i}`, "Pending"));
+    const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n" });
+    assert.equal(res.status, 429, JSON.stringify(res.body));
+    assert.equal(res.headers["retry-after"], "1");
   });
 
   it("is run when the rate is not known yet", async () => {

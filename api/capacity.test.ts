@@ -90,8 +90,8 @@ describe("an /execute call the runs ahead leave no time for", () => {
   });
   afterEach(() => t.close());
 
-  it("is answered 429 with Retry-After at once, and nothing is created", async () => {
-    // Runs finished one a second lately, one after the other, and 30 are still ahead.
+  /** Runs finished one a second lately, one after the other, and `ahead` are still to run. */
+  function aheadAtOnePerSecond(ahead: number): void {
     const clock = { now: Date.now() };
     Object.assign(t.waiter, { capacity: new Capacity(() => clock.now) });
     for (let i = 0; i < 6; i++) {
@@ -99,7 +99,11 @@ describe("an /execute call the runs ahead leave no time for", () => {
       clock.now += 1000;
       t.waiter.capacity.observe(`default/done-${i}`, run(`done-${i}`, "Succeeded"));
     }
-    for (let i = 0; i < 30; i++) t.waiter.capacity.observe(`default/ahead-${i}`, run(`ahead-${i}`, "Pending"));
+    for (let i = 0; i < ahead; i++) t.waiter.capacity.observe(`default/ahead-${i}`, run(`ahead-${i}`, "Pending"));
+  }
+
+  it("is answered 429 with Retry-After at once, and nothing is created", async () => {
+    aheadAtOnePerSecond(30);
     const before = t.store.runs.size;
     const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n" });
     assert.equal(res.status, 429, JSON.stringify(res.body));
@@ -112,15 +116,8 @@ describe("an /execute call the runs ahead leave no time for", () => {
   });
 
   it("is refused too when the runs ahead would fill all but the last tenth of the wait, not only past it", async () => {
-    const clock = { now: Date.now() };
-    Object.assign(t.waiter, { capacity: new Capacity(() => clock.now) });
-    for (let i = 0; i < 6; i++) {
-      t.waiter.capacity.observe(`default/done-${i}`, run(`done-${i}`));
-      clock.now += 1000;
-      t.waiter.capacity.observe(`default/done-${i}`, run(`done-${i}`, "Succeeded"));
-    }
     // 9 ahead at 1/s: done in 10 s, within the 10 s wait but past its 9 s less headroom.
-    for (let i = 0; i < 9; i++) t.waiter.capacity.observe(`default/ahead-${i}`, run(`ahead-${i}`, "Pending"));
+    aheadAtOnePerSecond(9);
     const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n" });
     assert.equal(res.status, 429, JSON.stringify(res.body));
     assert.equal(res.headers["retry-after"], "1");

@@ -12,8 +12,9 @@ import type { RunListener, RunWatch } from "./runWatch.js";
 export interface RunInformerOptions {
   relistMs: number;
   log: Logger;
-  /** Lists every ScriptRun (the informer's initial list and re-lists). */
-  list: () => Promise<unknown>;
+  /** Lists every ScriptRun (the informer's initial list and re-lists), each through `reuse`
+   * (core/watchedCache.ts Source.list). */
+  list: (reuse: (obj: KubernetesObject) => KubernetesObject) => Promise<unknown>;
   /** Reads one ScriptRun; undefined when it is gone. */
   read: (namespace: string, name: string) => Promise<ScriptRun | undefined>;
 }
@@ -28,7 +29,7 @@ export class RunInformer implements RunWatch {
     this.cache = new WatchedCache<KubernetesObject>(kc, {
       what: "scriptruns",
       path: runsPath(),
-      list: options.list as () => Promise<KubernetesListObject<KubernetesObject>>,
+      list: options.list as (reuse: (obj: KubernetesObject) => KubernetesObject) => Promise<KubernetesListObject<KubernetesObject>>,
       read: async (name, namespace) => (await options.read(namespace ?? "", name)) as KubernetesObject | undefined,
     }, {
       changed: (obj) => listener.changed(asRun(obj)),

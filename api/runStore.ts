@@ -85,8 +85,8 @@ export class KubeRunStore implements RunStore {
       relistMs: this.options.relistMs,
       log: this.options.log,
       // A full list can be large: it gets more time than a single call.
-      list: () => listInPages((page) => this.custom.listClusterCustomObject({ ...RUNS, ...page },
-        within(Math.max(this.options.timeoutMs, LIST_TIMEOUT_MS)))),
+      list: (reuse) => listInPages((page) => this.custom.listClusterCustomObject({ ...RUNS, ...page },
+        within(Math.max(this.options.timeoutMs, LIST_TIMEOUT_MS))), reuse),
       read: (namespace, name) => this.get(namespace, name),
     });
   }

@@ -166,6 +166,24 @@ describe("listing a cache's objects in pages", () => {
     assert.deepEqual(list, { apiVersion: "scriptrun.dev/v1alpha1", kind: "ScriptRunList", metadata: { resourceVersion: "42" },
       items: [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }] });
   });
+
+  it("passes each item through `each` as its page arrives", async () => {
+    const pages = [
+      { metadata: { resourceVersion: "42", continue: "c1" }, items: [{ n: 1 }, { n: 2 }] },
+      { metadata: { resourceVersion: "42" }, items: [{ n: 3 }] },
+    ];
+    let asked = 0;
+    const order: string[] = [];
+    const list = await listInPages(async () => {
+      order.push(`page ${++asked}`);
+      return pages[asked - 1];
+    }, (item) => {
+      order.push(`item ${(item as { n: number }).n}`);
+      return { ...item, kept: true } as never;
+    });
+    assert.deepEqual(order, ["page 1", "item 1", "item 2", "page 2", "item 3"]);
+    assert.deepEqual(list.items, [{ n: 1, kept: true }, { n: 2, kept: true }, { n: 3, kept: true }]);
+  });
 });
 
 describe("JsonClient", () => {

@@ -62,15 +62,17 @@ interface CustomList {
  * were some 20 MB of JSON read and parsed at once, at each start and relist of the controller's
  * and the API's caches: the highest point of their memory. Every page comes from the same
  * snapshot, so the last page's resourceVersion is the list's; a continue token that expired fails
- * the list (410), and the cache lists again.
+ * the list (410), and the cache lists again. `each` replaces each item as its page arrives (a cache
+ * keeps its own copy of an unchanged object, and the page's is dropped with the page).
  */
-export async function listInPages(page: (options: { limit: number; _continue?: string }) => Promise<unknown>): Promise<KubernetesListObject<KubernetesObject>> {
-  const items: unknown[] = [];
+export async function listInPages(page: (options: { limit: number; _continue?: string }) => Promise<unknown>,
+  each: (item: KubernetesObject) => KubernetesObject = (item) => item): Promise<KubernetesListObject<KubernetesObject>> {
+  const items: KubernetesObject[] = [];
   let answer: CustomList;
   let next: string | undefined;
   do {
     answer = await page({ limit: LIST_PAGE, ...(next !== undefined ? { _continue: next } : {}) }) as CustomList;
-    items.push(...answer.items ?? []);
+    for (const item of answer.items ?? []) items.push(each(item as KubernetesObject));
     next = answer.metadata?.continue || undefined;
   } while (next !== undefined);
   return { ...answer, metadata: { resourceVersion: answer.metadata?.resourceVersion }, items } as KubernetesListObject<KubernetesObject>;

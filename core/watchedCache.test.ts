@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
+import { type Server, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { silentLogger } from "./log.js";
 import { WatchedCache } from "./watchedCache.js";
 
-/** A kubeconfig for an apiserver that is not there: the list below is all the informer gets. */
-function nowhere(): KubeConfig {
+/** A kubeconfig for `server` (by default an apiserver that is not there: the list is all the informer gets). */
+function nowhere(server = "http://127.0.0.1:9"): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: "c", server: "http://127.0.0.1:9", skipTLSVerify: true }],
+    clusters: [{ name: "c", server, skipTLSVerify: true }],
     users: [{ name: "u" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
   });
   return kc;
@@ -33,6 +35,37 @@ describe("an informer cache", () => {
       assert.equal(seen[0]?.metadata?.managedFields, undefined);
     } finally {
       await cache.stop();
+    }
+  });
+
+  it("relists keeping each unchanged object, and tells the listener only of what changed", async () => {
+    // A loopback apiserver whose watches stay open and quiet: the lists are all the news.
+    const watches: Server = createServer((_request, response) => {
+      response.writeHead(200, { "Content-Type": "application/json" });
+      response.flushHeaders();
+    });
+    await new Promise<void>((resolve) => watches.listen(0, "127.0.0.1", resolve));
+    const run = (name: string, resourceVersion: string) =>
+      ({ apiVersion: "scriptrun.dev/v1alpha1", kind: "ScriptRun", metadata: { name, namespace: "ns", uid: `uid-${name}`, resourceVersion } });
+    let items = [run("a", "1"), run("b", "1")];
+    const seen: string[] = [];
+    const cache = new WatchedCache<KubernetesObject>(nowhere(`http://127.0.0.1:${(watches.address() as AddressInfo).port}`), {
+      what: "scriptruns", path: "/apis/scriptrun.dev/v1alpha1/scriptruns",
+      list: async (reuse) => ({ apiVersion: "v1", kind: "List", metadata: { resourceVersion: "9" }, items: structuredClone(items).map(reuse) }),
+    }, { changed: (obj) => seen.push(`${obj.metadata?.name}@${obj.metadata?.resourceVersion}`), deleted: () => undefined }, silentLogger());
+    try {
+      await cache.start();
+      assert.deepEqual(seen, ["a@1", "b@1"]);
+      const a = cache.get("a", "ns");
+      items = [run("a", "1"), run("b", "2")];
+      await cache.relist();
+      assert.deepEqual(seen, ["a@1", "b@1", "b@2"]);
+      assert.equal(cache.get("a", "ns"), a, "the unchanged object is the one cached before, not a second copy");
+      assert.equal(cache.get("b", "ns")?.metadata?.resourceVersion, "2");
+    } finally {
+      await cache.stop();
+      watches.closeAllConnections();
+      await new Promise((resolve) => watches.close(resolve));
     }
   });
 });

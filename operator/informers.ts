@@ -73,18 +73,21 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
   const runs = new Caches<KubernetesObject>(new Map(scopes.map((ns) => [ns, new WatchedCache<KubernetesObject>(kc, {
     what: `scriptruns${ns ? ` in ${ns}` : ""}`,
     path: runsPath(ns),
-    list: () => listInPages((page) => ns
+    list: (reuse) => listInPages((page) => ns
       ? custom.listNamespacedCustomObject({ ...RUNS, namespace: ns, ...page })
-      : custom.listClusterCustomObject({ ...RUNS, ...page })),
+      : custom.listClusterCustomObject({ ...RUNS, ...page }), reuse),
     read: (name, namespace = "") => unless([404], custom.getNamespacedCustomObject({ ...RUNS, namespace, name }, within(READ_TIMEOUT_MS)), undefined),
   }, runListener(() => open, enqueue), log)])));
   const pods = new Caches<V1Pod>(new Map(scopes.map((ns) => [ns, new WatchedCache<V1Pod>(kc, {
     what: `runner pods${ns ? ` in ${ns}` : ""}`,
     path: ns ? `/api/v1/namespaces/${ns}/pods` : "/api/v1/pods",
     labelSelector: MANAGED_SELECTOR,
-    list: () => ns
-      ? core.listNamespacedPod({ namespace: ns, labelSelector: MANAGED_SELECTOR })
-      : core.listPodForAllNamespaces({ labelSelector: MANAGED_SELECTOR }),
+    list: async (reuse) => {
+      const list = await (ns
+        ? core.listNamespacedPod({ namespace: ns, labelSelector: MANAGED_SELECTOR })
+        : core.listPodForAllNamespaces({ labelSelector: MANAGED_SELECTOR }));
+      return { ...list, items: list.items.map(reuse) };
+    },
     read: (name, namespace = "") => unless([404], core.readNamespacedPod({ name, namespace }, within(READ_TIMEOUT_MS)), undefined),
   }, both((pod) => {
     const key = ownerRunKey(pod);

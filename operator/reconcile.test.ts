@@ -482,6 +482,37 @@ describe("reconciling a ScriptRun", () => {
       assert.deepEqual(cluster.reasons("a"), ["Created", "Succeeded"]);
     });
 
+    it("tells its start's event beside its Pending status, and its outcome's beside its pod's removal", async () => {
+      const { cluster, create, reconcile } = setup();
+      // Each event is answered a turn later; a call made meanwhile did not wait for it.
+      let eventsInFlight = 0;
+      const alongside: string[] = [];
+      const createEvent = cluster.createEvent.bind(cluster);
+      cluster.createEvent = async (event) => {
+        eventsInFlight++;
+        await new Promise((resolve) => setImmediate(resolve));
+        eventsInFlight--;
+        await createEvent(event);
+      };
+      const patchRunStatus = cluster.patchRunStatus.bind(cluster);
+      cluster.patchRunStatus = (namespace, name, patch) => {
+        if (eventsInFlight > 0) alongside.push(`status ${patch.status.phase}`);
+        return patchRunStatus(namespace, name, patch);
+      };
+      const deletePod = cluster.deletePod.bind(cluster);
+      cluster.deletePod = (namespace, name) => {
+        if (eventsInFlight > 0) alongside.push(`delete ${name}`);
+        return deletePod(namespace, name);
+      };
+      create("a");
+      await reconcile("a");
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope())));
+      await reconcile("a");
+      assert.deepEqual(alongside, ["status Pending", "delete a-runner"]);
+      assert.deepEqual(cluster.reasons("a"), ["Created", "Succeeded"]);
+      assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
+    });
+
     it("leaves a pod whose runner ended to the kubelet until it calls the pod Succeeded, then deletes it", async () => {
       const { cluster, reconcile, clock } = await started();
       clock.now = T0 + 3500;

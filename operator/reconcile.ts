@@ -205,9 +205,12 @@ export class Reconciler {
     observeStage(metrics, "pod_created", (this.now() - since) / 1000);
     metrics.runsStarted.inc({ start: "cold", runtime: runtime.name });
     log.info({ run: key, pod: podName }, "Created pod");
-    await this.recordStart(key, run, { metadata: { name: podName } });
-    await this.statuses.write(key, run, podStatus(run, { name: podName, runtime: { name: runtime.name, image: runtime.spec.image }, start: "cold" },
-      undefined, this.now()));
+    // The event and the status say the same start: neither waits for the other.
+    await Promise.all([
+      this.recordStart(key, run, { metadata: { name: podName } }),
+      this.statuses.write(key, run, podStatus(run, { name: podName, runtime: { name: runtime.name, image: runtime.spec.image }, start: "cold" },
+        undefined, this.now())),
+    ]);
     return { requeueAfterMs: config.podStartTimeoutSeconds * 1000 };
   }
 
@@ -386,10 +389,14 @@ export class Reconciler {
     }
     // Error messages may quote the user's code or data, so only the type is logged.
     log.info({ run: key, phase: status.phase, errorType: error?.type, durationMs: status.durationMs, pod: status.podName }, "Finished run");
-    await events.record(run, error
-      ? { type: "Warning", reason: reasonOf(error.type), message: error.message }
-      : { type: "Normal", reason: "Succeeded", message: `The script finished in ${status.durationMs ?? 0} ms` });
-    return this.afterFinish(key, { ...run, status }, true);
+    // The outcome is stored: its event and the pod's removal need not wait for each other.
+    const [, after] = await Promise.all([
+      events.record(run, error
+        ? { type: "Warning", reason: reasonOf(error.type), message: error.message }
+        : { type: "Normal", reason: "Succeeded", message: `The script finished in ${status.durationMs ?? 0} ms` }),
+      this.afterFinish(key, { ...run, status }, true),
+    ]);
+    return after;
   }
 
   /** A finished run: remove its pod (unless kept for debugging), wake the queue, honour its TTL.

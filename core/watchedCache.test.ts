@@ -38,6 +38,27 @@ describe("an informer cache", () => {
     }
   });
 
+  it("caches each object as its source trims it, and tells the listener of the trimmed one", async () => {
+    const seen: KubernetesObject[] = [];
+    const cache = new WatchedCache<KubernetesObject & { spec?: { script?: string } }>(nowhere(), {
+      what: "scriptruns", path: "/apis/scriptrun.dev/v1alpha1/scriptruns",
+      list: async () => ({ apiVersion: "v1", kind: "List", metadata: { resourceVersion: "7" },
+        items: [{ metadata: { name: "a", namespace: "ns", resourceVersion: "7" }, spec: { script: "x".repeat(1000) } }] }),
+      trim: (obj) => {
+        delete obj.spec;
+        return obj;
+      },
+    }, { changed: (obj) => seen.push(obj), deleted: () => undefined }, silentLogger());
+    void cache.start();
+    try {
+      for (let i = 0; i < 50 && !cache.get("a", "ns"); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(cache.get("a", "ns"), { metadata: { name: "a", namespace: "ns", resourceVersion: "7" } });
+      assert.equal(seen[0], cache.get("a", "ns"));
+    } finally {
+      await cache.stop();
+    }
+  });
+
   it("relists keeping each unchanged object, and tells the listener only of what changed", async () => {
     // A loopback apiserver whose watches stay open and quiet: the lists are all the news.
     const watches: Server = createServer((_request, response) => {

@@ -33,6 +33,9 @@ export interface Source<T extends KubernetesObject> {
    * Without it, a relist reports no deletion its watch did not see. */
   read?: (name: string, namespace?: string) => Promise<T | undefined>;
   labelSelector?: string;
+  /** Trims an object to what its readers need before it is cached (in place; managedFields are
+   * gone already). */
+  trim?: (obj: T) => T;
 }
 
 export interface CacheListener<T> {
@@ -129,8 +132,13 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
     }
     // The watch may have told of it meanwhile, with news fresher than this read.
     if (this.informer.get(name, namespace)) return;
-    if (now && now.metadata?.uid === uid) this.listener.changed(withoutManagedFields(now));
+    if (now && now.metadata?.uid === uid) this.listener.changed(this.trimmed(now));
     else this.listener.deleted(obj);
+  }
+
+  private trimmed(obj: T): T {
+    const trim = this.source.trim;
+    return trim ? trim(withoutManagedFields(obj)) : withoutManagedFields(obj);
   }
 
   /** The cached object in place of a listed one of the same version. */
@@ -150,9 +158,9 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
     informer.on(ADD, (obj) => {
       // A relist's add of what the cache holds unchanged: no news.
       if (informer !== this.informer && obj === this.informer.get(obj.metadata?.name ?? "", obj.metadata?.namespace)) return;
-      this.listener.changed(withoutManagedFields(obj));
+      this.listener.changed(this.trimmed(obj));
     });
-    informer.on(UPDATE, (obj) => this.listener.changed(withoutManagedFields(obj)));
+    informer.on(UPDATE, (obj) => this.listener.changed(this.trimmed(obj)));
     informer.on(DELETE, (obj) => this.listener.deleted(obj));
     informer.on(ERROR, (err) => {
       if (informer === this.informer) this.scheduleRestart(err);

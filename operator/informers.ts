@@ -8,7 +8,7 @@ import { RUNS, listInPages, runsPath, unless, within } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { keyOf } from "../core/runs.js";
 import { type CacheListener, WatchedCache } from "../core/watchedCache.js";
-import type { ScriptRun } from "../crds/schema.js";
+import { type ScriptRun, isFinished } from "../crds/schema.js";
 import { MANAGED_SELECTOR, ownerRunKey } from "./names.js";
 import { OpenRuns } from "./openRuns.js";
 
@@ -41,6 +41,19 @@ export interface Watches {
   start(): Promise<void>;
   stop(): Promise<void>;
   relist(): Promise<void>;
+}
+
+/** What the controller keeps of a finished run: what its reconciles read (its TTL, and its pod's
+ * name and start for the pod's removal). Its outcome is the apiserver's to keep: with 10 000
+ * finished runs cached, it was about a tenth of the controller's memory. In place, as the informer
+ * caches this very object. */
+export function slimFinished<T extends object>(obj: T): T {
+  const run = obj as unknown as ScriptRun;
+  if (!isFinished(run.status?.phase)) return obj;
+  const { phase, podName, start, finishedAt } = run.status ?? {};
+  run.status = { phase, podName, start, finishedAt };
+  run.spec = { ttlSecondsAfterFinished: run.spec.ttlSecondsAfterFinished } as ScriptRun["spec"];
+  return obj;
 }
 
 /** A listener that treats a change and a deletion alike. */
@@ -77,6 +90,7 @@ export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: strin
       ? custom.listNamespacedCustomObject({ ...RUNS, namespace: ns, ...page })
       : custom.listClusterCustomObject({ ...RUNS, ...page }), reuse),
     read: (name, namespace = "") => unless([404], custom.getNamespacedCustomObject({ ...RUNS, namespace, name }, within(READ_TIMEOUT_MS)), undefined),
+    trim: slimFinished,
   }, runListener(() => open, enqueue), log)])));
   const pods = new Caches<V1Pod>(new Map(scopes.map((ns) => [ns, new WatchedCache<V1Pod>(kc, {
     what: `runner pods${ns ? ` in ${ns}` : ""}`,

@@ -14,6 +14,7 @@ import type { Config } from "./config.js";
 import { EventRecorder } from "./events.js";
 import type { Kube, StatusPatch } from "./kube.js";
 import { type Metrics, createMetrics } from "./metrics.js";
+import { slimFinished } from "./informers.js";
 import { ownerRunUid } from "./names.js";
 import { OpenRuns } from "./openRuns.js";
 import { MAX_ANNOTATED_REQUEST_BYTES, REQUEST_ANNOTATION, usesConfigMap } from "./podSpec.js";
@@ -535,6 +536,28 @@ describe("reconciling a ScriptRun", () => {
       clock.now = T0 + 13_000;
       await reconcile("a");
       assert.deepEqual(cluster.deletedPods, ["a-runner"]);
+    });
+
+    it("is finished off from what the controller's cache keeps of it: its pod removed, its TTL kept", async () => {
+      const { cluster, create, reconcile, clock } = setup();
+      create("a", { ttlSecondsAfterFinished: 60 });
+      await reconcile("a");
+      cluster.setPod("a", "Running", running());
+      await reconcile("a");
+      assert.equal(slimFinished(cluster.run("a")!), cluster.run("a"));
+      assert.equal(cluster.run("a")?.spec.script, "def main():\n    return 1\n", "an unfinished run is kept whole");
+      clock.now = T0 + 3500;
+      cluster.setPod("a", "Running", terminated(JSON.stringify(envelope()), { finishedMs: T0 + 3000 }));
+      await reconcile("a");
+      assert.deepEqual(cluster.deletedPods, []);
+      const kept = slimFinished(structuredClone(cluster.run("a")!)) as ScriptRun;
+      assert.deepEqual(kept.status, { phase: "Succeeded", podName: "a-runner", start: "cold", finishedAt: "2025-06-01T12:00:03Z" });
+      assert.deepEqual(kept.spec, { ttlSecondsAfterFinished: 60 });
+      cluster.runs.set(runKey("default", "a"), kept);
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope()), { finishedMs: T0 + 3000 }));
+      const result = await reconcile("a");
+      assert.deepEqual(cluster.deletedPods, ["a-runner"]);
+      assert.equal(result.requeueAfterMs, 59_500);
     });
 
     it("keeps its pod when the operator keeps pods for debugging, even before the kubelet calls it Succeeded", async () => {

@@ -79,7 +79,7 @@ export async function controllerMemory(kc: KubeConfig, config: Config, runs: num
     await runBatch(runs, IN_FLIGHT, async () => {
       const run = fixtureRun(namespace, `fixture-${String(made++).padStart(5, "0")}`, now, config);
       await createRun(namespace, run.metadata.name!, run.spec);
-      if (await kube.patchRunStatus(namespace, run.metadata.name!, { type: "merge", status: run.status! }) === undefined) {
+      if (!await kube.patchRunStatus(namespace, run.metadata.name!, { type: "merge", status: run.status! })) {
         throw new Error(`Fixture run ${run.metadata.name} vanished`);
       }
       if (++written % 1000 === 0) log(`  ${written} of ${runs} fixture runs written`);

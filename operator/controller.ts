@@ -45,13 +45,9 @@ export class Controller {
       this.queue.add(key, urgent);
       metrics.workqueueDepth.set(this.queue.depth);
     };
-    this.watches = watch(kc, config.watchNamespaces, log, {
-      enqueue,
-      podChanged: (pod) => {
-        this.pools.podChanged(pod);
-        this.warm.podChanged(pod);
-      },
-      ownWrite: (run) => this.reconciler.isOwnWrite(run),
+    this.watches = watch(kc, config.watchNamespaces, enqueue, log, (pod) => {
+      this.pools.podChanged(pod);
+      this.warm.podChanged(pod);
     });
     const kube = new ClientKube(kc);
     const events = new EventRecorder(kube, log, config.leaderElection.identity, config.leaderElection.leaseNamespace);

@@ -61,13 +61,12 @@ function both<T>(onChange: (obj: T) => void): CacheListener<T> {
   return { changed: onChange, deleted: onChange };
 }
 
-/** Keeps the open runs' index, then enqueues the run, unless the change is this process's own
- * status write coming back (`ownWrite`): the reconcile that wrote it has done what it calls for. */
-function runListener(open: () => OpenRuns, enqueue: (key: string) => void, ownWrite: (run: ScriptRun) => boolean): CacheListener<KubernetesObject> {
+/** Keeps the open runs' index, then enqueues the run. */
+function runListener(open: () => OpenRuns, enqueue: (key: string) => void): CacheListener<KubernetesObject> {
   return {
     changed: (run) => {
       open().changed(run as ScriptRun);
-      if (!ownWrite(run as ScriptRun)) enqueue(keyOf(run));
+      enqueue(keyOf(run));
     },
     deleted: (run) => {
       open().deleted(run as ScriptRun);
@@ -76,18 +75,11 @@ function runListener(open: () => OpenRuns, enqueue: (key: string) => void, ownWr
   };
 }
 
-export interface WatchHandlers {
-  /** Queues a run's key (a pod's change urgently: its run is under way). */
-  enqueue: (key: string, urgent?: boolean) => void;
-  /** Every pod change (the warm pools keep count of theirs). */
-  podChanged: (pod: V1Pod) => void;
-  /** Whether a run as it changed is this process's own status write (statusWriter.ts). */
-  ownWrite: (run: ScriptRun) => boolean;
-}
-
-/** Watches ScriptRuns and runner pods in `namespaces` (empty: all); every change but the
- * controller's own writes enqueues the run's key. */
-export function watch(kc: KubeConfig, namespaces: string[], log: Logger, { enqueue, podChanged, ownWrite }: WatchHandlers): Watches {
+/** Watches ScriptRuns and runner pods in `namespaces` (empty: all); every change enqueues the run's
+ * key (a pod's urgently: its run is under way), and every pod change also goes to `onPodChange`
+ * (the warm pools keep count of theirs). */
+export function watch(kc: KubeConfig, namespaces: string[], enqueue: (key: string, urgent?: boolean) => void, log: Logger,
+  onPodChange: (pod: V1Pod) => void = () => {}): Watches {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const scopes: Array<string | undefined> = namespaces.length > 0 ? namespaces : [undefined];
@@ -99,7 +91,7 @@ export function watch(kc: KubeConfig, namespaces: string[], log: Logger, { enque
       : custom.listClusterCustomObject({ ...RUNS, ...page }), reuse),
     read: (name, namespace = "") => unless([404], custom.getNamespacedCustomObject({ ...RUNS, namespace, name }, within(READ_TIMEOUT_MS)), undefined),
     trim: slimFinished,
-  }, runListener(() => open, enqueue, ownWrite), log)])));
+  }, runListener(() => open, enqueue), log)])));
   const pods = new Caches<V1Pod>(new Map(scopes.map((ns) => [ns, new WatchedCache<V1Pod>(kc, {
     what: `runner pods${ns ? ` in ${ns}` : ""}`,
     path: ns ? `/api/v1/namespaces/${ns}/pods` : "/api/v1/pods",
@@ -114,7 +106,7 @@ export function watch(kc: KubeConfig, namespaces: string[], log: Logger, { enque
   }, both((pod) => {
     const key = ownerRunKey(pod);
     if (key) enqueue(key, true);
-    podChanged(pod);
+    onPodChange(pod);
   }), log)])));
   const open: OpenRuns = new OpenRuns(runs as unknown as ObjectCache<ScriptRun>, pods);
   const every = [...runs.all, ...pods.all] as Array<WatchedCache<KubernetesObject>>;

@@ -27,8 +27,8 @@ export interface Kube {
   readRun(namespace: string, name: string): Promise<ScriptRun | undefined>;
   /** A container's log, at most `limitBytes` of it (the envelope is its last line). */
   readLog(namespace: string, pod: string, container: string, limitBytes: number): Promise<string>;
-  /** The run's resourceVersion after the write; undefined when the run is gone. */
-  patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<string | undefined>;
+  /** False when the run is gone. */
+  patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean>;
   /** Each delete resolves when the object is gone or was never there; with `resourceVersion`, only
    * if the pod is still as seen (a warm pod claimed meanwhile is not the pool's to delete). */
   deletePod(namespace: string, name: string, resourceVersion?: string): Promise<void>;
@@ -86,12 +86,12 @@ export class ClientKube implements Kube {
     return this.core.readNamespacedPodLog({ namespace, name, container, limitBytes });
   }
 
-  async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<string | undefined> {
+  async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {
     const path = `${runsPath(namespace)}/${name}/status`;
     const request = patch.type === "merge"
-      ? this.json.request<ScriptRun>("PATCH", path, { status: patch.status }, PatchStrategy.MergePatch)
-      : this.json.request<ScriptRun>("PATCH", path, [{ op: "add", path: "/status", value: patch.status }], PatchStrategy.JsonPatch);
-    return unless([404], request.then((run) => run.metadata.resourceVersion ?? ""), undefined);
+      ? this.json.send("PATCH", path, { status: patch.status }, PatchStrategy.MergePatch)
+      : this.json.send("PATCH", path, [{ op: "add", path: "/status", value: patch.status }], PatchStrategy.JsonPatch);
+    return unless([404], request.then(() => true), false);
   }
 
   async deletePod(namespace: string, name: string, resourceVersion?: string): Promise<void> {

@@ -83,16 +83,15 @@ class FakeCluster implements Kube {
   async readPod(namespace: string, name: string) { return this.pods.get(runKey(namespace, name)); }
   async readRun(namespace: string, name: string) { return this.runs.get(runKey(namespace, name)); }
   async readLog(namespace: string, pod: string) { return this.logs.get(runKey(namespace, pod)) ?? ""; }
-  async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<string | undefined> {
+  async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {
     const run = this.runs.get(runKey(namespace, name));
-    if (!run) return undefined;
+    if (!run) return false;
     const status = patch.type === "replace" ? structuredClone(patch.status) : applyMergePatch(run.status ?? {}, patch.status);
     if (JSON.stringify({ ...run, status }).length > this.maxStoredBytes) {
       throw new ApiException(500, "etcdserver: request is too large", { message: "etcdserver: request is too large" }, {});
     }
-    const resourceVersion = String(++this.version);
-    this.runs.set(runKey(namespace, name), { ...run, status: status as ScriptRun["status"], metadata: { ...run.metadata, resourceVersion } });
-    return resourceVersion;
+    this.runs.set(runKey(namespace, name), { ...run, status: status as ScriptRun["status"], metadata: { ...run.metadata, resourceVersion: String(++this.version) } });
+    return true;
   }
   async deletePod(namespace: string, name: string) {
     this.deletedPods.push(name);

@@ -106,11 +106,6 @@ export class Reconciler {
     return this.start(key, run, heardAt);
   }
 
-  /** Whether a run as the watch tells of it is this process's own status write coming back. */
-  isOwnWrite(run: ScriptRun): boolean {
-    return this.statuses.isOwnWrite(keyOf(run), run);
-  }
-
   /** The run is gone (its children go with it, by owner reference): free its slot. */
   private gone(key: string): ProcessResult {
     this.slots.release(key);

@@ -10,9 +10,8 @@ import { carriesNullMember, mergePatch } from "./mergePatch.js";
 export type WriteResult = "written" | "unchanged" | "gone";
 
 export class StatusWriter {
-  /** Statuses written but not yet seen in the cache, by run key, with the run's resourceVersion
-   * after the write. */
-  private readonly written = new Map<string, { uid: string; status: ScriptRunStatus; resourceVersion: string }>();
+  /** Statuses written but not yet seen in the cache, by run key. */
+  private readonly written = new Map<string, { uid: string; status: ScriptRunStatus }>();
 
   constructor(private readonly kube: Pick<Kube, "patchRunStatus">) {}
 
@@ -28,15 +27,6 @@ export class StatusWriter {
     return { ...cached, status: memo.status };
   }
 
-  /** Whether `run` is the very version this writer's last write made (its watch event coming
-   * back): then the cache shows that write, and the memo of it is dropped. */
-  isOwnWrite(key: string, run: ScriptRun): boolean {
-    const memo = this.written.get(key);
-    if (!memo || memo.uid !== run.metadata.uid || memo.resourceVersion === "" || memo.resourceVersion !== run.metadata.resourceVersion) return false;
-    this.written.delete(key);
-    return true;
-  }
-
   /** The run is gone: nothing of it is worth remembering. */
   forget(key: string): void {
     this.written.delete(key);
@@ -48,11 +38,11 @@ export class StatusWriter {
     if (patch === undefined) return "unchanged";
     const { namespace = "", name = "", uid = "" } = run.metadata;
     // A result with null members cannot travel in a merge patch (null means "delete"): replace status whole.
-    const resourceVersion = await this.kube.patchRunStatus(namespace, name, carriesNullMember(desired.result)
+    const ok = await this.kube.patchRunStatus(namespace, name, carriesNullMember(desired.result)
       ? { type: "replace", status: desired }
       : { type: "merge", status: patch as Record<string, unknown> });
-    if (resourceVersion === undefined) return "gone";
-    this.written.set(key, { uid, status: desired, resourceVersion });
+    if (!ok) return "gone";
+    this.written.set(key, { uid, status: desired });
     return "written";
   }
 }

@@ -2,7 +2,6 @@
 the entrypoint, and the import policy. Shared by the run itself, the
 `--preflight` command and the `--preflight-server` the controller and API use."""
 import ast
-import difflib
 import re
 
 from outcome import error
@@ -90,6 +89,8 @@ def _check_entrypoint(tree, entrypoint):
             bound.update((a.asname or a.name).split(".")[0] for a in node.names)
     if entrypoint in bound:
         return
+    import difflib  # here, not at the top: only a script that misses its entrypoint needs it, at every pod's start
+
     suggestions = [f"Did you mean '{m}'?" for m in difflib.get_close_matches(entrypoint, functions, n=1)]
     if functions:
         suggestions.append(f"Set entrypoint to one of: {', '.join(functions)}.")

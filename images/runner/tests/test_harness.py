@@ -46,6 +46,16 @@ def test_imports_denied_by_policy_are_refused_statically_and_at_run_time():
     assert dynamic["error"]["type"] == "disallowed_import"
 
 
+def test_a_cold_run_loads_only_what_it_uses():
+    # Every cold pod starts the harness afresh: OpenSSL's hashlib (the warm pod's checksum) and
+    # difflib (a missing entrypoint's suggestion) are some 10 ms of its CPU that a run needs neither of.
+    proc = subprocess.run([sys.executable, "-X", "importtime", RUNNER], input=json.dumps({"script": "def main():\n    return 1\n"}),
+                          capture_output=True, text=True, timeout=60)
+    assert json.loads(proc.stdout)["success"] is True
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "json" in imported and not imported & {"hashlib", "_hashlib", "difflib"}
+
+
 def test_a_missing_entrypoint_suggests_the_close_name():
     envelope, _, _ = run_runner({"script": "def mian():\n    return 1\n"})
     assert envelope["error"]["type"] == "missing_entrypoint"

@@ -30,7 +30,7 @@ const CONTROLLER_VARIABLES = {
   SCRIPTRUN_RENEW_PERIOD_SECONDS: [int(1), "2"],
   SCRIPTRUN_METRICS_PORT: [int(0, 65535), "9090"],
   SCRIPTRUN_SANDBOX_BACKEND: [z.enum(["auto", "nsjail", "bubblewrap"]), "auto"],
-  SCRIPTRUN_WORKERS: [int(1, 256), "32"],
+  SCRIPTRUN_WORKERS: [int(1, 256), "8"],
   SCRIPTRUN_RESYNC_SECONDS: [int(1), "60"],
   SCRIPTRUN_RELIST_SECONDS: [int(10), "300"],
   SCRIPTRUN_MAX_LOG_BYTES: [int(4096), String(8 * 1024 * 1024)],

@@ -79,8 +79,13 @@ export class WorkQueue {
     }
     this.dirty.set(key, { at: this.timers.now(), urgent });
     if (this.processing.has(key)) return;
-    (urgent ? this.urgent : this.waiting).add(key);
+    this.lane(urgent).add(key);
     this.pump();
+  }
+
+  /** Where a key waits. */
+  private lane(urgent: boolean): Set<string> {
+    return urgent ? this.urgent : this.waiting;
   }
 
   /** Adds the key after `ms`; of several pending delays for one key the earliest wins. */
@@ -123,7 +128,7 @@ export class WorkQueue {
 
   private pump(): void {
     while (!this.stopping && !this.paused && this.processing.size < this.options.workers && this.depth > 0) {
-      const lane = this.urgent.size > 0 ? this.urgent : this.waiting;
+      const lane = this.lane(this.urgent.size > 0);
       const key = lane.values().next().value!;
       lane.delete(key);
       const addedAt = this.dirty.get(key)?.at ?? this.timers.now();
@@ -148,7 +153,7 @@ export class WorkQueue {
     } finally {
       this.processing.delete(key);
       const again = this.dirty.get(key);
-      if (again) (again.urgent ? this.urgent : this.waiting).add(key);
+      if (again) this.lane(again.urgent).add(key);
       if (this.stopping && this.processing.size === 0) this.idle?.();
       this.pump();
     }

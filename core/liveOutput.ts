@@ -1,7 +1,9 @@
-// Live output: the frames runner.py --live-output writes on the container log's stderr stream as
-// the script prints (images/runner/live.py), one JSON line each. The API follows a running pod's
-// log and sends each frame to the run's watchers; the controller, reading the log for an envelope
-// too long for the termination message, passes over them.
+// Live output: the frames runner.py --live-output writes on its stdout as the script prints
+// (images/runner/live.py), one JSON line each, all before the envelope. The API follows a running
+// pod's log and sends each frame to the run's watchers; the controller, reading the log (or a warm
+// pod's attach stream) for the envelope, passes over them. They share the envelope's stream because
+// the container log keeps order only within a stream: it cuts a long line into records of 16 KiB
+// (containerd), and a record of the other stream, written earlier, can still land among them.
 import { z } from "zod";
 
 /** The runner pod's one container, whose log carries the frames. */
@@ -10,6 +12,9 @@ export const RUNNER_CONTAINER = "runner";
 /** The key that marks a line of the log as a frame (the script's text is inside a JSON string,
  * so no line it prints can be one). */
 export const FRAME_MARK = "scriptrunOutput";
+
+/** How every frame's line begins, and no envelope's. */
+export const FRAME_START = `{"${FRAME_MARK}"`;
 
 /** Bytes the frames may add to a runner's log: at most 256 KiB of each stream is framed, and JSON
  * may spell a byte in up to six. */
@@ -37,7 +42,7 @@ export interface OutputFrame {
 
 /** The frame a log line is, or undefined when it is none. */
 export function parseOutputFrame(line: string): OutputFrame | undefined {
-  if (!line.startsWith(`{"${FRAME_MARK}"`)) return undefined;
+  if (!line.startsWith(FRAME_START)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(line);

@@ -1,13 +1,15 @@
 // Talking to a warm pod: attach to its runner through the apiserver (pods/attach, client-node's
 // Attach over the v5 WebSocket protocol, which can close stdin alone) and hold the stream open; then
 // send the framed request (or nothing, which makes a runner still waiting exit without running),
-// close stdin, and read the one line the runner prints: its envelope, or why it ran nothing.
+// close stdin, and read the runner's answer: past its frames of live output, the line that is its
+// envelope, or why it ran nothing.
 // Whatever goes wrong on the way is "dropped": the pod's termination message and log still carry
 // the outcome. The stream can be opened long before the request: the pod's first attach is the one
 // its stdin belongs to (stdinOnce), and the runner reads nothing until a whole frame arrives.
 import { PassThrough, Writable } from "node:stream";
 import { Attach, type KubeConfig } from "@kubernetes/client-node";
 import { type Envelope, parseTerminationMessage } from "../core/envelope.js";
+import { FRAME_START } from "../core/liveOutput.js";
 import { RUNNER_CONTAINER } from "./names.js";
 
 export type AttachResult =
@@ -15,7 +17,7 @@ export type AttachResult =
   | { kind: "unrun"; reason: string }
   | { kind: "dropped"; reason: string };
 
-/** The most the runner's line may be before the stream is given up on (the log has it all). */
+/** The most a line from the runner may be before the stream is given up on (the log has it all). */
 const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 /** An attach to a runner, its stdin still open. */
@@ -75,7 +77,7 @@ interface Socket {
   on(event: "error", listener: (err: unknown) => void): unknown;
 }
 
-/** One attach: the runner's stdout read up to its first line, its stdin written once. */
+/** One attach: the runner's stdout read up to its answer, its stdin written once. */
 class Stream implements HeldAttach {
   readonly stdin = new PassThrough();
   readonly stdout: Writable;
@@ -92,23 +94,7 @@ class Stream implements HeldAttach {
         resolve(result);
       };
     });
-    const pieces: Buffer[] = [];
-    let size = 0;
-    const settle = (result: AttachResult) => this.settle(result);
-    this.stdout = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        const end = chunk.indexOf(0x0a);
-        pieces.push(end >= 0 ? chunk.subarray(0, end) : chunk);
-        size += chunk.length;
-        if (end >= 0) settle(lineResult(Buffer.concat(pieces).toString("utf8")));
-        else if (size > MAX_LINE_BYTES) settle({ kind: "dropped", reason: `the runner's line passed ${MAX_LINE_BYTES} bytes` });
-        done();
-      },
-      final(done) {
-        settle({ kind: "dropped", reason: "the attach stream ended before the runner's answer" });
-        done();
-      },
-    });
+    this.stdout = answerReader((result) => this.settle(result));
     void this.answered.then(() => this.socket?.close());
   }
 
@@ -140,6 +126,45 @@ class Stream implements HeldAttach {
     this.stdin.end();
     this.settle({ kind: "dropped", reason: "the attach was closed unsent" });
   }
+}
+
+/** The runner's stdout, read up to its answer: the first line that is not a frame of live output
+ * (those come first, on the same stream, so that the log keeps them apart from the envelope). */
+export function answerReader(settle: (result: AttachResult) => void): Writable {
+  const frameStart = Buffer.from(FRAME_START);
+  let pieces: Buffer[] = [];
+  let size = 0;
+  let answered = false;
+  const line = (bytes: Buffer) => {
+    if (bytes.subarray(0, frameStart.length).equals(frameStart)) return;
+    answered = true;
+    settle(lineResult(bytes.toString("utf8")));
+  };
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      let rest = chunk;
+      for (let end = rest.indexOf(0x0a); end >= 0 && !answered; end = rest.indexOf(0x0a)) {
+        line(Buffer.concat([...pieces, rest.subarray(0, end)]));
+        pieces = [];
+        size = 0;
+        rest = rest.subarray(end + 1);
+      }
+      if (!answered) {
+        pieces.push(rest);
+        size += rest.length;
+        if (size > MAX_LINE_BYTES) {
+          answered = true;
+          pieces = [];
+          settle({ kind: "dropped", reason: `a line from the runner passed ${MAX_LINE_BYTES} bytes` });
+        }
+      }
+      done();
+    },
+    final(done) {
+      settle({ kind: "dropped", reason: "the attach stream ended before the runner's answer" });
+      done();
+    },
+  });
 }
 
 function lineResult(line: string): AttachResult {

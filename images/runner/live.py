@@ -1,6 +1,8 @@
 """Live output (runner.py --live-output): what the script prints, framed as it comes, one JSON line per
-piece on the runner's stderr, the container log's other stream (stdout carries the envelope). The
-API follows the log and passes each frame on to the run's watchers as an `output` event.
+piece on the runner's stdout, ahead of the envelope. The API follows the log and passes each frame on
+to the run's watchers as an `output` event. Frames and envelope share one stream because the
+container log keeps order only within a stream, and cuts a long line (the envelope) into records
+that a frame on the other stream, written earlier, could still land among.
 
 The script's text travels inside a JSON string, so it cannot forge a frame, the envelope or the
 other stream. Only what pump() keeps is framed, so the output caps hold; and at most LIVE_BYTES of
@@ -16,7 +18,7 @@ PIECE = 8192
 
 class Frames:
     def __init__(self, out):
-        self.out = out  # binary: sys.stderr.buffer
+        self.out = out  # binary: sys.stdout.buffer
         self.decoders = {s: codecs.getincrementaldecoder("utf-8")(errors="replace") for s in ("stdout", "stderr")}
         self.done = {"stdout": False, "stderr": False}
 

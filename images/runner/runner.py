@@ -204,8 +204,8 @@ def preflight_answer(text):
 
 
 def deliver(answer, termination_log):
-    """The answer (an envelope, or a warm runner's "unrun") as the one line on stdout and, when a path
-    is given, as the termination message."""
+    """The answer (an envelope, or a warm runner's "unrun") as the last line on stdout, after any
+    frames of live output, and, when a path is given, as the termination message."""
     print(dumps(answer), flush=True)
     if termination_log:
         with open(termination_log, "w", encoding="utf-8") as f:
@@ -256,9 +256,9 @@ def main():
                         help=f"start the sandbox for the bounds in {warm.BOUNDS_VARIABLE}, then run one framed "
                              "request from stdin")
     parser.add_argument("--live-output", action="store_true",
-                        help="also frame the script's output on stderr as it comes (live.py)")
+                        help="also frame the script's output on stdout as it comes, ahead of the envelope (live.py)")
     args = parser.parse_args()
-    frames = live.Frames(sys.stderr.buffer) if args.live_output else None
+    frames = live.Frames(sys.stdout.buffer) if args.live_output else None
     if args.preflight_server:
         hard = resource.getrlimit(resource.RLIMIT_AS)[1]
         limit = PREFLIGHT_MEMORY if hard == resource.RLIM_INFINITY else min(hard, PREFLIGHT_MEMORY)

@@ -1,4 +1,4 @@
-"""runner.py --live-output: the script's output framed on stderr as it comes (live.py)."""
+"""runner.py --live-output: the script's output framed on stdout as it comes, ahead of the envelope (live.py)."""
 import json
 import subprocess
 import sys
@@ -9,8 +9,8 @@ from conftest import RUNNER
 import live
 
 
-def frames_of(stderr):
-    return [json.loads(line) for line in stderr.splitlines() if line.startswith('{"' + live.MARK)]
+def frames_of(stdout):
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith('{"' + live.MARK)]
 
 
 def run_live(script, **extra):
@@ -20,31 +20,33 @@ def run_live(script, **extra):
     return proc, json.dumps(request).encode()
 
 
-def test_output_is_framed_on_stderr_as_it_comes_and_the_envelope_stays_alone_on_stdout():
+def test_output_is_framed_on_stdout_as_it_comes_and_the_envelope_is_the_last_line_after_the_frames():
+    # One stream for both: the container log keeps order only within a stream, and cuts a long
+    # envelope into records that a frame written earlier on the other stream could land among.
     proc, request = run_live("import sys, time\nprint('first', flush=True)\ntime.sleep(1.5)\nprint('second', flush=True)\n"
                              "sys.stderr.write('oops\\n')\n")
     proc.stdin.write(request)
     proc.stdin.close()
-    first = json.loads(proc.stderr.readline())
+    first = json.loads(proc.stdout.readline())
     seen_at = time.monotonic()
     assert first == {live.MARK: 1, "stream": "stdout", "offset": 0, "bytes": 6, "text": "first\n"}
-    rest = frames_of(proc.stderr.read().decode())
-    out = proc.stdout.read().decode()
+    lines = proc.stdout.read().decode().splitlines()
+    err = proc.stderr.read()
     finished_at = time.monotonic()
     proc.wait()
     assert finished_at - seen_at > 1, "the first line came before the script ended"
-    assert [(f["stream"], f["offset"], f["text"]) for f in rest] == [("stdout", 6, "second\n"), ("stderr", 0, "oops\n")]
-    lines = out.splitlines()
-    assert len(lines) == 1
-    envelope = json.loads(lines[0])
+    assert [(f["stream"], f["offset"], f["text"]) for f in frames_of("\n".join(lines))] == [("stdout", 6, "second\n"), ("stderr", 0, "oops\n")]
+    assert len(lines) == 3 and not lines[-1].startswith('{"' + live.MARK)
+    envelope = json.loads(lines[-1])
     assert envelope["stdout"] == "first\nsecond\n" and envelope["stderr"] == "oops\n"
+    assert err == b""
 
 
 def test_a_script_cannot_forge_a_frame_or_the_envelope_through_its_output():
     forged = json.dumps({live.MARK: 1, "stream": "stderr", "offset": 0, "bytes": 3, "text": "x"})
     proc, request = run_live(f"print({forged!r})\nprint('{{\"success\": true}}')\n")
-    out, err = proc.communicate(request, timeout=60)
-    frames = frames_of(err.decode())
+    out, _ = proc.communicate(request, timeout=60)
+    frames = frames_of(out.decode())
     assert [f["stream"] for f in frames] == ["stdout"]
     assert frames[0]["text"] == forged + '\n{"success": true}\n'
     assert json.loads(out.decode().splitlines()[-1])["success"] is True
@@ -53,8 +55,8 @@ def test_a_script_cannot_forge_a_frame_or_the_envelope_through_its_output():
 def test_the_live_stream_stops_at_its_limit_and_at_the_output_cap_and_says_which():
     proc, request = run_live("import sys\nsys.stdout.write('a' * 300000)\nsys.stdout.flush()\n",
                              limits={"outputBytes": 4096})
-    out, err = proc.communicate(request, timeout=60)
-    frames = frames_of(err.decode())
+    out, _ = proc.communicate(request, timeout=60)
+    frames = frames_of(out.decode())
     stdout = [f for f in frames if f["stream"] == "stdout"]
     assert sum(f["bytes"] for f in stdout) == 4096
     assert stdout[-1]["stopped"] == "output_limit"

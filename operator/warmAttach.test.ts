@@ -2,12 +2,13 @@ import assert from "node:assert/strict";
 import { FRAME_MARK } from "../core/liveOutput.js";
 import { type AttachResult, answerReader } from "./warmAttach.js";
 
-/** Writes `chunks` to a reader, then ends it; what it settled on first. */
-async function read(chunks: (string | Buffer)[]): Promise<AttachResult> {
+/** Writes `chunks` to a reader, then ends it; what it settled on, which must be one thing. */
+async function read(chunks: (string | Buffer)[], maxLineBytes?: number): Promise<AttachResult> {
   const results: AttachResult[] = [];
-  const reader = answerReader((result) => results.push(result));
+  const reader = answerReader((result) => results.push(result), maxLineBytes);
   for (const chunk of chunks) await new Promise<void>((done) => reader.write(chunk, () => done()));
   await new Promise<void>((done) => reader.end(done));
+  assert.equal(results.length, 1, JSON.stringify(results));
   return results[0]!;
 }
 
@@ -23,6 +24,31 @@ describe("the warm runner's answer on its attach stream", () => {
       assert.equal(result.kind, "envelope", `cut at ${cut}`);
       assert.equal(result.kind === "envelope" && result.envelope.stdout, "tick\n".repeat(4000));
     }
+  });
+
+  it("reads frames and an envelope that arrive a byte at a time, a character's bytes apart", async () => {
+    const bytes = Buffer.from(`${frame(0, "☃ snow\n")}${JSON.stringify({ success: true, result: "☃", stdout: "☃ snow\n" })}\n`);
+    const result = await read([...bytes].map((b) => Buffer.from([b])));
+    assert.equal(result.kind === "envelope" && result.envelope.result, "☃");
+  });
+
+  it("answers with the envelope when more follows it in the same chunk", async () => {
+    const result = await read([`${frame(0, "a")}${envelope}\n{"not": "read"}\ntrailing`]);
+    assert.equal(result.kind, "envelope");
+  });
+
+  it("holds one line at a time: frames that add up to more than a line may be are read past", async () => {
+    const frames = Array.from({ length: 20 }, (_, i) => frame(i * 100, "x".repeat(100)));
+    assert.ok(frames.join("").length > 1000);
+    // Each frame cut in two, so that every line arrives in pieces.
+    const halves = frames.flatMap((f) => [f.slice(0, 70), f.slice(70)]);
+    const result = await read([...halves, `${JSON.stringify({ success: true, result: 1 })}\n`], 1000);
+    assert.equal(result.kind === "envelope" && result.envelope.result, 1);
+  });
+
+  it("drops a line longer than a line may be, and reads no further", async () => {
+    const result = await read(["x".repeat(600), "x".repeat(600), `\n${envelope}\n`], 1000);
+    assert.deepEqual(result, { kind: "dropped", reason: "a line from the runner passed 1000 bytes" });
   });
 
   it("takes a warm runner's unrun answer as the first line that is not a frame", async () => {

@@ -130,7 +130,7 @@ class Stream implements HeldAttach {
 
 /** The runner's stdout, read up to its answer: the first line that is not a frame of live output
  * (those come first, on the same stream, so that the log keeps them apart from the envelope). */
-export function answerReader(settle: (result: AttachResult) => void): Writable {
+export function answerReader(settle: (result: AttachResult) => void, maxLineBytes = MAX_LINE_BYTES): Writable {
   const frameStart = Buffer.from(FRAME_START);
   let pieces: Buffer[] = [];
   let size = 0;
@@ -152,16 +152,16 @@ export function answerReader(settle: (result: AttachResult) => void): Writable {
       if (!answered) {
         pieces.push(rest);
         size += rest.length;
-        if (size > MAX_LINE_BYTES) {
+        if (size > maxLineBytes) {
           answered = true;
           pieces = [];
-          settle({ kind: "dropped", reason: `a line from the runner passed ${MAX_LINE_BYTES} bytes` });
+          settle({ kind: "dropped", reason: `a line from the runner passed ${maxLineBytes} bytes` });
         }
       }
       done();
     },
     final(done) {
-      settle({ kind: "dropped", reason: "the attach stream ended before the runner's answer" });
+      if (!answered) settle({ kind: "dropped", reason: "the attach stream ended before the runner's answer" });
       done();
     },
   });

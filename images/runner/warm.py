@@ -8,7 +8,8 @@ which the controller attaches to, up to the first newline. That line is the fram
     <SHA-256 of the JSON, in hex> <the request's JSON>\\n
 
 A frame read whole, with the right checksum, is run in the waiting sandbox as a cold run would run
-it, and answered the same way (the envelope as one line on stdout, and the termination message).
+it, and answered the same way (the envelope as one line on stdout, after the frames of live output
+when --live-output is given, and the termination message).
 Anything else (stdin ending before a newline, or a checksum that does not match) is never run: the
 runner kills the sandbox, answers {"unrun": true, "reason": ...} on both and exits 0, and the
 controller starts the run again elsewhere."""

@@ -1,6 +1,6 @@
 """runner.py --warm, driven as the controller drives a warm pod: started with its bounds, its sandbox
 up before any request, then one framed request on stdin, and one line (and the termination
-message) back."""
+message) back; with --live-output, as its pod runs it, the frames of live output come first."""
 import hashlib
 import json
 import os
@@ -14,6 +14,7 @@ import pytest
 
 from cases import check, load_cases
 from conftest import RUNNER
+import live
 import runner
 import sandbox
 import warm
@@ -48,10 +49,10 @@ def descendants(pid):
 class Warm:
     """A warm runner started as its pod starts it (`argv` replaces `python3 runner.py`)."""
 
-    def __init__(self, tmp_path, bounds=BOUNDS, argv=(sys.executable, RUNNER)):
+    def __init__(self, tmp_path, bounds=BOUNDS, argv=(sys.executable, RUNNER), flags=()):
         self.log = tmp_path / "termination-log"
         env = {**os.environ, "SCRIPTRUN_WARM_LIMITS": json.dumps(bounds)}
-        self.proc = subprocess.Popen([*argv, "--warm", "--termination-log", str(self.log)], env=env,
+        self.proc = subprocess.Popen([*argv, "--warm", "--termination-log", str(self.log), *flags], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def reporter(self, timeout=30):
@@ -114,6 +115,21 @@ def test_a_framed_hello_world_is_answered_on_stdout_and_in_the_termination_messa
     assert envelope["success"] and envelope["result"] == "Hello, World!" and envelope["exitCode"] == 0
     assert envelope["error"] is None and envelope["sandbox"]["backend"] in ("bubblewrap", "nsjail")
     assert 0 < envelope["durationMs"] and set(envelope) == set(runner._failed(None))
+
+
+def test_with_live_output_the_frames_come_first_on_stdout_and_the_envelope_last_with_nothing_on_stderr(tmp_path):
+    # As its pod runs it: the attach stream and the log both get the frames, then the envelope.
+    warm = Warm(tmp_path, flags=("--live-output",))
+    warm.reporter()
+    out, err = warm.proc.communicate(frame({"script": "def main():\n    for i in range(3000):\n        print(i)\n"
+                                                     "    return 'done'\n"}), timeout=120)
+    assert warm.proc.returncode == 0 and err == b""
+    *frames, last = out.decode().splitlines()
+    assert frames and all(line.startswith('{"' + live.MARK) for line in frames)
+    assert "".join(json.loads(line)["text"] for line in frames) == "".join(f"{i}\n" for i in range(3000))
+    envelope = json.loads(last)
+    assert envelope["result"] == "done" and envelope["stdout"].count("\n") == 3000
+    assert json.loads(warm.log.read_text())["truncated"] is True  # so the log's last line is what a reader needs
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])

@@ -17,14 +17,16 @@ import pytest
 from cases import REPO, check
 from conftest import RUNNER, run_runner
 import confine
+import live
 import sandbox
 
 REDTEAM = os.path.join(os.path.dirname(__file__), "redteam")
 with open(os.path.join(REDTEAM, "cases.json"), encoding="utf-8") as f:
     CASES = {case["name"]: case for case in json.load(f)["cases"]}
 
+# As a pod runs it: with its output framed live on stdout, ahead of the envelope.
 POD_CODE = (f"import sys\nsys.path.insert(0, {os.path.dirname(os.path.abspath(RUNNER))!r})\nimport runner\n"
-            "runner._PROC_OK = False\nrunner.main()\n")
+            "runner._PROC_OK = False\nsys.argv[1:] = ['--live-output']\nrunner.main()\n")
 
 
 def script_of(case):
@@ -141,12 +143,16 @@ PATHS = {"host": run_runner, "pod": run_in_pod_path}
 @pytest.mark.parametrize("path", sorted(PATHS))
 def test_output_after_main_returns_stays_inside_the_envelopes_stdout(path):
     """Beyond the case's envelope: stdout holds the one envelope, printed by runner.py after the
-    sandbox has ended. The setsid double-forked grandchild holding stdout dies when the reporter,
-    pid 1, exits: its late line never comes and it does not hold the run open. On the pod path no
-    cgroup is there to kill it: the pid namespace alone does."""
+    sandbox has ended (on the pod path after the frames of live output, which hold what the
+    envelope's stdout holds). The setsid double-forked grandchild holding stdout dies when the
+    reporter, pid 1, exits: its late line never comes and it does not hold the run open. On the pod
+    path no cgroup is there to kill it: the pid namespace alone does."""
     case = CASES["output-after-main-returns"]
     envelope, seconds, stdout = PATHS[path](request_of(case))
-    assert stdout.count("\n") == 1 and json.loads(stdout) == envelope
+    *frames, last = stdout.splitlines()
+    assert stdout.endswith("\n") and json.loads(last) == envelope
+    assert all(line.startswith('{"' + live.MARK) for line in frames)
+    assert "".join(json.loads(line)["text"] for line in frames) == (envelope["stdout"] if path == "pod" else "")
     check(case, envelope, seconds)
     assert seconds < 3  # so the grandchild, had it lived, would have printed after the run's end
     time.sleep(0.3)

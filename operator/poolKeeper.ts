@@ -12,7 +12,7 @@ import type { ScriptRuntime } from "../crds/runtime.js";
 import type { Kube } from "./kube.js";
 import type { Metrics } from "./metrics.js";
 import { type PodSettings, RUNTIME_ANNOTATION } from "./podSpec.js";
-import { POOL_LABEL, TEMPLATE_LABEL, claimedAt, podEnded, poolPod, poolPodState, startedWarm } from "./warmPool.js";
+import { POOL_LABEL, TEMPLATE_LABEL, claimedAt, podEnded, poolPod, poolPodState, poolSizeIn, startedWarm } from "./warmPool.js";
 import { type ProcessResult, WorkQueue } from "./workqueue.js";
 
 /** How long after a claim its pool is refilled at the latest. */
@@ -129,10 +129,8 @@ export class PoolKeeper {
     const object = this.deps.runtimes.get(name);
     const parsed = object ? parseRuntime(object) : undefined;
     if (!object || !parsed?.ok) return { uid: "", size: 0 };
-    const { warmPool } = parsed.runtime.spec;
     const watched = this.deps.watchNamespaces.length === 0 || this.deps.watchNamespaces.includes(namespace);
-    const listed = warmPool?.namespaces?.includes(namespace) ?? false;
-    return { runtime: parsed.runtime, uid: object.metadata.uid ?? "", size: watched && listed ? warmPool?.size ?? 0 : 0 };
+    return { runtime: parsed.runtime, uid: object.metadata.uid ?? "", size: watched ? poolSizeIn(parsed.runtime, namespace) : 0 };
   }
 
   private async reconcile(key: string): Promise<ProcessResult> {

@@ -14,8 +14,9 @@ import { POOL_LABEL, poolPod, requestFrame, startedWarm, templateOf } from "./wa
 import { WarmRuns } from "./warmRuns.js";
 
 const settings = testConfig();
-const runtime = aParsedRuntime("python");
-const other = aParsedRuntime("python-ds");
+const POOL = { warmPool: { size: 2, namespaces: ["default"] } };
+const runtime = aParsedRuntime("python", POOL);
+const other = aParsedRuntime("python-ds", POOL);
 
 function requestOf(run: ScriptRun, on: Runtime = runtime): RunnerRequest {
   const resolution = resolveRequest(run.spec, runtimeLimits(on, settings.maxScriptBytes));
@@ -123,9 +124,14 @@ class Runners implements Attacher {
 function world(cached: V1Pod[] = []) {
   const server = new Server();
   for (const pod of cached) server.put(pod);
+  /** The namespaces whose pods were listed, one entry a look. */
+  const looks: (string | undefined)[] = [];
   const pods: ObjectCache<V1Pod> = {
     get: (name, namespace) => cached.find((p) => p.metadata?.name === name && p.metadata?.namespace === namespace),
-    list: (namespace) => cached.filter((p) => namespace === undefined || p.metadata?.namespace === namespace),
+    list: (namespace) => {
+      looks.push(namespace);
+      return cached.filter((p) => namespace === undefined || p.metadata?.namespace === namespace);
+    },
   };
   const runners = new Runners();
   const refills: string[] = [];
@@ -141,7 +147,7 @@ function world(cached: V1Pod[] = []) {
     graceSeconds: 30,
     now: () => T0 + 10_000,
   });
-  return { server, runners, refills, enqueued, warm };
+  return { server, runners, refills, enqueued, warm, looks };
 }
 
 /** Lets the attaches begun so far open. */
@@ -213,6 +219,16 @@ describe("claiming a warm pod", () => {
     const run = aRun("one");
     assert.equal(await warm.claim(run, runtime, requestOf(run)), undefined);
     assert.deepEqual(refills, []);
+  });
+
+  it("looks through no pods for a runtime that keeps no pool in the run's namespace, and claims none", async () => {
+    for (const kept of [aParsedRuntime("python"), aParsedRuntime("python", { warmPool: { size: 2, namespaces: ["team-b"] } }),
+      aParsedRuntime("python", { warmPool: { size: 0, namespaces: ["default"] } })]) {
+      const { server, warm, refills, looks } = world([aPoolPod("p1")]);
+      const run = aRun("one");
+      assert.equal(await warm.claim(run, kept, requestOf(run, kept)), undefined);
+      assert.deepEqual([looks, refills, server.ownerOf("p1")], [[], [], undefined]);
+    }
   });
 });
 

@@ -14,7 +14,7 @@ import { toMillis } from "../core/time.js";
 import type { ScriptRun } from "../crds/schema.js";
 import type { Kube } from "./kube.js";
 import { type Attacher, type AttachResult, type HeldAttach, attachAndSend } from "./warmAttach.js";
-import { POOL_LABEL, claimPatch, claimedAt, podEnded, poolPodState, requestFrame, runnerStatus } from "./warmPool.js";
+import { POOL_LABEL, claimPatch, claimedAt, podEnded, poolPodState, poolSizeIn, requestFrame, runnerStatus } from "./warmPool.js";
 
 /** Tries of an attach that dropped before the runner answered (its pod still running). */
 const ATTACH_TRIES = 3;
@@ -78,6 +78,8 @@ export class WarmRuns {
   /** Claims a ready pod of the runtime's pool in the run's namespace; undefined when none could be. */
   async claim(run: ScriptRun, runtime: Runtime, request: RunnerRequest): Promise<V1Pod | undefined> {
     const namespace = run.metadata.namespace ?? "";
+    // No pool here: no look through the namespace's pods, which costs each cold run as many steps as pods are in flight.
+    if (poolSizeIn(runtime, namespace) === 0) return undefined;
     const template = this.deps.templateOf(runtime);
     // Pods held open first, whose claim needs no attach; of those, the one whose runner started
     // first: a runner that started a moment ago may still be starting its sandbox, which the

@@ -85,14 +85,14 @@ export function poolPodState(pod: V1Pod, template: string): PoolPod {
   };
 }
 
-/** Whether a run of `request` can be served by `runtime`'s pool: its pods have the runtime's
- * default CPU and memory, and bound the rest by the runtime's maxima. */
 /** How many warm pods the runtime keeps ready in `namespace`: none where its warmPool does not list it. */
 export function poolSizeIn(runtime: Runtime, namespace: string): number {
   const { warmPool } = runtime.spec;
   return warmPool?.namespaces?.includes(namespace) ? warmPool.size ?? 0 : 0;
 }
 
+/** Whether a run of `request` can be served by `runtime`'s pool: its pods have the runtime's
+ * default CPU and memory, and bound the rest by the runtime's maxima. */
 export function poolServes(runtime: Runtime, request: RunnerRequest): boolean {
   const { defaults } = runtime.spec;
   return parseQuantity(request.resources.cpu) === parseQuantity(defaults.cpu)

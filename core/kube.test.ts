@@ -2,14 +2,14 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { type IncomingMessage, createServer as createHttpServer } from "node:http";
+import { type IncomingMessage, type ServerResponse, createServer as createHttpServer } from "node:http";
 import { Agent, type Server, createServer, request } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
-import { CREDENTIALS_FRESH_MS, JsonClient, KeptAgent, LIST_PAGE, listInPages, reuseConnections, statusCode, statusMessage, unless } from "./kube.js";
+import { CREDENTIALS_FRESH_MS, JsonClient, KeptAgent, LineWatch, LIST_PAGE, listInPages, reuseConnections, statusCode, statusMessage, unless } from "./kube.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 
@@ -243,6 +243,114 @@ describe("JsonClient", () => {
       assert.equal(statusMessage(failed as never), "upstream down");
       const conflict = await api.client.request("POST", "/api/v1/namespaces/n/pods", {}).catch((err: unknown) => err);
       assert.equal(statusMessage(conflict as never), 'pods "p" already exists');
+    } finally {
+      api.close();
+    }
+  });
+});
+
+describe("LineWatch", () => {
+  /** A watch endpoint on loopback: `serve` writes the response of each request. */
+  async function watchServer(serve: (url: string, res: ServerResponse) => void) {
+    const server = createHttpServer((req, res) => serve(req.url ?? "", res));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      users: [{ name: "u", token: "t-1" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
+    });
+    return { watch: new LineWatch(reuseConnections(kc)), close: () => server.close().closeAllConnections() };
+  }
+
+  /** Watches until `done`; the events seen, and what `done` was called with (each call). */
+  async function watchAll(watch: LineWatch, query: Record<string, string | undefined> = {}) {
+    const events: Array<[string, unknown]> = [];
+    const dones: unknown[] = [];
+    const ended = new Promise<void>((resolve) => {
+      void watch.watch("/api/v1/pods", query, (type, object) => events.push([type, object]), (err) => {
+        dones.push(err);
+        resolve();
+      });
+    });
+    await ended;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return { events, dones };
+  }
+
+  it("hands on each event, however the stream cuts it, passes over a line that is not JSON, and is done once at the end", async () => {
+    const text = [
+      JSON.stringify({ type: "ADDED", object: { metadata: { name: "p-é" }, n: 1 } }),
+      "not json",
+      JSON.stringify({ type: "MODIFIED", object: { metadata: { name: "p-€" }, n: 2 } }),
+      JSON.stringify({ type: "DELETED", object: { metadata: { name: "q" }, n: 3 } }),
+    ].join("\n") + "\n";
+    const bytes = Buffer.from(text);
+    let url = "";
+    const api = await watchServer((seen, res) => {
+      url = seen;
+      res.writeHead(200, { "Content-Type": "application/json" });
+      // Cut inside events and inside a multi-byte character, then end.
+      const cuts = [5, bytes.indexOf("é") + 1, bytes.indexOf("€") + 2, bytes.length - 3];
+      let at = 0;
+      const next = () => {
+        const cut = cuts.shift();
+        if (cut === undefined) return void res.end(bytes.subarray(at));
+        res.write(bytes.subarray(at, cut));
+        at = cut;
+        setTimeout(next, 5);
+      };
+      next();
+    });
+    try {
+      const { events, dones } = await watchAll(api.watch, { resourceVersion: "42", labelSelector: "a=b", fieldSelector: undefined });
+      assert.deepEqual(events, [
+        ["ADDED", { metadata: { name: "p-é" }, n: 1 }],
+        ["MODIFIED", { metadata: { name: "p-€" }, n: 2 }],
+        ["DELETED", { metadata: { name: "q" }, n: 3 }],
+      ]);
+      assert.deepEqual(dones, [null]);
+      assert.equal(url, "/api/v1/pods?watch=true&resourceVersion=42&labelSelector=a%3Db");
+    } finally {
+      api.close();
+    }
+  });
+
+  it("is done with the status code when the watch is refused, as an informer reads a 410", async () => {
+    const api = await watchServer((_url, res) => res.writeHead(410, { "Content-Type": "application/json" }).end(JSON.stringify({ kind: "Status", code: 410 })));
+    try {
+      const { events, dones } = await watchAll(api.watch);
+      assert.deepEqual(events, []);
+      assert.equal(dones.length, 1);
+      assert.equal((dones[0] as { statusCode?: number }).statusCode, 410);
+    } finally {
+      api.close();
+    }
+  });
+
+  it("stops handing on events once aborted, and is done once, with the abort's error", async () => {
+    const api = await watchServer((_url, res) => {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.write(`${JSON.stringify({ type: "ADDED", object: { n: 1 } })}\n`);
+      const timer = setInterval(() => res.write(`${JSON.stringify({ type: "MODIFIED", object: { n: 2 } })}\n`), 5);
+      res.on("close", () => clearInterval(timer));
+    });
+    try {
+      const events: string[] = [];
+      const dones: unknown[] = [];
+      const first = new Promise<void>((resolve) => {
+        void api.watch.watch("/api/v1/pods", {}, (type) => {
+          events.push(type);
+          resolve();
+        }, (err) => dones.push(err)).then((controller) => first.then(() => controller.abort()));
+      });
+      await first;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const seen = events.length;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(events.length, seen, "no event after the abort");
+      assert.equal(dones.length, 1);
+      assert.notEqual(dones[0], null);
     } finally {
       api.close();
     }

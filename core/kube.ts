@@ -1,12 +1,13 @@
 // Small helpers for calls to the Kubernetes API through client-node, shared by both processes.
 // Errors are client-node's ApiException, whose `.code` is the HTTP status.
-import { type ClientRequestArgs, Agent as HttpAgent, request as httpRequest } from "node:http";
+import { type ClientRequestArgs, Agent as HttpAgent, STATUS_CODES, request as httpRequest } from "node:http";
 import { Agent, type AgentOptions, request as httpsRequest } from "node:https";
 import {
   ApiException, type ConfigurationOptions, HttpMethod, type KubeConfig, type KubernetesListObject, type KubernetesObject, Observable,
-  type ObservableMiddleware, RequestContext,
+  type ObservableMiddleware, RequestContext, type Watch,
 } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION } from "../crds/schema.js";
+import { LineSplitter } from "./lines.js";
 
 /** The apiserver's own message from a Status body, when there is one. */
 export function statusMessage(err: ApiException<unknown>): string {
@@ -161,6 +162,17 @@ export function reuseConnections(kc: KubeConfig, now: () => number = Date.now): 
   return kc;
 }
 
+/** A request's URL, JSON headers with the kubeconfig's credentials, and agent (reuseConnections). */
+async function prepared(kc: KubeConfig, path: string) {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error("The kubeconfig names no cluster");
+  const url = `${server.replace(/\/+$/, "")}${path}`;
+  const context = new RequestContext(url, HttpMethod.GET);
+  await kc.applySecurityAuthentication(context);
+  const headers: Record<string, string | number> = { ...context.getHeaders(), Accept: "application/json" };
+  return { url, headers, agent: context.getAgent() as Agent | undefined, send: url.startsWith("http:") ? httpRequest : httpsRequest };
+}
+
 export type JsonMethod = "GET" | "POST" | "PATCH" | "DELETE";
 
 /**
@@ -186,17 +198,11 @@ export class JsonClient {
   }
 
   private async exchange<T>(method: JsonMethod, path: string, body: unknown, contentType: string, parse: boolean): Promise<T> {
-    const server = this.kc.getCurrentCluster()?.server;
-    if (!server) throw new Error("The kubeconfig names no cluster");
-    const url = `${server.replace(/\/+$/, "")}${path}`;
-    const context = new RequestContext(url, HttpMethod[method]);
-    await this.kc.applySecurityAuthentication(context);
+    const { url, headers, agent, send } = await prepared(this.kc, path);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string | number> = { ...context.getHeaders(), Accept: "application/json" };
     if (payload !== undefined) Object.assign(headers, { "Content-Type": contentType, "Content-Length": Buffer.byteLength(payload) });
-    const send = url.startsWith("http:") ? httpRequest : httpsRequest;
     return new Promise<T>((resolve, reject) => {
-      const sent = send(url, { method, headers, agent: context.getAgent() as Agent | undefined }, (response) => {
+      const sent = send(url, { method, headers, agent }, (response) => {
         const code = response.statusCode ?? 0;
         const ok = code >= 200 && code < 300;
         response.on("error", reject);
@@ -224,5 +230,61 @@ export class JsonClient {
       sent.on("error", reject);
       sent.end(payload);
     });
+  }
+}
+
+/**
+ * client-node's Watch, for its informers (ListWatch), reading the event stream straight off the
+ * response, on the kept connections of reuseConnections. client-node's own reads it through
+ * node-fetch, a PassThrough and readline: in the controller's profile under make scale, 0.17 ms of
+ * CPU per run, beside 0.72 ms for parsing and caching the events themselves. Each event is a line
+ * of JSON; a line that is not is passed over, as client-node does. `done` is called once: with
+ * null when the apiserver ends the watch, else with why it failed (an error with the HTTP
+ * `statusCode` when the watch was refused, 410 among them), or the abort's error after `abort()`.
+ */
+export class LineWatch implements Watch {
+  constructor(readonly config: KubeConfig) {}
+
+  async watch(path: string, queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (type: string, object: unknown, event: unknown) => void, done: (err: unknown) => void): Promise<AbortController> {
+    const controller = new AbortController();
+    let finished = false;
+    const finish = (err: unknown) => {
+      if (finished) return;
+      finished = true;
+      controller.abort();
+      done(err);
+    };
+    try {
+      const query = new URLSearchParams({ watch: "true" });
+      for (const [name, value] of Object.entries(queryParams)) if (value !== undefined) query.set(name, String(value));
+      const { url, headers, agent, send } = await prepared(this.config, `${path}?${query}`);
+      const lines = new LineSplitter((bytes) => {
+        if (finished) return;
+        let event: { type?: string; object?: unknown };
+        try {
+          event = JSON.parse(bytes.toString("utf8")) as typeof event;
+        } catch {
+          return;
+        }
+        callback(event.type ?? "", event.object, event);
+      });
+      const sent = send(url, { method: "GET", headers, agent, signal: controller.signal }, (response) => {
+        response.on("error", finish);
+        response.on("close", () => finish(null));
+        if (response.statusCode !== 200) {
+          const code = response.statusCode ?? 0;
+          finish(Object.assign(new Error(STATUS_CODES[code] ?? `HTTP ${code}`), { statusCode: code }));
+          response.resume();
+          return;
+        }
+        response.on("data", (chunk: Buffer) => lines.push(chunk));
+      });
+      sent.on("error", finish);
+      sent.end();
+    } catch (err) {
+      finish(err);
+    }
+    return controller;
   }
 }

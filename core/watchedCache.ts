@@ -1,5 +1,5 @@
-// One informer's cache that keeps itself alive, shared by the controller and the API.
-// client-node informers can stop, or stop silently, so an informer that reports an error is
+// One informer's cache that keeps itself alive, shared by the controller and the API: client-node's
+// ListWatch, watching through core/kube.ts's LineWatch. Informers can stop, or stop silently, so an informer that reports an error is
 // restarted with a capped backoff (one restart pending at a time), and `relist` swaps in a freshly
 // listed informer (callers do that on a timer). Each successful (re)list calls `resynced`, since
 // events may have been missed meanwhile. Objects are cached without their managedFields: nothing
@@ -9,8 +9,9 @@
 // that told of each one queued 10 000 reconciles ahead of new runs, and held two copies of the cache.
 import {
   ADD, DELETE, ERROR, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject,
-  type ObjectCache, UPDATE, makeInformer,
+  ListWatch, type ObjectCache, UPDATE,
 } from "@kubernetes/client-node";
+import { LineWatch } from "./kube.js";
 import type { Logger } from "./log.js";
 
 const MAX_BACKOFF_MS = 30_000;
@@ -152,7 +153,7 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
 
   private make(): Informer<T> & ObjectCache<T> {
     const { path, list, labelSelector } = this.source;
-    const informer = makeInformer(this.kc, path, () => list(this.reuse), labelSelector);
+    const informer = new ListWatch<T>(path, new LineWatch(this.kc), () => list(this.reuse), false, labelSelector);
     // The informer caches the very object it hands its handlers (client-node's cache.ts), so
     // trimming it here trims the cached copy. These handlers are registered first.
     informer.on(ADD, (obj) => {

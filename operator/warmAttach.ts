@@ -9,6 +9,7 @@
 import { PassThrough, Writable } from "node:stream";
 import { Attach, type KubeConfig } from "@kubernetes/client-node";
 import { type Envelope, parseTerminationMessage } from "../core/envelope.js";
+import { LineSplitter } from "../core/lines.js";
 import { FRAME_START } from "../core/liveOutput.js";
 import { RUNNER_CONTAINER } from "./names.js";
 
@@ -132,31 +133,20 @@ class Stream implements HeldAttach {
  * (those come first, on the same stream, so that the log keeps them apart from the envelope). */
 export function answerReader(settle: (result: AttachResult) => void, maxLineBytes = MAX_LINE_BYTES): Writable {
   const frameStart = Buffer.from(FRAME_START);
-  let pieces: Buffer[] = [];
-  let size = 0;
   let answered = false;
-  const line = (bytes: Buffer) => {
+  const lines = new LineSplitter((bytes) => {
     if (bytes.subarray(0, frameStart.length).equals(frameStart)) return;
     answered = true;
+    lines.stop();
     settle(lineResult(bytes.toString("utf8")));
-  };
+  });
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
-      let rest = chunk;
-      for (let end = rest.indexOf(0x0a); end >= 0 && !answered; end = rest.indexOf(0x0a)) {
-        line(Buffer.concat([...pieces, rest.subarray(0, end)]));
-        pieces = [];
-        size = 0;
-        rest = rest.subarray(end + 1);
-      }
-      if (!answered) {
-        pieces.push(rest);
-        size += rest.length;
-        if (size > maxLineBytes) {
-          answered = true;
-          pieces = [];
-          settle({ kind: "dropped", reason: `a line from the runner passed ${maxLineBytes} bytes` });
-        }
+      if (!answered) lines.push(chunk);
+      if (!answered && lines.pending > maxLineBytes) {
+        answered = true;
+        lines.stop();
+        settle({ kind: "dropped", reason: `a line from the runner passed ${maxLineBytes} bytes` });
       }
       done();
     },

@@ -10,6 +10,14 @@ RUNNER = os.path.join(os.path.dirname(__file__), "..", "runner.py")
 sys.path.insert(0, os.path.dirname(RUNNER))
 sys.path.insert(0, os.path.dirname(__file__))
 
+import live  # the harness's, found through the path above
+
+
+def is_frame(line):
+    """Whether a line of the runner's stdout is a frame of live output: each begins with its mark as
+    the first key, as core/liveOutput.ts's FRAME_START reads it, and no envelope does."""
+    return line.startswith('{"' + live.MARK + '"')
+
 
 def run_runner(request, *args, raw=None):
     """Runs runner.py as a user would; returns (envelope or parsed output, seconds, stdout)."""

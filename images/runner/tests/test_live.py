@@ -4,13 +4,13 @@ import subprocess
 import sys
 import time
 
-from conftest import RUNNER
+from conftest import RUNNER, is_frame
 
 import live
 
 
 def frames_of(stdout):
-    return [json.loads(line) for line in stdout.splitlines() if line.startswith('{"' + live.MARK)]
+    return [json.loads(line) for line in stdout.splitlines() if is_frame(line)]
 
 
 def run_live(script, **extra):
@@ -36,7 +36,7 @@ def test_output_is_framed_on_stdout_as_it_comes_and_the_envelope_is_the_last_lin
     proc.wait()
     assert finished_at - seen_at > 1, "the first line came before the script ended"
     assert [(f["stream"], f["offset"], f["text"]) for f in frames_of("\n".join(lines))] == [("stdout", 6, "second\n"), ("stderr", 0, "oops\n")]
-    assert len(lines) == 3 and not lines[-1].startswith('{"' + live.MARK)
+    assert len(lines) == 3 and not is_frame(lines[-1])
     envelope = json.loads(lines[-1])
     assert envelope["stdout"] == "first\nsecond\n" and envelope["stderr"] == "oops\n"
     assert err == b""

@@ -15,9 +15,8 @@ import time
 import pytest
 
 from cases import REPO, check
-from conftest import RUNNER, run_runner
+from conftest import RUNNER, is_frame, run_runner
 import confine
-import live
 import sandbox
 
 REDTEAM = os.path.join(os.path.dirname(__file__), "redteam")
@@ -151,7 +150,7 @@ def test_output_after_main_returns_stays_inside_the_envelopes_stdout(path):
     envelope, seconds, stdout = PATHS[path](request_of(case))
     *frames, last = stdout.splitlines()
     assert stdout.endswith("\n") and json.loads(last) == envelope
-    assert all(line.startswith('{"' + live.MARK) for line in frames)
+    assert all(is_frame(line) for line in frames)
     assert "".join(json.loads(line)["text"] for line in frames) == (envelope["stdout"] if path == "pod" else "")
     check(case, envelope, seconds)
     assert seconds < 3  # so the grandchild, had it lived, would have printed after the run's end

@@ -13,8 +13,7 @@ import time
 import pytest
 
 from cases import check, load_cases
-from conftest import RUNNER
-import live
+from conftest import RUNNER, is_frame
 import runner
 import sandbox
 import warm
@@ -125,7 +124,7 @@ def test_with_live_output_the_frames_come_first_on_stdout_and_the_envelope_last_
                                                      "    return 'done'\n"}), timeout=120)
     assert warm.proc.returncode == 0 and err == b""
     *frames, last = out.decode().splitlines()
-    assert frames and all(line.startswith('{"' + live.MARK) for line in frames)
+    assert frames and all(is_frame(line) for line in frames)
     assert "".join(json.loads(line)["text"] for line in frames) == "".join(f"{i}\n" for i in range(3000))
     envelope = json.loads(last)
     assert envelope["result"] == "done" and envelope["stdout"].count("\n") == 3000

@@ -66,11 +66,15 @@ describe("the figures of make scale", () => {
   it("want every caller answered, refusals included, and none answered wrong or not at all", () => {
     const p = phase(20);
     const callers = { calls: 10, right: 7, wrong: 0, refused: 2, timedOut: 1, other: 0, answeredMaxMs: 900, refusedP50Ms: 3,
-      apiRssMiB: 150, controllerRssMiB: 140, answers: { 200: 7, 429: 2, 504: 1 }, elapsedMs: 1000, apiCpuMs: 50, controllerCpuMs: 20 };
+      apiRssMiB: 150, controllerRssMiB: 140, answers: { 200: 7, 429: 2, 504: 1 }, elapsedMs: 1000, apiCpuMs: 50, controllerCpuMs: 20,
+      errors: { "429 over_capacity": { count: 2, message: "9 runs are ahead" }, "504 wait_timeout": { count: 1, message: "Run r did not finish" } } };
     const goal = goals(figures(p), p, callers).at(-1)!;
     assert.equal(goal.met, false);
     assert.match(goal.figure, /1 other/);
-    assert.equal(goals(figures(p), p, { ...callers, timedOut: 0, refused: 3, answers: { 200: 7, 429: 3 } }).at(-1)!.met, true);
+    // The refusals are answers; what went wrong otherwise is named, with its first message.
+    assert.match(goal.figure, /504 wait_timeout ×1: Run r did not finish\)$/);
+    assert.doesNotMatch(goal.figure, /over_capacity/);
+    assert.equal(goals(figures(p), p, { ...callers, timedOut: 0, refused: 3, answers: { 200: 7, 429: 3 }, errors: {} }).at(-1)!.met, true);
   });
 
   it("print a table of each process's CPU and one of the goals", () => {

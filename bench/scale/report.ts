@@ -91,9 +91,12 @@ export function goals(f: Figures, phase: RunsPhase, callers: Callers | null): Go
   ];
   if (callers) {
     const unanswered = callers.calls - (callers.answers["200"] ?? 0) - (callers.answers["429"] ?? 0);
+    const failures = Object.entries(callers.errors).filter(([kind]) => !kind.startsWith("429 "))
+      .map(([kind, { count, message }]) => `${kind} ×${count}: ${message.slice(0, 120).replace(/[|\n]/g, " ")}`);
     list.push({
       goal: `${callers.calls} callers on /execute at once: every one answered`,
-      figure: `${callers.right} right, ${callers.refused} refused (429), ${unanswered} other (${Object.entries(callers.answers).map(([k, v]) => `${k}: ${v}`).join(", ")})`,
+      figure: `${callers.right} right, ${callers.refused} refused (429), ${unanswered} other (${Object.entries(callers.answers).map(([k, v]) => `${k}: ${v}`).join(", ")})` +
+        (failures.length > 0 ? ` (${failures.join("; ")})` : ""),
       met: unanswered === 0 && callers.wrong === 0,
     });
   }

@@ -14,7 +14,7 @@ import { API_VARIABLES } from "../api/config.js";
 import { CHART_VALUES_SCHEMA_PATH, CRD_FILES, type CrdFile, chartCrdPath, crdPath, renderCrd, renderValuesSchema } from "../crds/generate.js";
 import { BUILTIN_DEFAULTS, BUILTIN_MAXIMA, DEFAULT_RUNTIME_ANNOTATION, type ScriptRuntime, ScriptRuntimeSpecSchema } from "../crds/runtime.js";
 import { CONFIG_VARIABLES } from "../operator/config.js";
-import { HEAP_LIMIT_MIB } from "./cluster/kube.js";
+import { serverNodeArgs } from "./cluster/kube.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const chart = join(repo, "charts", "scriptrun");
@@ -119,12 +119,12 @@ describe("the Helm chart, rendered", function () {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it("runs the controller and the API under the heap limit the tests and make scale run them with, or the one given", () => {
+  it("runs the controller and the API with the node flags the tests and make scale run them with, or the heap limit given", () => {
     const commands = (objects: Rendered[]) => Object.fromEntries(objects.filter((o) => o.kind === "Deployment").map((o) =>
       [o.metadata.name, (o.spec as { template: { spec: { containers: Array<{ command: string[] }> } } }).template.spec.containers[0]!.command]));
     assert.deepEqual(commands(render()), {
-      "scriptrun-api": ["node", `--max-old-space-size=${HEAP_LIMIT_MIB}`, "dist/api/main.js"],
-      "scriptrun-controller": ["node", `--max-old-space-size=${HEAP_LIMIT_MIB}`, "dist/operator/main.js"],
+      "scriptrun-api": ["node", ...serverNodeArgs("api/main", "dist")],
+      "scriptrun-controller": ["node", ...serverNodeArgs("operator/main", "dist")],
     });
     assert.equal(commands(render({ controller: { heapLimitMiB: 1536 } }))["scriptrun-controller"]![1], "--max-old-space-size=1536");
     assert.throws(() => render({ api: { heapLimitMiB: "lots" } }), /heapLimitMiB/);

@@ -248,10 +248,20 @@ export class LineWatch implements Watch {
   async watch(path: string, queryParams: Record<string, string | number | boolean | undefined>,
     callback: (type: string, object: unknown, event: unknown) => void, done: (err: unknown) => void): Promise<AbortController> {
     const controller = new AbortController();
+    const lines = new LineSplitter((bytes) => {
+      let event: { type?: string; object?: unknown };
+      try {
+        event = JSON.parse(bytes.toString("utf8")) as typeof event;
+      } catch {
+        return;
+      }
+      callback(event.type ?? "", event.object, event);
+    });
     let finished = false;
     const finish = (err: unknown) => {
       if (finished) return;
       finished = true;
+      lines.stop();
       controller.abort();
       done(err);
     };
@@ -259,16 +269,6 @@ export class LineWatch implements Watch {
       const query = new URLSearchParams({ watch: "true" });
       for (const [name, value] of Object.entries(queryParams)) if (value !== undefined) query.set(name, String(value));
       const { url, headers, agent, send } = await prepared(this.config, `${path}?${query}`);
-      const lines = new LineSplitter((bytes) => {
-        if (finished) return;
-        let event: { type?: string; object?: unknown };
-        try {
-          event = JSON.parse(bytes.toString("utf8")) as typeof event;
-        } catch {
-          return;
-        }
-        callback(event.type ?? "", event.object, event);
-      });
       const sent = send(url, { method: "GET", headers, agent, signal: controller.signal }, (response) => {
         response.on("error", finish);
         response.on("close", () => finish(null));

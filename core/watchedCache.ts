@@ -1,7 +1,7 @@
 // One informer's cache that keeps itself alive, shared by the controller and the API: client-node's
-// ListWatch, watching through core/kube.ts's LineWatch. Informers can stop, or stop silently, so an informer that reports an error is
-// restarted with a capped backoff (one restart pending at a time), and `relist` swaps in a freshly
-// listed informer (callers do that on a timer). Each successful (re)list calls `resynced`, since
+// ListWatch, watching through core/kube.ts's LineWatch. Informers can stop, or stop silently, so an
+// informer that reports an error is restarted with a capped backoff (one restart pending at a
+// time), and `relist` swaps in a freshly listed informer (callers do that on a timer). Each successful (re)list calls `resynced`, since
 // events may have been missed meanwhile. Objects are cached without their managedFields: nothing
 // here reads them, and they are half of a finished ScriptRun's JSON and more of its memory.
 // A relist keeps the cached object for each one listed at the same resourceVersion, and tells the

@@ -77,6 +77,19 @@ export function fromCluster(err: unknown): ApiError | undefined {
   return undefined;
 }
 
+// Failures after which a write may have been made all the same: no answer within the timeout, the
+// connection lost with the request sent, or the apiserver's own 500 or 504 ("may still be
+// processing the request"). A refused connection, an unknown host or a 429 made nothing.
+const CUT_SHORT_CODES = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT"]);
+
+/** Whether a create that failed with `err` may have created its object. */
+export function mayHaveLanded(err: unknown): boolean {
+  if (err instanceof ApiException) return err.code === 500 || err.code === 504;
+  if ((err as { name?: unknown } | null)?.name === "AbortError") return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && CUT_SHORT_CODES.has(code);
+}
+
 /** What the body parsers (co-body/raw-body, multer) throw. */
 function fromHttp(err: unknown, maxBodyBytes: number): ApiError | undefined {
   if (err instanceof MulterError) {

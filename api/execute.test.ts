@@ -1,7 +1,7 @@
 // POST /execute and its aliases, in process, against the in-memory store's stand-in controller
 // and the real preflight server.
 import assert from "node:assert/strict";
-import { FetchError } from "@kubernetes/client-node";
+import { ApiException, FetchError } from "@kubernetes/client-node";
 import { type BehaviourCase, assertMatchesCase, loadCases } from "../test/cases.js";
 import { CREATED_BY_LABEL } from "./runStore.js";
 import { type TestApp, testApp } from "./testkit.js";
@@ -152,6 +152,43 @@ describe("POST /execute", () => {
     assert.equal(res.body.error.type, "cluster_unavailable");
     assert.equal(res.headers["retry-after"], "2");
     assert.equal(t.waiter.inFlight, 0);
+  });
+
+  describe("when the create's answer is lost", () => {
+    const noAnswer = () => Object.assign(new Error("The operation was aborted."), { name: "AbortError" });
+
+    it("answers with the run the create made all the same, making no second one", async () => {
+      t.store.createLost = { err: noAnswer(), made: true };
+      const res = await t.http.post("/execute").send({ script: SCRIPT });
+      assert.deepEqual([res.status, res.body.success, res.body.result], [200, true, "ok"]);
+      assert.equal(t.store.runs.size, 1);
+      assert.equal(t.waiter.inFlight, 0);
+    });
+
+    it("answers POST /runs 202 with the run the create made", async () => {
+      t.store.createLost = { err: new ApiException(504, "Gateway Timeout", '{"kind":"Status","message":"Timeout: request did not complete within requested timeout"}', {}), made: true };
+      const res = await t.http.post("/runs").send({ script: SCRIPT });
+      assert.equal(res.status, 202);
+      assert.ok(t.store.runs.has(`default/${res.body.name}`));
+      assert.equal(t.store.runs.size, 1);
+    });
+
+    it("answers 503 naming the run it may yet have made when none is found", async () => {
+      t.store.createLost = { err: noAnswer(), made: false };
+      const res = await t.http.post("/execute").send({ script: SCRIPT });
+      assert.deepEqual([res.status, res.body.error.type, res.headers["retry-after"]], [503, "cluster_unavailable", "2"]);
+      assert.match(res.body.error.name, /^run-/);
+      assert.equal(res.body.error.namespace, "default");
+      assert.match(res.body.error.message, new RegExp(`did not answer in time, and run ${res.body.error.name} may have been created all the same: GET /runs/${res.body.error.name}\\?namespace=default`));
+      assert.equal(t.waiter.inFlight, 0);
+    });
+
+    it("does not look for a run when the request never reached the cluster", async () => {
+      t.store.createLost = { err: new FetchError("connect ECONNREFUSED", "system", { code: "ECONNREFUSED" } as never), made: false };
+      const res = await t.http.post("/execute").send({ script: SCRIPT });
+      assert.deepEqual([res.status, res.body.error.type, res.body.error.name], [503, "cluster_unavailable", undefined]);
+      assert.doesNotMatch(res.body.error.message, /may have been created/);
+    });
   });
 
   it("finds a run that finished while the watch was down once the watch restarts", async () => {

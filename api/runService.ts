@@ -12,8 +12,8 @@ import { type RunnerRequest, resolveRequest } from "../core/request.js";
 import { runtimeLimits } from "../core/runtime.js";
 import { API_VERSION, KIND, type RunError, type ScriptRun, isFinished } from "../crds/schema.js";
 import type { Identity } from "./auth.js";
-import { ApiError, invalid } from "./errors.js";
-import { IDEMPOTENCY_ANNOTATION, type Idempotency, assertSameRequest, idempotency } from "./idempotency.js";
+import { ApiError, RETRY_AFTER_SECONDS, fromCluster, invalid, mayHaveLanded } from "./errors.js";
+import { IDEMPOTENCY_ANNOTATION, IDEMPOTENCY_HEADER, type Idempotency, assertSameRequest, idempotency } from "./idempotency.js";
 import { newRunName } from "./runNames.js";
 import { CREATED_BY_LABEL } from "./runStore.js";
 import { type Outcome, type Route, type RunRequest, runtimeBounds, schemasFor, toRunRequest } from "./schemas.js";
@@ -47,25 +47,49 @@ async function preflight(deps: Services, request: RunnerRequest): Promise<RunErr
   return answer.ok ? undefined : answer.error;
 }
 
+/** The run a create whose answer never came made, if it made one. The name is this request's own
+ * (60 random bits, or derived from its Idempotency-Key), so a run of that name is its run. When
+ * none is found the run may still appear (the apiserver may be finishing the write), and the 503
+ * names it: a retry without an Idempotency-Key could otherwise run the script twice. */
+async function findLanded(deps: Services, namespace: string, name: string, err: unknown): Promise<ScriptRun> {
+  const found = await deps.runs.get(namespace, name).catch(() => undefined);
+  if (found) return found;
+  const why = fromCluster(err)?.message ?? String(err);
+  throw new ApiError(503, "cluster_unavailable", `${why}, and run ${name} may have been created all the same: ` +
+    `GET /runs/${name}?namespace=${namespace} tells; a retry with an ${IDEMPOTENCY_HEADER} header cannot run it twice`,
+  { name, namespace }, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+}
+
 /** Creates the run named `name`, or with an Idempotency-Key finds the one a first attempt created;
- * a random name already taken is a fluke answered 409. `reused` says a retry found its run. */
+ * a random name already taken is a fluke answered 409. `reused` says a retry found its run. A
+ * create that may have landed though its answer was lost is looked for by name. */
 export async function createRun(deps: Services, identity: Identity, request: RunRequest, name: string,
   key?: { key: string; idem: Idempotency }): Promise<{ run: ScriptRun; reused: boolean }> {
   const annotations = {
     ...(deps.auth.mode === "kubernetes" ? { [REQUESTED_BY_ANNOTATION]: identity.user.username } : {}),
     ...(key ? { [IDEMPOTENCY_ANNOTATION]: key.idem.digest } : {}),
   };
-  const created = await deps.runs.create({
-    apiVersion: API_VERSION,
-    kind: KIND,
-    metadata: {
-      name,
-      namespace: request.namespace,
-      labels: { [CREATED_BY_LABEL]: "api" },
-      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
-    },
-    spec: request.spec,
-  });
+  let created: ScriptRun | "exists";
+  try {
+    created = await deps.runs.create({
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: {
+        name,
+        namespace: request.namespace,
+        labels: { [CREATED_BY_LABEL]: "api" },
+        ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+      },
+      spec: request.spec,
+    });
+  } catch (err) {
+    if (!mayHaveLanded(err)) throw err;
+    const landed = await findLanded(deps, request.namespace, name, err);
+    // Under a key the run found may be an earlier attempt's, finished long ago: answer it as a retry.
+    if (!key) return { run: landed, reused: false };
+    assertSameRequest(landed, key.idem, key.key);
+    return { run: landed, reused: true };
+  }
   if (created !== "exists") return { run: created, reused: false };
   const found = key && await deps.runs.get(request.namespace, name);
   if (!key || !found) throw new ApiError(409, "conflict", `A run named ${name} already exists; retry`, { name, namespace: request.namespace });

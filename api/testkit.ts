@@ -60,6 +60,8 @@ export class FakeRunStore implements RunStore {
   readonly runs = new Map<string, ScriptRun>();
   /** Thrown by every call while set (e.g. a connection error). */
   failure: unknown;
+  /** Thrown by the next create, after it made the run when `made` (an answer lost on its way). */
+  createLost: { err: unknown; made: boolean } | undefined;
   finishAfterMs = 20;
   /** How many watches were started on this store. */
   watchesStarted = 0;
@@ -70,6 +72,9 @@ export class FakeRunStore implements RunStore {
 
   async create(run: ScriptRun): Promise<ScriptRun | "exists"> {
     this.check();
+    const lost = this.createLost;
+    this.createLost = undefined;
+    if (lost && !lost.made) throw lost.err;
     const { namespace = "", name = "" } = run.metadata;
     if (this.runs.has(runKey(namespace, name))) return "exists";
     const stored: ScriptRun = copy({ ...run, metadata: { ...run.metadata, uid: `uid-${name}`, creationTimestamp: new Date().toISOString() } });
@@ -82,6 +87,7 @@ export class FakeRunStore implements RunStore {
         if (status) this.setStatus(namespace, name, status);
       });
     });
+    if (lost) throw lost.err;
     return copy(stored);
   }
 

@@ -15,9 +15,13 @@ function readings(text: string): { whole: unknown; without: unknown } {
   return { whole: JSON.parse(text), without };
 }
 
-/** parseWatchEvent leaves the object's managedFields out. */
+/** parseWatchEvent leaves the object's managedFields out, having found them. */
 function leavesOut(event: unknown): void {
-  const text = JSON.stringify(event);
+  leavesOutOf(JSON.stringify(event));
+}
+
+function leavesOutOf(text: string): void {
+  assert.ok(managedFieldsSpan(Buffer.from(text)), `no managedFields found in ${text}`);
   assert.deepEqual(parseWatchEvent(Buffer.from(text)), readings(text).without, text);
 }
 
@@ -83,6 +87,26 @@ describe("parseWatchEvent", () => {
       { containers: [{ name: tricky.join("") }] }, { message: tricky.join("") }));
   });
 
+  it("leaves out the managedFields of the other kinds it watches: namespaces, ScriptRuntimes", () => {
+    leavesOut({ type: "ADDED", object: { kind: "Namespace", apiVersion: "v1", metadata: { name: "team-a", labels: { "kubernetes.io/metadata.name": "team-a" }, managedFields: MANAGED }, spec: { finalizers: ["kubernetes"] }, status: { phase: "Active" } } });
+    leavesOut({ type: "MODIFIED", object: { apiVersion: "scriptrun.dev/v1", kind: "ScriptRuntime", metadata: { generation: 2, managedFields: MANAGED, name: "python", uid: "u" }, spec: { image: "runner:1" }, status: {} } });
+  });
+
+  it("reads what Go's encoder writes: HTML and line-separator escapes, a manager name with a bracket", () => {
+    const managed = '[{"manager":"x],\\u003cy\\u003e\\u0026\\u2028","operation":"Update","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:annotations":{"f:a\\u003cb":{}}}}}]';
+    leavesOutOf(`{"type":"MODIFIED","object":{"kind":"Pod","apiVersion":"v1","metadata":{"name":"p","annotations":{"a\\u003cb":"\\u0026],\\"x"},"managedFields":${managed}},"spec":{"containers":[]},"status":{}}}`);
+    leavesOutOf(`{"type":"ADDED","object":{"apiVersion":"scriptrun.dev/v1","kind":"ScriptRun","metadata":{"managedFields":${managed},"name":"r"},"spec":{"kwargs":{"\\u003c":"x"}}}}`);
+  });
+
+  it("reads whole an object with no spec after its metadata, whatever its status holds", () => {
+    for (const status of [{ result: { a: { managedFields: [1] }, spec: {} } }, { spec: { managedFields: [2] } }]) {
+      const event = { type: "MODIFIED", object: { apiVersion: "scriptrun.dev/v1", kind: "ScriptRun", metadata: { name: "r" }, status } };
+      assert.deepEqual(parseWatchEvent(Buffer.from(JSON.stringify(event))), event);
+    }
+    const specless = { type: "MODIFIED", object: { kind: "Pod", apiVersion: "v1", metadata: { name: "p", managedFields: MANAGED }, status: { x: { spec: { managedFields: [3] } } } } };
+    assert.deepEqual(parseWatchEvent(Buffer.from(JSON.stringify(specless))), specless);
+  });
+
   it("parses an event with no managedFields to leave out as JSON.parse does", () => {
     for (const event of [
       { type: "ERROR", object: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", code: 410 } },
@@ -94,8 +118,8 @@ describe("parseWatchEvent", () => {
   describe("on random events", () => {
     let seed = 17;
     const random = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return Math.floor((seed / 2 ** 32) * n);
     };
     const pieces = ["a", '"', "\\", "[", "]", "{", "}", ",", ":", '],"a', '},"spec":{', "managedFields", "metadata", "spec", "é", "🐍"];
     const text = (): string => Array.from({ length: random(6) }, () => pieces[random(pieces.length)]).join("");
@@ -104,7 +128,7 @@ describe("parseWatchEvent", () => {
         case 0: return text();
         case 1: return random(1000) - 500;
         case 2: return random(2) === 0 ? null : true;
-        case 3: return random(3) === 0 ? MANAGED : 1.5;
+        case 3: return random(3) === 0 ? (lists ? MANAGED : {}) : 1.5;
         case 4: return Object.fromEntries(Array.from({ length: random(4) }, () => [random(4) === 0 ? "managedFields" : text(), value(depth + 1, lists)]));
         default: return Array.from({ length: random(4) }, () => value(depth + 1, lists));
       }

@@ -4,19 +4,24 @@
 // keys ("f:spec", "k:{\"name\":\"runner\"}"), each looked up in V8's string table. Under make
 // scale, parsing watch events was the largest item of the controller's profile (8.5% of its CPU).
 //
-// The member is found with a few native searches, by what can and cannot occur in the JSON the
-// apiserver writes (no whitespace, and a quote inside a string always escaped, so a quote after a
-// comma, or before a letter, is never inside a string):
-// - the object's `metadata` is the first member named so, at depth 2 (only `type`, `kind` and
-//   `apiVersion`, strings, come before it);
-// - metadata ends at `},"spec":{`: none of its members has a member or a map key with an object
-//   value followed by one named spec, and a pod and a ScriptRun both have a spec next;
+// The member is found with a few native searches, by what the apiserver writes: compact JSON (no
+// whitespace, even for ?pretty), the object's members in a fixed order (a Go struct's, or sorted
+// for a custom resource), metadata with ObjectMeta's members only, and managedFields as the field
+// manager encodes them. A quote inside a string is escaped, so a quote that follows a comma opens
+// a string, and one followed by a letter cannot close one: a `]` followed by `,"` and a letter is
+// outside any string.
+// - The object's `metadata` is the first member named so, at depth 2 (only `type`, `kind` and
+//   `apiVersion`, strings, come before it).
+// - It ends at the first `},"spec":{` after it: no member of ObjectMeta has a member or map key
+//   named spec with an object value. Pods, namespaces and the operator's resources (whose CRDs
+//   require spec, an object) have a spec next; an event whose object turns out to have no spec
+//   object is parsed again, whole.
 // - `"managedFields":[` before that is metadata's own (its other members hold strings, maps and
-//   lists of strings, and owner references: no such key with a list value), so a user's kwargs or
-//   result of that name, in the spec or the status, is never taken;
-// - its entries hold no lists, so the list ends at the first `]` outside a string: one followed
-//   by `,"` and a letter (the next key), or the one just before metadata's end.
-// Anything else, and the event is parsed whole, as it is if what is left does not parse.
+//   lists of strings, and owner references), so a user's kwargs or result of that name, in the
+//   spec or the status, is never taken.
+// - Its entries hold no lists, so the list ends at its first `]` outside a string: the one
+//   followed by `,"` and a letter (metadata's next key), or the one just before metadata's end.
+// Anything else, and the event is parsed whole, as it is when what is left does not parse.
 
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
@@ -62,13 +67,17 @@ export function managedFieldsSpan(bytes: Buffer): [number, number] | undefined {
   return undefined;
 }
 
-/** The event's JSON, parsed, its object's metadata without managedFields. Throws as JSON.parse does. */
+/** The event's JSON, parsed, its object's metadata without managedFields. Throws as JSON.parse does
+ * (what is inside the managedFields left out is not read). */
 export function parseWatchEvent(bytes: Buffer): unknown {
   const span = managedFieldsSpan(bytes);
   if (span !== undefined) {
     try {
       // The span's ends are ASCII: no UTF-8 character is cut.
-      return JSON.parse(bytes.toString("utf8", 0, span[0]) + bytes.toString("utf8", span[1]));
+      const event = JSON.parse(bytes.toString("utf8", 0, span[0]) + bytes.toString("utf8", span[1])) as { object?: { spec?: unknown } };
+      // With an object spec after its metadata, the end found was metadata's own.
+      const spec = event.object?.spec;
+      if (typeof spec === "object" && spec !== null && !Array.isArray(spec)) return event;
     } catch {
       // Not as expected after all: read it whole.
     }

@@ -66,7 +66,7 @@ describe("the HTTP API on the real cluster", function () {
   });
 
   it("creates, lists, streams and cancels a run through the runs resource", async () => {
-    const created = await call(api, "POST", "/runs", { script: SLEEPER });
+    const created = await call(api, "POST", "/runs", { script: SLEEPER, timeoutSeconds: 150 });
     assert.equal(created.status, 202);
     const name = created.body.name as string;
     const stream = readEvents(api, `/runs/${name}/events`, "finished");

@@ -59,6 +59,8 @@ function file(name: string, text: string): string {
 const HELLO = file("hello.py", "def main(name='World'):\n    print('greeting', name)\n    return {'greeting': f'Hello, {name}!'}\n");
 const FAILING = file("failing.py", "def main():\n    print('about to divide')\n    return 1 / 0\n");
 const SLEEPER = file("sleeper.py", "import time\ndef main():\n    time.sleep(120)\n");
+// The default 10 s timeout would end a sleeper before a slow machine got to cancel it.
+const SLEEPER_TIMEOUT = ["--timeout", "150"];
 /** A script that prints `ticks` lines half a second apart, then "done" on stderr. */
 const ticker = (ticks: number): string =>
   file("ticker.py", `import sys, time\nfor i in range(${ticks}):\n    print('tick', i, flush=True)\n    time.sleep(0.5)\nprint('done', file=sys.stderr)\n`);
@@ -137,7 +139,7 @@ describe("the clients on the real cluster", function () {
     });
 
     it(`cancels a running run, and refuses to cancel it again with exit 1, with ${how}`, async () => {
-      const name = (await scriptrun(args("submit", SLEEPER))).stdout.trim();
+      const name = (await scriptrun(args("submit", SLEEPER, ...SLEEPER_TIMEOUT))).stdout.trim();
       await eventually(`${name} to run`, async () =>
         ((JSON.parse((await scriptrun(args("get", name, "-o", "json"))).stdout) as { phase: string }).phase === "Running" ? true : undefined), 120_000);
       const cancelled = await scriptrun(args("cancel", name));
@@ -195,7 +197,7 @@ describe("the clients on the real cluster", function () {
   }
 
   it("shows the place in the queue while a run waits for capacity", async () => {
-    const sleepers = await Promise.all([0, 1].map(async () => (await scriptrun(kube("submit", SLEEPER))).stdout.trim()));
+    const sleepers = await Promise.all([0, 1].map(async () => (await scriptrun(kube("submit", SLEEPER, ...SLEEPER_TIMEOUT))).stdout.trim()));
     try {
       await eventually("both sleepers to run", async () => {
         const phases = await Promise.all(sleepers.map(async (s) => (JSON.parse((await scriptrun(kube("get", s, "-o", "json"))).stdout) as { phase: string }).phase));

@@ -208,7 +208,7 @@ describe("JsonClient", () => {
       clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}/k8s/`, skipTLSVerify: true }],
       users: [{ name: "u", token: "t-1" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
     });
-    return { client: new JsonClient(reuseConnections(kc)), seen, close: () => server.close().closeAllConnections() };
+    return { client: new JsonClient(reuseConnections(kc)), seen, port: (server.address() as AddressInfo).port, close: () => server.close().closeAllConnections() };
   }
 
   it("sends the body as JSON with its content type and the credentials, and answers the parsed JSON", async () => {
@@ -226,6 +226,8 @@ describe("JsonClient", () => {
         ["DELETE", "/k8s/api/v1/namespaces/n/pods/p-x1", undefined, "Bearer t-1", "application/json"],
       ]);
       assert.equal(api.seen[2]!.body, "");
+      // Given as a list, the headers are all there: Host and the body's length too.
+      assert.deepEqual([api.seen[0]!.headers.host, Number(api.seen[0]!.headers["content-length"])], [`127.0.0.1:${api.port}`, Buffer.byteLength(api.seen[0]!.body)]);
     } finally {
       api.close();
     }

@@ -42,8 +42,8 @@ export const invalid = (message: string, issues?: Issue[]) =>
   new ApiError(400, "invalid_input", message, issues ? { issues } : {});
 export const notFound = (message: string, at: { name?: string; namespace?: string } = {}) =>
   new ApiError(404, "not_found", message, at);
-export const unavailable = (message: string) =>
-  new ApiError(503, "cluster_unavailable", message, {}, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+export const unavailable = (message: string, at: { name?: string; namespace?: string } = {}) =>
+  new ApiError(503, "cluster_unavailable", message, at, { "Retry-After": String(RETRY_AFTER_SECONDS) });
 
 // Fields whose size the operator caps; above the cap the request is too large, not malformed.
 const SIZED_FIELDS = new Set(["script", "code", "stdin"]);

@@ -12,7 +12,7 @@ import { type RunnerRequest, resolveRequest } from "../core/request.js";
 import { runtimeLimits } from "../core/runtime.js";
 import { API_VERSION, KIND, type RunError, type ScriptRun, isFinished } from "../crds/schema.js";
 import type { Identity } from "./auth.js";
-import { ApiError, RETRY_AFTER_SECONDS, fromCluster, invalid, mayHaveLanded } from "./errors.js";
+import { ApiError, fromCluster, invalid, mayHaveLanded, unavailable } from "./errors.js";
 import { IDEMPOTENCY_ANNOTATION, IDEMPOTENCY_HEADER, type Idempotency, assertSameRequest, idempotency } from "./idempotency.js";
 import { newRunName } from "./runNames.js";
 import { CREATED_BY_LABEL } from "./runStore.js";
@@ -55,9 +55,8 @@ async function findLanded(deps: Services, namespace: string, name: string, err: 
   const found = await deps.runs.get(namespace, name).catch(() => undefined);
   if (found) return found;
   const why = fromCluster(err)?.message ?? String(err);
-  throw new ApiError(503, "cluster_unavailable", `${why}, and run ${name} may have been created all the same: ` +
-    `GET /runs/${name}?namespace=${namespace} tells; a retry with an ${IDEMPOTENCY_HEADER} header cannot run it twice`,
-  { name, namespace }, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+  throw unavailable(`${why}, and run ${name} may have been created all the same: ` +
+    `GET /runs/${name}?namespace=${namespace} tells; a retry with an ${IDEMPOTENCY_HEADER} header cannot run it twice`, { name, namespace });
 }
 
 /** Creates the run named `name`, or with an Idempotency-Key finds the one a first attempt created;

@@ -23,9 +23,13 @@
 //   followed by `,"` and a letter (metadata's next key), or the one just before metadata's end.
 // Anything else, and the event is parsed whole, as it is when what is left does not parse.
 
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const COMMA = 0x2c;
 const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 const METADATA = Buffer.from('"metadata":{');
 const MANAGED_FIELDS = Buffer.from('"managedFields":[');
@@ -43,10 +47,10 @@ function depthAt(bytes: Buffer, end: number): number {
   for (let i = 0; i < end; i++) {
     const c = bytes[i];
     if (c === QUOTE) {
-      for (i++; i < end && bytes[i] !== QUOTE; i++) if (bytes[i] === 0x5c) i++;
+      for (i++; i < end && bytes[i] !== QUOTE; i++) if (bytes[i] === BACKSLASH) i++;
       if (i >= end) return -1;
-    } else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === CLOSE_ARRAY) depth--;
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
+    else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) depth--;
   }
   return depth;
 }

@@ -151,8 +151,12 @@ describe("ScriptRuntimes on the real cluster", function () {
       const refused = await finished(namespace, "which-default");
       assert.equal(errorOf(refused)?.type, "invalid_input");
       assert.match(errorOf(refused)!.message, /are all annotated scriptrun.dev\/is-default-runtime/);
-      const events = await core.listEventForAllNamespaces({ fieldSelector: `involvedObject.kind=ScriptRuntime,involvedObject.name=${name}` });
-      assert.ok(events.items.some((e) => e.reason === "MultipleDefaults"), JSON.stringify(events.items.map((e) => e.reason)));
+      // The keeper writes each runtime's status, then its event, one runtime after another: the
+      // refused run may finish before this runtime's turn comes.
+      await eventually("the MultipleDefaults event on the second default", async () => {
+        const events = await core.listEventForAllNamespaces({ fieldSelector: `involvedObject.kind=ScriptRuntime,involvedObject.name=${name}` });
+        return events.items.some((e) => e.reason === "MultipleDefaults") ? true : undefined;
+      });
     } finally {
       await custom.deleteClusterCustomObject({ ...RUNTIMES, name });
     }

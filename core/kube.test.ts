@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
 import { CREDENTIALS_FRESH_MS, JsonClient, KeptAgent, LineWatch, LIST_PAGE, listInPages, reuseConnections, statusCode, statusMessage, unless } from "./kube.js";
-import { wakeups } from "./wakeups.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 
@@ -187,14 +186,6 @@ describe("listing a cache's objects in pages", () => {
   });
 });
 
-/** Counts what the process's wakeup batcher is told until `stop()`. */
-function hearWakeups() {
-  const original = wakeups.handled;
-  const told = { count: 0, stop: () => { wakeups.handled = original; } };
-  wakeups.handled = () => { told.count++; };
-  return told;
-}
-
 describe("JsonClient", () => {
   /** An apiserver stand-in on loopback that records each request and answers `answer(request)`. */
   async function apiserver(answer: (seen: { method: string; url: string; body: string }) => [number, string]) {
@@ -238,20 +229,6 @@ describe("JsonClient", () => {
       // Given as a list, the headers are all there: Host and the body's length too.
       assert.deepEqual([api.seen[0]!.headers.host, Number(api.seen[0]!.headers["content-length"])], [`127.0.0.1:${api.port}`, Buffer.byteLength(api.seen[0]!.body)]);
     } finally {
-      api.close();
-    }
-  });
-
-  it("tells the process's wakeup batcher of each answer, parsed or not, failed or not", async () => {
-    const api = await apiserver(({ method }) => (method === "GET" ? [404, "{}"] : [200, "{}"]));
-    const told = hearWakeups();
-    try {
-      await api.client.request("PATCH", "/api/v1/namespaces/n/pods/p", {});
-      await api.client.send("DELETE", "/api/v1/namespaces/n/pods/p");
-      await api.client.request("GET", "/api/v1/namespaces/n/pods/p").catch(() => undefined);
-      assert.equal(told.count, 3);
-    } finally {
-      told.stop();
       api.close();
     }
   });
@@ -337,24 +314,6 @@ describe("LineWatch", () => {
       assert.deepEqual(dones, [null]);
       assert.equal(url, "/api/v1/pods?watch=true&resourceVersion=42&labelSelector=a%3Db");
     } finally {
-      api.close();
-    }
-  });
-
-  it("tells the process's wakeup batcher of each event, not of each piece of the stream", async () => {
-    const text = ["ADDED", "MODIFIED", "DELETED"].map((type) => JSON.stringify({ type, object: { metadata: { name: "p" } } })).join("\n") + "\n";
-    const api = await watchServer((_url, res) => {
-      res.writeHead(200, { "Content-Type": "application/json" });
-      res.write(text.slice(0, 10));
-      setTimeout(() => res.end(text.slice(10)), 5);
-    });
-    const told = hearWakeups();
-    try {
-      const { events } = await watchAll(api.watch);
-      assert.equal(events.length, 3);
-      assert.equal(told.count, 3);
-    } finally {
-      told.stop();
       api.close();
     }
   });

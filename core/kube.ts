@@ -9,7 +9,6 @@ import {
 import { GROUP, PLURAL, VERSION } from "../crds/schema.js";
 import { LineSplitter } from "./lines.js";
 import { parseWatchEvent } from "./watchEvent.js";
-import { wakeups } from "./wakeups.js";
 
 /** The apiserver's own message from a Status body, when there is one. */
 export function statusMessage(err: ApiException<unknown>): string {
@@ -209,7 +208,6 @@ export class JsonClient {
     if (payload !== undefined) headers.push("Content-Type", contentType, "Content-Length", String(Buffer.byteLength(payload)));
     return new Promise<T>((resolve, reject) => {
       const sent = send(url, { method, headers, agent }, (response) => {
-        wakeups.handled();
         const code = response.statusCode ?? 0;
         const ok = code >= 200 && code < 300;
         response.on("error", reject);
@@ -264,7 +262,6 @@ export class LineWatch implements Watch {
         return;
       }
       callback(event.type ?? "", event.object, event);
-      wakeups.handled();
     });
     let finished = false;
     const finish = (err: unknown) => {

@@ -13,7 +13,6 @@ describe("the controller configuration", () => {
     assert.ok(config.leaderElection.identity.length > 0);
     assert.equal(config.sandboxBackend, "auto");
     assert.ok(config.preflight.runnerPath.endsWith("runner.py"));
-    assert.deepEqual(config.wakeupBatching, { windowMs: 20, minPerSecond: 200 });
   });
 
   it("reads every variable from the environment", () => {
@@ -27,8 +26,6 @@ describe("the controller configuration", () => {
     assert.equal(config.sandboxBackend, "nsjail");
     assert.equal(config.memoryHeadroom, "128Mi");
     assert.equal(config.leaderElection.leaseNamespace, "scriptrun-system");
-    const unbatched = loadConfig({ SCRIPTRUN_BATCH_WINDOW_MS: "0", SCRIPTRUN_BATCH_ABOVE_PER_SECOND: "50" });
-    assert.deepEqual(unbatched.wakeupBatching, { windowMs: 0, minPerSecond: 50 });
   });
 
   it("lets flags override the environment", () => {

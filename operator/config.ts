@@ -9,7 +9,6 @@ import { ConfigError, type EnvTable, bool, int, list, parseEnvTable, quantity } 
 import type { LogLevel } from "../core/log.js";
 import type { PreflightSettings } from "../core/preflight.js";
 import { RUN_VARIABLES, runSettings } from "../core/runSettings.js";
-import type { WakeupBatching } from "../core/wakeups.js";
 
 export { ConfigError };
 
@@ -36,8 +35,6 @@ const CONTROLLER_VARIABLES = {
   SCRIPTRUN_RELIST_SECONDS: [int(10), "300"],
   SCRIPTRUN_MAX_LOG_BYTES: [int(4096), String(8 * 1024 * 1024)],
   SCRIPTRUN_MAX_OBJECT_BYTES: [int(64 * 1024), String(1280 * 1024)],
-  SCRIPTRUN_BATCH_WINDOW_MS: [int(0, 1000), "20"],
-  SCRIPTRUN_BATCH_ABOVE_PER_SECOND: [int(1), "200"],
 } as const satisfies EnvTable;
 
 /** Variables of earlier versions whose settings are now a ScriptRuntime's: set, they would be
@@ -85,8 +82,6 @@ export interface Config {
   relistSeconds: number;
   maxLogBytes: number;
   maxObjectBytes: number;
-  /** Under load, sleep this long after each burst of watch events and answers (core/wakeups.ts). */
-  wakeupBatching: WakeupBatching;
 }
 
 /** Turns `--workers=4` / `--workers 4` into SCRIPTRUN_WORKERS=4. */
@@ -145,6 +140,5 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env, argv: r
     relistSeconds: env.SCRIPTRUN_RELIST_SECONDS,
     maxLogBytes: env.SCRIPTRUN_MAX_LOG_BYTES,
     maxObjectBytes: env.SCRIPTRUN_MAX_OBJECT_BYTES,
-    wakeupBatching: { windowMs: env.SCRIPTRUN_BATCH_WINDOW_MS, minPerSecond: env.SCRIPTRUN_BATCH_ABOVE_PER_SECOND },
   };
 }

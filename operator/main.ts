@@ -6,7 +6,6 @@ import { reuseConnections } from "../core/kube.js";
 import { createLogger } from "../core/log.js";
 import { PreflightClient } from "../core/preflight.js";
 import { aborted, runMain, shutdownSignal } from "../core/process.js";
-import { wakeups } from "../core/wakeups.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { Controller } from "./controller.js";
 import { LeaderElector } from "./leader.js";
@@ -20,7 +19,6 @@ async function main(): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   reuseConnections(kc);
-  wakeups.configure(config.wakeupBatching);
   const metrics = createMetrics();
   const server = await serveMetrics(metrics, config.metricsPort, log);
   const preflight = new PreflightClient(config.preflight);

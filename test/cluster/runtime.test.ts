@@ -155,7 +155,9 @@ describe("ScriptRuntimes on the real cluster", function () {
       // refused run may finish before this runtime's turn comes.
       await eventually("the MultipleDefaults event on the second default", async () => {
         const events = await core.listEventForAllNamespaces({ fieldSelector: `involvedObject.kind=ScriptRuntime,involvedObject.name=${name}` });
-        return events.items.some((e) => e.reason === "MultipleDefaults") ? true : undefined;
+        if (events.items.some((e) => e.reason === "MultipleDefaults")) return true;
+        // Thrown, the reasons seen so far end up in the timeout's message.
+        throw new Error(`events so far: ${JSON.stringify(events.items.map((e) => e.reason))}`);
       });
     } finally {
       await custom.deleteClusterCustomObject({ ...RUNTIMES, name });

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { bodyParser } from "@koa/bodyparser";
 import type { Context, Middleware, Next } from "koa";
 import multer from "multer";
-import { ApiError, invalid } from "./errors.js";
+import { ApiError, bodyTooLarge, invalid } from "./errors.js";
 
 const JSON_TYPE = "application/json";
 const FORM_TYPE = "multipart/form-data";
@@ -65,12 +65,23 @@ export function readRunBody(maxBodyBytes: number): Middleware[] {
   }).single("file") as unknown as NodeHandler;
   const form = async (ctx: Context, next: Next): Promise<void> => {
     if (!ctx.is(FORM_TYPE)) return next();
+    // multer caps each part; the form as a whole is capped here, by its declared length and, for
+    // one sent without a length, by the bytes that arrive.
+    if (Number(ctx.get("Content-Length") || 0) > maxBodyBytes) throw bodyTooLarge(maxBodyBytes);
     const req = ctx.req as UploadedRequest;
     await new Promise<void>((resolve, reject) => {
       upload(req, ctx.res, (err) => (err ? reject(err) : resolve()));
+      let received = 0;
+      req.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        if (received <= maxBodyBytes) return;
+        req.unpipe();
+        req.pause();
+        reject(bodyTooLarge(maxBodyBytes));
+      });
     }).catch((err: unknown) => {
       // busboy's own complaints (a malformed form) carry no status: they are the client's.
-      if (err instanceof multer.MulterError) throw err;
+      if (err instanceof multer.MulterError || err instanceof ApiError) throw err;
       throw invalid(`The form could not be read: ${(err as Error).message}`);
     });
     ctx.request.body = formToBody(req.body ?? {}, req.file?.buffer);

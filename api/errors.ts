@@ -90,6 +90,10 @@ export function mayHaveLanded(err: unknown): boolean {
   return typeof code === "string" && CUT_SHORT_CODES.has(code);
 }
 
+export function bodyTooLarge(maxBodyBytes: number): ApiError {
+  return new ApiError(413, "too_large", `The body is larger than the ${maxBodyBytes} bytes allowed`);
+}
+
 /** What the body parsers (co-body/raw-body, multer) throw. */
 function fromHttp(err: unknown, maxBodyBytes: number): ApiError | undefined {
   if (err instanceof MulterError) {
@@ -101,7 +105,7 @@ function fromHttp(err: unknown, maxBodyBytes: number): ApiError | undefined {
   const status = typeof fields?.status === "number" ? fields.status : undefined;
   if (status === undefined || status >= 500) return undefined;
   const message = typeof fields?.message === "string" ? fields.message : "Bad request";
-  if (status === 413) return new ApiError(413, "too_large", `The body is larger than the ${maxBodyBytes} bytes allowed`);
+  if (status === 413) return bodyTooLarge(maxBodyBytes);
   if (status === 415) return new ApiError(415, "unsupported_media_type", message);
   // co-body's JSON syntax errors, a body cut short, a bad Content-Length.
   return invalid(err instanceof SyntaxError ? `The body is not valid JSON: ${message}` : message);

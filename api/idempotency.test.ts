@@ -42,6 +42,16 @@ describe("an Idempotency-Key", () => {
     assert.equal(t.store.runs.size, 1);
   });
 
+  it("makes a retry of POST /execute answer 410 when the first attempt's run is deleted while it waits", async () => {
+    t.store.outcome = () => undefined;
+    const first = await t.http.post("/execute").set("Idempotency-Key", "k5").send({ script: SCRIPT, waitSeconds: 1 });
+    assert.equal(first.status, 504);
+    // The run stays Running: no change of it comes before its deletion.
+    setTimeout(() => t.store.remove("default", first.body.error.name), 100);
+    const retry = await t.http.post("/execute").set("Idempotency-Key", "k5").send({ script: SCRIPT, waitSeconds: 1 });
+    assert.deepEqual([retry.status, retry.body.error.type, retry.body.error.name], [410, "run_deleted", first.body.error.name]);
+  });
+
   it("refuses with 422 the same key for another request, creating nothing", async () => {
     await t.http.post("/runs").set("Idempotency-Key", "k3").send({ script: SCRIPT });
     const other = await t.http.post("/runs").set("Idempotency-Key", "k3").send({ script: SCRIPT, args: [] });

@@ -139,19 +139,22 @@ export async function runAndWait(deps: Services, identity: Identity, request: Ru
     const at = { name, namespace: request.namespace };
     // Watch before creating, so the run cannot finish unseen.
     const stop = new AbortController();
-    const finished = deps.waiter.waitFor(at.namespace, at.name, request.waitSeconds * 1000, AbortSignal.any([signal, stop.signal]));
+    const wait = deps.waiter.waitFor(at.namespace, at.name, request.waitSeconds * 1000, AbortSignal.any([signal, stop.signal]));
     try {
       const { run, reused } = await createRun(deps, identity, request, at.name, idem);
-      // A retry's run may have finished long ago: no change of it is coming.
-      if (reused && isFinished(run.status?.phase)) {
-        stop.abort();
-        return outcomeOf(run);
+      if (reused) {
+        // A retry's run may have finished long ago, or may change no more before it is deleted.
+        if (isFinished(run.status?.phase)) {
+          stop.abort();
+          return outcomeOf(run);
+        }
+        wait.exists();
       }
     } catch (err) {
       stop.abort();
       throw err;
     }
-    const result = await finished;
+    const result = await wait.result;
     switch (result.kind) {
       case "finished":
         return outcomeOf(result.run);

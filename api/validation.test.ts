@@ -99,7 +99,25 @@ describe("bad requests", () => {
 
   it("answers 413 to an uploaded file above the configured size", async () => {
     const res = await t.http.post("/execute").attach("file", Buffer.alloc(5000, "#"), "big.py");
-    assertRefused(res, 413, "too_large", /File too large/);
+    assertRefused(res, 413, "too_large", /larger than the 4096 bytes/);
+  });
+
+  it("answers 413 to a form above the configured size whose every part is within it", async () => {
+    const res = await t.http.post("/execute").field("script", SCRIPT).field("stdin", "x".repeat(3000)).field("args", `["${"y".repeat(3000)}"]`);
+    assertRefused(res, 413, "too_large", /larger than the 4096 bytes/);
+  });
+
+  it("answers 413 to a form above the configured size sent without a length", async () => {
+    const boundary = "b0undary";
+    const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    const chunks = [part("script", SCRIPT), part("stdin", "x".repeat(3000)), part("args", `["${"y".repeat(3000)}"]`), `--${boundary}--\r\n`];
+    const res = await fetch(`${await t.url()}/execute`, {
+      method: "POST", headers: { "Content-Type": `multipart/form-data; boundary=${boundary}` }, duplex: "half",
+      body: new ReadableStream({ pull: (c) => { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(new TextEncoder().encode(next)); } }),
+    } as RequestInit);
+    const body = await res.json() as { error: { type: string; message: string } };
+    assert.deepEqual([res.status, body.error.type], [413, "too_large"]);
+    assert.match(body.error.message, /larger than the 4096 bytes/);
   });
 
   it("answers 413 to an uploaded script above the script size", async () => {

@@ -29,7 +29,7 @@ describe("the waiter", () => {
     const waiter = new Waiter(store, { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });
     waiter.start();
     try {
-      const done = waiter.waitFor("default", "run-late", 2000, new AbortController().signal);
+      const done = waiter.waitFor("default", "run-late", 2000, new AbortController().signal).result;
       store.resync();
       await new Promise((r) => setTimeout(r, 20));
       await store.create(aRun("run-late"));

@@ -23,6 +23,13 @@ export type WaitResult =
   | { kind: "timeout" }
   | { kind: "aborted" };
 
+/** One wait. `exists()` tells it the run existed before the wait began (a retry found it), so that
+ * its deletion ends the wait even if no change of the run came first. */
+export interface Wait {
+  result: Promise<WaitResult>;
+  exists(): void;
+}
+
 export interface WaiterOptions {
   maxWaits: number;
   /** Runs watched longer than this are fetched again every this often. */
@@ -110,24 +117,24 @@ export class Waiter implements RunListener {
     };
   }
 
-  /** Resolves when the run has finished or was deleted, when `ms` ran out, or when `signal` aborted.
+  /** Waits until the run has finished or was deleted, `ms` ran out, or `signal` aborted.
    * Subscribes at once, so a run created after this call cannot finish unseen. */
-  waitFor(namespace: string, name: string, ms: number, signal: AbortSignal): Promise<WaitResult> {
-    return new Promise((resolve) => {
-      const finish = (result: WaitResult) => {
+  waitFor(namespace: string, name: string, ms: number, signal: AbortSignal): Wait {
+    // A re-check may find no run before the caller has created it: only a run known to exist can vanish.
+    let exists = false;
+    const result = new Promise<WaitResult>((resolve) => {
+      const finish = (outcome: WaitResult) => {
         unsubscribe();
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
-        resolve(result);
+        resolve(outcome);
       };
       const onAbort = () => finish({ kind: "aborted" });
-      // A re-check may find no run before the caller has created it: only a run seen can vanish.
-      let seen = false;
       const unsubscribe = this.subscribe(namespace, name, (run) => {
         if (!run) {
-          if (seen) finish({ kind: "deleted" });
+          if (exists) finish({ kind: "deleted" });
         } else {
-          seen = true;
+          exists = true;
           if (isFinished(run.status?.phase)) finish({ kind: "finished", run });
         }
       });
@@ -135,6 +142,7 @@ export class Waiter implements RunListener {
       if (signal.aborted) onAbort();
       else signal.addEventListener("abort", onAbort, { once: true });
     });
+    return { result, exists: () => { exists = true; } };
   }
 
   /** Stops taking new waits; resolves true once none is left, or false after `ms`. */

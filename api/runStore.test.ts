@@ -4,28 +4,16 @@
 import assert from "node:assert/strict";
 import { type Server, type Socket, createServer } from "node:net";
 import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import supertest from "supertest";
 import { silentLogger } from "../core/log.js";
 import { PreflightClient, defaultRunnerPath } from "../core/preflight.js";
-import { testRuntimes } from "../core/testkit.js";
+import { kubeConfigFor, testRuntimes } from "../core/testkit.js";
 import { createApp } from "./app.js";
 import { NoAuth } from "./auth.js";
 import { KubeRunStore } from "./runStore.js";
 import { FakePodLogs, testConfig } from "./testkit.js";
 import { Waiter } from "./waiter.js";
-
-function kubeConfigFor(server: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "test", server, skipTLSVerify: true }],
-    users: [{ name: "test", token: "test-token" }],
-    contexts: [{ name: "test", cluster: "test", user: "test" }],
-    currentContext: "test",
-  });
-  return kc;
-}
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -33,6 +33,13 @@ export function isUnreachable(err: unknown): boolean {
   return false;
 }
 
+/** True when a call that failed with `err` may well work if made again: the apiserver could not be
+ * reached, was too busy (429) or failed on its side (5xx). */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof ApiException) return err.code === 429 || err.code >= 500;
+  return isUnreachable(err);
+}
+
 /** How an HTTP status (the apiserver's or the API's) ends the command. */
 export function exitForStatus(status: number): number {
   if (status === 400 || status === 413 || status === 415 || status === 422) return EXIT.usage;

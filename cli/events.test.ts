@@ -38,6 +38,19 @@ describe("reading an event stream", () => {
     assert.equal(state.lastEventId, "7");
   });
 
+  it("keeps an id for Last-Event-ID only once a blank line ends its message, even one with no data", async () => {
+    // The connection dropped after frame 8's id, before its blank line: a reopen must ask for 8 again.
+    const state: SseState = {};
+    assert.deepEqual(await messages(["id: 7\nevent: output\ndata: a\n\nid: 8\nevent: output\ndata: b\n"], state),
+      [{ event: "output", data: "a", id: "7" }]);
+    assert.equal(state.lastEventId, "7");
+    assert.deepEqual(await messages(["data: c\n\nid: 9\n\ndata: d\n\n"], state), [
+      { event: "message", data: "c", id: "7" },
+      { event: "message", data: "d", id: "9" },
+    ]);
+    assert.equal(state.lastEventId, "9");
+  });
+
   it("turns the API's events into run events, passing over its own and unknown ones", () => {
     assert.deepEqual(eventOfMessage({ event: "phase", data: '{"name":"run-a","namespace":"d","phase":"Queued","queuePosition":3}' }),
       { type: "phase", phase: "Queued", queuePosition: 3 });

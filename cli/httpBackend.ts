@@ -1,10 +1,11 @@
 // The HTTP API (--server URL, with --token as a bearer token): the runs resource of api/README.md.
 // A run is followed on its event stream, opened again (with Last-Event-ID, once the API sets
-// ids) when the API ends it after its longest stream or the connection drops, as EventSource does.
+// ids) when the API ends it after its longest stream, the connection drops or a reopen finds the API
+// away for a moment (restarting, say), as EventSource does.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ScriptRunSpecInput } from "../crds/schema.js";
 import type { Backend, RunEvent, RunRef, RunSummary, RunView, RuntimeInfo } from "./backend.js";
-import { CliError, asCliError, exitForStatus, isUnreachable } from "./errors.js";
+import { CliError, EXIT, asCliError, exitForStatus, isUnreachable } from "./errors.js";
 import { eventOfMessage } from "./events.js";
 import { type SseState, sseMessages } from "./sse.js";
 
@@ -53,9 +54,11 @@ export class HttpBackend implements Backend {
 
   async *follow(ref: RunRef, signal: AbortSignal): AsyncGenerator<RunEvent> {
     const state: SseState = {};
-    for (;;) {
-      const body = await this.openStream(ref, state, signal);
+    for (let reopen = false; ; reopen = true) {
+      if (reopen && await sleep(state.retryMs ?? RECONNECT_MS, false, { signal }).catch(() => true)) return;
+      const body = await this.openStream(ref, state, signal, reopen);
       if (!body) return;
+      if (body === "again") continue;
       try {
         for await (const message of sseMessages(body, state)) {
           const event = eventOfMessage(message);
@@ -68,7 +71,6 @@ export class HttpBackend implements Backend {
         if (signal.aborted) return;
         if (!isUnreachable(err)) throw asCliError(err, this.where);
       }
-      if (await sleep(state.retryMs ?? RECONNECT_MS, false, { signal }).catch(() => true)) return;
     }
   }
 
@@ -76,8 +78,11 @@ export class HttpBackend implements Backend {
     return (await this.call("GET", "/runtimes", { namespace }) as { items: RuntimeInfo[] }).items;
   }
 
-  /** The body of the run's event stream; undefined when `signal` fired first. */
-  private async openStream(ref: RunRef, state: SseState, signal: AbortSignal): Promise<AsyncIterable<Uint8Array> | undefined> {
+  /** The body of the run's event stream; undefined when `signal` fired first. When the stream is
+   * opened again (`reopen`), "again" when the API could not be reached or answered 502, 503 or 504:
+   * it is restarting, say, while the run goes on. The first open fails on those, so that a wrong
+   * --server is told at once. */
+  private async openStream(ref: RunRef, state: SseState, signal: AbortSignal, reopen: boolean): Promise<AsyncIterable<Uint8Array> | "again" | undefined> {
     let response: Response;
     try {
       response = await fetch(this.url(`/runs/${encodeURIComponent(ref.name)}/events`, { namespace: ref.namespace }), {
@@ -86,7 +91,12 @@ export class HttpBackend implements Backend {
       });
     } catch (err) {
       if (signal.aborted) return undefined;
+      if (reopen && isUnreachable(err)) return "again";
       throw asCliError(err, this.where);
+    }
+    if (reopen && exitForStatus(response.status) === EXIT.unreachable) {
+      await response.body?.cancel().catch(() => undefined);
+      return "again";
     }
     if (!response.ok || !response.body) throw await this.refusal(response);
     return response.body;

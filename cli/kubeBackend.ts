@@ -19,7 +19,7 @@ import { RUNTIMES } from "../core/runtimeCatalog.js";
 import type { ScriptRuntime } from "../crds/runtime.js";
 import { API_VERSION, KIND, type ScriptRun, type ScriptRunSpecInput, isFinished } from "../crds/schema.js";
 import type { Backend, RunEvent, RunRef, RunSummary, RunView, RuntimeInfo } from "./backend.js";
-import { CliError, asCliError, failed, usage } from "./errors.js";
+import { CliError, asCliError, failed, isTransient, usage } from "./errors.js";
 import { type Seen, eventsOf } from "./events.js";
 import { Mailbox } from "./mailbox.js";
 
@@ -66,7 +66,7 @@ export class KubeBackend implements Backend {
   private readonly custom: CustomObjectsApi;
   private readonly defaultNamespace: string;
 
-  constructor(private readonly kc: KubeConfig) {
+  constructor(private readonly kc: KubeConfig, private readonly recheckMs = RECHECK_MS) {
     this.where = `the cluster at ${kc.getCurrentCluster()?.server} (context ${kc.getCurrentContext()})`;
     this.store = new KubeRunStore(kc, { timeoutMs: CALL_TIMEOUT_MS, relistMs: 0, log: silentLogger() });
     this.custom = kc.makeApiClient(CustomObjectsApi);
@@ -114,8 +114,12 @@ export class KubeBackend implements Backend {
     const stopped = AbortSignal.any([signal, stop.signal]);
     void this.watchRun(ref, snapshots, stopped);
     const recheck = setInterval(() => {
-      this.call(() => this.store.get(ref.namespace, ref.name)).then((run) => snapshots.put(run), (err: unknown) => snapshots.fail(err));
-    }, RECHECK_MS);
+      this.store.get(ref.namespace, ref.name).then((run) => snapshots.put(run), (err: unknown) => {
+        // The watch may be well and the run going on: a busy or restarting apiserver is asked again
+        // at the next tick. A definitive answer (not allowed, say) ends the follow.
+        if (!isTransient(err)) snapshots.fail(asCliError(err, this.where));
+      });
+    }, this.recheckMs);
     let following = false;
     try {
       // Read after the watch started, so no change falls between the two.

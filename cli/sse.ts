@@ -1,26 +1,30 @@
 // Server-Sent Events, read as the HTML standard's EventSource reads them: lines end with CRLF, LF
 // or CR; `data` lines join with newlines; a blank line dispatches; lines starting with ':' are
 // comments (the API's heartbeats); `retry` sets the reconnection delay; `id` is remembered for
-// Last-Event-ID, even across messages that do not repeat it.
+// Last-Event-ID, even across messages that do not repeat it, but only once a blank line ends its
+// message: an id whose message never came whole must not be sent back as received.
 import type { SseMessage } from "./events.js";
 
 export interface SseState {
-  /** The last event id the stream set; sent back as Last-Event-ID on reconnect. */
+  /** The last event id the stream set, as of its last blank line; sent back as Last-Event-ID on reconnect. */
   lastEventId?: string;
   /** The reconnection delay the stream asked for, in milliseconds. */
   retryMs?: number;
 }
 
-/** Parses `chunks` of a stream into messages, updating `state` as `id` and `retry` fields come. */
+/** Parses `chunks` of a stream into messages, updating `state` as `retry` fields and blank lines come. */
 export async function* sseMessages(chunks: AsyncIterable<Uint8Array | string>, state: SseState): AsyncGenerator<SseMessage> {
   const decoder = new TextDecoder();
   let buffer = "";
   let event = "";
   let data: string[] = [];
+  // The standard's "last event ID buffer", committed to `state` by each blank line.
+  let id = state.lastEventId;
   let pendingCR = false;
 
   const line = (text: string): SseMessage | undefined => {
     if (text === "") {
+      if (id !== undefined) state.lastEventId = id;
       const message = data.length > 0
         ? { event: event || "message", data: data.join("\n"), ...(state.lastEventId !== undefined ? { id: state.lastEventId } : {}) }
         : undefined;
@@ -35,7 +39,7 @@ export async function* sseMessages(chunks: AsyncIterable<Uint8Array | string>, s
     if (value.startsWith(" ")) value = value.slice(1);
     if (field === "event") event = value;
     else if (field === "data") data.push(value);
-    else if (field === "id" && !value.includes("\0")) state.lastEventId = value;
+    else if (field === "id" && !value.includes("\0")) id = value;
     else if (field === "retry" && /^\d+$/.test(value)) state.retryMs = Number(value);
     return undefined;
   };

@@ -1,5 +1,6 @@
-// Builders shared by unit tests: envelopes and errors as the harness writes them, and runtimes and
-// their limits as the cluster would hold them.
+// Builders shared by unit tests: envelopes and errors as the harness writes them, runtimes and
+// their limits as the cluster would hold them, and a kubeconfig for a test's own apiserver.
+import { KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_RUNTIME_ANNOTATION, type ScriptRuntime, type ScriptRuntimeSpec } from "../crds/runtime.js";
 import { API_VERSION } from "../crds/schema.js";
 import type { RequestLimits } from "./request.js";
@@ -48,4 +49,16 @@ export function testLimits(spec: SpecInput = {}, maxScriptBytes = 256 * 1024): R
   const parsed = parseRuntime(aRuntime("python", spec));
   if (!parsed.ok) throw new Error(parsed.problems.join("; "));
   return runtimeLimits(parsed.runtime, maxScriptBytes);
+}
+
+/** A kubeconfig for an apiserver a test serves at `server`, with a bearer token. */
+export function kubeConfigFor(server: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "test", server, skipTLSVerify: true }],
+    users: [{ name: "test", token: "test-token" }],
+    contexts: [{ name: "test", cluster: "test", user: "test" }],
+    currentContext: "test",
+  });
+  return kc;
 }

@@ -1,8 +1,9 @@
 """The client of the ScriptRun HTTP API (api/README.md in the repository), standard library only.
 
 A run is started with ``POST /runs`` and followed on its event stream (``GET /runs/NAME/events``), which
-the client opens again whenever the API ends it (after its longest stream) or the connection drops, so a
-run of any length can be waited for."""
+the client opens again whenever the API ends it (after its longest stream) or the connection drops, and
+again while the API is away for a moment (unreachable, or 502, 503 or 504 while it restarts), so a run of
+any length can be waited for."""
 
 from __future__ import annotations
 
@@ -132,11 +133,22 @@ class Client:
         ref = self._ref(run)
         state = StreamState()
         path = f"/runs/{urllib.parse.quote(ref.name)}/events"
+        reopen = False
         while True:
+            if reopen:
+                time.sleep(state.retry_seconds if state.retry_seconds is not None else RECONNECT_SECONDS)
             headers = {"Accept": "text/event-stream"}
             if state.last_event_id is not None:
                 headers["Last-Event-ID"] = state.last_event_id
-            response = self._open("GET", path, {"namespace": ref.namespace}, None, headers, STREAM_READ_TIMEOUT)
+            try:
+                response = self._open("GET", path, {"namespace": ref.namespace}, None, headers, STREAM_READ_TIMEOUT)
+            except ApiUnavailable:
+                # The first open fails at once, so that a wrong URL is told; a stream once open is opened
+                # again while the API is away for a moment (restarting, say), as EventSource does.
+                if reopen:
+                    continue
+                raise
+            reopen = True
             try:
                 for event in parse_events(response, state):
                     if event.type == "timeout":
@@ -148,7 +160,6 @@ class Client:
                 pass  # A dropped connection or a silent stream: open it again, as its end.
             finally:
                 response.close()
-            time.sleep(state.retry_seconds if state.retry_seconds is not None else RECONNECT_SECONDS)
 
     def cancel(self, run: RunLike) -> None:
         """Asks for the run to be cancelled: its pod is stopped and it fails with ScriptCancelled.

@@ -1,6 +1,8 @@
 """What the client does without an API: reading event streams, sending functions, naming errors."""
 
+import http.server
 import io
+import threading
 
 import pytest
 
@@ -26,6 +28,87 @@ def test_takes_crlf_and_cr_line_ends_joins_data_lines_remembers_ids_and_drops_an
     assert events("id: 7\r\nevent: output\r\ndata: a\r\ndata: b\r\rdata: 3\n\nevent: phase\ndata: {}\n", state) == [
         Event("output", "a\nb", "7"), Event("message", 3, "7")]
     assert state.last_event_id == "7"
+
+
+def test_keeps_an_id_for_last_event_id_only_once_a_blank_line_ends_its_message():
+    # The connection dropped after frame 8's id, before its blank line: a reopen must ask for 8 again.
+    state = StreamState()
+    assert events("id: 7\nevent: output\ndata: a\n\nid: 8\nevent: output\ndata: b\n", state) == [Event("output", "a", "7")]
+    assert state.last_event_id == "7"
+    # The stream opened again: what the dropped one left unfinished is no part of its messages, and a
+    # blank line with no data commits its id too.
+    assert events("retry: 10\n\ndata: 3\n\nid: 9\n\ndata: 4\n\n", state) == [Event("message", 3, "7"), Event("message", 4, "9")]
+    assert state.last_event_id == "9"
+
+
+class FakeApi:
+    """An API on a local port that answers the run's event stream with ``answers`` in turn: a status code
+    with nothing more, or the text of a stream that then ends; ``None`` goes away for a moment, refusing
+    connections, and comes back on the same port."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.last_event_ids = []
+        self.server = self._serve(0)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def _serve(self, port):
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                api.last_event_ids.append(self.headers.get("Last-Event-ID"))
+                answer = api.answers.pop(0)
+                if isinstance(answer, int):
+                    self.send_response(answer)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b'{"error":{"type":"unavailable","message":"restarting"}}')
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                self.wfile.write(answer.encode("utf-8"))
+                self.wfile.flush()
+                if api.answers and api.answers[0] is None:
+                    # Gone before the client sees the stream end, back after several reconnection delays.
+                    api.answers.pop(0)
+                    port = api.server.server_address[1]
+                    api.close()
+                    threading.Timer(0.1, lambda: setattr(api, "server", api._serve(port))).start()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+        return server
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+RUNNING = 'retry: 10\n\nid: 1-0\nevent: phase\ndata: {"phase":"Running"}\n\n'
+FINISHED = 'event: finished\ndata: {"success":true,"result":42}\n\n'
+
+
+@pytest.mark.parametrize("away", [[503, 502, 504], [None]], ids=["answering 502, 503, 504", "refusing connections"])
+def test_waits_through_an_api_away_for_a_moment_once_the_stream_was_open(away):
+    api = FakeApi([RUNNING, *away, FINISHED])
+    try:
+        assert scriptrun.Client(api.url).wait("run-a").result == 42
+        assert api.last_event_ids[-1] == "1-0"
+    finally:
+        api.close()
+
+
+def test_fails_at_once_when_the_first_open_finds_no_api():
+    api = FakeApi([])
+    api.close()
+    with pytest.raises(scriptrun.ApiUnavailable, match="could not reach"):
+        next(scriptrun.Client(api.url).stream("run-a"))
 
 
 def greet(name, punctuation="!"):

@@ -1,0 +1,83 @@
+// Following a run through the API when the API goes away for a moment: a stream once open is
+// opened again as EventSource would, while a first open that fails is told at once.
+import assert from "node:assert/strict";
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { RunEvent } from "./backend.js";
+import { CliError, EXIT } from "./errors.js";
+import { HttpBackend } from "./httpBackend.js";
+
+const ref = { name: "run-a", namespace: "default" };
+
+async function listen(server: Server, port = 0): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+async function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+}
+
+async function follow(backend: HttpBackend): Promise<RunEvent[]> {
+  const events: RunEvent[] = [];
+  for await (const event of backend.follow(ref, AbortSignal.timeout(5_000))) events.push(event);
+  return events;
+}
+
+/** The run's stream: Running, then the API ends it. */
+function running(res: ServerResponse): void {
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  res.end('retry: 10\n\nevent: phase\ndata: {"phase":"Running"}\n\n');
+}
+
+function finished(res: ServerResponse): void {
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  res.end('event: finished\ndata: {"success":true,"result":1}\n\n');
+}
+
+describe("following a run through the API", () => {
+  const done = [{ type: "phase", phase: "Running" }, { type: "finished", outcome: { success: true, result: 1 } }] as RunEvent[];
+
+  it("opens a dropped stream again while the API answers 502, 503 or 504", async () => {
+    const answers = [running, ...[502, 503, 504].map((status) => (res: ServerResponse) => {
+      res.writeHead(status, { "content-type": "application/json" }).end('{"error":{"type":"unavailable","message":"restarting"}}');
+    }), finished];
+    const server = createServer((_req, res) => answers.shift()?.(res));
+    const port = await listen(server);
+    try {
+      assert.deepEqual(await follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)), done);
+      assert.equal(answers.length, 0);
+    } finally {
+      await close(server);
+    }
+  });
+
+  it("opens a dropped stream again while the API refuses connections, as it restarts", async () => {
+    let server = createServer();
+    const port = await listen(server);
+    let restarted: Promise<void> | undefined;
+    server.on("request", (_req: IncomingMessage, res: ServerResponse) => {
+      running(res);
+      // Gone for longer than several reconnection delays, then back on the same port.
+      res.on("finish", () => restarted = close(server).then(() => new Promise((resolve) => setTimeout(resolve, 100))).then(async () => {
+        server = createServer((_r, back) => finished(back));
+        await listen(server, port);
+      }));
+    });
+    try {
+      assert.deepEqual(await follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)), done);
+    } finally {
+      await restarted;
+      await close(server);
+    }
+  });
+
+  it("fails at once when the first open finds no API", async () => {
+    const server = createServer();
+    const port = await listen(server);
+    await close(server);
+    await assert.rejects(follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)),
+      (err: unknown) => err instanceof CliError && err.exitCode === EXIT.unreachable && /ECONNREFUSED/.test(err.message));
+  });
+});

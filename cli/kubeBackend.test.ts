@@ -1,0 +1,71 @@
+// Following a run on the cluster while its watch is well: a re-read the apiserver answers with a
+// passing failure is tried again at the next one, and only a definitive answer ends the follow.
+// (What it does against a real cluster is for the real-cluster tests.)
+import assert from "node:assert/strict";
+import { type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { runsPath } from "../core/kube.js";
+import { kubeConfigFor } from "../core/testkit.js";
+import { API_VERSION, KIND, type ScriptRunStatus } from "../crds/schema.js";
+import { CliError, EXIT } from "./errors.js";
+import { KubeBackend } from "./kubeBackend.js";
+
+const ref = { name: "run-a", namespace: "default" };
+const run = (status: ScriptRunStatus) =>
+  ({ apiVersion: API_VERSION, kind: KIND, metadata: { name: "run-a", namespace: "default" }, spec: { script: "x" }, status });
+
+/** An apiserver whose watch of the run stays open and quiet, and whose reads of it get `reads` in turn. */
+async function withApiserver(reads: Array<(res: ServerResponse) => void>, test: (backend: KubeBackend) => Promise<void>): Promise<void> {
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://apiserver");
+    if (url.pathname === runsPath(ref.namespace) && url.searchParams.get("watch") === "true") {
+      res.writeHead(200, { "content-type": "application/json" }).flushHeaders();
+    } else if (url.pathname === `${runsPath(ref.namespace)}/${ref.name}`) {
+      (reads.shift() ?? status(500, "Nothing more to answer"))(res);
+    } else {
+      status(404, `No ${url.pathname}`)(res);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await test(new KubeBackend(kubeConfigFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), 50));
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+const answer = (body: unknown) => (res: ServerResponse) => {
+  res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+};
+const status = (code: number, message: string) => (res: ServerResponse) => {
+  res.writeHead(code, { "content-type": "application/json" }).end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", message, code }));
+};
+
+async function follow(backend: KubeBackend): Promise<unknown[]> {
+  const events: unknown[] = [];
+  for await (const event of backend.follow(ref, AbortSignal.timeout(5_000))) {
+    events.push(event.type === "finished" ? { type: event.type, success: event.outcome.success } : event);
+  }
+  return events;
+}
+
+describe("following a run on the cluster", () => {
+  it("reads the run again at the next tick when the apiserver is busy, failing or away for a moment", async () => {
+    // Two reads of the same, in case the first re-read comes before the first read is answered.
+    const reads = [answer(run({ phase: "Queued" })), answer(run({ phase: "Queued" })), status(429, "Too many requests"), status(500, "etcdserver: request timed out"),
+      status(503, "Service unavailable"), (res: ServerResponse) => res.socket?.destroy(), answer(run({ phase: "Succeeded", result: 1 }))];
+    await withApiserver(reads, async (backend) => {
+      assert.deepEqual(await follow(backend), [
+        { type: "phase", phase: "Queued" }, { type: "phase", phase: "Succeeded" }, { type: "finished", success: true },
+      ]);
+      assert.equal(reads.length, 0);
+    });
+  });
+
+  it("ends the follow when a re-read is not allowed", async () => {
+    await withApiserver([answer(run({ phase: "Queued" })), status(403, "scriptruns is forbidden")], async (backend) => {
+      await assert.rejects(follow(backend), (err: unknown) => err instanceof CliError && err.exitCode === EXIT.failed && /403.*forbidden/.test(err.message));
+    });
+  });
+});

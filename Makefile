@@ -32,7 +32,7 @@ down:
 test-unit: deps
 	npx tsc -p tsconfig.json --noEmit
 	npx tsc -p playground/tsconfig.json
-	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'core/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts' 'bench/**/*.test.ts' 'test/chaos/*.test.ts'
+	npx mocha 'test/*.test.ts' 'crds/**/*.test.ts' 'core/**/*.test.ts' 'operator/**/*.test.ts' 'api/**/*.test.ts' 'bench/**/*.test.ts' 'playground/*.test.ts' 'test/chaos/*.test.ts'
 	python3 -m pytest -q images/runner/tests
 	npx mocha 'cli/**/*.test.ts'
 	python3 -m pytest -q -p no:cacheprovider clients/python/tests/unit

@@ -132,6 +132,40 @@ describe("GET /runs/:name/events", () => {
     assert.equal(t.waiter.inFlight, 0);
   });
 
+  it("sends each new place in the queue while the run waits Queued, and its Pending once it has a pod", async () => {
+    // The tests move the run themselves.
+    t.store.finishAfterMs = 60_000;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const status = (s: Parameters<typeof t.store.setStatus>[2]) => t.store.setStatus(created.namespace, created.name, s);
+    status({ phase: "Queued", queuePosition: 2 });
+    const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+    status({ phase: "Queued", queuePosition: 1 });
+    status({ phase: "Queued", queuePosition: 1, summary: "Queued at position 1" });
+    status({ phase: "Pending", queuePosition: undefined, podName: "p1" });
+    status({ phase: "Running" });
+    status({ phase: "Succeeded", result: 1 });
+    const events = parseEvents(await res.text());
+    assert.deepEqual(events.map((e) => [e.event, e.data.phase, e.data.queuePosition]), [
+      ["phase", "Queued", 2], ["phase", "Queued", 1], ["phase", "Pending", undefined], ["phase", "Running", undefined],
+      ["phase", "Succeeded", undefined], ["finished", "Succeeded", undefined]]);
+  });
+
+  it("never sends an older phase than one already sent, when its first read answers after a watch event", async () => {
+    t.store.finishAfterMs = 60_000;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const get = t.store.get.bind(t.store);
+    t.store.get = async (namespace, name) => {
+      const read = await get(namespace, name);
+      // The watch tells a newer status while the read's answer is on its way.
+      t.store.setStatus(namespace, name, { phase: "Running", podName: "p1" });
+      return read;
+    };
+    const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+    t.store.setStatus(created.namespace, created.name, { phase: "Pending" });
+    t.store.setStatus(created.namespace, created.name, { phase: "Succeeded", result: 1 });
+    assert.deepEqual(parseEvents(await res.text()).map((e) => [e.event, e.data.phase]), [["phase", "Running"], ["phase", "Succeeded"], ["finished", "Succeeded"]]);
+  });
+
   it("sends heartbeats while the run is quiet", async function () {
     this.timeout(5000);
     t.store.finishAfterMs = 700;

@@ -1,5 +1,6 @@
 // GET /runs/:name/events: a Server-Sent Events stream of one run, fed by the shared watch.
-// Events: `phase` ({name, namespace, phase, queuePosition?}) on each phase change; `output`
+// Events: `phase` ({name, namespace, phase, queuePosition?}) on each change of the phase or of the
+// place in the queue, never going back to an older one (core/runProgress.ts); `output`
 // ({stream, offset, text, stopped?}) as the script prints, from the running pod's log, then the
 // rest of its output from the outcome, each with an `id:` that a reconnect's Last-Event-ID resumes
 // after (no output lost or repeated); then `finished` (the outcome, as /execute answers it) and the
@@ -9,6 +10,7 @@
 import { PassThrough } from "node:stream";
 import type { Context } from "koa";
 import { type OutputFrame, RUNNER_CONTAINER, parseOutputFrame } from "../core/liveOutput.js";
+import { type Seen, progressOf } from "../core/runProgress.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
 import { notFound } from "./errors.js";
 import type { Services } from "./services.js";
@@ -20,7 +22,7 @@ const RECONNECT_MS = 2000;
 export async function streamRunEvents(ctx: Context, deps: Services, namespace: string, name: string): Promise<void> {
   const release = deps.waiter.reserve();
   const stream = new PassThrough();
-  let lastPhase: string | undefined;
+  let seen: Seen = {};
   let ended = false;
   const timers: NodeJS.Timeout[] = [];
   // Bytes of each stream the caller has had, the id of the last output event; and the log followed.
@@ -72,13 +74,13 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
       end();
       return;
     }
-    const phase = run.status?.phase ?? "Pending";
-    if (phase !== lastPhase) {
-      lastPhase = phase;
-      const position = run.status?.queuePosition;
-      send("phase", { name, namespace, phase, ...(position !== undefined ? { queuePosition: position } : {}) });
-    }
-    if (isFinished(run.status?.phase)) {
+    // Older than what was told: the first read, or a re-check, answered after a watch event.
+    const next = progressOf(seen, run);
+    if (!next) return;
+    seen = next.seen;
+    const { phase, queuePosition } = seen;
+    if (next.news) send("phase", { name, namespace, phase, ...(queuePosition !== undefined ? { queuePosition } : {}) });
+    if (isFinished(phase)) {
       rest(run);
       send("finished", outcomeOf(run));
       end();

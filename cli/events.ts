@@ -1,30 +1,24 @@
 // A followed run's events, from the snapshots of it the cluster sends (kubeBackend.ts) or from the
 // API's event stream (httpBackend.ts). Snapshots can come out of order (a re-read that started
-// before a watch event ends after it), so a phase never goes back, and the first finished one ends.
+// before a watch event ends after it), so a phase never goes back (core/runProgress.ts, as the
+// API's stream), and the first finished one ends.
 import { outcomeOf } from "../api/views.js";
-import { PHASES, type Phase, type ScriptRun, isFinished } from "../crds/schema.js";
+import { type Seen, progressOf } from "../core/runProgress.js";
+import { type Phase, type ScriptRun, isFinished } from "../crds/schema.js";
 import type { Outcome, RunEvent } from "./backend.js";
 
-/** What the follower has told so far. */
-export interface Seen {
-  phase?: Phase;
-  queuePosition?: number;
-}
-
-const rank = (phase: Phase) => PHASES.indexOf(phase);
+export type { Seen };
 
 /** The events a snapshot of the run (undefined: it is gone) adds to what was seen. */
 export function eventsOf(seen: Seen, run: ScriptRun | undefined): { events: RunEvent[]; seen: Seen } {
   if (!run) return { events: [{ type: "deleted" }], seen };
-  const phase = run.status?.phase ?? "Pending";
-  if (seen.phase !== undefined && rank(phase) < rank(seen.phase)) return { events: [], seen };
-  const queuePosition = phase === "Queued" ? run.status?.queuePosition : undefined;
+  const next = progressOf(seen, run);
+  if (!next) return { events: [], seen };
+  const { phase, queuePosition } = next.seen;
   const events: RunEvent[] = [];
-  if (phase !== seen.phase || queuePosition !== seen.queuePosition) {
-    events.push({ type: "phase", phase, ...(queuePosition !== undefined ? { queuePosition } : {}) });
-  }
+  if (next.news) events.push({ type: "phase", phase, ...(queuePosition !== undefined ? { queuePosition } : {}) });
   if (isFinished(phase)) events.push({ type: "finished", outcome: outcomeOf(run) });
-  return { events, seen: { phase, ...(queuePosition !== undefined ? { queuePosition } : {}) } };
+  return { events, seen: next.seen };
 }
 
 /** One message of a Server-Sent Events stream as the API sends it. */

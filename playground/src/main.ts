@@ -5,6 +5,7 @@
 import { Api, type RuntimeInfo } from "./api.js";
 import { ScriptEditor } from "./editor.js";
 import { EXAMPLES, type Example } from "./examples.js";
+import { OneRun } from "./oneRun.js";
 import { RunTracker, type TrackedRun } from "./runs.js";
 import { $, clearOutcome, drawRun, removeRun, setStatus, showFailure, showLiveOutput, showOutcome } from "./view.js";
 
@@ -23,7 +24,7 @@ const inputs = {
 const buttons = { run: $<HTMLButtonElement>("run"), submit: $<HTMLButtonElement>("submit"), cancel: $<HTMLButtonElement>("cancel") };
 
 /** The run the Run button waits for, and the script it ran (to mark the error's line in). */
-let waitingFor: { run: TrackedRun; script: string } | undefined;
+const waiting = new OneRun<{ run: TrackedRun; script: string }>();
 let runtimes: RuntimeInfo[] = [];
 
 // ---- token (Kubernetes auth) ----
@@ -82,7 +83,7 @@ async function loadRuntimes(): Promise<void> {
     showRuntimeLimits();
     $("token-panel").hidden = true;
     if (runtimes.length === 0) setStatus(`No runtime may be used in namespace ${answer.namespace}`, true);
-    else if (!waitingFor) setStatus("Pick an example or write a script, then Run.");
+    else if (!waiting.busy) setStatus("Pick an example or write a script, then Run.");
   } catch (err) {
     showFailure(err as Error);
   }
@@ -134,7 +135,7 @@ function phaseText(run: TrackedRun): string {
 
 /** Starts the form's run; `wait` (Run) shows its phases and then its outcome here. */
 async function start(wait: boolean): Promise<void> {
-  if (wait && waitingFor) return;
+  if (wait && waiting.busy) return;
   const problem = $("form-problem");
   let body: Record<string, unknown>;
   try {
@@ -151,24 +152,29 @@ async function start(wait: boolean): Promise<void> {
     editor.markError(null);
   }
   setStatus("Starting the run…");
-  try {
+  const post = async () => {
     const ref = await api.call<{ name: string; namespace: string }>("POST", "runs", body);
-    const run = tracker.add(ref.name, ref.namespace);
+    return { run: tracker.add(ref.name, ref.namespace), script: String(body.script) };
+  };
+  try {
     if (wait) {
-      waitingFor = { run, script: String(body.script) };
+      // Taken before POST /runs is sent: Ctrl+Enter again meanwhile starts nothing.
+      const started = await waiting.start(post);
+      if (!started) return;
       buttons.cancel.disabled = false;
-      setStatus(phaseText(run));
+      setStatus(phaseText(started.run));
     } else {
-      setStatus(`Submitted ${ref.name}: follow it in Recent runs.`);
+      const { run } = await post();
+      setStatus(`Submitted ${run.name}: follow it in Recent runs.`);
     }
   } catch (err) {
     showFailure(err as Error);
-    buttons.run.disabled = false;
+    if (wait) buttons.run.disabled = false;
   }
 }
 
 function finishWaiting(): void {
-  waitingFor = undefined;
+  waiting.finish();
   buttons.run.disabled = false;
   buttons.cancel.disabled = true;
 }
@@ -200,6 +206,7 @@ function changed(run: TrackedRun): void {
     return;
   }
   drawRun(run, position, { show: () => void showRun(run), cancel: () => void cancel(run) });
+  const waitingFor = waiting.waitingFor;
   if (waitingFor?.run !== run) return;
   if (run.outcome) {
     const line = showOutcome(run.outcome);
@@ -221,6 +228,7 @@ const tracker = new RunTracker(api, changed);
 buttons.run.addEventListener("click", () => void start(true));
 buttons.submit.addEventListener("click", () => void start(false));
 buttons.cancel.addEventListener("click", () => {
+  const waitingFor = waiting.waitingFor;
   if (waitingFor) void cancel(waitingFor.run);
 });
 

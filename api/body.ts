@@ -70,15 +70,24 @@ export function readRunBody(maxBodyBytes: number): Middleware[] {
     if (Number(ctx.get("Content-Length") || 0) > maxBodyBytes) throw bodyTooLarge(maxBodyBytes);
     const req = ctx.req as UploadedRequest;
     await new Promise<void>((resolve, reject) => {
-      upload(req, ctx.res, (err) => (err ? reject(err) : resolve()));
       let received = 0;
-      req.on("data", (chunk: Buffer) => {
+      const count = (chunk: Buffer) => {
         received += chunk.length;
         if (received <= maxBodyBytes) return;
+        // The rest is read and dropped, as Node drops a body refused by its length: a client that
+        // sends it all before reading sees the 413, and the connection can carry the next request.
+        req.off("data", count);
         req.unpipe();
-        req.pause();
+        req.resume();
         reject(bodyTooLarge(maxBodyBytes));
+      };
+      upload(req, ctx.res, (err) => {
+        req.off("data", count);
+        if (err) reject(err);
+        else resolve();
       });
+      // After multer has piped the request to busboy: this listener only counts.
+      req.on("data", count);
     }).catch((err: unknown) => {
       // busboy's own complaints (a malformed form) carry no status: they are the client's.
       if (err instanceof multer.MulterError || err instanceof ApiError) throw err;

@@ -1,6 +1,7 @@
 // Every malformed body, wrong type, unknown field, oversized script or wrong content type gets a
 // 4xx in the one error shape, with a reason, and creates nothing: never a 500, never a hang.
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import type { Response } from "supertest";
 import { aRuntime, testRuntimes } from "../core/testkit.js";
 import { type TestApp, testApp } from "./testkit.js";
@@ -107,17 +108,31 @@ describe("bad requests", () => {
     assertRefused(res, 413, "too_large", /larger than the 4096 bytes/);
   });
 
-  it("answers 413 to a form above the configured size sent without a length", async () => {
+  it("answers 413 to a form above the configured size sent without a length, and reads the next request on its connection", async () => {
+    // As a client that sends all before it reads: the rest of the form must be read and dropped.
+    const { hostname, port } = new URL(await t.url());
+    const socket = connect(Number(port), hostname);
     const boundary = "b0undary";
     const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
-    const chunks = [part("script", SCRIPT), part("stdin", "x".repeat(3000)), part("args", `["${"y".repeat(3000)}"]`), `--${boundary}--\r\n`];
-    const res = await fetch(`${await t.url()}/execute`, {
-      method: "POST", headers: { "Content-Type": `multipart/form-data; boundary=${boundary}` }, duplex: "half",
-      body: new ReadableStream({ pull: (c) => { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(new TextEncoder().encode(next)); } }),
-    } as RequestInit);
-    const body = await res.json() as { error: { type: string; message: string } };
-    assert.deepEqual([res.status, body.error.type], [413, "too_large"]);
-    assert.match(body.error.message, /larger than the 4096 bytes/);
+    const form = `${part("script", SCRIPT)}${part("stdin", "x".repeat(200_000))}--${boundary}--\r\n`;
+    socket.write(`POST /execute HTTP/1.1\r\nHost: api\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    for (let at = 0; at < form.length; at += 1000) {
+      const chunk = form.slice(at, at + 1000);
+      socket.write(`${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`);
+    }
+    socket.write("0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: api\r\n\r\n");
+    let answers = "";
+    socket.setTimeout(3000, () => socket.destroy());
+    await new Promise<void>((resolve) => {
+      socket.on("data", (data: Buffer) => {
+        answers += data.toString();
+        if ((answers.match(/HTTP\/1\.1 \d{3} /g) ?? []).length === 2) resolve();
+      });
+      socket.on("close", () => resolve());
+    });
+    socket.destroy();
+    assert.deepEqual([...answers.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]), ["413", "200"]);
+    assert.match(answers, /"type":"too_large","message":"The body is larger than the 4096 bytes allowed"/);
   });
 
   it("answers 413 to an uploaded script above the script size", async () => {

@@ -29,7 +29,12 @@ describe("how far a followed run has come", () => {
   it("tells nothing of a snapshot older than one told", () => {
     assert.deepEqual(told([run({ phase: "Running", podName: "p" }), run({ phase: "Pending", podName: "p" }), run({ phase: "Queued", queuePosition: 1 }), run()]), ["Running"]);
     assert.deepEqual(told([run({ phase: "Pending", podName: "p" }), run({ phase: "Queued", queuePosition: 2 })]), ["Pending"]);
-    assert.deepEqual(told([run({ phase: "Queued", queuePosition: 1 }), run({ phase: "Queued", queuePosition: 2 }), run()]), ["Queued1"]);
+    assert.deepEqual(told([run({ phase: "Queued", queuePosition: 1 }), run()]), ["Queued1"]);
+  });
+
+  it("tells a place in the queue that rose: a run created in the same second went ahead", () => {
+    assert.deepEqual(told([run({ phase: "Queued", queuePosition: 1 }), run({ phase: "Queued", queuePosition: 2 }), run({ phase: "Queued", queuePosition: 1 })]),
+      ["Queued1", "Queued2", "Queued1"]);
   });
 
   it("takes a run that skipped steps: straight to Running on a warm pod, or finished at once", () => {

@@ -1,9 +1,10 @@
 // How far a followed run has come, for those who tell its phases: the API's event stream
 // (api/sse.ts) and the command line's watch (cli/events.ts). Their snapshots of the run can come
 // out of order (a read that started before a watch event can answer after it), and resourceVersion
-// is opaque, so snapshots are ordered by what they say: Pending, Queued (its place in the queue
-// only shrinking), Pending again once its pod exists, Running, finished. A run skips the steps it
-// does not need, and never goes back.
+// is opaque, so snapshots are ordered by what they say: Pending, Queued, Pending again once its pod
+// exists, Running, finished. A run skips the steps it does not need, and never goes back. Its place
+// in the queue can rise (a run created in the same second with a name sorted first, a run whose pod
+// could not be made going back ahead), so each place is told as it comes.
 import type { Phase, ScriptRun } from "../crds/schema.js";
 
 /** What a follower has told of the run so far. */
@@ -35,10 +36,7 @@ export function progressOf(seen: Seen, run: ScriptRun): { seen: Seen & { phase: 
   const phase = run.status?.phase ?? "Pending";
   const step = stepOf(phase, run.status?.podName !== undefined);
   const queuePosition = phase === "Queued" ? run.status?.queuePosition : undefined;
-  if (seen.step !== undefined) {
-    if (step < seen.step) return undefined;
-    if (step === seen.step && queuePosition !== undefined && seen.queuePosition !== undefined && queuePosition > seen.queuePosition) return undefined;
-  }
+  if (seen.step !== undefined && step < seen.step) return undefined;
   return {
     seen: { phase, step, ...(queuePosition !== undefined ? { queuePosition } : {}) },
     news: phase !== seen.phase || queuePosition !== seen.queuePosition,

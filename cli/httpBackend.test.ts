@@ -53,6 +53,22 @@ describe("following a run through the API", () => {
     }
   });
 
+  it("opens a stream again after the Retry-After of an API with no room for one more wait", async () => {
+    const answers = [running, (res: ServerResponse) => {
+      res.writeHead(429, { "content-type": "application/json", "retry-after": "1" }).end('{"error":{"type":"too_many_waits","message":"full"}}');
+    }, finished];
+    const server = createServer((_req, res) => answers.shift()?.(res));
+    const port = await listen(server);
+    try {
+      const began = Date.now();
+      assert.deepEqual(await follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)), done);
+      // The stream's own retry is 10 ms: the wait is the 429's Retry-After, a second.
+      assert.ok(Date.now() - began >= 900);
+    } finally {
+      await close(server);
+    }
+  });
+
   it("opens a dropped stream again while the API refuses connections, as it restarts", async () => {
     let server = createServer();
     const port = await listen(server);

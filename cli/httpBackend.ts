@@ -1,7 +1,7 @@
 // The HTTP API (--server URL, with --token as a bearer token): the runs resource of api/README.md.
 // A run is followed on its event stream, opened again (with Last-Event-ID, once the API sets
 // ids) when the API ends it after its longest stream, the connection drops or a reopen finds the API
-// away for a moment (restarting, say), as EventSource does.
+// away for a moment (restarting, say) or full (429, for its Retry-After), as EventSource does.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ScriptRunSpecInput } from "../crds/schema.js";
 import type { Backend, RunEvent, RunRef, RunSummary, RunView, RuntimeInfo } from "./backend.js";
@@ -54,11 +54,16 @@ export class HttpBackend implements Backend {
 
   async *follow(ref: RunRef, signal: AbortSignal): AsyncGenerator<RunEvent> {
     const state: SseState = {};
-    for (let reopen = false; ; reopen = true) {
-      if (reopen && await sleep(state.retryMs ?? RECONNECT_MS, false, { signal }).catch(() => true)) return;
-      const body = await this.openStream(ref, state, signal, reopen);
+    // How long to wait before opening the stream again; undefined before the first open.
+    let pauseMs: number | undefined;
+    for (;;) {
+      if (pauseMs !== undefined && await sleep(pauseMs, false, { signal }).catch(() => true)) return;
+      const body = await this.openStream(ref, state, signal, pauseMs !== undefined);
       if (!body) return;
-      if (body === "again") continue;
+      if (typeof body === "number") {
+        pauseMs = body;
+        continue;
+      }
       try {
         for await (const message of sseMessages(body, state)) {
           const event = eventOfMessage(message);
@@ -71,6 +76,7 @@ export class HttpBackend implements Backend {
         if (signal.aborted) return;
         if (!isUnreachable(err)) throw asCliError(err, this.where);
       }
+      pauseMs = state.retryMs ?? RECONNECT_MS;
     }
   }
 
@@ -79,10 +85,11 @@ export class HttpBackend implements Backend {
   }
 
   /** The body of the run's event stream; undefined when `signal` fired first. When the stream is
-   * opened again (`reopen`), "again" when the API could not be reached or answered 502, 503 or 504:
-   * it is restarting, say, while the run goes on. The first open fails on those, so that a wrong
+   * opened again (`reopen`), the milliseconds to wait before trying again when the API could not be
+   * reached or answered 502, 503 or 504 (it is restarting, say, while the run goes on) or 429 (no
+   * room for one more wait, for its Retry-After). The first open fails on those, so that a wrong
    * --server is told at once. */
-  private async openStream(ref: RunRef, state: SseState, signal: AbortSignal, reopen: boolean): Promise<AsyncIterable<Uint8Array> | "again" | undefined> {
+  private async openStream(ref: RunRef, state: SseState, signal: AbortSignal, reopen: boolean): Promise<AsyncIterable<Uint8Array> | number | undefined> {
     let response: Response;
     try {
       response = await fetch(this.url(`/runs/${encodeURIComponent(ref.name)}/events`, { namespace: ref.namespace }), {
@@ -91,12 +98,13 @@ export class HttpBackend implements Backend {
       });
     } catch (err) {
       if (signal.aborted) return undefined;
-      if (reopen && isUnreachable(err)) return "again";
+      if (reopen && isUnreachable(err)) return state.retryMs ?? RECONNECT_MS;
       throw asCliError(err, this.where);
     }
-    if (reopen && exitForStatus(response.status) === EXIT.unreachable) {
+    if (reopen && (response.status === 429 || exitForStatus(response.status) === EXIT.unreachable)) {
       await response.body?.cancel().catch(() => undefined);
-      return "again";
+      const after = response.headers.get("retry-after") ?? "";
+      return /^\d+$/.test(after) ? Number(after) * 1000 : state.retryMs ?? RECONNECT_MS;
     }
     if (!response.ok || !response.body) throw await this.refusal(response);
     return response.body;

@@ -63,6 +63,17 @@ describe("following a run on the cluster", () => {
     });
   });
 
+  it("reads the run again only once the last re-read was answered", async () => {
+    let unanswered = 0;
+    const reads = [answer(run({ phase: "Queued" })), ...Array.from({ length: 20 }, () => () => { unanswered += 1; })];
+    await withApiserver(reads, async (backend) => {
+      // Some ten ticks of 50 ms while a re-read hangs. Two at most: the first read and a re-read
+      // both hang when that re-read came before the first read was answered.
+      for await (const _event of backend.follow(ref, AbortSignal.timeout(500)));
+      assert.ok(unanswered >= 1 && unanswered <= 2, `${unanswered} reads waited at once`);
+    });
+  });
+
   it("ends the follow when a re-read is not allowed", async () => {
     await withApiserver([answer(run({ phase: "Queued" })), status(403, "scriptruns is forbidden")], async (backend) => {
       await assert.rejects(follow(backend), (err: unknown) => err instanceof CliError && err.exitCode === EXIT.failed && /403.*forbidden/.test(err.message));

@@ -113,12 +113,16 @@ export class KubeBackend implements Backend {
     const stop = new AbortController();
     const stopped = AbortSignal.any([signal, stop.signal]);
     void this.watchRun(ref, snapshots, stopped);
+    // One re-read at a time: against a slow apiserver they would pile up, each waiting its timeout.
+    let reading = false;
     const recheck = setInterval(() => {
+      if (reading) return;
+      reading = true;
       this.store.get(ref.namespace, ref.name).then((run) => snapshots.put(run), (err: unknown) => {
         // The watch may be well and the run going on: a busy or restarting apiserver is asked again
         // at the next tick. A definitive answer (not allowed, say) ends the follow.
         if (!isTransient(err)) snapshots.fail(asCliError(err, this.where));
-      });
+      }).finally(() => { reading = false; });
     }, this.recheckMs);
     let following = false;
     try {

@@ -133,22 +133,23 @@ class Client:
         ref = self._ref(run)
         state = StreamState()
         path = f"/runs/{urllib.parse.quote(ref.name)}/events"
-        reopen = False
+        pause: Optional[float] = None  # before opening the stream again; None before the first open
         while True:
-            if reopen:
-                time.sleep(state.retry_seconds if state.retry_seconds is not None else RECONNECT_SECONDS)
+            if pause is not None:
+                time.sleep(pause)
             headers = {"Accept": "text/event-stream"}
             if state.last_event_id is not None:
                 headers["Last-Event-ID"] = state.last_event_id
             try:
                 response = self._open("GET", path, {"namespace": ref.namespace}, None, headers, STREAM_READ_TIMEOUT)
-            except ApiUnavailable:
+            except ApiError as err:
                 # The first open fails at once, so that a wrong URL is told; a stream once open is opened
-                # again while the API is away for a moment (restarting, say), as EventSource does.
-                if reopen:
-                    continue
-                raise
-            reopen = True
+                # again while the API is away for a moment (restarting, say) or has no room for one more
+                # wait (429, after its Retry-After), as EventSource does.
+                if pause is None or not (isinstance(err, ApiUnavailable) or err.status == 429):
+                    raise
+                pause = err.retry_after if err.retry_after is not None else _reconnect_delay(state)
+                continue
             try:
                 for event in parse_events(response, state):
                     if event.type == "timeout":
@@ -160,6 +161,7 @@ class Client:
                 pass  # A dropped connection or a silent stream: open it again, as its end.
             finally:
                 response.close()
+            pause = _reconnect_delay(state)
 
     def cancel(self, run: RunLike) -> None:
         """Asks for the run to be cancelled: its pod is stopped and it fails with ScriptCancelled.
@@ -210,6 +212,12 @@ def _refusal(err: urllib.error.HTTPError) -> Exception:
     kind, message = error.get("type", "http_error"), error.get("message", text[:500] or str(err.reason))
     if err.code == 400 and kind == "invalid_input":
         return ScriptInvalidInput(message, error={"type": kind, "message": message})
+    after = err.headers.get("Retry-After", "") if err.headers else ""
+    retry_after = float(after) if after.isdigit() else None
     if err.code in (502, 503, 504):
-        return ApiUnavailable(f"the API answered {err.code} {kind}: {message}", err.code)
-    return ApiError(err.code, kind, message)
+        return ApiUnavailable(f"the API answered {err.code} {kind}: {message}", err.code, retry_after)
+    return ApiError(err.code, kind, message, retry_after)
+
+
+def _reconnect_delay(state: StreamState) -> float:
+    return state.retry_seconds if state.retry_seconds is not None else RECONNECT_SECONDS

@@ -116,17 +116,19 @@ def error_from(outcome: Mapping[str, Any]) -> ScriptRunError:
 
 class ApiError(Exception):
     """The API refused a request or failed it: ``status`` is the HTTP status, ``type`` the API's error type
-    (``not_found``, ``conflict``, ``forbidden``, ... see the API's README)."""
+    (``not_found``, ``conflict``, ``forbidden``, ... see the API's README); ``retry_after`` the seconds its
+    ``Retry-After`` asked to wait before trying again (a 429 or 503), else None."""
 
-    def __init__(self, status: Optional[int], type: str, message: str) -> None:
+    def __init__(self, status: Optional[int], type: str, message: str, retry_after: Optional[float] = None) -> None:
         super().__init__(f"{status or 'no answer'} {type}: {message}")
         self.status = status
         self.type = type
         self.message = message
+        self.retry_after = retry_after
 
 
 class ApiUnavailable(ApiError):
     """The API could not be reached, or did not answer in time."""
 
-    def __init__(self, message: str, status: Optional[int] = None) -> None:
-        super().__init__(status, "unavailable", message)
+    def __init__(self, message: str, status: Optional[int] = None, retry_after: Optional[float] = None) -> None:
+        super().__init__(status, "unavailable", message, retry_after)

@@ -3,6 +3,7 @@
 import http.server
 import io
 import threading
+import time
 
 import pytest
 
@@ -62,6 +63,8 @@ class FakeApi:
                 if isinstance(answer, int):
                     self.send_response(answer)
                     self.send_header("Content-Type", "application/json")
+                    if answer == 429:
+                        self.send_header("Retry-After", "1")
                     self.end_headers()
                     self.wfile.write(b'{"error":{"type":"unavailable","message":"restarting"}}')
                     return
@@ -100,6 +103,18 @@ def test_waits_through_an_api_away_for_a_moment_once_the_stream_was_open(away):
     try:
         assert scriptrun.Client(api.url).wait("run-a").result == 42
         assert api.last_event_ids[-1] == "1-0"
+    finally:
+        api.close()
+
+
+def test_opens_the_stream_again_after_the_retry_after_of_an_api_with_no_room_for_one_more_wait():
+    api = FakeApi([RUNNING, 429, FINISHED])
+    try:
+        began = time.monotonic()
+        assert scriptrun.Client(api.url).wait("run-a").result == 42
+        # The stream's own retry is 10 ms: the wait is the 429's Retry-After, a second.
+        assert time.monotonic() - began >= 1
+        assert api.last_event_ids == [None, "1-0", "1-0"]
     finally:
         api.close()
 

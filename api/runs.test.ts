@@ -220,6 +220,22 @@ describe("GET /runs/:name/events", () => {
     assert.deepEqual(events.map((e) => e.event).slice(-2), ["output", "finished"]);
   });
 
+  it("follows the running pod's log again when the first follow failed, and sends its output live", async () => {
+    t.store.outcome = () => undefined;
+    t.podLogs.failures = 1;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+    t.store.setStatus(created.namespace, created.name, { phase: "Running", podName: "p1" });
+    await until("the pod's log to be followed again", () => t.podLogs.followed.length === 2);
+    t.podLogs.write("p1", frame("stdout", 0, "tick 0\n"));
+    // Sent live: before the run finishes, not with its outcome.
+    const reader = res.body!.getReader();
+    let text = "";
+    while (!text.includes("event: output")) text += new TextDecoder().decode((await reader.read()).value);
+    assert.match(text, /"text":"tick 0\\n"/);
+    await reader.cancel();
+  });
+
   it("resumes after the Last-Event-ID of a dropped connection, repeating nothing", async () => {
     t.store.outcome = () => ({ phase: "Succeeded", result: 1, stdout: "abcdef", stderr: "xy", exitCode: 0, durationMs: 1 });
     const { body: done } = await t.http.post("/execute").send({ script: SCRIPT });

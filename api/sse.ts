@@ -18,6 +18,9 @@ import { outcomeOf } from "./views.js";
 
 /** Milliseconds a client should wait before reconnecting (the SSE `retry` field). */
 const RECONNECT_MS = 2000;
+/** How often, and how far apart, the runner's log is asked for when following it fails. */
+const FOLLOW_ATTEMPTS = 5;
+const FOLLOW_RETRY_MS = 1000;
 
 export async function streamRunEvents(ctx: Context, deps: Services, namespace: string, name: string): Promise<void> {
   const release = deps.waiter.reserve();
@@ -37,15 +40,21 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
       stream.write(`id: ${had.stdout}-${had.stderr}\nevent: output\ndata: ${JSON.stringify({ stream: name, offset, text, ...(stopped ? { stopped } : {}) })}\n\n`);
     }
   };
-  const follow = (pod: string) => {
-    following = new AbortController();
+  const follow = (pod: string, attempt = 1) => {
+    const { signal } = following = new AbortController();
     const line = (text: string) => {
       const frame = parseOutputFrame(text);
       if (frame) output(frame);
     };
-    deps.podLogs.follow(namespace, pod, RUNNER_CONTAINER, line, following.signal).catch((err: unknown) => {
-      // The outcome still brings the whole output; live, the caller just sees it later.
-      deps.log.debug({ run: `${namespace}/${name}`, pod, err: String(err) }, "Could not follow the runner's log");
+    deps.podLogs.follow(namespace, pod, RUNNER_CONTAINER, line, signal).catch((err: unknown) => {
+      // The outcome still brings the whole output, but live the caller would see none of it: a
+      // follow that failed (asked as the container was just starting, say) is tried again. The
+      // offsets drop what the caller had.
+      deps.log.debug({ run: `${namespace}/${name}`, pod, attempt, err: String(err) }, "Could not follow the runner's log");
+      if (attempt >= FOLLOW_ATTEMPTS || ended || signal.aborted) return;
+      timers.push(setTimeout(() => {
+        if (!ended && !signal.aborted) follow(pod, attempt + 1);
+      }, FOLLOW_RETRY_MS));
     });
   };
   /** What the outcome has that the caller has not had yet. */

@@ -32,6 +32,8 @@ export function testConfig(env: Record<string, string> = {}): ApiConfig {
 export class FakePodLogs implements PodLogs {
   /** namespace/pod/container of each follow, in order. */
   readonly followed: string[] = [];
+  /** How many follows still to fail, as the kubelet's log endpoint can. */
+  failures = 0;
   private readonly pods = new Map<string, { lines: string[]; readers: Set<(text: string) => void> }>();
 
   private log(pod: string) {
@@ -48,6 +50,10 @@ export class FakePodLogs implements PodLogs {
 
   async follow(namespace: string, pod: string, container: string, line: (text: string) => void, signal: AbortSignal): Promise<void> {
     this.followed.push(`${namespace}/${pod}/${container}`);
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error("container \"runner\" in pod is waiting to start: ContainerCreating");
+    }
     const log = this.log(pod);
     for (const text of log.lines) line(text);
     log.readers.add(line);

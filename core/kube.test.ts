@@ -7,9 +7,10 @@ import { Agent, type Server, createServer, request } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
+import tls from "node:tls";
 import { join } from "node:path";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
-import { CREDENTIALS_FRESH_MS, JsonClient, KeptAgent, LineWatch, LIST_PAGE, listInPages, reuseConnections, statusCode, statusMessage, unless } from "./kube.js";
+import { CALL_CONNECTIONS, CREDENTIALS_FRESH_MS, JsonClient, KeptAgent, LineWatch, LIST_PAGE, listInPages, reuseConnections, statusCode, statusMessage, unless } from "./kube.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 
@@ -83,28 +84,35 @@ describe("reusing connections to the apiserver", () => {
   });
 });
 
+/** An HTTPS server on loopback with a certificate of its own, which `ca` trusts. */
+async function selfSignedServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string; ca: Buffer }> {
+  const dir = mkdtempSync(join(tmpdir(), "kept-agent-"));
+  let server: Server;
+  let ca: Buffer;
+  try {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+      "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+    ca = readFileSync(join(dir, "cert.pem"));
+    server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: ca }, handler);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { server, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/`, ca };
+}
+
 describe("KeptAgent", () => {
   let server: Server;
   let url: string;
   let ca: Buffer;
 
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kept-agent-"));
-    try {
-      execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
-      ca = readFileSync(join(dir, "cert.pem"));
-      // A chunked answer, as the apiserver sends any body it has not measured.
-      server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: ca }, (_req, res) => {
-        res.write("{\"items\": [");
-        setImmediate(() => res.end("]}"));
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    // A chunked answer, as the apiserver sends any body it has not measured.
+    ({ server, url, ca } = await selfSignedServer((_req, res) => {
+      res.write("{\"items\": [");
+      setImmediate(() => res.end("]}"));
+    }));
   });
 
   after(() => server.close());
@@ -138,6 +146,27 @@ describe("KeptAgent", () => {
     }
   });
 
+  it("makes its TLS context once: no connection makes one of its own", async () => {
+    const agent = new KeptAgent({ ca });
+    const context = agent.secureContext();
+    const made = tls.createSecureContext;
+    let connectionsMade = 0;
+    tls.createSecureContext = (options) => {
+      connectionsMade++;
+      return made(options);
+    };
+    try {
+      const answers = await Promise.all([get(agent), get(agent), get(agent)]);
+      for (const { response } of answers) response.resume();
+      assert.equal(new Set(answers.map((a) => a.socket)).size, 3, "three connections at once");
+      assert.equal(connectionsMade, 0);
+      assert.equal(agent.secureContext(), context);
+    } finally {
+      tls.createSecureContext = made;
+      agent.destroy();
+    }
+  });
+
   it("keys its pools by host, port and server name, without decoding the PEM it was made with", () => {
     const at = (port: number, servername?: string) => ({ ca, host: "127.0.0.1", port, ...(servername ? { servername } : {}) });
     assert.match(new Agent({ ca }).getName(at(6443)), /BEGIN CERTIFICATE/, "node's own agent joins the CA into every key");
@@ -149,6 +178,42 @@ describe("KeptAgent", () => {
       assert.notEqual(agent.getName(at(6443, "apiserver-a")), agent.getName(at(6443, "apiserver-b")));
     } finally {
       agent.destroy();
+    }
+  });
+});
+
+describe("connections of calls and of watches", () => {
+  it(`opens at most ${CALL_CONNECTIONS} connections for calls at once, and a watch's beside them`, async function () {
+    this.timeout(20_000);
+    const connections = new Set<Socket>();
+    const watches: ServerResponse[] = [];
+    const { server, url, ca } = await selfSignedServer((req, res) => {
+      connections.add(req.socket);
+      // A watch: held open, as the apiserver holds it until it ends the watch.
+      if (req.url?.includes("watch=true")) watches.push(res.writeHead(200, { "Content-Type": "application/json" }));
+      else setTimeout(() => res.writeHead(200, { "Content-Type": "application/json" }).end("{}"), 20);
+    });
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server: url, caData: ca.toString("base64"), skipTLSVerify: false }],
+      users: [{ name: "u", token: "t-1" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
+    });
+    reuseConnections(kc);
+    const client = new JsonClient(kc);
+    const stops: AbortController[] = [];
+    try {
+      await Promise.all(Array.from({ length: 3 * CALL_CONNECTIONS }, () => client.request("GET", "/api/v1/namespaces/default/pods/p")));
+      assert.equal(connections.size, CALL_CONNECTIONS);
+      // As many watches as call connections, and more: calls still get through.
+      const watch = new LineWatch(kc);
+      for (let i = 0; i <= CALL_CONNECTIONS; i++) stops.push(await watch.watch("/api/v1/pods", {}, () => {}, () => {}));
+      while (watches.length <= CALL_CONNECTIONS) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(await client.request("GET", "/api/v1/namespaces/default/pods/p"), {});
+      assert.equal(connections.size, 2 * CALL_CONNECTIONS + 1);
+    } finally {
+      for (const stop of stops) stop.abort();
+      server.close();
+      server.closeAllConnections();
     }
   });
 });

@@ -1,7 +1,9 @@
 // Small helpers for calls to the Kubernetes API through client-node, shared by both processes.
 // Errors are client-node's ApiException, whose `.code` is the HTTP status.
 import { type ClientRequestArgs, Agent as HttpAgent, STATUS_CODES, request as httpRequest } from "node:http";
-import { Agent, type AgentOptions, request as httpsRequest } from "node:https";
+import { Agent, type AgentOptions, type RequestOptions, request as httpsRequest } from "node:https";
+import type { Duplex } from "node:stream";
+import { type ConnectionOptions, type SecureContext, createSecureContext } from "node:tls";
 import {
   ApiException, type ConfigurationOptions, HttpMethod, type KubeConfig, type KubernetesListObject, type KubernetesObject, Observable,
   type ObservableMiddleware, RequestContext, type Watch,
@@ -101,10 +103,27 @@ export function within(ms: number): ConfigurationOptions<ObservableMiddleware> {
  * frees a kept socket a tick before that `close`, so a request started in between, or Node 20.19's
  * own listener on a free socket (the operator image's nodejs), made every call of a pod fail.
  * node-fetch issue #1767; the test in kube.test.ts shows the order.
+ *
+ * Its TLS context (the CA, certificate and key) is made once, at its first connection, not at each:
+ * under make scale's 1 000 callers, the API's new connections spent a third of its CPU reading them
+ * again. `sharing`: an agent of the same TLS options whose context this one uses.
  */
 export class KeptAgent extends Agent {
-  constructor(options: AgentOptions) {
+  private context: SecureContext | undefined;
+
+  constructor(options: AgentOptions, private readonly sharing?: KeptAgent) {
     super({ ...options, keepAlive: true });
+  }
+
+  /** The TLS context of this agent's connections. */
+  secureContext(): SecureContext {
+    if (this.sharing) return this.sharing.secureContext();
+    return (this.context ??= this.options.secureContext ?? createSecureContext(this.options));
+  }
+
+  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    const withContext: RequestOptions & Pick<ConnectionOptions, "secureContext"> = { ...options, secureContext: this.secureContext() };
+    return super.createConnection(withContext, callback);
   }
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
@@ -123,6 +142,22 @@ export class KeptAgent extends Agent {
   }
 }
 
+/** Connections a process opens at most for its calls to the apiserver; more calls at once wait
+ * for one. Without a cap, 1 000 callers of /execute at once made the API open a TLS connection for
+ * nearly each of their runs' creates, a handshake on both sides, to an apiserver that serves only
+ * so many requests at once anyway. Watches have connections of their own (`streamAgent`), uncapped:
+ * each holds its connection for as long as it runs. */
+export const CALL_CONNECTIONS = 32;
+
+/** The agent of the long-lived requests (watches) beside a KeptAgent of calls. */
+const streamAgents = new WeakMap<Agent, Agent>();
+
+/** The agent a watch should use beside `agent`, a request's agent: the uncapped twin of the
+ * calls' agent of reuseConnections, or `agent` itself (a proxy's, or an http one). */
+export function streamAgent(agent: Agent | undefined): Agent | undefined {
+  return (agent && streamAgents.get(agent)) ?? agent;
+}
+
 /** How long one application of the kubeconfig's credentials serves every request. */
 export const CREDENTIALS_FRESH_MS = 1000;
 
@@ -130,7 +165,8 @@ export const CREDENTIALS_FRESH_MS = 1000;
  * Makes the API clients of `kc` reuse their connections to the apiserver. client-node gives each
  * request an agent of its own, so each opened a TLS connection: 4.2 ms for a small GET here, 1.5 ms
  * on a kept connection. This keeps one KeptAgent for as long as the TLS options stay the same (a
- * rotated client certificate gets a new one). A proxy's agent is left as it is.
+ * rotated client certificate gets a new one), of at most CALL_CONNECTIONS connections, and its
+ * twin for watches (`streamAgent`). A proxy's agent is left as it is.
  *
  * client-node also applies the credentials anew for each request, reading the kubeconfig's
  * certificate, key and CA files again each time: 6% of the controller's CPU under make scale. One
@@ -149,7 +185,11 @@ export function reuseConnections(kc: KubeConfig, now: () => number = Date.now): 
     if (agent && agent.constructor === Agent) {
       const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = agent.options;
       const id = JSON.stringify([ca, cert, key, pfx, passphrase, rejectUnauthorized, servername].map((o) => (o === undefined ? null : String(o))));
-      if (shared?.id !== id) shared = { id, agent: new KeptAgent(agent.options) };
+      if (shared?.id !== id) {
+        const calls = new KeptAgent({ ...agent.options, maxSockets: CALL_CONNECTIONS });
+        streamAgents.set(calls, new KeptAgent(agent.options, calls));
+        shared = { id, agent: calls };
+      }
       agent = shared.agent;
     }
     applied = { at: now(), headers: probe.getHeaders(), agent };
@@ -275,7 +315,7 @@ export class LineWatch implements Watch {
       const query = new URLSearchParams({ watch: "true" });
       for (const [name, value] of Object.entries(queryParams)) if (value !== undefined) query.set(name, String(value));
       const { url, headers, agent, send } = await prepared(this.config, `${path}?${query}`);
-      const sent = send(url, { method: "GET", headers, agent, signal: controller.signal }, (response) => {
+      const sent = send(url, { method: "GET", headers, agent: streamAgent(agent), signal: controller.signal }, (response) => {
         response.on("error", finish);
         response.on("close", () => finish(null));
         if (response.statusCode !== 200) {

@@ -40,6 +40,40 @@ describe("the waiter", () => {
     }
   });
 
+  it("fetches no awaited run again while the watch tells changes, and does once it falls silent", async function () {
+    this.timeout(5000);
+    const store = new FakeRunStore();
+    store.outcome = () => undefined;
+    const gets: string[] = [];
+    const get = store.get.bind(store);
+    store.get = (namespace, name) => {
+      gets.push(name);
+      return get(namespace, name);
+    };
+    const waiter = new Waiter(store, { maxWaits: 5, recheckMs: 250, log: silentLogger() });
+    waiter.start();
+    const stop = new AbortController();
+    try {
+      await store.create(aRun("run-awaited"));
+      await store.create(aRun("run-busy"));
+      const done = waiter.waitFor("default", "run-awaited", 3000, stop.signal).result;
+      // Another run changes every 25 ms: the watch is running, so 4 intervals pass with no GET.
+      let ticks = 0;
+      const busy = setInterval(() => store.setStatus("default", "run-busy", { phase: "Running", stdout: String(ticks++) }), 25);
+      await new Promise((r) => setTimeout(r, 1000));
+      clearInterval(busy);
+      assert.deepEqual(gets, []);
+      // The awaited run ends unseen, and the watch tells nothing more: the re-check finds it.
+      store.setStatus("default", "run-awaited", { phase: "Succeeded", result: 1 }, true);
+      const result = await done;
+      assert.equal(result.kind, "finished");
+      assert.deepEqual(gets, ["run-awaited"]);
+    } finally {
+      stop.abort();
+      await waiter.stop();
+    }
+  });
+
   it("on shutdown refuses new waits and resolves once the waits in flight have ended", async () => {
     const store = new FakeRunStore();
     const waiter = new Waiter(store, { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });

@@ -4,8 +4,11 @@
 //
 // A watch can miss changes: while it restarts, or when it stops silently (client-node's informers
 // can, with no error and no events). So when the watch (re)starts every watched run is fetched again,
-// and on a timer so is every run watched for longer than the re-check interval: a stuck watch
-// delays an answer by about that interval, not until the wait runs out.
+// and so is every run watched for longer than the re-check interval, at each interval in which the
+// watch told nothing: a stuck watch delays an answer by one or two intervals, not until the wait
+// runs out. A watch that told a change within the interval is running, and has told every change
+// before that one (a watch tells changes in order): re-fetching then would only add load, a GET per
+// waiting caller per interval, when the callers are many.
 import type { Logger } from "../core/log.js";
 import { keyOf, runKey } from "../core/runs.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
@@ -52,6 +55,8 @@ export class Waiter implements RunListener {
   private readonly watched = new Map<string, Watched>();
   private watch: RunWatch | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
+  /** When the watch last told a change. */
+  private toldAt = 0;
   private active = 0;
   private closing = false;
   private onIdle: Array<() => void> = [];
@@ -61,7 +66,10 @@ export class Waiter implements RunListener {
   start(): void {
     this.watch = this.store.watch(this);
     this.watch.start();
-    this.recheckTimer = setInterval(() => void this.recheck(Date.now() - this.options.recheckMs), this.options.recheckMs);
+    this.recheckTimer = setInterval(() => {
+      const since = Date.now() - this.options.recheckMs;
+      if (this.toldAt < since) void this.recheck(since);
+    }, this.options.recheckMs);
     this.recheckTimer.unref();
   }
 
@@ -159,11 +167,13 @@ export class Waiter implements RunListener {
   }
 
   changed(run: ScriptRun): void {
+    this.toldAt = Date.now();
     this.capacity.observe(keyOf(run), run);
     this.dispatch(keyOf(run), run);
   }
 
   deleted(run: ScriptRun): void {
+    this.toldAt = Date.now();
     this.capacity.observe(keyOf(run), undefined);
     this.dispatch(keyOf(run), undefined);
   }

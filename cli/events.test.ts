@@ -2,7 +2,8 @@
 // its re-reads send, which can come out of order.
 import assert from "node:assert/strict";
 import { API_VERSION, KIND, type ScriptRun, type ScriptRunStatus } from "../crds/schema.js";
-import { type Seen, type SseMessage, eventOfMessage, eventsOf } from "./events.js";
+import type { Seen } from "../core/runProgress.js";
+import { type SseMessage, eventOfMessage, eventsOf } from "./events.js";
 import { type SseState, sseMessages } from "./sse.js";
 
 async function messages(chunks: string[], state: SseState = {}): Promise<SseMessage[]> {

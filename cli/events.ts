@@ -7,8 +7,6 @@ import { type Seen, progressOf } from "../core/runProgress.js";
 import { type Phase, type ScriptRun, isFinished } from "../crds/schema.js";
 import type { Outcome, RunEvent } from "./backend.js";
 
-export type { Seen };
-
 /** The events a snapshot of the run (undefined: it is gone) adds to what was seen. */
 export function eventsOf(seen: Seen, run: ScriptRun | undefined): { events: RunEvent[]; seen: Seen } {
   if (!run) return { events: [{ type: "deleted" }], seen };

@@ -13,6 +13,9 @@ import { type SseState, sseMessages } from "./sse.js";
 const CALL_TIMEOUT_MS = 30_000;
 /** Wait before reopening a stream, until the API names its own (`retry:`). */
 const RECONNECT_MS = 2_000;
+
+/** How long to wait before reopening a stream: its `retry:`, or RECONNECT_MS. */
+const reconnectMs = (state: SseState): number => state.retryMs ?? RECONNECT_MS;
 const PAGE = 500;
 
 interface ErrorAnswer {
@@ -76,7 +79,7 @@ export class HttpBackend implements Backend {
         if (signal.aborted) return;
         if (!isUnreachable(err)) throw asCliError(err, this.where);
       }
-      pauseMs = state.retryMs ?? RECONNECT_MS;
+      pauseMs = reconnectMs(state);
     }
   }
 
@@ -98,13 +101,13 @@ export class HttpBackend implements Backend {
       });
     } catch (err) {
       if (signal.aborted) return undefined;
-      if (reopen && isUnreachable(err)) return state.retryMs ?? RECONNECT_MS;
+      if (reopen && isUnreachable(err)) return reconnectMs(state);
       throw asCliError(err, this.where);
     }
     if (reopen && (response.status === 429 || exitForStatus(response.status) === EXIT.unreachable)) {
       await response.body?.cancel().catch(() => undefined);
       const after = response.headers.get("retry-after") ?? "";
-      return /^\d+$/.test(after) ? Number(after) * 1000 : state.retryMs ?? RECONNECT_MS;
+      return /^\d+$/.test(after) ? Number(after) * 1000 : reconnectMs(state);
     }
     if (!response.ok || !response.body) throw await this.refusal(response);
     return response.body;

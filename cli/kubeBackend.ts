@@ -20,7 +20,8 @@ import type { ScriptRuntime } from "../crds/runtime.js";
 import { API_VERSION, KIND, type ScriptRun, type ScriptRunSpecInput, isFinished } from "../crds/schema.js";
 import type { Backend, RunEvent, RunRef, RunSummary, RunView, RuntimeInfo } from "./backend.js";
 import { CliError, asCliError, failed, isTransient, usage } from "./errors.js";
-import { type Seen, eventsOf } from "./events.js";
+import type { Seen } from "../core/runProgress.js";
+import { eventsOf } from "./events.js";
 import { Mailbox } from "./mailbox.js";
 
 /** Longest wait for one call to the apiserver; past it the cluster counts as unreachable. */

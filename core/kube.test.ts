@@ -316,6 +316,33 @@ describe("JsonClient", () => {
   });
 });
 
+describe("a JsonClient call unanswered", () => {
+  it("fails after its timeout, and frees its connection for the next call", async () => {
+    let answering = false;
+    const server = createHttpServer((_req, res) => {
+      if (answering) res.writeHead(200, { "Content-Type": "application/json" }).end("{}");
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      users: [{ name: "u", token: "t-1" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
+    });
+    const client = new JsonClient(reuseConnections(kc), 100);
+    try {
+      const began = Date.now();
+      await assert.rejects(client.request("GET", "/api/v1/namespaces/default/pods/p"), /GET \/api\/v1\/namespaces\/default\/pods\/p: no answer within 100 ms/);
+      assert.ok(Date.now() - began < 2000);
+      answering = true;
+      assert.deepEqual(await client.request("GET", "/api/v1/namespaces/default/pods/p"), {});
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
+  });
+});
+
 describe("LineWatch", () => {
   /** A watch endpoint on loopback: `serve` writes the response of each request. */
   async function watchServer(serve: (url: string, res: ServerResponse) => void) {

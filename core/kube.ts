@@ -149,6 +149,12 @@ export class KeptAgent extends Agent {
  * each holds its connection for as long as it runs. */
 export const CALL_CONNECTIONS = 32;
 
+/** How long a JsonClient call may go unanswered. Past the apiserver's own limit on a request (60 s,
+ * its --request-timeout), so only a connection that died without a word (a load balancer's, say)
+ * gets there: the call fails, rather than holding its worker and one of the CALL_CONNECTIONS for
+ * good. */
+export const CALL_TIMEOUT_MS = 70_000;
+
 /** The agent of the long-lived requests (watches) beside a KeptAgent of calls. */
 const streamAgents = new WeakMap<Agent, Agent>();
 
@@ -227,10 +233,10 @@ export type JsonMethod = "GET" | "POST" | "PATCH" | "DELETE";
  * ObjectSerializer on the way out and again on the way back, and read the answer through
  * node-fetch: a third of the controller's CPU profile under make scale, for objects that are JSON
  * already. Failures are client-node's ApiException, so `unless` and `statusCode` read them
- * alike.
+ * alike; a call unanswered for `timeoutMs` fails with a plain Error.
  */
 export class JsonClient {
-  constructor(private readonly kc: KubeConfig) {}
+  constructor(private readonly kc: KubeConfig, private readonly timeoutMs = CALL_TIMEOUT_MS) {}
 
   /** The answer's JSON; `contentType` is the body's (a PATCH says which kind of patch). */
   request<T>(method: JsonMethod, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
@@ -272,6 +278,8 @@ export class JsonClient {
           }
         });
       });
+      const timer = setTimeout(() => sent.destroy(new Error(`${method} ${path}: no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      sent.on("close", () => clearTimeout(timer));
       sent.on("error", reject);
       sent.end(payload);
     });

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
-import { V1MicroTime } from "@kubernetes/client-node";
-import { heldBy, mayHold, observe } from "./leader.js";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { CoordinationV1Api, KubeConfig, V1MicroTime } from "@kubernetes/client-node";
+import { silentLogger } from "../core/log.js";
+import { LeaderElector, heldBy, mayHold, observe } from "./leader.js";
 
 const T = Date.parse("2025-06-01T12:00:00Z");
 
@@ -47,5 +51,54 @@ describe("leader election decisions", () => {
     assert.equal(renewed.acquireTime, taken.acquireTime);
     assert.equal(renewed.renewTime?.toISOString(), "2025-06-01T12:00:02.000000Z");
     assert.equal(heldBy(undefined, "me", T, 15).leaseTransitions, 0);
+  });
+});
+
+describe("a leader whose renewal hangs", () => {
+  it("gives up leadership by its deadline, not whenever the call answers", async function () {
+    this.timeout(10_000);
+    // An apiserver stand-in keeping one Lease, until it stops answering (a connection that died
+    // without a word looks the same).
+    let lease: { metadata: Record<string, unknown> } | undefined;
+    let hanging = false;
+    const json = { "Content-Type": "application/json" };
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => { body += chunk.toString(); });
+      req.on("end", () => {
+        if (hanging) return;
+        if (req.method === "GET") {
+          if (lease) res.writeHead(200, json).end(JSON.stringify(lease));
+          else res.writeHead(404, json).end(JSON.stringify({ kind: "Status", code: 404 }));
+          return;
+        }
+        const sent = JSON.parse(body) as { metadata: Record<string, unknown> };
+        lease = { ...sent, metadata: { ...sent.metadata, resourceVersion: String(Date.now()) } };
+        res.writeHead(req.method === "POST" ? 201 : 200, json).end(JSON.stringify(lease));
+      });
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      users: [{ name: "u", token: "t" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
+    });
+    const elector = new LeaderElector(kc.makeApiClient(CoordinationV1Api), {
+      enabled: true, leaseName: "l", leaseNamespace: "ns", identity: "me", leaseDurationSeconds: 3, renewPeriodSeconds: 1,
+    }, silentLogger());
+    const stop = new AbortController();
+    try {
+      assert.equal(await elector.acquire(stop.signal), true);
+      hanging = true;
+      const began = Date.now();
+      // Renewals every second; leadership is given up 2 s (two thirds of the lease) after the last.
+      assert.equal(await elector.hold(stop.signal), "lost");
+      assert.ok(Date.now() - began < 4000, `lost after ${Date.now() - began} ms`);
+    } finally {
+      stop.abort();
+      server.close();
+      server.closeAllConnections();
+    }
   });
 });

@@ -4,8 +4,10 @@
 // leader renews it every renew period and gives up leadership when it could not renew for
 // two thirds of the lease duration; on graceful shutdown it releases the lease at once.
 import { setTimeout as sleep } from "node:timers/promises";
-import { type CoordinationV1Api, V1MicroTime, type V1Lease, type V1LeaseSpec } from "@kubernetes/client-node";
-import { statusCode } from "../core/kube.js";
+import {
+  type ConfigurationOptions, type CoordinationV1Api, type ObservableMiddleware, V1MicroTime, type V1Lease, type V1LeaseSpec,
+} from "@kubernetes/client-node";
+import { statusCode, within } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { toMillis } from "../core/time.js";
 import type { Config } from "./config.js";
@@ -52,7 +54,7 @@ export class LeaderElector {
   async acquire(signal: AbortSignal): Promise<boolean> {
     this.log.info({ lease: this.leaseKey(), identity: this.settings.identity }, "Started standing for leader");
     while (!signal.aborted) {
-      if (await this.tryAcquireOrRenew().catch((err: unknown) => this.failed(err))) {
+      if (await this.tryAcquireOrRenew(within(this.settings.leaseDurationSeconds * 1000)).catch((err: unknown) => this.failed(err))) {
         this.log.info({ lease: this.leaseKey(), identity: this.settings.identity }, "Became leader");
         return true;
       }
@@ -61,14 +63,17 @@ export class LeaderElector {
     return false;
   }
 
-  /** Renews the lease until it cannot ("lost") or `signal` aborts ("stopped"). */
+  /** Renews the lease until it cannot ("lost") or `signal` aborts ("stopped"). Each renewal has
+   * only the time left before the deadline: one that hangs (on a connection that died without a
+   * word) cannot keep this replica leading after another may have taken the lease. */
   async hold(signal: AbortSignal): Promise<"lost" | "stopped"> {
     const deadlineMs = (this.settings.leaseDurationSeconds * 1000 * 2) / 3;
     let renewedMs = Date.now();
     while (!signal.aborted) {
       await sleep(this.settings.renewPeriodSeconds * 1000, undefined, { signal }).catch(() => undefined);
       if (signal.aborted) break;
-      if (await this.tryAcquireOrRenew().catch((err: unknown) => this.failed(err))) {
+      const left = Math.max(1, deadlineMs - (Date.now() - renewedMs));
+      if (await this.tryAcquireOrRenew(within(left)).catch((err: unknown) => this.failed(err))) {
         renewedMs = Date.now();
       } else if (Date.now() - renewedMs > deadlineMs) {
         this.log.warn({ lease: this.leaseKey(), identity: this.settings.identity }, "Lost leadership");
@@ -103,12 +108,12 @@ export class LeaderElector {
     return false;
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(options: ConfigurationOptions<ObservableMiddleware>): Promise<boolean> {
     const { leaseName: name, leaseNamespace: namespace, identity, leaseDurationSeconds } = this.settings;
     const nowMs = Date.now();
     let lease: V1Lease | undefined;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace });
+      lease = await this.api.readNamespacedLease({ name, namespace }, options);
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
     }
@@ -116,8 +121,8 @@ export class LeaderElector {
     if (!mayHold(lease?.spec, identity, this.observed, nowMs, leaseDurationSeconds)) return false;
     const spec = heldBy(lease?.spec, identity, nowMs, leaseDurationSeconds);
     try {
-      if (lease) await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec } });
-      else await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } });
+      if (lease) await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec } }, options);
+      else await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } }, options);
     } catch (err) {
       // 409: another replica wrote the lease first (our resourceVersion was stale).
       if (statusCode(err) === 409) return false;

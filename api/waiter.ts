@@ -55,7 +55,7 @@ export class Waiter implements RunListener {
   private readonly watched = new Map<string, Watched>();
   private watch: RunWatch | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
-  /** When the watch last told a change. */
+  /** When the watch last told a change (performance.now(): a clock that never steps back). */
   private toldAt = 0;
   private active = 0;
   private closing = false;
@@ -67,8 +67,7 @@ export class Waiter implements RunListener {
     this.watch = this.store.watch(this);
     this.watch.start();
     this.recheckTimer = setInterval(() => {
-      const since = Date.now() - this.options.recheckMs;
-      if (this.toldAt < since) void this.recheck(since);
+      if (performance.now() - this.toldAt >= this.options.recheckMs) void this.recheck(Date.now() - this.options.recheckMs);
     }, this.options.recheckMs);
     this.recheckTimer.unref();
   }
@@ -167,13 +166,13 @@ export class Waiter implements RunListener {
   }
 
   changed(run: ScriptRun): void {
-    this.toldAt = Date.now();
+    this.toldAt = performance.now();
     this.capacity.observe(keyOf(run), run);
     this.dispatch(keyOf(run), run);
   }
 
   deleted(run: ScriptRun): void {
-    this.toldAt = Date.now();
+    this.toldAt = performance.now();
     this.capacity.observe(keyOf(run), undefined);
     this.dispatch(keyOf(run), undefined);
   }

@@ -3,7 +3,7 @@
 import { type ClientRequestArgs, Agent as HttpAgent, STATUS_CODES, request as httpRequest } from "node:http";
 import { Agent, type AgentOptions, type RequestOptions, request as httpsRequest } from "node:https";
 import type { Duplex } from "node:stream";
-import { type ConnectionOptions, type SecureContext, createSecureContext } from "node:tls";
+import { type ConnectionOptions, type SecureContext, type TLSSocket, createSecureContext } from "node:tls";
 import {
   ApiException, type ConfigurationOptions, HttpMethod, type KubeConfig, type KubernetesListObject, type KubernetesObject, Observable,
   type ObservableMiddleware, RequestContext, type Watch,
@@ -82,12 +82,14 @@ export async function listInPages(page: (options: { limit: number; _continue?: s
   return { ...answer, metadata: { resourceVersion: answer.metadata?.resourceVersion }, items } as KubernetesListObject<KubernetesObject>;
 }
 
-/** Per-call options that abort the request after `ms` (the error is node-fetch's AbortError). */
+/** Per-call options that abort the request `ms` from now (the error is node-fetch's AbortError).
+ * Every request made with them shares that one deadline: a lease renewal's read and write, say. */
 export function within(ms: number): ConfigurationOptions<ObservableMiddleware> {
+  const signal = AbortSignal.timeout(ms);
   return {
     middleware: [{
       pre: (request) => {
-        request.setSignal(AbortSignal.timeout(ms));
+        request.setSignal(signal);
         return new Observable(Promise.resolve(request));
       },
       post: (response) => new Observable(Promise.resolve(response)),
@@ -121,9 +123,19 @@ export class KeptAgent extends Agent {
     return (this.context ??= this.options.secureContext ?? createSecureContext(this.options));
   }
 
+  /** A connection with the agent's TLS context. With the agent's `timeout`, a connection silent that
+   * long is closed, busy or not (Node's agent closes only an idle one): its call fails. */
   override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
     const withContext: RequestOptions & Pick<ConnectionOptions, "secureContext"> = { ...options, secureContext: this.secureContext() };
-    return super.createConnection(withContext, callback);
+    const socket = super.createConnection(withContext, callback) as TLSSocket | null | undefined;
+    const silentMs = this.options.timeout;
+    if (socket && silentMs) {
+      socket.setTimeout(silentMs);
+      // Closed without an error of its own: its call fails as on any connection closed under it
+      // ("socket hang up"), and a free socket has no one to tell.
+      socket.on("timeout", () => socket.destroy());
+    }
+    return socket;
   }
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
@@ -149,11 +161,11 @@ export class KeptAgent extends Agent {
  * each holds its connection for as long as it runs. */
 export const CALL_CONNECTIONS = 32;
 
-/** How long a JsonClient call may go unanswered. Past the apiserver's own limit on a request (60 s,
+/** How long a call's connection may stay silent. Past the apiserver's own limit on a request (60 s,
  * its --request-timeout), so only a connection that died without a word (a load balancer's, say)
- * gets there: the call fails, rather than holding its worker and one of the CALL_CONNECTIONS for
- * good. */
-export const CALL_TIMEOUT_MS = 70_000;
+ * gets there: it is closed and its call fails, rather than holding its caller and one of the
+ * CALL_CONNECTIONS for good. */
+export const CALL_SILENCE_MS = 70_000;
 
 /** The agent of the long-lived requests (watches) beside a KeptAgent of calls. */
 const streamAgents = new WeakMap<Agent, Agent>();
@@ -171,8 +183,9 @@ export const CREDENTIALS_FRESH_MS = 1000;
  * Makes the API clients of `kc` reuse their connections to the apiserver. client-node gives each
  * request an agent of its own, so each opened a TLS connection: 4.2 ms for a small GET here, 1.5 ms
  * on a kept connection. This keeps one KeptAgent for as long as the TLS options stay the same (a
- * rotated client certificate gets a new one), of at most CALL_CONNECTIONS connections, and its
- * twin for watches (`streamAgent`). A proxy's agent is left as it is.
+ * rotated client certificate gets a new one), of at most CALL_CONNECTIONS connections, each closed
+ * after CALL_SILENCE_MS of silence, and its twin for watches (`streamAgent`), whose connections
+ * may be silent for as long as a watch has nothing to tell. A proxy's agent is left as it is.
  *
  * client-node also applies the credentials anew for each request, reading the kubeconfig's
  * certificate, key and CA files again each time: 6% of the controller's CPU under make scale. One
@@ -192,7 +205,7 @@ export function reuseConnections(kc: KubeConfig, now: () => number = Date.now): 
       const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = agent.options;
       const id = JSON.stringify([ca, cert, key, pfx, passphrase, rejectUnauthorized, servername].map((o) => (o === undefined ? null : String(o))));
       if (shared?.id !== id) {
-        const calls = new KeptAgent({ ...agent.options, maxSockets: CALL_CONNECTIONS });
+        const calls = new KeptAgent({ ...agent.options, maxSockets: CALL_CONNECTIONS, timeout: CALL_SILENCE_MS });
         streamAgents.set(calls, new KeptAgent(agent.options, calls));
         shared = { id, agent: calls };
       }
@@ -233,10 +246,10 @@ export type JsonMethod = "GET" | "POST" | "PATCH" | "DELETE";
  * ObjectSerializer on the way out and again on the way back, and read the answer through
  * node-fetch: a third of the controller's CPU profile under make scale, for objects that are JSON
  * already. Failures are client-node's ApiException, so `unless` and `statusCode` read them
- * alike; a call unanswered for `timeoutMs` fails with a plain Error.
+ * alike.
  */
 export class JsonClient {
-  constructor(private readonly kc: KubeConfig, private readonly timeoutMs = CALL_TIMEOUT_MS) {}
+  constructor(private readonly kc: KubeConfig) {}
 
   /** The answer's JSON; `contentType` is the body's (a PATCH says which kind of patch). */
   request<T>(method: JsonMethod, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
@@ -278,8 +291,6 @@ export class JsonClient {
           }
         });
       });
-      const timer = setTimeout(() => sent.destroy(new Error(`${method} ${path}: no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-      sent.on("close", () => clearTimeout(timer));
       sent.on("error", reject);
       sent.end(payload);
     });

@@ -55,26 +55,29 @@ describe("leader election decisions", () => {
 });
 
 describe("a leader whose renewal hangs", () => {
-  it("gives up leadership by its deadline, not whenever the call answers", async function () {
-    this.timeout(10_000);
-    // An apiserver stand-in keeping one Lease, until it stops answering (a connection that died
-    // without a word looks the same).
-    let lease: { metadata: Record<string, unknown> } | undefined;
-    let hanging = false;
+  /** An apiserver stand-in keeping one Lease. Once `mode` is "hang" it answers nothing (a connection
+   * that died without a word looks the same); once "slow", it answers a read after `slowMs` and no
+   * write. */
+  async function leaseServer(slowMs = 0) {
+    const state: { mode: "answer" | "hang" | "slow"; lease?: { metadata: Record<string, unknown> } } = { mode: "answer" };
     const json = { "Content-Type": "application/json" };
     const server = createServer((req, res) => {
       let body = "";
       req.on("data", (chunk: Buffer) => { body += chunk.toString(); });
       req.on("end", () => {
-        if (hanging) return;
+        if (state.mode === "hang" || (state.mode === "slow" && req.method !== "GET")) return;
         if (req.method === "GET") {
-          if (lease) res.writeHead(200, json).end(JSON.stringify(lease));
-          else res.writeHead(404, json).end(JSON.stringify({ kind: "Status", code: 404 }));
+          const answer = () => {
+            if (state.lease) res.writeHead(200, json).end(JSON.stringify(state.lease));
+            else res.writeHead(404, json).end(JSON.stringify({ kind: "Status", code: 404 }));
+          };
+          if (state.mode === "slow") setTimeout(answer, slowMs);
+          else answer();
           return;
         }
         const sent = JSON.parse(body) as { metadata: Record<string, unknown> };
-        lease = { ...sent, metadata: { ...sent.metadata, resourceVersion: String(Date.now()) } };
-        res.writeHead(req.method === "POST" ? 201 : 200, json).end(JSON.stringify(lease));
+        state.lease = { ...sent, metadata: { ...sent.metadata, resourceVersion: String(Date.now()) } };
+        res.writeHead(req.method === "POST" ? 201 : 200, json).end(JSON.stringify(state.lease));
       });
     });
     server.listen(0, "127.0.0.1");
@@ -84,21 +87,44 @@ describe("a leader whose renewal hangs", () => {
       clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
       users: [{ name: "u", token: "t" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
     });
-    const elector = new LeaderElector(kc.makeApiClient(CoordinationV1Api), {
-      enabled: true, leaseName: "l", leaseNamespace: "ns", identity: "me", leaseDurationSeconds: 3, renewPeriodSeconds: 1,
-    }, silentLogger());
+    return { state, api: kc.makeApiClient(CoordinationV1Api), close: () => server.close().closeAllConnections() };
+  }
+
+  const settings = (leaseDurationSeconds: number) => ({
+    enabled: true, leaseName: "l", leaseNamespace: "ns", identity: "me", leaseDurationSeconds, renewPeriodSeconds: 1,
+  });
+
+  /** Milliseconds from the apiserver turning to `mode` until the leader, holding a lease of
+   * `leaseSeconds` renewed every second, gives leadership up. */
+  async function msUntilLost(leaseSeconds: number, mode: "hang" | "slow", slowMs = 0): Promise<number> {
+    const apiserver = await leaseServer(slowMs);
+    const elector = new LeaderElector(apiserver.api, settings(leaseSeconds), silentLogger());
     const stop = new AbortController();
     try {
       assert.equal(await elector.acquire(stop.signal), true);
-      hanging = true;
+      apiserver.state.mode = mode;
       const began = Date.now();
-      // Renewals every second; leadership is given up 2 s (two thirds of the lease) after the last.
       assert.equal(await elector.hold(stop.signal), "lost");
-      assert.ok(Date.now() - began < 4000, `lost after ${Date.now() - began} ms`);
+      return Date.now() - began;
     } finally {
       stop.abort();
-      server.close();
-      server.closeAllConnections();
+      apiserver.close();
     }
+  }
+
+  it("gives up leadership by its deadline, not whenever the call answers", async function () {
+    this.timeout(10_000);
+    // Leadership is given up 2 s (two thirds of the lease) after the last renewal.
+    const ms = await msUntilLost(3, "hang");
+    assert.ok(ms < 4000, `lost after ${ms} ms`);
+  });
+
+  it("gives a renewal's read and write one deadline together, not one each", async function () {
+    this.timeout(15_000);
+    // A 6 s lease: the first renewal, 1 s after the last, has 3 s left. Its read answers after
+    // 2.5 s and its write never: leadership goes at 4 s, not when a write with 3 s of its own
+    // would have failed (6.5 s).
+    const ms = await msUntilLost(6, "slow", 2500);
+    assert.ok(ms < 5000, `lost after ${ms} ms`);
   });
 });

@@ -83,16 +83,18 @@ export class LeaderElector {
     return "stopped";
   }
 
-  /** Gives the lease up so another replica need not wait for it to expire. */
+  /** Gives the lease up so another replica need not wait for it to expire; past a lease duration
+   * there is nothing left to give up, and the shutdown waits no longer. */
   async release(): Promise<void> {
+    const options = within(this.settings.leaseDurationSeconds * 1000);
     try {
-      const lease = await this.api.readNamespacedLease({ name: this.settings.leaseName, namespace: this.settings.leaseNamespace });
+      const lease = await this.api.readNamespacedLease({ name: this.settings.leaseName, namespace: this.settings.leaseNamespace }, options);
       if (lease.spec?.holderIdentity !== this.settings.identity) return;
       const now = new V1MicroTime();
       await this.api.replaceNamespacedLease({
         name: this.settings.leaseName, namespace: this.settings.leaseNamespace,
         body: { ...lease, spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
-      });
+      }, options);
       this.log.info({ lease: this.leaseKey() }, "Released leader lease");
     } catch (err) {
       this.log.warn({ lease: this.leaseKey(), err: String(err) }, "Failed to release leader lease");

@@ -148,7 +148,7 @@ export async function runAndWait(deps: Services, identity: Identity, request: Ru
           stop.abort();
           return outcomeOf(run);
         }
-        wait.exists(run.metadata.uid);
+        wait.exists();
       }
     } catch (err) {
       stop.abort();

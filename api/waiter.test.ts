@@ -74,28 +74,6 @@ describe("the waiter", () => {
     }
   });
 
-  it("lets no older copy of the name end a wait, neither by its end nor by its deletion", async () => {
-    const waiter = new Waiter(new FakeRunStore(), { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });
-    waiter.start();
-    const stop = new AbortController();
-    const copy = (uid: string, phase?: "Succeeded"): ScriptRun => ({
-      ...aRun("run-keyed"), metadata: { name: "run-keyed", namespace: "default", uid }, ...(phase ? { status: { phase } } : {}),
-    });
-    try {
-      // A retry found the name's current copy; a lagging watch then tells of the one before it.
-      const wait = waiter.waitFor("default", "run-keyed", 2000, stop.signal);
-      wait.exists("uid-2");
-      waiter.changed(copy("uid-1", "Succeeded"));
-      waiter.deleted(copy("uid-1"));
-      waiter.changed(copy("uid-2", "Succeeded"));
-      const result = await wait.result;
-      assert.deepEqual([result.kind, result.kind === "finished" ? result.run.metadata.uid : undefined], ["finished", "uid-2"]);
-    } finally {
-      stop.abort();
-      await waiter.stop();
-    }
-  });
-
   it("on shutdown refuses new waits and resolves once the waits in flight have ended", async () => {
     const store = new FakeRunStore();
     const waiter = new Waiter(store, { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });

@@ -17,9 +17,8 @@ import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
 import type { RunStore } from "./runStore.js";
 import type { RunListener, RunWatch } from "./runWatch.js";
 
-/** Told of each change of one run: the run, or undefined when it was deleted, with the deleted
- * copy's uid when the watch told it (a re-check that finds no run cannot). */
-export type Watcher = (run: ScriptRun | undefined, goneUid?: string) => void;
+/** Told of each change of one run: the run, or undefined when it was deleted. */
+export type Watcher = (run: ScriptRun | undefined) => void;
 
 export type WaitResult =
   | { kind: "finished"; run: ScriptRun }
@@ -27,11 +26,11 @@ export type WaitResult =
   | { kind: "timeout" }
   | { kind: "aborted" };
 
-/** One wait. `exists(uid)` tells it the run existed before the wait began (a retry found it), so that
+/** One wait. `exists()` tells it the run existed before the wait began (a retry found it), so that
  * its deletion ends the wait even if no change of the run came first. */
 export interface Wait {
   result: Promise<WaitResult>;
-  exists(uid: string | undefined): void;
+  exists(): void;
 }
 
 export interface WaiterOptions {
@@ -130,10 +129,6 @@ export class Waiter implements RunListener {
   waitFor(namespace: string, name: string, ms: number, signal: AbortSignal): Wait {
     // A re-check may find no run before the caller has created it: only a run known to exist can vanish.
     let exists = false;
-    // The awaited copy, once known. A name can be deleted and made again (a retry's
-    // Idempotency-Key), and a lagging watch can then still tell of the older copy: its changes and
-    // its deletion are not this wait's.
-    let uid: string | undefined;
     const result = new Promise<WaitResult>((resolve) => {
       const finish = (outcome: WaitResult) => {
         unsubscribe();
@@ -142,14 +137,11 @@ export class Waiter implements RunListener {
         resolve(outcome);
       };
       const onAbort = () => finish({ kind: "aborted" });
-      const unsubscribe = this.subscribe(namespace, name, (run, goneUid) => {
-        const told = run?.metadata.uid ?? goneUid;
-        if (uid !== undefined && told !== undefined && told !== uid) return;
+      const unsubscribe = this.subscribe(namespace, name, (run) => {
         if (!run) {
           if (exists) finish({ kind: "deleted" });
         } else {
           exists = true;
-          uid ??= run.metadata.uid;
           if (isFinished(run.status?.phase)) finish({ kind: "finished", run });
         }
       });
@@ -157,13 +149,7 @@ export class Waiter implements RunListener {
       if (signal.aborted) onAbort();
       else signal.addEventListener("abort", onAbort, { once: true });
     });
-    return {
-      result,
-      exists: (existing) => {
-        exists = true;
-        uid = existing ?? uid;
-      },
-    };
+    return { result, exists: () => { exists = true; } };
   }
 
   /** Stops taking new waits; resolves true once none is left, or false after `ms`. */
@@ -188,17 +174,17 @@ export class Waiter implements RunListener {
   deleted(run: ScriptRun): void {
     this.toldAt = performance.now();
     this.capacity.observe(keyOf(run), undefined);
-    this.dispatch(keyOf(run), undefined, run.metadata.uid);
+    this.dispatch(keyOf(run), undefined);
   }
 
   resynced(): void {
     void this.recheck(Infinity);
   }
 
-  private dispatch(key: string, run: ScriptRun | undefined, goneUid?: string): void {
+  private dispatch(key: string, run: ScriptRun | undefined): void {
     const entry = this.watched.get(key);
     if (!entry) return;
-    for (const watcher of [...entry.watchers]) watcher(run, goneUid);
+    for (const watcher of [...entry.watchers]) watcher(run);
   }
 
   /** Fetches again every run watched since before `before` and hands its watchers what the cluster has now. */

@@ -83,9 +83,10 @@ export async function listInPages(page: (options: { limit: number; _continue?: s
 }
 
 /** Per-call options that abort the request `ms` from now (the error is node-fetch's AbortError).
- * Every request made with them shares that one deadline: a lease renewal's read and write, say. */
+ * Every request made with them shares that one deadline: a lease renewal's read and write, say.
+ * `ms` may be a fraction (two thirds of a lease); the timer takes whole milliseconds. */
 export function within(ms: number): ConfigurationOptions<ObservableMiddleware> {
-  const signal = AbortSignal.timeout(ms);
+  const signal = AbortSignal.timeout(Math.max(1, Math.ceil(ms)));
   return {
     middleware: [{
       pre: (request) => {

@@ -57,15 +57,19 @@ describe("leader election decisions", () => {
 describe("a leader whose renewal hangs", () => {
   /** An apiserver stand-in keeping one Lease. Once `mode` is "hang" it answers nothing (a connection
    * that died without a word looks the same); once "slow", it answers a read after `slowMs` and no
-   * write. */
+   * write; once "fail", 500 to everything at once. */
   async function leaseServer(slowMs = 0) {
-    const state: { mode: "answer" | "hang" | "slow"; lease?: { metadata: Record<string, unknown> } } = { mode: "answer" };
+    const state: { mode: "answer" | "hang" | "slow" | "fail"; lease?: { metadata: Record<string, unknown> } } = { mode: "answer" };
     const json = { "Content-Type": "application/json" };
     const server = createServer((req, res) => {
       let body = "";
       req.on("data", (chunk: Buffer) => { body += chunk.toString(); });
       req.on("end", () => {
         if (state.mode === "hang" || (state.mode === "slow" && req.method !== "GET")) return;
+        if (state.mode === "fail") {
+          res.writeHead(500, json).end(JSON.stringify({ kind: "Status", code: 500 }));
+          return;
+        }
         if (req.method === "GET") {
           const answer = () => {
             if (state.lease) res.writeHead(200, json).end(JSON.stringify(state.lease));
@@ -90,15 +94,15 @@ describe("a leader whose renewal hangs", () => {
     return { state, api: kc.makeApiClient(CoordinationV1Api), close: () => server.close().closeAllConnections() };
   }
 
-  const settings = (leaseDurationSeconds: number) => ({
-    enabled: true, leaseName: "l", leaseNamespace: "ns", identity: "me", leaseDurationSeconds, renewPeriodSeconds: 1,
+  const settings = (leaseDurationSeconds: number, renewPeriodSeconds = 1) => ({
+    enabled: true, leaseName: "l", leaseNamespace: "ns", identity: "me", leaseDurationSeconds, renewPeriodSeconds,
   });
 
   /** Milliseconds from the apiserver turning to `mode` until the leader, holding a lease of
-   * `leaseSeconds` renewed every second, gives leadership up. */
-  async function msUntilLost(leaseSeconds: number, mode: "hang" | "slow", slowMs = 0): Promise<number> {
+   * `leaseSeconds` renewed every `periodSeconds`, gives leadership up. */
+  async function msUntilLost(leaseSeconds: number, mode: "hang" | "slow" | "fail", slowMs = 0, periodSeconds = 1): Promise<number> {
     const apiserver = await leaseServer(slowMs);
-    const elector = new LeaderElector(apiserver.api, settings(leaseSeconds), silentLogger());
+    const elector = new LeaderElector(apiserver.api, settings(leaseSeconds, periodSeconds), silentLogger());
     const stop = new AbortController();
     try {
       assert.equal(await elector.acquire(stop.signal), true);
@@ -125,6 +129,15 @@ describe("a leader whose renewal hangs", () => {
     // 2.5 s and its write never: leadership goes at 4 s, not when a write with 3 s of its own
     // would have failed (6.5 s).
     const ms = await msUntilLost(6, "slow", 2500);
-    assert.ok(ms < 5000, `lost after ${ms} ms`);
+    assert.ok(ms < 5500, `lost after ${ms} ms`);
+  });
+
+  it("gives leadership up at the deadline when renewals fail, not a renew period past it", async function () {
+    this.timeout(10_000);
+    // A 4 s lease renewed every 2 s (the longest period allowed): the deadline is 2.67 s after the
+    // last renewal. A renewal failing at 2 s is not followed by another at 4 s, when the lease
+    // has run out and another replica may hold it: leadership goes at the deadline.
+    const ms = await msUntilLost(4, "fail", 0, 2);
+    assert.ok(ms < 3500, `lost after ${ms} ms`);
   });
 });

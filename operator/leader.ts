@@ -65,19 +65,27 @@ export class LeaderElector {
 
   /** Renews the lease until it cannot ("lost") or `signal` aborts ("stopped"). Each renewal has
    * only the time left before the deadline: one that hangs (on a connection that died without a
-   * word) cannot keep this replica leading after another may have taken the lease. */
+   * word) cannot keep this replica leading after another may have taken the lease. After a failed
+   * renewal the next comes a renew period later, or at the deadline if that is sooner, where
+   * leadership is given up: never a renew period past it. */
   async hold(signal: AbortSignal): Promise<"lost" | "stopped"> {
     const deadlineMs = (this.settings.leaseDurationSeconds * 1000 * 2) / 3;
+    const periodMs = this.settings.renewPeriodSeconds * 1000;
     let renewedMs = Date.now();
+    let pauseMs = periodMs;
     while (!signal.aborted) {
-      await sleep(this.settings.renewPeriodSeconds * 1000, undefined, { signal }).catch(() => undefined);
+      await sleep(pauseMs, undefined, { signal }).catch(() => undefined);
       if (signal.aborted) break;
-      const left = Math.max(1, deadlineMs - (Date.now() - renewedMs));
-      if (await this.tryAcquireOrRenew(within(left)).catch((err: unknown) => this.failed(err))) {
-        renewedMs = Date.now();
-      } else if (Date.now() - renewedMs > deadlineMs) {
+      const left = deadlineMs - (Date.now() - renewedMs);
+      if (left <= 0) {
         this.log.warn({ lease: this.leaseKey(), identity: this.settings.identity }, "Lost leadership");
         return "lost";
+      }
+      if (await this.tryAcquireOrRenew(within(left)).catch((err: unknown) => this.failed(err))) {
+        renewedMs = Date.now();
+        pauseMs = periodMs;
+      } else {
+        pauseMs = Math.min(periodMs, Math.max(0, deadlineMs - (Date.now() - renewedMs)));
       }
     }
     return "stopped";

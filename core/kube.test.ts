@@ -7,10 +7,11 @@ import { Agent, type Server, createServer, request } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
-import tls from "node:tls";
 import { join } from "node:path";
+import tls from "node:tls";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
 import { CALL_CONNECTIONS, CALL_SILENCE_MS, CREDENTIALS_FRESH_MS, JsonClient, KeptAgent, LineWatch, LIST_PAGE, listInPages, reuseConnections, statusCode, statusMessage, streamAgent, unless } from "./kube.js";
+import { kubeConfigFor } from "./testkit.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 
@@ -193,12 +194,7 @@ describe("connections of calls and of watches", () => {
       if (req.url?.includes("watch=true")) watches.push(res.writeHead(200, { "Content-Type": "application/json" }));
       else setTimeout(() => res.writeHead(200, { "Content-Type": "application/json" }).end("{}"), 20);
     });
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "c", server: url, caData: ca.toString("base64"), skipTLSVerify: false }],
-      users: [{ name: "u", token: "t-1" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
-    });
-    reuseConnections(kc);
+    const kc = reuseConnections(kubeConfigFor(url, ca));
     const client = new JsonClient(kc);
     const stops: AbortController[] = [];
     try {
@@ -354,11 +350,7 @@ describe("LineWatch", () => {
     const server = createHttpServer((req, res) => serve(req.url ?? "", res));
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t-1" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
-    });
+    const kc = kubeConfigFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     return { watch: new LineWatch(reuseConnections(kc)), close: () => server.close().closeAllConnections() };
   }
 

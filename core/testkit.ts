@@ -51,11 +51,12 @@ export function testLimits(spec: SpecInput = {}, maxScriptBytes = 256 * 1024): R
   return runtimeLimits(parsed.runtime, maxScriptBytes);
 }
 
-/** A kubeconfig for an apiserver a test serves at `server`, with a bearer token. */
-export function kubeConfigFor(server: string): KubeConfig {
+/** A kubeconfig for an apiserver a test serves at `server`, with a bearer token; over https, the
+ * server's certificate is checked against `ca` when given. */
+export function kubeConfigFor(server: string, ca?: Buffer): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: "test", server, skipTLSVerify: true }],
+    clusters: [{ name: "test", server, ...(ca ? { caData: ca.toString("base64"), skipTLSVerify: false } : { skipTLSVerify: true }) }],
     users: [{ name: "test", token: "test-token" }],
     contexts: [{ name: "test", cluster: "test", user: "test" }],
     currentContext: "test",

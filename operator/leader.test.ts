@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { CoordinationV1Api, KubeConfig, V1MicroTime } from "@kubernetes/client-node";
+import { CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
 import { silentLogger } from "../core/log.js";
+import { kubeConfigFor } from "../core/testkit.js";
 import { LeaderElector, heldBy, mayHold, observe } from "./leader.js";
 
 const T = Date.parse("2025-06-01T12:00:00Z");
@@ -86,11 +87,7 @@ describe("a leader whose renewal hangs", () => {
     });
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "c", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t" }], contexts: [{ name: "x", cluster: "c", user: "u" }], currentContext: "x",
-    });
+    const kc = kubeConfigFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     return { state, api: kc.makeApiClient(CoordinationV1Api), close: () => server.close().closeAllConnections() };
   }
 

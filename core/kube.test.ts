@@ -1,17 +1,13 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { type IncomingMessage, type ServerResponse, createServer as createHttpServer } from "node:http";
-import { Agent, type Server, createServer, request } from "node:https";
+import { Agent, type Server, request } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import tls from "node:tls";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
 import { CALL_CONNECTIONS, CALL_SILENCE_MS, CREDENTIALS_FRESH_MS, JsonClient, KeptAgent, LineWatch, LIST_PAGE, listInPages, reuseConnections, statusCode, statusMessage, streamAgent, unless } from "./kube.js";
-import { kubeConfigFor } from "./testkit.js";
+import { kubeConfigFor, selfSignedServer } from "./testkit.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 
@@ -85,24 +81,6 @@ describe("reusing connections to the apiserver", () => {
   });
 });
 
-/** An HTTPS server on loopback with a certificate of its own, which `ca` trusts. */
-async function selfSignedServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string; ca: Buffer }> {
-  const dir = mkdtempSync(join(tmpdir(), "kept-agent-"));
-  let server: Server;
-  let ca: Buffer;
-  try {
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-      "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
-    ca = readFileSync(join(dir, "cert.pem"));
-    server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: ca }, handler);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return { server, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/`, ca };
-}
-
 describe("KeptAgent", () => {
   let server: Server;
   let url: string;
@@ -143,6 +121,37 @@ describe("KeptAgent", () => {
       assert.ok(second.reused, "a kept socket is used again");
       assert.equal(second.socket, first.socket);
     } finally {
+      agent.destroy();
+    }
+  });
+
+  it("fails a call that waited for a connection when the new one it gets is refused", async function () {
+    this.timeout(5000);
+    // One connection: the first call holds it, the second waits. When the first's connection
+    // closes, the agent connects again for the second, to a server no longer listening.
+    let held: IncomingMessage | undefined;
+    const refusing = await selfSignedServer((req) => { held = req; });
+    const agent = new KeptAgent({ ca: refusing.ca, maxSockets: 1 });
+    const call = () => new Promise<unknown>((resolve, reject) => {
+      request(refusing.url, { agent, ca: refusing.ca }, resolve).on("error", reject).end();
+    });
+    const uncaught: Error[] = [];
+    const onUncaught = (err: Error) => uncaught.push(err);
+    const listeners = process.listeners("uncaughtException");
+    process.removeAllListeners("uncaughtException").on("uncaughtException", onUncaught);
+    try {
+      const first = call();
+      const second = call();
+      while (!held) await new Promise((resolve) => setTimeout(resolve, 5));
+      refusing.server.close();
+      held.socket.destroy();
+      await assert.rejects(first);
+      await assert.rejects(second, (err: NodeJS.ErrnoException) => err.code === "ECONNREFUSED");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(uncaught.map(String), []);
+    } finally {
+      process.removeListener("uncaughtException", onUncaught);
+      for (const listener of listeners) process.on("uncaughtException", listener);
       agent.destroy();
     }
   });

@@ -2,10 +2,11 @@
 // Errors are client-node's ApiException, whose `.code` is the HTTP status.
 import { type ClientRequestArgs, Agent as HttpAgent, STATUS_CODES, request as httpRequest } from "node:http";
 import { Agent, type AgentOptions, type RequestOptions, request as httpsRequest } from "node:https";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type ConnectionOptions, type SecureContext, type TLSSocket, createSecureContext } from "node:tls";
 import {
-  ApiException, type ConfigurationOptions, HttpMethod, type KubeConfig, type KubernetesListObject, type KubernetesObject, Observable,
+  ApiException, type ConfigurationOptions, HttpMethod, KubeConfig, type KubernetesListObject, type KubernetesObject, Observable,
   type ObservableMiddleware, RequestContext, type Watch,
 } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION } from "../crds/schema.js";
@@ -139,8 +140,12 @@ export class KeptAgent extends Agent {
     return socket;
   }
 
+  /** A used socket is freed a moment late (see above). A new one is not: the agent makes one, still
+   * connecting, for a call that waited when another closed, and hands it over at its `free`. Until
+   * then the socket has no `error` listener, so a refused connect, late, crashed the process, and
+   * the agent connected again for the call, refused again, in a loop. */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== "free") return super.emit(event, ...args);
+    if (event !== "free" || (args[0] as Socket | undefined)?.connecting) return super.emit(event, ...args);
     setImmediate(() => super.emit(event, ...args));
     return true;
   }
@@ -221,6 +226,14 @@ export function reuseConnections(kc: KubeConfig, now: () => number = Date.now): 
     if (agent) context.setAgent(agent);
   };
   return kc;
+}
+
+/** A copy of `kc` with connections of its own (reuseConnections): its requests never queue behind
+ * `kc`'s, however many of those wait for one of their CALL_CONNECTIONS. */
+export function ownConnections(kc: KubeConfig): KubeConfig {
+  const copy = new KubeConfig();
+  copy.loadFromOptions({ clusters: kc.clusters, users: kc.users, contexts: kc.contexts, currentContext: kc.currentContext });
+  return reuseConnections(copy);
 }
 
 /** A request's URL, JSON headers with the kubeconfig's credentials, and agent (reuseConnections).

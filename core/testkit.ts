@@ -1,5 +1,14 @@
 // Builders shared by unit tests: envelopes and errors as the harness writes them, runtimes and
-// their limits as the cluster would hold them, and a kubeconfig for a test's own apiserver.
+// their limits as the cluster would hold them, and a kubeconfig for a test's own apiserver, over
+// HTTPS when it is a selfSignedServer.
+import { execFileSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type Server, createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_RUNTIME_ANNOTATION, type ScriptRuntime, type ScriptRuntimeSpec } from "../crds/runtime.js";
 import { API_VERSION } from "../crds/schema.js";
@@ -62,4 +71,22 @@ export function kubeConfigFor(server: string, ca?: Buffer): KubeConfig {
     currentContext: "test",
   });
   return kc;
+}
+
+/** An HTTPS server on loopback with a certificate of its own, which `ca` trusts. */
+export async function selfSignedServer(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string; ca: Buffer }> {
+  const dir = mkdtempSync(join(tmpdir(), "kept-agent-"));
+  let server: Server;
+  let ca: Buffer;
+  try {
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+      "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+    ca = readFileSync(join(dir, "cert.pem"));
+    server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: ca }, handler);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { server, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/`, ca };
 }

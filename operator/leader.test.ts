@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { createServer } from "node:http";
+import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
 import { silentLogger } from "../core/log.js";
-import { kubeConfigFor } from "../core/testkit.js";
+import { CALL_CONNECTIONS, JsonClient, reuseConnections } from "../core/kube.js";
+import { kubeConfigFor, selfSignedServer } from "../core/testkit.js";
 import { LeaderElector, heldBy, mayHold, observe } from "./leader.js";
 
 const T = Date.parse("2025-06-01T12:00:00Z");
@@ -55,45 +57,55 @@ describe("leader election decisions", () => {
   });
 });
 
-describe("a leader whose renewal hangs", () => {
-  /** An apiserver stand-in keeping one Lease. Once `mode` is "hang" it answers nothing (a connection
-   * that died without a word looks the same); once "slow", it answers a read after `slowMs` and no
-   * write; once "fail", 500 to everything at once. */
-  async function leaseServer(slowMs = 0) {
-    const state: { mode: "answer" | "hang" | "slow" | "fail"; lease?: { metadata: Record<string, unknown> } } = { mode: "answer" };
-    const json = { "Content-Type": "application/json" };
-    const server = createServer((req, res) => {
-      let body = "";
-      req.on("data", (chunk: Buffer) => { body += chunk.toString(); });
-      req.on("end", () => {
-        if (state.mode === "hang" || (state.mode === "slow" && req.method !== "GET")) return;
-        if (state.mode === "fail") {
-          res.writeHead(500, json).end(JSON.stringify({ kind: "Status", code: 500 }));
-          return;
-        }
-        if (req.method === "GET") {
-          const answer = () => {
-            if (state.lease) res.writeHead(200, json).end(JSON.stringify(state.lease));
-            else res.writeHead(404, json).end(JSON.stringify({ kind: "Status", code: 404 }));
-          };
-          if (state.mode === "slow") setTimeout(answer, slowMs);
-          else answer();
-          return;
-        }
-        const sent = JSON.parse(body) as { metadata: Record<string, unknown> };
-        state.lease = { ...sent, metadata: { ...sent.metadata, resourceVersion: String(Date.now()) } };
-        res.writeHead(req.method === "POST" ? 201 : 200, json).end(JSON.stringify(state.lease));
-      });
+/** What an apiserver stand-in does with a request: answers it, or once `mode` is "hang" nothing
+ * (a connection that died without a word looks the same); once "slow", it answers a read after
+ * `slowMs` and no write; once "fail", 500 to everything at once. */
+interface LeaseState {
+  mode: "answer" | "hang" | "slow" | "fail";
+  lease?: { metadata: Record<string, unknown> };
+}
+
+/** An apiserver stand-in keeping one Lease, as `state` says. */
+function leaseHandler(state: LeaseState, slowMs = 0) {
+  const json = { "Content-Type": "application/json" };
+  return (req: IncomingMessage, res: ServerResponse) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => { body += chunk.toString(); });
+    req.on("end", () => {
+      if (state.mode === "hang" || (state.mode === "slow" && req.method !== "GET")) return;
+      if (state.mode === "fail") {
+        res.writeHead(500, json).end(JSON.stringify({ kind: "Status", code: 500 }));
+        return;
+      }
+      if (req.method === "GET") {
+        const answer = () => {
+          if (state.lease) res.writeHead(200, json).end(JSON.stringify(state.lease));
+          else res.writeHead(404, json).end(JSON.stringify({ kind: "Status", code: 404 }));
+        };
+        if (state.mode === "slow") setTimeout(answer, slowMs);
+        else answer();
+        return;
+      }
+      const sent = JSON.parse(body) as { metadata: Record<string, unknown> };
+      state.lease = { ...sent, metadata: { ...sent.metadata, resourceVersion: String(Date.now()) } };
+      res.writeHead(req.method === "POST" ? 201 : 200, json).end(JSON.stringify(state.lease));
     });
+  };
+}
+
+const settings = (leaseDurationSeconds: number, renewPeriodSeconds = 1) => ({
+  enabled: true, leaseName: "l", leaseNamespace: "ns", identity: "me", leaseDurationSeconds, renewPeriodSeconds,
+});
+
+describe("a leader whose renewal hangs", () => {
+  async function leaseServer(slowMs = 0) {
+    const state: LeaseState = { mode: "answer" };
+    const server = createServer(leaseHandler(state, slowMs));
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
     const kc = kubeConfigFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     return { state, api: kc.makeApiClient(CoordinationV1Api), close: () => server.close().closeAllConnections() };
   }
-
-  const settings = (leaseDurationSeconds: number, renewPeriodSeconds = 1) => ({
-    enabled: true, leaseName: "l", leaseNamespace: "ns", identity: "me", leaseDurationSeconds, renewPeriodSeconds,
-  });
 
   /** Milliseconds from the apiserver turning to `mode` until the leader, holding a lease of
    * `leaseSeconds` renewed every `periodSeconds`, gives leadership up. */
@@ -136,5 +148,38 @@ describe("a leader whose renewal hangs", () => {
     // has run out and another replica may hold it: leadership goes at the deadline.
     const ms = await msUntilLost(4, "fail", 0, 2);
     assert.ok(ms < 3500, `lost after ${ms} ms`);
+  });
+});
+
+describe("a leader beside a busy controller", () => {
+  it(`takes its lease while all ${CALL_CONNECTIONS} of the controller's connections wait`, async function () {
+    this.timeout(10_000);
+    const state: LeaseState = { mode: "answer" };
+    const serve = leaseHandler(state);
+    let waiting = 0;
+    const { server, url, ca } = await selfSignedServer((req, res) => {
+      // The controller's calls: each holds its connection, unanswered.
+      if (req.url?.startsWith("/busy")) waiting++;
+      else serve(req, res);
+    });
+    const kc = reuseConnections(kubeConfigFor(url, ca));
+    const calls = new JsonClient(kc);
+    const busy = Array.from({ length: CALL_CONNECTIONS + 1 }, () => calls.request("GET", "/busy").catch(() => undefined));
+    const stop = new AbortController();
+    try {
+      while (waiting < CALL_CONNECTIONS) await sleep(10);
+      // On the controller's connections, the lease's read would wait for one: past this test's
+      // 3 s, and in the controller past the 10 s a renewal has.
+      const elector = LeaderElector.forCluster(kc, settings(15), silentLogger());
+      const acquired = elector.acquire(stop.signal);
+      assert.equal(await Promise.race([acquired, sleep(3000, "still waiting")]), true);
+      assert.equal((state.lease as { spec?: { holderIdentity?: string } } | undefined)?.spec?.holderIdentity, "me");
+      assert.equal(waiting, CALL_CONNECTIONS, "the controller's calls beyond its connections still wait for one");
+    } finally {
+      stop.abort();
+      server.closeAllConnections();
+      server.close();
+      await Promise.all(busy);
+    }
   });
 });

@@ -5,9 +5,9 @@
 // two thirds of the lease duration; on graceful shutdown it releases the lease at once.
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  type ConfigurationOptions, type CoordinationV1Api, type ObservableMiddleware, V1MicroTime, type V1Lease, type V1LeaseSpec,
+  type ConfigurationOptions, CoordinationV1Api, type KubeConfig, type ObservableMiddleware, V1MicroTime, type V1Lease, type V1LeaseSpec,
 } from "@kubernetes/client-node";
-import { statusCode, within } from "../core/kube.js";
+import { ownConnections, statusCode, within } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { toMillis } from "../core/time.js";
 import type { Config } from "./config.js";
@@ -49,6 +49,13 @@ export class LeaderElector {
   private observed: Observed | undefined;
 
   constructor(private readonly api: CoordinationV1Api, private readonly settings: LeaseSettings, private readonly log: Logger) {}
+
+  /** An elector for the cluster of `kc` whose calls have connections of their own (ownConnections):
+   * on `kc`'s, a renewal would queue behind the controller's calls, a relist's reads among them,
+   * and could wait out its deadline while the cluster answers. */
+  static forCluster(kc: KubeConfig, settings: LeaseSettings, log: Logger): LeaderElector {
+    return new LeaderElector(ownConnections(kc).makeApiClient(CoordinationV1Api), settings, log);
+  }
 
   /** Waits until this replica leads (true) or `signal` aborts (false). */
   async acquire(signal: AbortSignal): Promise<boolean> {

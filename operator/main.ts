@@ -1,7 +1,7 @@
 // The controller process: `npx tsx operator/main.ts` (or `node dist/operator/main.js`). Reads its
 // configuration (operator/README.md), serves /metrics and /healthz, stands for leader and runs the
 // controller while it leads, and shuts down gracefully on SIGTERM or SIGINT.
-import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
 import { reuseConnections } from "../core/kube.js";
 import { createLogger } from "../core/log.js";
 import { PreflightClient } from "../core/preflight.js";
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     maxConcurrentRuns: config.maxConcurrentRuns, sandboxBackend: config.sandboxBackend }, "Started");
 
   const elector = config.leaderElection.enabled
-    ? new LeaderElector(kc.makeApiClient(CoordinationV1Api), config.leaderElection, log)
+    ? LeaderElector.forCluster(kc, config.leaderElection, log)
     : undefined;
   while (!stopping.aborted) {
     if (elector && !(await elector.acquire(stopping))) break;

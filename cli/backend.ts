@@ -13,9 +13,12 @@ export interface RunRef {
   namespace: string;
 }
 
-/** What happens to a run while it is followed. The stream of a run ends with `finished` or `deleted`. */
+/** What happens to a run while it is followed. The stream of a run ends with `finished` or `deleted`.
+ * `interrupted`: the follow lost its way to the run for a while (the API restarting, say) and keeps
+ * trying; told once until it is back. */
 export type RunEvent =
   | { type: "phase"; phase: Phase; queuePosition?: number }
+  | { type: "interrupted"; message: string }
   | { type: "output"; stream: "stdout" | "stderr"; offset: number; text: string }
   | { type: "finished"; outcome: Outcome }
   | { type: "deleted" };

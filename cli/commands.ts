@@ -44,11 +44,13 @@ export class OutputPrinter {
   }
 }
 
-/** Follows the run to its end: its outcome, or undefined when the wait was stopped. */
+/** Follows the run to its end: its outcome, or undefined when the wait was stopped. `note` tells
+ * the user what keeps the wait from seeing the run for now. */
 async function outcomeOf(common: Common, ref: RunRef, onPhase: (phase: Phase, queuePosition: number | undefined) => void,
-  printer?: OutputPrinter) {
+  printer?: OutputPrinter, note: (message: string) => void = (message) => common.io.stderr.write(`${message}\n`)) {
   for await (const event of common.backend.follow(ref, common.signal)) {
     if (event.type === "phase") onPhase(event.phase, event.queuePosition);
+    else if (event.type === "interrupted") note(event.message);
     else if (event.type === "output") printer?.output(event.stream, event.offset, event.text);
     else if (event.type === "finished") return event.outcome;
     else throw failed(`Run ${ref.name} was deleted before it finished`);
@@ -83,7 +85,8 @@ export async function run(common: Common, file: string, options: RunOptions, out
   const printer = new OutputPrinter(io, (write, endsLine) => progress.around(write, endsLine));
   let outcome: Outcome | undefined;
   try {
-    outcome = await outcomeOf(common, ref, (phase, queuePosition) => progress.update(phase, queuePosition), structuredAs ? undefined : printer);
+    outcome = await outcomeOf(common, ref, (phase, queuePosition) => progress.update(phase, queuePosition), structuredAs ? undefined : printer,
+      (message) => progress.note(message));
   } finally {
     progress.done();
   }

@@ -105,6 +105,26 @@ describe("the status line of a run", () => {
     assert.ok(!written.includes("\n"));
   });
 
+  it("writes a note on a line of its own, above the status line on a terminal, after a line the script left unfinished", () => {
+    let written = "";
+    const plain = new Progress({ write: (t: string) => { written += t; } }, "run-a", 1000, () => 3000);
+    plain.update("Running", undefined);
+    written = "";
+    plain.note("Lost the run's events");
+    assert.equal(written, "Lost the run's events\n");
+    const progress = new Progress({ isTTY: true, write: (t: string) => { written += t; } }, "run-a", 1000, () => 3000);
+    progress.update("Running", undefined);
+    const line = "run-a  Running  2.0s";
+    written = "";
+    progress.note("Lost the run's events");
+    assert.equal(written, `\r\x1b[KLost the run's events\n\r\x1b[K${line}`);
+    progress.around(() => { written += "50%"; }, false);
+    written = "";
+    progress.note("Lost the run's events");
+    progress.done();
+    assert.equal(written, `\nLost the run's events\n\r\x1b[K${line}\r\x1b[K`);
+  });
+
   it("takes the status line away for the script's output and draws it again, but never over an unfinished line", () => {
     let written = "";
     const progress = new Progress({ isTTY: true, write: (t: string) => { written += t; } }, "run-a", 1000, () => 3000);

@@ -37,7 +37,13 @@ function finished(res: ServerResponse): void {
 }
 
 describe("following a run through the API", () => {
-  const done = [{ type: "phase", phase: "Running" }, { type: "finished", outcome: { success: true, result: 1 } }] as RunEvent[];
+  /** Running; told once, with `why`, that the events are lost while the stream cannot be opened
+   * again; then the outcome. */
+  const done = (port: number, why: string, every: number) => [
+    { type: "phase", phase: "Running" },
+    { type: "interrupted", message: `Lost the run's events: the API at http://127.0.0.1:${port} ${why}; trying again every ${every} s` },
+    { type: "finished", outcome: { success: true, result: 1 } },
+  ] as RunEvent[];
 
   it("opens a dropped stream again while the API answers 502, 503 or 504", async () => {
     const answers = [running, ...[502, 503, 504].map((status) => (res: ServerResponse) => {
@@ -46,7 +52,8 @@ describe("following a run through the API", () => {
     const server = createServer((_req, res) => answers.shift()?.(res));
     const port = await listen(server);
     try {
-      assert.deepEqual(await follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)), done);
+      // Three failed opens, one word of them (the first's).
+      assert.deepEqual(await follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)), done(port, "answered 502", 0.01));
       assert.equal(answers.length, 0);
     } finally {
       await close(server);
@@ -61,7 +68,8 @@ describe("following a run through the API", () => {
     const port = await listen(server);
     try {
       const began = Date.now();
-      assert.deepEqual(await follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)), done);
+      assert.deepEqual(await follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)),
+        done(port, "answered 429 (no room for one more wait)", 1));
       // The stream's own retry is 10 ms: the wait is the 429's Retry-After, a second.
       assert.ok(Date.now() - began >= 900);
     } finally {
@@ -82,9 +90,24 @@ describe("following a run through the API", () => {
       }));
     });
     try {
-      assert.deepEqual(await follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)), done);
+      assert.deepEqual(await follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)), done(port, "could not be reached", 0.01));
     } finally {
       await restarted;
+      await close(server);
+    }
+  });
+
+  it("tells each time it loses the stream for a while, not each time it tries again", async () => {
+    const unavailable = (res: ServerResponse) => {
+      res.writeHead(503, { "content-type": "application/json" }).end('{"error":{"type":"unavailable","message":"restarting"}}');
+    };
+    const answers = [running, unavailable, unavailable, running, unavailable, finished];
+    const server = createServer((_req, res) => answers.shift()?.(res));
+    const port = await listen(server);
+    try {
+      const events = await follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined));
+      assert.deepEqual(events.map((e) => e.type), ["phase", "interrupted", "phase", "interrupted", "finished"]);
+    } finally {
       await close(server);
     }
   });

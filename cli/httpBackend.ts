@@ -59,14 +59,19 @@ export class HttpBackend implements Backend {
     const state: SseState = {};
     // How long to wait before opening the stream again; undefined before the first open.
     let pauseMs: number | undefined;
+    // Whether the caller was told that the stream cannot be opened again for now.
+    let told = false;
     for (;;) {
       if (pauseMs !== undefined && await sleep(pauseMs, false, { signal }).catch(() => true)) return;
       const body = await this.openStream(ref, state, signal, pauseMs !== undefined);
       if (!body) return;
-      if (typeof body === "number") {
-        pauseMs = body;
+      if ("retryInMs" in body) {
+        pauseMs = body.retryInMs;
+        if (!told) yield { type: "interrupted", message: `Lost the run's events: ${this.where} ${body.why}; trying again every ${pauseMs / 1000} s` };
+        told = true;
         continue;
       }
+      told = false;
       try {
         for await (const message of sseMessages(body, state)) {
           const event = eventOfMessage(message);
@@ -88,11 +93,12 @@ export class HttpBackend implements Backend {
   }
 
   /** The body of the run's event stream; undefined when `signal` fired first. When the stream is
-   * opened again (`reopen`), the milliseconds to wait before trying again when the API could not be
-   * reached or answered 502, 503 or 504 (it is restarting, say, while the run goes on) or 429 (no
-   * room for one more wait, for its Retry-After). The first open fails on those, so that a wrong
-   * --server is told at once. */
-  private async openStream(ref: RunRef, state: SseState, signal: AbortSignal, reopen: boolean): Promise<AsyncIterable<Uint8Array> | number | undefined> {
+   * opened again (`reopen`), why it cannot be and the milliseconds to wait before trying again when
+   * the API could not be reached or answered 502, 503 or 504 (it is restarting, say, while the run
+   * goes on) or 429 (no room for one more wait, for its Retry-After). The first open fails on those,
+   * so that a wrong --server is told at once. */
+  private async openStream(ref: RunRef, state: SseState, signal: AbortSignal, reopen: boolean):
+    Promise<AsyncIterable<Uint8Array> | { retryInMs: number; why: string } | undefined> {
     let response: Response;
     try {
       response = await fetch(this.url(`/runs/${encodeURIComponent(ref.name)}/events`, { namespace: ref.namespace }), {
@@ -101,13 +107,14 @@ export class HttpBackend implements Backend {
       });
     } catch (err) {
       if (signal.aborted) return undefined;
-      if (reopen && isUnreachable(err)) return reconnectMs(state);
+      if (reopen && isUnreachable(err)) return { retryInMs: reconnectMs(state), why: "could not be reached" };
       throw asCliError(err, this.where);
     }
     if (reopen && (response.status === 429 || exitForStatus(response.status) === EXIT.unreachable)) {
       await response.body?.cancel().catch(() => undefined);
       const after = response.headers.get("retry-after") ?? "";
-      return /^\d+$/.test(after) ? Number(after) * 1000 : reconnectMs(state);
+      const why = `answered ${response.status}${response.status === 429 ? " (no room for one more wait)" : ""}`;
+      return { retryInMs: /^\d+$/.test(after) ? Number(after) * 1000 : reconnectMs(state), why };
     }
     if (!response.ok || !response.body) throw await this.refusal(response);
     return response.body;

@@ -48,6 +48,11 @@ export class Progress {
     this.phase = undefined;
   }
 
+  /** A line of its own above the status line (or in place of it, elsewhere than on a terminal). */
+  note(text: string): void {
+    this.around(() => this.out.write(`${this.held ? "\n" : ""}${text}\n`), true);
+  }
+
   /** Runs `write` (the script's output) with the status line taken away first and drawn again
    * after, unless the output left its line unfinished (`endsLine` false). */
   around(write: () => void, endsLine: boolean): void {

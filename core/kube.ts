@@ -140,13 +140,21 @@ export class KeptAgent extends Agent {
     return socket;
   }
 
-  /** A used socket is freed a moment late (see above). A new one is not: the agent makes one, still
-   * connecting, for a call that waited when another closed, and hands it over at its `free`. Until
-   * then the socket has no `error` listener, so a refused connect, late, crashed the process, and
-   * the agent connected again for the call, refused again, in a loop. */
+  /** A used socket is freed a moment late (see above), listened to for errors meanwhile: without a
+   * listener (Node's pool adds one), a reset read in between was an uncaught exception, which ends
+   * the process. Reset, it is destroyed, and the agent's `free` passes it over. A new socket is
+   * handed over at once: the agent makes one, still connecting, for a call that waited when another
+   * closed, and hands it over at its `free`; late, a refused connect was uncaught too, and the agent
+   * connected again for the call, refused again, in a loop. */
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== "free" || (args[0] as Socket | undefined)?.connecting) return super.emit(event, ...args);
-    setImmediate(() => super.emit(event, ...args));
+    const socket = args[0] as Socket | undefined;
+    if (event !== "free" || !socket || socket.connecting) return super.emit(event, ...args);
+    const ignore = () => {};
+    socket.on("error", ignore);
+    setImmediate(() => {
+      socket.removeListener("error", ignore);
+      super.emit(event, ...args);
+    });
     return true;
   }
 

@@ -172,7 +172,7 @@ describe("a leader beside a busy controller", () => {
       // 3 s, and in the controller past the 10 s a renewal has.
       const elector = LeaderElector.forCluster(kc, settings(15), silentLogger());
       const acquired = elector.acquire(stop.signal);
-      assert.equal(await Promise.race([acquired, sleep(3000, "still waiting")]), true);
+      assert.equal(await Promise.race([acquired, sleep(3000, "still waiting", { ref: false })]), true);
       assert.equal((state.lease as { spec?: { holderIdentity?: string } } | undefined)?.spec?.holderIdentity, "me");
       assert.equal(waiting, CALL_CONNECTIONS, "the controller's calls beyond its connections still wait for one");
     } finally {

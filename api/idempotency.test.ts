@@ -52,6 +52,28 @@ describe("an Idempotency-Key", () => {
     assert.deepEqual([retry.status, retry.body.error.type, retry.body.error.name], [410, "run_deleted", first.body.error.name]);
   });
 
+  it("makes a retry of POST /execute answer with its own run when the earlier run of its key is told deleted late", async () => {
+    t.store.outcome = () => undefined;
+    const first = await t.http.post("/execute").set("Idempotency-Key", "k6").send({ script: SCRIPT, waitSeconds: 1 });
+    assert.equal(first.status, 504);
+    const name = first.body.error.name as string;
+    const earlier = (await t.store.get("default", name))!;
+    // The earlier run is deleted; the watch has not told it yet.
+    t.store.runs.delete(`default/${name}`);
+    t.store.outcome = () => ({ phase: "Succeeded", result: 2 });
+    const create = t.store.create.bind(t.store);
+    t.store.create = async (run) => {
+      const made = await create(run);
+      // It tells the earlier run's last change and its deletion now, behind the new run's create.
+      t.waiter.changed(earlier);
+      t.waiter.deleted(earlier);
+      setTimeout(() => t.waiter.deleted(earlier), 10);
+      return made;
+    };
+    const retry = await t.http.post("/execute").set("Idempotency-Key", "k6").send({ script: SCRIPT, waitSeconds: 1 });
+    assert.deepEqual([retry.status, retry.body.name, retry.body.result], [200, name, 2]);
+  });
+
   it("refuses with 422 the same key for another request, creating nothing", async () => {
     await t.http.post("/runs").set("Idempotency-Key", "k3").send({ script: SCRIPT });
     const other = await t.http.post("/runs").set("Idempotency-Key", "k3").send({ script: SCRIPT, args: [] });

@@ -186,6 +186,16 @@ describe("GET /runs/:name/events", () => {
     assert.deepEqual(parseEvents(await res.text()).map((e) => e.event).at(-1), "deleted");
   });
 
+  it("passes over the deletion of an earlier run of the same name, told late", async () => {
+    t.store.finishAfterMs = 60_000;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const current = (await t.store.get(created.namespace, created.name))!;
+    const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+    t.waiter.deleted({ ...current, metadata: { ...current.metadata, uid: "uid-earlier" } });
+    t.store.setStatus(created.namespace, created.name, { phase: "Succeeded", result: 1 });
+    assert.deepEqual(parseEvents(await res.text()).map((e) => e.event), ["phase", "phase", "finished"]);
+  });
+
   it("answers a finished run's stream at once with its outcome", async () => {
     const { body: done } = await t.http.post("/execute").send({ script: SCRIPT });
     const res = await t.http.get(`/runs/${done.name}/events`).buffer(true).parse((stream, callback) => {

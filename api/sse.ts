@@ -77,8 +77,12 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
     release();
     stream.end();
   };
-  const show = (run: ScriptRun | undefined) => {
+  // The run as first read: the copy streamed.
+  let current: ScriptRun | undefined;
+  const show = (run: ScriptRun | undefined, gone?: string) => {
     if (!run) {
+      // The watch telling, late, of an earlier run of the same name: not the one streamed.
+      if (gone !== undefined && current?.metadata.uid !== undefined && gone !== current.metadata.uid) return;
       send("deleted", { name, namespace });
       end();
       return;
@@ -101,7 +105,6 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   stream.write(`retry: ${RECONNECT_MS}\n\n`);
   // Subscribed before the first read, so no change falls between the two.
   const unsubscribe = deps.waiter.subscribe(namespace, name, show);
-  let current: ScriptRun | undefined;
   try {
     current = await deps.runs.get(namespace, name);
   } catch (err) {

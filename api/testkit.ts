@@ -74,6 +74,8 @@ export class FakeRunStore implements RunStore {
   outcome: (run: ScriptRun) => ScriptRunStatus | undefined = () => ({ phase: "Succeeded", result: "ok", stdout: "", stderr: "", exitCode: 0, durationMs: 7 });
   private listener: RunListener | undefined;
   private version = 1;
+  /** Copies of runs made: each has a uid of its own, as a run made again under the same name does. */
+  private copies = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
 
   async create(run: ScriptRun): Promise<ScriptRun | "exists"> {
@@ -83,7 +85,7 @@ export class FakeRunStore implements RunStore {
     if (lost && !lost.made) throw lost.err;
     const { namespace = "", name = "" } = run.metadata;
     if (this.runs.has(runKey(namespace, name))) return "exists";
-    const stored: ScriptRun = copy({ ...run, metadata: { ...run.metadata, uid: `uid-${name}`, creationTimestamp: new Date().toISOString() } });
+    const stored: ScriptRun = copy({ ...run, metadata: { ...run.metadata, uid: `uid-${name}-${++this.copies}`, creationTimestamp: new Date().toISOString() } });
     this.put(stored);
     this.later(() => {
       this.setStatus(namespace, name, { phase: "Running" });

@@ -40,6 +40,41 @@ describe("the waiter", () => {
     }
   });
 
+  describe("a run made again under the same name", () => {
+    const copy = (uid: string, phase: "Running" | "Succeeded"): ScriptRun => ({ ...aRun("run-k"), metadata: { ...aRun("run-k").metadata, uid }, status: { phase } });
+    let waiter: Waiter;
+    beforeEach(() => {
+      waiter = new Waiter(new FakeRunStore(), { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });
+    });
+
+    it("passes over the deletion of the earlier copy, told late, and answers with its own", async () => {
+      const wait = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
+      // The watch lags: it tells the earlier copy's last change and its deletion after the create.
+      waiter.changed(copy("uid-earlier", "Running"));
+      waiter.deleted(copy("uid-earlier", "Running"));
+      wait.follows("uid-own");
+      waiter.changed(copy("uid-own", "Running"));
+      waiter.deleted(copy("uid-earlier", "Running"));
+      waiter.changed(copy("uid-own", "Succeeded"));
+      const result = await wait.result;
+      assert.equal(result.kind, "finished");
+      assert.equal(result.kind === "finished" && result.run.metadata.uid, "uid-own");
+    });
+
+    it("ends on its own copy's deletion, told before or after it knew which copy was its own", async () => {
+      const before = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
+      waiter.changed(copy("uid-own", "Running"));
+      waiter.deleted(copy("uid-own", "Running"));
+      before.follows("uid-own");
+      assert.equal((await before.result).kind, "deleted");
+      const after = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
+      after.follows("uid-own");
+      waiter.changed(copy("uid-own", "Running"));
+      waiter.deleted(copy("uid-own", "Running"));
+      assert.equal((await after.result).kind, "deleted");
+    });
+  });
+
   it("fetches no awaited run again while the watch tells changes, and does once it falls silent", async function () {
     this.timeout(5000);
     const store = new FakeRunStore();

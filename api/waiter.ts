@@ -17,8 +17,9 @@ import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
 import type { RunStore } from "./runStore.js";
 import type { RunListener, RunWatch } from "./runWatch.js";
 
-/** Told of each change of one run: the run, or undefined when it was deleted. */
-export type Watcher = (run: ScriptRun | undefined) => void;
+/** Told of each change of one run: the run, or undefined when it is gone. `gone` is then the uid of
+ * the copy whose deletion the watch told; undefined when a re-check found no run. */
+export type Watcher = (run: ScriptRun | undefined, gone?: string) => void;
 
 export type WaitResult =
   | { kind: "finished"; run: ScriptRun }
@@ -27,10 +28,14 @@ export type WaitResult =
   | { kind: "aborted" };
 
 /** One wait. `exists()` tells it the run existed before the wait began (a retry found it), so that
- * its deletion ends the wait even if no change of the run came first. */
+ * its deletion ends the wait even if no change of the run came first. `follows(uid)` tells it which
+ * copy of the run is its own (the create's answer, or the run a retry found): a deletion the watch
+ * tells of another copy, an earlier run of the same name told late, is not its run's. Until then a
+ * deletion the watch tells is kept, and ends the wait at `follows` if it was its own copy's. */
 export interface Wait {
   result: Promise<WaitResult>;
   exists(): void;
+  follows(uid: string | undefined): void;
 }
 
 export interface WaiterOptions {
@@ -129,27 +134,41 @@ export class Waiter implements RunListener {
   waitFor(namespace: string, name: string, ms: number, signal: AbortSignal): Wait {
     // A re-check may find no run before the caller has created it: only a run known to exist can vanish.
     let exists = false;
+    // The wait's own copy of the run, once told (`follows`); until then, the copies the watch told
+    // deleted: an earlier run of the same name, or (rarely) its own.
+    let own: { uid: string | undefined } | undefined;
+    const toldGone = new Set<string>();
+    let finish!: (outcome: WaitResult) => void;
     const result = new Promise<WaitResult>((resolve) => {
-      const finish = (outcome: WaitResult) => {
+      finish = (outcome: WaitResult) => {
         unsubscribe();
         clearTimeout(timer);
         signal.removeEventListener("abort", onAbort);
         resolve(outcome);
       };
       const onAbort = () => finish({ kind: "aborted" });
-      const unsubscribe = this.subscribe(namespace, name, (run) => {
-        if (!run) {
-          if (exists) finish({ kind: "deleted" });
-        } else {
+      const unsubscribe = this.subscribe(namespace, name, (run, gone) => {
+        if (run) {
           exists = true;
           if (isFinished(run.status?.phase)) finish({ kind: "finished", run });
+        } else if (gone !== undefined && own === undefined) {
+          toldGone.add(gone);
+        } else if (exists && (gone === undefined || own?.uid === undefined || gone === own.uid)) {
+          finish({ kind: "deleted" });
         }
       });
       const timer = setTimeout(() => finish({ kind: "timeout" }), ms);
       if (signal.aborted) onAbort();
       else signal.addEventListener("abort", onAbort, { once: true });
     });
-    return { result, exists: () => { exists = true; } };
+    return {
+      result,
+      exists: () => { exists = true; },
+      follows: (uid) => {
+        own = { uid };
+        if (exists && (uid === undefined ? toldGone.size > 0 : toldGone.has(uid))) finish({ kind: "deleted" });
+      },
+    };
   }
 
   /** Stops taking new waits; resolves true once none is left, or false after `ms`. */
@@ -174,17 +193,17 @@ export class Waiter implements RunListener {
   deleted(run: ScriptRun): void {
     this.toldAt = performance.now();
     this.capacity.observe(keyOf(run), undefined);
-    this.dispatch(keyOf(run), undefined);
+    this.dispatch(keyOf(run), undefined, run.metadata.uid);
   }
 
   resynced(): void {
     void this.recheck(Infinity);
   }
 
-  private dispatch(key: string, run: ScriptRun | undefined): void {
+  private dispatch(key: string, run: ScriptRun | undefined, gone?: string): void {
     const entry = this.watched.get(key);
     if (!entry) return;
-    for (const watcher of [...entry.watchers]) watcher(run);
+    for (const watcher of [...entry.watchers]) watcher(run, gone);
   }
 
   /** Fetches again every run watched since before `before` and hands its watchers what the cluster has now. */

@@ -150,7 +150,7 @@ export async function runAndWait(deps: Services, identity: Identity, request: Ru
         }
         wait.exists();
       }
-      wait.follows(run.metadata.uid);
+      wait.follows(run);
     } catch (err) {
       stop.abort();
       throw err;

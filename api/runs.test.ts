@@ -196,6 +196,19 @@ describe("GET /runs/:name/events", () => {
     assert.deepEqual(parseEvents(await res.text()).map((e) => e.event), ["phase", "phase", "finished"]);
   });
 
+  it("ends with a deleted event when a copy made after the one read is deleted", async () => {
+    t.store.finishAfterMs = 60_000;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const current = (await t.store.get(created.namespace, created.name))!;
+    const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+    // Deleted and made again while the watch was away: it comes back with the later copy.
+    const made = new Date(new Date(current.metadata.creationTimestamp!).getTime() + 5000).toISOString();
+    const later = { ...current, metadata: { ...current.metadata, uid: "uid-later", creationTimestamp: made } };
+    t.waiter.changed(later);
+    t.waiter.deleted(later);
+    assert.deepEqual(parseEvents(await res.text()).map((e) => e.event), ["phase", "deleted"]);
+  });
+
   it("answers a finished run's stream at once with its outcome", async () => {
     const { body: done } = await t.http.post("/execute").send({ script: SCRIPT });
     const res = await t.http.get(`/runs/${done.name}/events`).buffer(true).parse((stream, callback) => {

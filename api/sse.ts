@@ -15,6 +15,7 @@ import { type ScriptRun, isFinished } from "../crds/schema.js";
 import { notFound } from "./errors.js";
 import type { Services } from "./services.js";
 import { outcomeOf } from "./views.js";
+import { laterCopy } from "./waiter.js";
 
 /** Milliseconds a client should wait before reconnecting (the SSE `retry` field). */
 const RECONNECT_MS = 2000;
@@ -77,7 +78,8 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
     release();
     stream.end();
   };
-  // The run as first read: the copy streamed.
+  // The copy streamed: the run as first read, or a copy made after it (the one read deleted and
+  // made again while the watch was away).
   let current: ScriptRun | undefined;
   const show = (run: ScriptRun | undefined, gone?: string) => {
     if (!run) {
@@ -87,6 +89,7 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
       end();
       return;
     }
+    if (current && laterCopy(run, current)) current = run;
     // Older than what was told: the first read, or a re-check, answered after a watch event.
     const next = progressOf(seen, run);
     if (!next) return;

@@ -41,21 +41,28 @@ describe("the waiter", () => {
   });
 
   describe("a run made again under the same name", () => {
-    const copy = (uid: string, phase: "Running" | "Succeeded"): ScriptRun => ({ ...aRun("run-k"), metadata: { ...aRun("run-k").metadata, uid }, status: { phase } });
+    /** The copy of run-k with `uid`, made at second `madeAt`. */
+    const copy = (uid: string, madeAt: number, phase: "Running" | "Succeeded"): ScriptRun => ({
+      ...aRun("run-k"),
+      metadata: { ...aRun("run-k").metadata, uid, creationTimestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, madeAt)).toISOString() },
+      status: { phase },
+    });
+    let store: FakeRunStore;
     let waiter: Waiter;
     beforeEach(() => {
-      waiter = new Waiter(new FakeRunStore(), { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });
+      store = new FakeRunStore();
+      waiter = new Waiter(store, { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });
     });
 
     it("passes over the deletion of the earlier copy, told late, and answers with its own", async () => {
       const wait = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
       // The watch lags: it tells the earlier copy's last change and its deletion after the create.
-      waiter.changed(copy("uid-earlier", "Running"));
-      waiter.deleted(copy("uid-earlier", "Running"));
-      wait.follows("uid-own");
-      waiter.changed(copy("uid-own", "Running"));
-      waiter.deleted(copy("uid-earlier", "Running"));
-      waiter.changed(copy("uid-own", "Succeeded"));
+      waiter.changed(copy("uid-earlier", 0, "Running"));
+      waiter.deleted(copy("uid-earlier", 0, "Running"));
+      wait.follows(copy("uid-own", 5, "Running"));
+      waiter.changed(copy("uid-earlier", 0, "Running"));
+      waiter.deleted(copy("uid-earlier", 0, "Running"));
+      waiter.changed(copy("uid-own", 5, "Succeeded"));
       const result = await wait.result;
       assert.equal(result.kind, "finished");
       assert.equal(result.kind === "finished" && result.run.metadata.uid, "uid-own");
@@ -63,15 +70,35 @@ describe("the waiter", () => {
 
     it("ends on its own copy's deletion, told before or after it knew which copy was its own", async () => {
       const before = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
-      waiter.changed(copy("uid-own", "Running"));
-      waiter.deleted(copy("uid-own", "Running"));
-      before.follows("uid-own");
+      waiter.changed(copy("uid-own", 5, "Running"));
+      waiter.deleted(copy("uid-own", 5, "Running"));
+      before.follows(copy("uid-own", 5, "Running"));
       assert.equal((await before.result).kind, "deleted");
       const after = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
-      after.follows("uid-own");
-      waiter.changed(copy("uid-own", "Running"));
-      waiter.deleted(copy("uid-own", "Running"));
+      after.follows(copy("uid-own", 5, "Running"));
+      waiter.changed(copy("uid-own", 5, "Running"));
+      waiter.deleted(copy("uid-own", 5, "Running"));
       assert.equal((await after.result).kind, "deleted");
+    });
+
+    it("follows a copy made after its own, while the watch was away, to that copy's deletion", async () => {
+      waiter.start();
+      try {
+        const wait = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
+        // A retry found its run; then, unseen, another deleted it and made it again.
+        wait.exists();
+        wait.follows(copy("uid-own", 5, "Running"));
+        store.runs.set("default/run-k", copy("uid-later", 9, "Running"));
+        // The watch comes back: its list shows the later copy, and its re-check finds it.
+        waiter.changed(copy("uid-later", 9, "Running"));
+        waiter.resynced();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        store.runs.delete("default/run-k");
+        waiter.deleted(copy("uid-later", 9, "Running"));
+        assert.equal((await wait.result).kind, "deleted");
+      } finally {
+        await waiter.stop();
+      }
     });
   });
 

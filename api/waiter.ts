@@ -11,6 +11,7 @@
 // waiting caller per interval, when the callers are many.
 import type { Logger } from "../core/log.js";
 import { keyOf, runKey } from "../core/runs.js";
+import { toMillis } from "../core/time.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
 import { Capacity } from "./capacity.js";
 import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
@@ -28,14 +29,23 @@ export type WaitResult =
   | { kind: "aborted" };
 
 /** One wait. `exists()` tells it the run existed before the wait began (a retry found it), so that
- * its deletion ends the wait even if no change of the run came first. `follows(uid)` tells it which
+ * its deletion ends the wait even if no change of the run came first. `follows(run)` tells it which
  * copy of the run is its own (the create's answer, or the run a retry found): a deletion the watch
  * tells of another copy, an earlier run of the same name told late, is not its run's. Until then a
- * deletion the watch tells is kept, and ends the wait at `follows` if it was its own copy's. */
+ * deletion the watch tells is kept, and ends the wait at `follows` if it was its own copy's. A copy
+ * made after its own (its own deleted and made again while the watch was away) becomes its own. */
 export interface Wait {
   result: Promise<WaitResult>;
   exists(): void;
-  follows(uid: string | undefined): void;
+  follows(run: ScriptRun): void;
+}
+
+/** Whether `run` is a copy of its name made after `than`: by their creation times, which the
+ * apiserver sets. In the same second (its resolution) neither is later. */
+export function laterCopy(run: ScriptRun, than: ScriptRun): boolean {
+  const made = toMillis(run.metadata.creationTimestamp);
+  const before = toMillis(than.metadata.creationTimestamp);
+  return run.metadata.uid !== than.metadata.uid && made !== undefined && before !== undefined && made > before;
 }
 
 export interface WaiterOptions {
@@ -136,7 +146,7 @@ export class Waiter implements RunListener {
     let exists = false;
     // The wait's own copy of the run, once told (`follows`); until then, the copies the watch told
     // deleted: an earlier run of the same name, or (rarely) its own.
-    let own: { uid: string | undefined } | undefined;
+    let own: ScriptRun | undefined;
     const toldGone = new Set<string>();
     let finish!: (outcome: WaitResult) => void;
     const result = new Promise<WaitResult>((resolve) => {
@@ -150,10 +160,11 @@ export class Waiter implements RunListener {
       const unsubscribe = this.subscribe(namespace, name, (run, gone) => {
         if (run) {
           exists = true;
+          if (own && laterCopy(run, own)) own = run;
           if (isFinished(run.status?.phase)) finish({ kind: "finished", run });
         } else if (gone !== undefined && own === undefined) {
           toldGone.add(gone);
-        } else if (exists && (gone === undefined || own?.uid === undefined || gone === own.uid)) {
+        } else if (exists && (gone === undefined || own?.metadata.uid === undefined || gone === own.metadata.uid)) {
           finish({ kind: "deleted" });
         }
       });
@@ -164,8 +175,9 @@ export class Waiter implements RunListener {
     return {
       result,
       exists: () => { exists = true; },
-      follows: (uid) => {
-        own = { uid };
+      follows: (run) => {
+        own = run;
+        const { uid } = run.metadata;
         if (exists && (uid === undefined ? toldGone.size > 0 : toldGone.has(uid))) finish({ kind: "deleted" });
       },
     };

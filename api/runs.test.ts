@@ -2,6 +2,7 @@
 // phases as Server-Sent Events.
 import assert from "node:assert/strict";
 import { CANCEL_ANNOTATION } from "../core/runs.js";
+import type { ScriptRun } from "../crds/schema.js";
 import { type TestApp, testApp } from "./testkit.js";
 
 const SCRIPT = "def main():\n    return 1\n";
@@ -207,6 +208,26 @@ describe("GET /runs/:name/events", () => {
     t.waiter.changed(later);
     t.waiter.deleted(later);
     assert.deepEqual(parseEvents(await res.text()).map((e) => e.event), ["phase", "deleted"]);
+  });
+
+  it("tells a deletion told while it first read the run only if it was the copy read", async () => {
+    t.store.finishAfterMs = 60_000;
+    const get = t.store.get.bind(t.store);
+    /** Opens the stream of a new run while the watch tells the deletion of `copy(run)`. */
+    const openWhile = async (told: (run: ScriptRun) => ScriptRun) => {
+      const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+      t.store.get = async (namespace, name) => {
+        const read = await get(namespace, name);
+        t.waiter.deleted(told(read!));
+        return read;
+      };
+      return { created, res: await fetch(`${await t.url()}/runs/${created.name}/events`) };
+    };
+    const earlier = await openWhile((run) => ({ ...run, metadata: { ...run.metadata, uid: "uid-earlier" } }));
+    t.store.setStatus(earlier.created.namespace, earlier.created.name, { phase: "Succeeded", result: 1 });
+    assert.deepEqual(parseEvents(await earlier.res.text()).map((e) => e.event), ["phase", "phase", "finished"]);
+    const read = await openWhile((run) => run);
+    assert.deepEqual(parseEvents(await read.res.text()).map((e) => e.event), ["phase", "deleted"]);
   });
 
   it("answers a finished run's stream at once with its outcome", async () => {

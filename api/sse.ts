@@ -81,8 +81,14 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   // The copy streamed: the run as first read, or a copy made after it (the one read deleted and
   // made again while the watch was away).
   let current: ScriptRun | undefined;
+  // Deletions the watch told before the first read answered: the copy read may be one of them.
+  const goneBeforeRead = new Set<string>();
   const show = (run: ScriptRun | undefined, gone?: string) => {
     if (!run) {
+      if (gone !== undefined && current === undefined) {
+        goneBeforeRead.add(gone);
+        return;
+      }
       // The watch telling, late, of an earlier run of the same name: not the one streamed.
       if (gone !== undefined && current?.metadata.uid !== undefined && gone !== current.metadata.uid) return;
       send("deleted", { name, namespace });
@@ -129,6 +135,8 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   ctx.res.once("close", end);
 
   show(current);
+  const { uid } = current.metadata;
+  if (uid !== undefined && goneBeforeRead.has(uid)) show(undefined, uid);
   // Finished already (or while it was read): the stream holds every event and has ended.
   if (ended) return;
   timers.push(setInterval(() => {

@@ -81,6 +81,25 @@ describe("the waiter", () => {
       assert.equal((await after.result).kind, "deleted");
     });
 
+    it("keeps waiting when a re-check's answer of no run comes after the watch told the run", async () => {
+      waiter.start();
+      try {
+        let answer!: () => void;
+        store.get = () => new Promise((resolve) => { answer = () => resolve(undefined); });
+        const wait = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
+        // The watch came back: its re-check asks before the run is created, and answers after.
+        waiter.resynced();
+        wait.follows(copy("uid-own", 5, "Running"));
+        waiter.changed(copy("uid-own", 5, "Running"));
+        answer();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        waiter.changed(copy("uid-own", 5, "Succeeded"));
+        assert.equal((await wait.result).kind, "finished");
+      } finally {
+        await waiter.stop();
+      }
+    });
+
     it("follows a copy made after its own, while the watch was away, to that copy's deletion", async () => {
       waiter.start();
       try {

@@ -59,6 +59,8 @@ interface Watched {
   /** When the first watcher of the run subscribed. */
   since: number;
   watchers: Set<Watcher>;
+  /** The number (Waiter.told) of the watch's last news of the run. */
+  heard: number;
 }
 
 // Re-checks go out this many at a time, not all at once.
@@ -72,6 +74,8 @@ export class Waiter implements RunListener {
   private recheckTimer: NodeJS.Timeout | undefined;
   /** When the watch last told a change (performance.now(): a clock that never steps back). */
   private toldAt = 0;
+  /** How many changes of watched runs the watch has told. */
+  private told = 0;
   private active = 0;
   private closing = false;
   private onIdle: Array<() => void> = [];
@@ -130,7 +134,7 @@ export class Waiter implements RunListener {
   subscribe(namespace: string, name: string, watcher: Watcher): () => void {
     const key = runKey(namespace, name);
     let entry = this.watched.get(key);
-    if (!entry) this.watched.set(key, (entry = { since: Date.now(), watchers: new Set() }));
+    if (!entry) this.watched.set(key, (entry = { since: Date.now(), watchers: new Set(), heard: 0 }));
     const { watchers } = entry;
     watchers.add(watcher);
     return () => {
@@ -199,17 +203,25 @@ export class Waiter implements RunListener {
   changed(run: ScriptRun): void {
     this.toldAt = performance.now();
     this.capacity.observe(keyOf(run), run);
+    this.hear(keyOf(run));
     this.dispatch(keyOf(run), run);
   }
 
   deleted(run: ScriptRun): void {
     this.toldAt = performance.now();
     this.capacity.observe(keyOf(run), undefined);
+    this.hear(keyOf(run));
     this.dispatch(keyOf(run), undefined, run.metadata.uid);
   }
 
   resynced(): void {
     void this.recheck(Infinity);
+  }
+
+  /** Numbers the watch's news of a watched run. */
+  private hear(key: string): void {
+    const entry = this.watched.get(key);
+    if (entry) entry.heard = ++this.told;
   }
 
   private dispatch(key: string, run: ScriptRun | undefined, gone?: string): void {
@@ -225,7 +237,12 @@ export class Waiter implements RunListener {
       for (let key = keys.shift(); key !== undefined; key = keys.shift()) {
         const slash = key.indexOf("/");
         try {
-          this.dispatch(key, await this.store.get(key.slice(0, slash), key.slice(slash + 1)));
+          const asked = this.told;
+          const run = await this.store.get(key.slice(0, slash), key.slice(slash + 1));
+          // The watch told news of the run after the question: the answer "none" may be older than
+          // that news (a run created meanwhile), and the watch, running, tells a deletion itself.
+          if (!run && (this.watched.get(key)?.heard ?? 0) > asked) continue;
+          this.dispatch(key, run);
         } catch (err) {
           this.options.log.warn({ run: key, err: String(err) }, "Failed to re-check a watched run after a resync");
         }

@@ -197,17 +197,27 @@ describe("GET /runs/:name/events", () => {
     assert.deepEqual(parseEvents(await res.text()).map((e) => e.event), ["phase", "phase", "finished"]);
   });
 
-  it("ends with a deleted event when a copy made after the one read is deleted", async () => {
+  it("ends with a deleted event when a copy made after the one read is deleted, told after or during the read", async () => {
     t.store.finishAfterMs = 60_000;
-    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
-    const current = (await t.store.get(created.namespace, created.name))!;
-    const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
-    // Deleted and made again while the watch was away: it comes back with the later copy.
-    const made = new Date(new Date(current.metadata.creationTimestamp!).getTime() + 5000).toISOString();
-    const later = { ...current, metadata: { ...current.metadata, uid: "uid-later", creationTimestamp: made } };
-    t.waiter.changed(later);
-    t.waiter.deleted(later);
-    assert.deepEqual(parseEvents(await res.text()).map((e) => e.event), ["phase", "deleted"]);
+    const get = t.store.get.bind(t.store);
+    const laterThan = (run: ScriptRun): ScriptRun => {
+      const made = new Date(new Date(run.metadata.creationTimestamp!).getTime() + 5000).toISOString();
+      return { ...run, metadata: { ...run.metadata, uid: "uid-later", creationTimestamp: made } };
+    };
+    for (const during of [false, true]) {
+      const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+      const current = (await t.store.get(created.namespace, created.name))!;
+      // Deleted and made again while the watch was away: it comes back with the later copy.
+      t.store.get = async (namespace, name) => {
+        const read = await get(namespace, name);
+        if (during) t.waiter.changed(laterThan(current));
+        return read;
+      };
+      const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+      if (!during) t.waiter.changed(laterThan(current));
+      t.waiter.deleted(laterThan(current));
+      assert.deepEqual(parseEvents(await res.text()).map((e) => e.event).at(-1), "deleted", during ? "told during the read" : "told after it");
+    }
   });
 
   it("tells a deletion told while it first read the run only if it was the copy read", async () => {

@@ -13,9 +13,9 @@ import { type OutputFrame, RUNNER_CONTAINER, parseOutputFrame } from "../core/li
 import { type Seen, progressOf } from "../core/runProgress.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
 import { notFound } from "./errors.js";
+import { type From, OwnCopy } from "./ownCopy.js";
 import type { Services } from "./services.js";
 import { outcomeOf } from "./views.js";
-import { laterCopy } from "./waiter.js";
 
 /** Milliseconds a client should wait before reconnecting (the SSE `retry` field). */
 const RECONNECT_MS = 2000;
@@ -78,24 +78,17 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
     release();
     stream.end();
   };
-  // The copy streamed: the run as first read, or a copy made after it (the one read deleted and
-  // made again while the watch was away).
-  let current: ScriptRun | undefined;
-  // Deletions the watch told before the first read answered: the copy read may be one of them.
-  const goneBeforeRead = new Set<string>();
-  const show = (run: ScriptRun | undefined, gone?: string) => {
+  // The copy streamed: the run as first read, or a later copy (ownCopy.ts).
+  const copies = new OwnCopy();
+  const show = (run: ScriptRun | undefined, from?: From & { gone?: string }) => {
     if (!run) {
-      if (gone !== undefined && current === undefined) {
-        goneBeforeRead.add(gone);
-        return;
+      if (from?.gone === undefined || copies.deleted(from.gone)) {
+        send("deleted", { name, namespace });
+        end();
       }
-      // The watch telling, late, of an earlier run of the same name: not the one streamed.
-      if (gone !== undefined && current?.metadata.uid !== undefined && gone !== current.metadata.uid) return;
-      send("deleted", { name, namespace });
-      end();
       return;
     }
-    if (current && laterCopy(run, current)) current = run;
+    if (from) copies.changed(run, from);
     // Older than what was told: the first read, or a re-check, answered after a watch event.
     const next = progressOf(seen, run);
     if (!next) return;
@@ -114,6 +107,7 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   stream.write(`retry: ${RECONNECT_MS}\n\n`);
   // Subscribed before the first read, so no change falls between the two.
   const unsubscribe = deps.waiter.subscribe(namespace, name, show);
+  let current: ScriptRun | undefined;
   try {
     current = await deps.runs.get(namespace, name);
   } catch (err) {
@@ -134,9 +128,10 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   stream.on("close", end);
   ctx.res.once("close", end);
 
+  // The watch may have told the deletion of the copy read while it was read.
+  const goneWhileRead = copies.follow(current);
   show(current);
-  const { uid } = current.metadata;
-  if (uid !== undefined && goneBeforeRead.has(uid)) show(undefined, uid);
+  if (goneWhileRead) show(undefined);
   // Finished already (or while it was read): the stream holds every event and has ended.
   if (ended) return;
   timers.push(setInterval(() => {

@@ -100,21 +100,23 @@ describe("the waiter", () => {
       }
     });
 
-    it("follows a copy made after its own, while the watch was away, to that copy's deletion", async () => {
+    it("follows a copy made after its own, while the watch was away, to that copy's deletion, even in the same second", async () => {
       waiter.start();
       try {
-        const wait = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
-        // A retry found its run; then, unseen, another deleted it and made it again.
-        wait.exists();
-        wait.follows(copy("uid-own", 5, "Running"));
-        store.runs.set("default/run-k", copy("uid-later", 9, "Running"));
-        // The watch comes back: its list shows the later copy, and its re-check finds it.
-        waiter.changed(copy("uid-later", 9, "Running"));
-        waiter.resynced();
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        store.runs.delete("default/run-k");
-        waiter.deleted(copy("uid-later", 9, "Running"));
-        assert.equal((await wait.result).kind, "deleted");
+        for (const laterAt of [9, 5]) {
+          const wait = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
+          // A retry found its run; then, unseen, another deleted it and made it again.
+          wait.exists();
+          wait.follows(copy("uid-own", 5, "Running"));
+          store.runs.set("default/run-k", copy("uid-later", laterAt, "Running"));
+          // The watch comes back: its list shows the later copy, and its re-check finds it.
+          waiter.changed(copy("uid-later", laterAt, "Running"));
+          waiter.resynced();
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          store.runs.delete("default/run-k");
+          waiter.deleted(copy("uid-later", laterAt, "Running"));
+          assert.equal((await wait.result).kind, "deleted", `a copy made at second ${laterAt}`);
+        }
       } finally {
         await waiter.stop();
       }

@@ -11,16 +11,17 @@
 // waiting caller per interval, when the callers are many.
 import type { Logger } from "../core/log.js";
 import { keyOf, runKey } from "../core/runs.js";
-import { toMillis } from "../core/time.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
 import { Capacity } from "./capacity.js";
 import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
+import { type From, OwnCopy } from "./ownCopy.js";
 import type { RunStore } from "./runStore.js";
 import type { RunListener, RunWatch } from "./runWatch.js";
 
-/** Told of each change of one run: the run, or undefined when it is gone. `gone` is then the uid of
- * the copy whose deletion the watch told; undefined when a re-check found no run. */
-export type Watcher = (run: ScriptRun | undefined, gone?: string) => void;
+/** Told of each change of one run: the run, or undefined when it is gone; `from` the watch or a
+ * re-check (ownCopy.ts). `gone`: the uid of the copy whose deletion the watch told (a re-check
+ * that found no run has none). */
+export type Watcher = (run: ScriptRun | undefined, from: From & { gone?: string }) => void;
 
 export type WaitResult =
   | { kind: "finished"; run: ScriptRun }
@@ -30,22 +31,12 @@ export type WaitResult =
 
 /** One wait. `exists()` tells it the run existed before the wait began (a retry found it), so that
  * its deletion ends the wait even if no change of the run came first. `follows(run)` tells it which
- * copy of the run is its own (the create's answer, or the run a retry found): a deletion the watch
- * tells of another copy, an earlier run of the same name told late, is not its run's. Until then a
- * deletion the watch tells is kept, and ends the wait at `follows` if it was its own copy's. A copy
- * made after its own (its own deleted and made again while the watch was away) becomes its own. */
+ * copy of the run is its own (the create's answer, or the run a retry found): only that copy's
+ * deletion, or a later copy's once seen, ends it (ownCopy.ts). */
 export interface Wait {
   result: Promise<WaitResult>;
   exists(): void;
   follows(run: ScriptRun): void;
-}
-
-/** Whether `run` is a copy of its name made after `than`: by their creation times, which the
- * apiserver sets. In the same second (its resolution) neither is later. */
-export function laterCopy(run: ScriptRun, than: ScriptRun): boolean {
-  const made = toMillis(run.metadata.creationTimestamp);
-  const before = toMillis(than.metadata.creationTimestamp);
-  return run.metadata.uid !== than.metadata.uid && made !== undefined && before !== undefined && made > before;
 }
 
 export interface WaiterOptions {
@@ -148,10 +139,7 @@ export class Waiter implements RunListener {
   waitFor(namespace: string, name: string, ms: number, signal: AbortSignal): Wait {
     // A re-check may find no run before the caller has created it: only a run known to exist can vanish.
     let exists = false;
-    // The wait's own copy of the run, once told (`follows`); until then, the copies the watch told
-    // deleted: an earlier run of the same name, or (rarely) its own.
-    let own: ScriptRun | undefined;
-    const toldGone = new Set<string>();
+    const copies = new OwnCopy();
     let finish!: (outcome: WaitResult) => void;
     const result = new Promise<WaitResult>((resolve) => {
       finish = (outcome: WaitResult) => {
@@ -161,14 +149,13 @@ export class Waiter implements RunListener {
         resolve(outcome);
       };
       const onAbort = () => finish({ kind: "aborted" });
-      const unsubscribe = this.subscribe(namespace, name, (run, gone) => {
+      const unsubscribe = this.subscribe(namespace, name, (run, from) => {
+        const { gone } = from;
         if (run) {
           exists = true;
-          if (own && laterCopy(run, own)) own = run;
+          copies.changed(run, from);
           if (isFinished(run.status?.phase)) finish({ kind: "finished", run });
-        } else if (gone !== undefined && own === undefined) {
-          toldGone.add(gone);
-        } else if (exists && (gone === undefined || own?.metadata.uid === undefined || gone === own.metadata.uid)) {
+        } else if ((gone === undefined || copies.deleted(gone)) && exists) {
           finish({ kind: "deleted" });
         }
       });
@@ -180,9 +167,7 @@ export class Waiter implements RunListener {
       result,
       exists: () => { exists = true; },
       follows: (run) => {
-        own = run;
-        const { uid } = run.metadata;
-        if (exists && (uid === undefined ? toldGone.size > 0 : toldGone.has(uid))) finish({ kind: "deleted" });
+        if (copies.follow(run) && exists) finish({ kind: "deleted" });
       },
     };
   }
@@ -204,14 +189,14 @@ export class Waiter implements RunListener {
     this.toldAt = performance.now();
     this.capacity.observe(keyOf(run), run);
     this.hear(keyOf(run));
-    this.dispatch(keyOf(run), run);
+    this.dispatch(keyOf(run), run, { watched: true });
   }
 
   deleted(run: ScriptRun): void {
     this.toldAt = performance.now();
     this.capacity.observe(keyOf(run), undefined);
     this.hear(keyOf(run));
-    this.dispatch(keyOf(run), undefined, run.metadata.uid);
+    this.dispatch(keyOf(run), undefined, { watched: true, gone: run.metadata.uid ?? "" });
   }
 
   resynced(): void {
@@ -224,10 +209,10 @@ export class Waiter implements RunListener {
     if (entry) entry.heard = ++this.told;
   }
 
-  private dispatch(key: string, run: ScriptRun | undefined, gone?: string): void {
+  private dispatch(key: string, run: ScriptRun | undefined, from: From & { gone?: string }): void {
     const entry = this.watched.get(key);
     if (!entry) return;
-    for (const watcher of [...entry.watchers]) watcher(run, gone);
+    for (const watcher of [...entry.watchers]) watcher(run, from);
   }
 
   /** Fetches again every run watched since before `before` and hands its watchers what the cluster has now. */
@@ -238,11 +223,12 @@ export class Waiter implements RunListener {
         const slash = key.indexOf("/");
         try {
           const asked = this.told;
+          const askedAt = performance.now();
           const run = await this.store.get(key.slice(0, slash), key.slice(slash + 1));
           // The watch told news of the run after the question: the answer "none" may be older than
           // that news (a run created meanwhile), and the watch, running, tells a deletion itself.
           if (!run && (this.watched.get(key)?.heard ?? 0) > asked) continue;
-          this.dispatch(key, run);
+          this.dispatch(key, run, { watched: false, askedAt });
         } catch (err) {
           this.options.log.warn({ run: key, err: String(err) }, "Failed to re-check a watched run after a resync");
         }

@@ -6,7 +6,10 @@
 // instead. Two copies of one name never exist at once, so a copy is later than the one followed
 // when it was made in a later second (the apiserver sets creation times, to the second), when the
 // watch tells it after a change of the one followed (it tells changes in order), or when a re-check
-// asked after the copy followed was known shows it.
+// asked after the copy followed was known shows it. Only the copy followed gives an outcome. One
+// case stays undecided: a copy of the same second that the watch tells before the copy followed is
+// known, and before any change of it, may be an earlier copy's late news or a later copy's relist;
+// it is taken for the first, so a later copy's deletion then ends the wait only at its timeout.
 import { toMillis } from "../core/time.js";
 import type { ScriptRun } from "../crds/schema.js";
 
@@ -34,6 +37,11 @@ export class OwnCopy {
   /** The copy followed, once told (`follow`). */
   get current(): ScriptRun | undefined {
     return this.own;
+  }
+
+  /** Whether `run` is the copy followed, or may be: no copy is followed yet. */
+  follows(run: ScriptRun): boolean {
+    return this.own === undefined || this.own.metadata.uid === run.metadata.uid;
   }
 
   /** A change of the run, told by the watch or a re-check. */

@@ -187,14 +187,21 @@ describe("GET /runs/:name/events", () => {
     assert.deepEqual(parseEvents(await res.text()).map((e) => e.event).at(-1), "deleted");
   });
 
-  it("passes over the deletion of an earlier run of the same name, told late", async () => {
+  it("passes over the outcome and deletion of an earlier run of the same name, told late", async () => {
     t.store.finishAfterMs = 60_000;
     const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
     const current = (await t.store.get(created.namespace, created.name))!;
     const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
-    t.waiter.deleted({ ...current, metadata: { ...current.metadata, uid: "uid-earlier" } });
+    const earlier: ScriptRun = {
+      ...current, metadata: { ...current.metadata, uid: "uid-earlier", creationTimestamp: "2000-01-01T00:00:00Z" },
+      status: { phase: "Succeeded", result: "earlier" },
+    };
+    t.waiter.changed(earlier);
+    t.waiter.deleted(earlier);
     t.store.setStatus(created.namespace, created.name, { phase: "Succeeded", result: 1 });
-    assert.deepEqual(parseEvents(await res.text()).map((e) => e.event), ["phase", "phase", "finished"]);
+    const events = parseEvents(await res.text());
+    assert.deepEqual(events.map((e) => e.event), ["phase", "phase", "finished"]);
+    assert.equal(events[2]!.data.result, 1);
   });
 
   it("ends with a deleted event when a copy made after the one read is deleted, told after or during the read", async () => {

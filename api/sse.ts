@@ -89,6 +89,8 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
       return;
     }
     if (from) copies.changed(run, from);
+    // An earlier copy's news, told late: not the copy streamed.
+    if (!copies.follows(run)) return;
     // Older than what was told: the first read, or a re-check, answered after a watch event.
     const next = progressOf(seen, run);
     if (!next) return;

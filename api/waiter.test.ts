@@ -54,14 +54,14 @@ describe("the waiter", () => {
       waiter = new Waiter(store, { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });
     });
 
-    it("passes over the deletion of the earlier copy, told late, and answers with its own", async () => {
+    it("passes over the earlier copy's outcome and deletion, told late, and answers with its own", async () => {
       const wait = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
       // The watch lags: it tells the earlier copy's last change and its deletion after the create.
       waiter.changed(copy("uid-earlier", 0, "Running"));
       waiter.deleted(copy("uid-earlier", 0, "Running"));
       wait.follows(copy("uid-own", 5, "Running"));
-      waiter.changed(copy("uid-earlier", 0, "Running"));
-      waiter.deleted(copy("uid-earlier", 0, "Running"));
+      waiter.changed(copy("uid-earlier", 0, "Succeeded"));
+      waiter.deleted(copy("uid-earlier", 0, "Succeeded"));
       waiter.changed(copy("uid-own", 5, "Succeeded"));
       const result = await wait.result;
       assert.equal(result.kind, "finished");

@@ -154,7 +154,8 @@ export class Waiter implements RunListener {
         if (run) {
           exists = true;
           copies.changed(run, from);
-          if (isFinished(run.status?.phase)) finish({ kind: "finished", run });
+          // Once its own copy is known, another's outcome (an earlier copy's, told late) is not its own.
+          if (isFinished(run.status?.phase) && copies.follows(run)) finish({ kind: "finished", run });
         } else if ((gone === undefined || copies.deleted(gone)) && exists) {
           finish({ kind: "deleted" });
         }

@@ -50,8 +50,8 @@ interface Watched {
   /** When the first watcher of the run subscribed. */
   since: number;
   watchers: Set<Watcher>;
-  /** The number (Waiter.told) of the watch's last news of the run. */
-  heard: number;
+  /** When the watch last told news of the run (performance.now(), as Waiter.toldAt). */
+  heardAt: number;
 }
 
 // Re-checks go out this many at a time, not all at once.
@@ -65,8 +65,6 @@ export class Waiter implements RunListener {
   private recheckTimer: NodeJS.Timeout | undefined;
   /** When the watch last told a change (performance.now(): a clock that never steps back). */
   private toldAt = 0;
-  /** How many changes of watched runs the watch has told. */
-  private told = 0;
   private active = 0;
   private closing = false;
   private onIdle: Array<() => void> = [];
@@ -125,7 +123,7 @@ export class Waiter implements RunListener {
   subscribe(namespace: string, name: string, watcher: Watcher): () => void {
     const key = runKey(namespace, name);
     let entry = this.watched.get(key);
-    if (!entry) this.watched.set(key, (entry = { since: Date.now(), watchers: new Set(), heard: 0 }));
+    if (!entry) this.watched.set(key, (entry = { since: Date.now(), watchers: new Set(), heardAt: 0 }));
     const { watchers } = entry;
     watchers.add(watcher);
     return () => {
@@ -150,13 +148,12 @@ export class Waiter implements RunListener {
       };
       const onAbort = () => finish({ kind: "aborted" });
       const unsubscribe = this.subscribe(namespace, name, (run, from) => {
-        const { gone } = from;
         if (run) {
           exists = true;
           copies.changed(run, from);
           // Once its own copy is known, another's outcome (an earlier copy's, told late) is not its own.
           if (isFinished(run.status?.phase) && copies.follows(run)) finish({ kind: "finished", run });
-        } else if ((gone === undefined || copies.deleted(gone)) && exists) {
+        } else if ((from.gone === undefined || copies.deleted(from.gone)) && exists) {
           finish({ kind: "deleted" });
         }
       });
@@ -204,10 +201,10 @@ export class Waiter implements RunListener {
     void this.recheck(Infinity);
   }
 
-  /** Numbers the watch's news of a watched run. */
+  /** Notes when the watch told news of a watched run (for a re-check's answer). */
   private hear(key: string): void {
     const entry = this.watched.get(key);
-    if (entry) entry.heard = ++this.told;
+    if (entry) entry.heardAt = this.toldAt;
   }
 
   private dispatch(key: string, run: ScriptRun | undefined, from: From & { gone?: string }): void {
@@ -223,12 +220,11 @@ export class Waiter implements RunListener {
       for (let key = keys.shift(); key !== undefined; key = keys.shift()) {
         const slash = key.indexOf("/");
         try {
-          const asked = this.told;
           const askedAt = performance.now();
           const run = await this.store.get(key.slice(0, slash), key.slice(slash + 1));
-          // The watch told news of the run after the question: the answer "none" may be older than
+          // The watch told news of the run since the question: the answer "none" may be older than
           // that news (a run created meanwhile), and the watch, running, tells a deletion itself.
-          if (!run && (this.watched.get(key)?.heard ?? 0) > asked) continue;
+          if (!run && (this.watched.get(key)?.heardAt ?? 0) >= askedAt) continue;
           this.dispatch(key, run, { watched: false, askedAt });
         } catch (err) {
           this.options.log.warn({ run: key, err: String(err) }, "Failed to re-check a watched run after a resync");

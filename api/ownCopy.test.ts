@@ -1,19 +1,12 @@
 // Which copy of a run a wait or a stream follows, as the shared watch lags, is away, or tells an
 // earlier copy's news late.
 import assert from "node:assert/strict";
-import { API_VERSION, KIND, type ScriptRun } from "../crds/schema.js";
 import { type From, OwnCopy } from "./ownCopy.js";
+import { runCopy as copy } from "./testkit.js";
 
 const WATCH: From = { watched: true };
 /** A re-check asked at `askedAt` (performance.now()). */
 const recheck = (askedAt: number): From => ({ watched: false, askedAt });
-
-/** The copy of run-k with `uid`, made at second `madeAt`. */
-const copy = (uid: string, madeAt: number): ScriptRun => ({
-  apiVersion: API_VERSION, kind: KIND,
-  metadata: { name: "run-k", namespace: "default", uid, creationTimestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, madeAt)).toISOString() },
-  spec: { script: "x = 1\n" },
-});
 
 describe("the copy of a run a wait follows", () => {
   it("passes over an earlier copy's news told late, before or after it follows its own, even from the same second", () => {

@@ -10,7 +10,7 @@ import { PreflightClient, defaultRunnerPath } from "../core/preflight.js";
 import type { Runtimes } from "../core/runtimeCatalog.js";
 import { CANCEL_ANNOTATION, keyOf, runKey } from "../core/runs.js";
 import { testRuntimes } from "../core/testkit.js";
-import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
+import { API_VERSION, KIND, type Phase, type ScriptRun, type ScriptRunStatus } from "../crds/schema.js";
 import { createApp } from "./app.js";
 import { type AccessReviews, type Auth, NoAuth, type User, type Verb } from "./auth.js";
 import { type ApiConfig, loadApiConfig } from "./config.js";
@@ -20,6 +20,17 @@ import type { RunListener, RunWatch } from "./runWatch.js";
 import { Waiter } from "./waiter.js";
 
 const copy = <T>(value: T): T => structuredClone(value);
+
+/** A copy of run `run-k` in `default` with its own `uid`, made at second `madeAt` (of a fixed
+ * minute), in `phase` when given: for a run made again under the same name. */
+export function runCopy(uid: string, madeAt: number, phase?: Phase): ScriptRun {
+  return {
+    apiVersion: API_VERSION, kind: KIND,
+    metadata: { name: "run-k", namespace: "default", uid, creationTimestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, madeAt)).toISOString() },
+    spec: { script: "x = 1\n" },
+    ...(phase ? { status: { phase } } : {}),
+  };
+}
 
 /** The configuration tests start from: no auth, the checkout's runner for preflight. */
 export function testConfig(env: Record<string, string> = {}): ApiConfig {

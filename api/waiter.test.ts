@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../core/log.js";
 import { API_VERSION, KIND, type ScriptRun } from "../crds/schema.js";
-import { FakeRunStore, testApp } from "./testkit.js";
+import { FakeRunStore, runCopy, testApp } from "./testkit.js";
 import { Waiter } from "./waiter.js";
 
 const aRun = (name: string): ScriptRun => ({ apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace: "default" }, spec: { script: "x = 1\n" } });
@@ -41,12 +41,6 @@ describe("the waiter", () => {
   });
 
   describe("a run made again under the same name", () => {
-    /** The copy of run-k with `uid`, made at second `madeAt`. */
-    const copy = (uid: string, madeAt: number, phase: "Running" | "Succeeded"): ScriptRun => ({
-      ...aRun("run-k"),
-      metadata: { ...aRun("run-k").metadata, uid, creationTimestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, madeAt)).toISOString() },
-      status: { phase },
-    });
     let store: FakeRunStore;
     let waiter: Waiter;
     beforeEach(() => {
@@ -57,12 +51,12 @@ describe("the waiter", () => {
     it("passes over the earlier copy's outcome and deletion, told late, and answers with its own", async () => {
       const wait = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
       // The watch lags: it tells the earlier copy's last change and its deletion after the create.
-      waiter.changed(copy("uid-earlier", 0, "Running"));
-      waiter.deleted(copy("uid-earlier", 0, "Running"));
-      wait.follows(copy("uid-own", 5, "Running"));
-      waiter.changed(copy("uid-earlier", 0, "Succeeded"));
-      waiter.deleted(copy("uid-earlier", 0, "Succeeded"));
-      waiter.changed(copy("uid-own", 5, "Succeeded"));
+      waiter.changed(runCopy("uid-earlier", 0, "Running"));
+      waiter.deleted(runCopy("uid-earlier", 0, "Running"));
+      wait.follows(runCopy("uid-own", 5, "Running"));
+      waiter.changed(runCopy("uid-earlier", 0, "Succeeded"));
+      waiter.deleted(runCopy("uid-earlier", 0, "Succeeded"));
+      waiter.changed(runCopy("uid-own", 5, "Succeeded"));
       const result = await wait.result;
       assert.equal(result.kind, "finished");
       assert.equal(result.kind === "finished" && result.run.metadata.uid, "uid-own");
@@ -70,14 +64,14 @@ describe("the waiter", () => {
 
     it("ends on its own copy's deletion, told before or after it knew which copy was its own", async () => {
       const before = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
-      waiter.changed(copy("uid-own", 5, "Running"));
-      waiter.deleted(copy("uid-own", 5, "Running"));
-      before.follows(copy("uid-own", 5, "Running"));
+      waiter.changed(runCopy("uid-own", 5, "Running"));
+      waiter.deleted(runCopy("uid-own", 5, "Running"));
+      before.follows(runCopy("uid-own", 5, "Running"));
       assert.equal((await before.result).kind, "deleted");
       const after = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
-      after.follows(copy("uid-own", 5, "Running"));
-      waiter.changed(copy("uid-own", 5, "Running"));
-      waiter.deleted(copy("uid-own", 5, "Running"));
+      after.follows(runCopy("uid-own", 5, "Running"));
+      waiter.changed(runCopy("uid-own", 5, "Running"));
+      waiter.deleted(runCopy("uid-own", 5, "Running"));
       assert.equal((await after.result).kind, "deleted");
     });
 
@@ -89,11 +83,11 @@ describe("the waiter", () => {
         const wait = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
         // The watch came back: its re-check asks before the run is created, and answers after.
         waiter.resynced();
-        wait.follows(copy("uid-own", 5, "Running"));
-        waiter.changed(copy("uid-own", 5, "Running"));
+        wait.follows(runCopy("uid-own", 5, "Running"));
+        waiter.changed(runCopy("uid-own", 5, "Running"));
         answer();
         await new Promise((resolve) => setTimeout(resolve, 10));
-        waiter.changed(copy("uid-own", 5, "Succeeded"));
+        waiter.changed(runCopy("uid-own", 5, "Succeeded"));
         assert.equal((await wait.result).kind, "finished");
       } finally {
         await waiter.stop();
@@ -107,14 +101,14 @@ describe("the waiter", () => {
           const wait = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
           // A retry found its run; then, unseen, another deleted it and made it again.
           wait.exists();
-          wait.follows(copy("uid-own", 5, "Running"));
-          store.runs.set("default/run-k", copy("uid-later", laterAt, "Running"));
+          wait.follows(runCopy("uid-own", 5, "Running"));
+          store.runs.set("default/run-k", runCopy("uid-later", laterAt, "Running"));
           // The watch comes back: its list shows the later copy, and its re-check finds it.
-          waiter.changed(copy("uid-later", laterAt, "Running"));
+          waiter.changed(runCopy("uid-later", laterAt, "Running"));
           waiter.resynced();
           await new Promise((resolve) => setTimeout(resolve, 10));
           store.runs.delete("default/run-k");
-          waiter.deleted(copy("uid-later", laterAt, "Running"));
+          waiter.deleted(runCopy("uid-later", laterAt, "Running"));
           assert.equal((await wait.result).kind, "deleted", `a copy made at second ${laterAt}`);
         }
       } finally {

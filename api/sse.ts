@@ -13,9 +13,10 @@ import { type OutputFrame, RUNNER_CONTAINER, parseOutputFrame } from "../core/li
 import { type Seen, progressOf } from "../core/runProgress.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
 import { notFound } from "./errors.js";
-import { type From, OwnCopy } from "./ownCopy.js";
+import { OwnCopy } from "./ownCopy.js";
 import type { Services } from "./services.js";
 import { outcomeOf } from "./views.js";
+import type { News } from "./waiter.js";
 
 /** Milliseconds a client should wait before reconnecting (the SSE `retry` field). */
 const RECONNECT_MS = 2000;
@@ -80,7 +81,7 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   };
   // The copy streamed: the run as first read, or a later copy (ownCopy.ts).
   const copies = new OwnCopy();
-  const show = (run: ScriptRun | undefined, from?: From & { gone?: string }) => {
+  const show = (run: ScriptRun | undefined, from?: News) => {
     if (!run) {
       if (from?.gone === undefined || copies.deleted(from.gone)) {
         send("deleted", { name, namespace });

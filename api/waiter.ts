@@ -18,10 +18,12 @@ import { type From, OwnCopy } from "./ownCopy.js";
 import type { RunStore } from "./runStore.js";
 import type { RunListener, RunWatch } from "./runWatch.js";
 
-/** Told of each change of one run: the run, or undefined when it is gone; `from` the watch or a
- * re-check (ownCopy.ts). `gone`: the uid of the copy whose deletion the watch told (a re-check
- * that found no run has none). */
-export type Watcher = (run: ScriptRun | undefined, from: From & { gone?: string }) => void;
+/** Where news of a run came from, the watch or a re-check (ownCopy.ts); `gone`: the uid of the copy
+ * whose deletion the watch told (a re-check that found no run has none). */
+export type News = From & { gone?: string };
+
+/** Told of each change of one run: the run, or undefined when it is gone. */
+export type Watcher = (run: ScriptRun | undefined, from: News) => void;
 
 export type WaitResult =
   | { kind: "finished"; run: ScriptRun }
@@ -207,7 +209,7 @@ export class Waiter implements RunListener {
     if (entry) entry.heardAt = this.toldAt;
   }
 
-  private dispatch(key: string, run: ScriptRun | undefined, from: From & { gone?: string }): void {
+  private dispatch(key: string, run: ScriptRun | undefined, from: News): void {
     const entry = this.watched.get(key);
     if (!entry) return;
     for (const watcher of [...entry.watchers]) watcher(run, from);

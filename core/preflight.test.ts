@@ -7,10 +7,19 @@ import { PreflightClient, PreflightError, defaultRunnerPath } from "./preflight.
 // A stand-in for `runner.py --preflight-server` speaking the same JSON-lines protocol, with
 // scripts that make it misbehave on purpose.
 const FAKE_SERVER = `
-import json, sys, time
+import json, os, sys, time
 assert sys.argv[1:] == ["--preflight-server"], sys.argv
+flips = 0
 for line in sys.stdin:
     script = json.loads(line)["script"]
+    if script == "flip":  # refused every other time it is asked
+        flips += 1
+        script = "def main(): pass" if flips % 2 else "refused"
+    if script == "dies once":  # the first time, in any child
+        seen = os.path.join(os.path.dirname(__file__), "died-once")
+        if not os.path.exists(seen):
+            open(seen, "w").close(); sys.exit(4)
+        script = "def main(): pass"
     if script == "die":
         sys.stderr.write("harness broke\\n"); sys.stderr.flush(); sys.exit(3)
     if script == "hang":
@@ -88,6 +97,33 @@ describe("the preflight client", function () {
     } finally {
       await pool.close();
     }
+  });
+
+  it("answers a check asked again from the first answer, also while it is in flight", async () => {
+    assert.deepEqual(await Promise.all([client.check(request("flip")), client.check(request("flip"))]), [{ ok: true }, { ok: true }]);
+    assert.deepEqual(await client.check(request("flip")), { ok: true });
+    // Another request is asked, though its script is the same.
+    assert.deepEqual(await client.check({ ...request("flip"), entrypoint: "other" }), { ok: false, error: {
+      type: "missing_entrypoint", message: "no main", suggestions: [], availableFunctions: ["other"] } });
+  });
+
+  it("shares an answer read-only", async () => {
+    const answer = await client.check(request("def other(): pass"));
+    assert.throws(() => (answer as { error: { suggestions: string[] } }).error.suggestions.push("mine"), TypeError);
+    assert.deepEqual(await client.check(request("def other(): pass")), answer);
+  });
+
+  it("asks again after a check failed with the server", async () => {
+    await assert.rejects(client.check(request("dies once")), /code 4/);
+    assert.deepEqual(await client.check(request("dies once")), { ok: true });
+  });
+
+  it("keeps the last 1024 answers", async () => {
+    const scripts = Array.from({ length: 1025 }, (_, i) => `def main(): return ${i}`);
+    await Promise.all(["flip", ...scripts].map((s) => client.check(request(s))));
+    // The first flip was the one dropped: asked again, it is the server's second.
+    assert.equal((await client.check(request("flip"))).ok, false);
+    assert.equal((await client.check(request("flip"))).ok, false);
   });
 
   it("rejects a malformed answer and recovers", async () => {

@@ -4,8 +4,11 @@
 // JSON lines and answered in order. A child that dies or answers garbage is killed and its pending
 // checks fail. A child that takes longer than the timeout on one check is killed too, but only that
 // check fails: the checks queued behind it are sent again to a fresh child, so one pathological
-// script cannot fail everyone else's. Used by the controller and by the API.
+// script cannot fail everyone else's. An answer depends on the request alone, so the last ones are
+// kept and a check asked again (the same script run again with the same arguments) is answered
+// without a child. Used by the controller and by the API.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -37,6 +40,9 @@ export interface PreflightOptions {
   workers?: number;
 }
 
+/** Answers kept, the least recently asked dropped first. Each costs its digest and a small answer. */
+const KEPT_ANSWERS = 1024;
+
 /** How the processes configure their preflight checker (core/runSettings.ts). */
 export type PreflightSettings = Required<PreflightOptions>;
 
@@ -58,6 +64,8 @@ const STDERR_TAIL = 2048;
 
 export class PreflightClient {
   private readonly workers: Worker[];
+  /** Answers and checks in flight by the digest of their request line, in order of last use. */
+  private readonly answers = new Map<string, Promise<PreflightAnswer>>();
   private closed = false;
 
   constructor(options: PreflightOptions = {}) {
@@ -69,10 +77,23 @@ export class PreflightClient {
   /** Checks a request without running it: `{ok: true}` or `{ok: false, error}`. Rejects when the server fails. */
   check(request: Request): Promise<PreflightAnswer> {
     if (this.closed) return Promise.reject(new PreflightError("The preflight client is closed"));
+    const line = `${JSON.stringify(request)}\n`;
+    const digest = createHash("sha256").update(line).digest("base64");
+    const known = this.answers.get(digest);
+    this.answers.delete(digest);
+    const answer = known ?? this.ask(line);
+    this.answers.set(digest, answer);
+    if (this.answers.size > KEPT_ANSWERS) this.answers.delete(this.answers.keys().next().value!);
+    // A failed check is the server's failure, not the request's: the next one asks again.
+    if (!known) answer.catch(() => this.answers.get(digest) === answer && this.answers.delete(digest));
+    return answer;
+  }
+
+  private ask(line: string): Promise<PreflightAnswer> {
     const worker = this.workers.reduce((best, w) => (w.inFlight < best.inFlight ? w : best));
-    return new Promise((resolve, reject) => {
-      worker.send({ line: `${JSON.stringify(request)}\n`, resolve, reject, timer: undefined, resent: false });
-    });
+    return new Promise<PreflightAnswer>((resolve, reject) => {
+      worker.send({ line, resolve, reject, timer: undefined, resent: false });
+    }).then(deepFreeze);
   }
 
   /** Ends the children; pending checks fail. */
@@ -80,6 +101,15 @@ export class PreflightClient {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.close()));
   }
+}
+
+/** `value`, made read-only all the way down: one answer is shared by every check of its request. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
 }
 
 /** One preflight child at a time, restarted on demand. */

@@ -6,7 +6,7 @@ import { ApiException, FetchError } from "@kubernetes/client-node";
 import type { Context, Next } from "koa";
 import { MulterError } from "multer";
 import { ZodError } from "zod";
-import { statusMessage } from "../core/kube.js";
+import { CallTimeout, statusMessage } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { PreflightError } from "../core/preflight.js";
 
@@ -69,6 +69,7 @@ export function fromCluster(err: unknown): ApiError | undefined {
     if (err.code === 400 || err.code === 422) return invalid(`The cluster refused the run: ${message}`);
     return unavailable(`The Kubernetes API answered ${err.code}: ${message}`);
   }
+  if (err instanceof CallTimeout && !err.sent) return unavailable(err.message);
   if ((err as { name?: unknown } | null)?.name === "AbortError") return unavailable("The Kubernetes API did not answer in time");
   const code = (err as { code?: unknown } | null)?.code;
   if (err instanceof FetchError || (typeof code === "string" && CONNECTION_CODES.has(code))) {
@@ -79,12 +80,14 @@ export function fromCluster(err: unknown): ApiError | undefined {
 
 // Failures after which a write may have been made all the same: no answer within the timeout, the
 // connection lost with the request sent, or the apiserver's own 500 or 504 ("may still be
-// processing the request"). A refused connection, an unknown host or a 429 made nothing.
+// processing the request"). A refused connection, an unknown host, a 429 or a call that timed out
+// still waiting for a connection made nothing.
 const CUT_SHORT_CODES = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT"]);
 
 /** Whether a create that failed with `err` may have created its object. */
 export function mayHaveLanded(err: unknown): boolean {
   if (err instanceof ApiException) return err.code === 500 || err.code === 504;
+  if (err instanceof CallTimeout) return err.sent;
   if ((err as { name?: unknown } | null)?.name === "AbortError") return true;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" && CUT_SHORT_CODES.has(code);

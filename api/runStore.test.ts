@@ -1,6 +1,7 @@
-// The real store over client-node, when the cluster is not there: a refused connection and an
-// apiserver that accepts but never answers both become 503 in bounded time, never a hang.
-// (What it does against a cluster that answers is for the real-cluster tests.)
+// The real store, when the cluster is not there: a refused connection and an apiserver that accepts
+// but never answers both become 503 in bounded time, never a hang; so does a create that never got
+// a connection, saying nothing was sent. (What it does against a cluster that answers is for the
+// real-cluster tests.)
 import assert from "node:assert/strict";
 import { type Server, type Socket, createServer } from "node:net";
 import type { AddressInfo } from "node:net";
@@ -8,7 +9,9 @@ import { Registry } from "prom-client";
 import supertest from "supertest";
 import { silentLogger } from "../core/log.js";
 import { PreflightClient, defaultRunnerPath } from "../core/preflight.js";
-import { kubeConfigFor, testRuntimes } from "../core/testkit.js";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { CALL_CONNECTIONS, JsonClient, reuseConnections } from "../core/kube.js";
+import { kubeConfigFor, selfSignedServer, testRuntimes } from "../core/testkit.js";
 import { createApp } from "./app.js";
 import { NoAuth } from "./auth.js";
 import { KubeRunStore } from "./runStore.js";
@@ -25,9 +28,9 @@ describe("the cluster store when the cluster does not answer", () => {
   const preflight = new PreflightClient({ runnerPath: defaultRunnerPath() });
   after(() => preflight.close());
 
-  async function withApp(server: string, test: (http: ReturnType<typeof supertest>) => Promise<void>): Promise<void> {
+  async function withApp(server: string | KubeConfig, test: (http: ReturnType<typeof supertest>) => Promise<void>): Promise<void> {
     const config = testConfig({ SCRIPTRUN_API_CLUSTER_TIMEOUT_MS: "300" });
-    const runs = new KubeRunStore(kubeConfigFor(server), { timeoutMs: config.clusterTimeoutMs, relistMs: 60_000, log });
+    const runs = new KubeRunStore(typeof server === "string" ? kubeConfigFor(server) : server, { timeoutMs: config.clusterTimeoutMs, relistMs: 60_000, log });
     const waiter = new Waiter(runs, { maxWaits: 10, recheckMs: 60_000, log });
     waiter.start();
     const listening = createApp({ runs, waiter, podLogs: new FakePodLogs(), preflight, runtimes: testRuntimes(), config, auth: new NoAuth(), registry: new Registry(), log }).listen(0, "127.0.0.1");
@@ -70,6 +73,33 @@ describe("the cluster store when the cluster does not answer", () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it(`answers 503 saying nothing was sent when the create waited in vain for one of the ${CALL_CONNECTIONS} connections`, async function () {
+    this.timeout(10_000);
+    const seen: string[] = [];
+    let held = 0;
+    const { server, url, ca } = await selfSignedServer((req) => {
+      if (req.url === "/hold") held++;
+      else seen.push(`${req.method} ${req.url}`);
+    });
+    const kc = reuseConnections(kubeConfigFor(url, ca));
+    // Other calls of the same process take every connection and hold it.
+    const holding = Array.from({ length: CALL_CONNECTIONS }, () => new JsonClient(kc).request("GET", "/hold").catch(() => undefined));
+    try {
+      while (held < CALL_CONNECTIONS) await new Promise((resolve) => setTimeout(resolve, 10));
+      await withApp(kc, async (http) => {
+        const res = await http.post("/runs").send({ script: "def main():\n    return 1\n" });
+        assert.deepEqual([res.status, res.body.error.type, res.body.error.name], [503, "cluster_unavailable", undefined]);
+        assert.equal(res.body.error.message, "No connection to the Kubernetes API came free within 300 ms: the call was not sent");
+      });
+      // Neither the create nor a look for the run it might have made reached the apiserver.
+      assert.deepEqual(seen.filter((call) => call.includes("/scriptruns")), []);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      await Promise.all(holding);
     }
   });
 });

@@ -1,11 +1,9 @@
 // The API's view of the cluster: the few ScriptRun calls it makes, behind one small interface.
-// KubeRunStore backs it with client-node (every call bounded by a timeout, so a silent apiserver
-// means 503, never a hung request); the unit tests use an in-memory stand-in.
-import {
-  ApiException, type ConfigurationOptions, CustomObjectsApi, type KubeConfig, Observable, type ObservableMiddleware,
-  PatchStrategy, setHeaderOptions,
-} from "@kubernetes/client-node";
-import { RUNS, listInPages, unless, within } from "../core/kube.js";
+// KubeRunStore backs it with plain JSON calls (core/kube.ts JsonClient, each bounded by a timeout,
+// so a silent apiserver means 503, never a hung request) and client-node's list for its watch; the
+// unit tests use an in-memory stand-in.
+import { CustomObjectsApi, type KubeConfig, PatchStrategy } from "@kubernetes/client-node";
+import { JsonClient, RUNS, listInPages, runsPath, unless, within } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { CANCEL_ANNOTATION } from "../core/runs.js";
 import type { ScriptRun } from "../crds/schema.js";
@@ -44,40 +42,36 @@ export interface KubeRunStoreOptions {
 
 export class KubeRunStore implements RunStore {
   private readonly custom: CustomObjectsApi;
+  private readonly json: JsonClient;
 
   constructor(private readonly kc: KubeConfig, private readonly options: KubeRunStoreOptions) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.json = new JsonClient(kc);
   }
 
   create(body: ScriptRun): Promise<ScriptRun | "exists"> {
-    const namespace = body.metadata.namespace!;
-    return unless([409], this.custom.createNamespacedCustomObject(
-      { ...RUNS, namespace, body }, this.timeout()) as Promise<ScriptRun>, "exists" as const);
+    return unless([409], this.json.request<ScriptRun>("POST", this.path(body.metadata.namespace!), body, this.timeout()), "exists" as const);
   }
 
   get(namespace: string, name: string): Promise<ScriptRun | undefined> {
-    return unless([404], this.custom.getNamespacedCustomObject(
-      { ...RUNS, namespace, name }, this.timeout()) as Promise<ScriptRun>, undefined);
+    return unless([404], this.json.request<ScriptRun>("GET", this.path(namespace, name), undefined, this.timeout()), undefined);
   }
 
   async list(namespace: string, page: { limit: number; continue?: string }): Promise<RunPage> {
-    const answer = await this.custom.listNamespacedCustomObject({
-      ...RUNS, namespace, limit: page.limit,
-      ...(page.continue !== undefined ? { _continue: page.continue } : {}),
-    }, this.timeout()) as { items?: ScriptRun[]; metadata?: { continue?: string } };
+    const query = new URLSearchParams({ limit: String(page.limit), ...(page.continue !== undefined ? { continue: page.continue } : {}) });
+    const answer = await this.json.request<{ items?: ScriptRun[]; metadata?: { continue?: string } }>("GET",
+      `${this.path(namespace)}?${query}`, undefined, this.timeout());
     return { items: answer.items ?? [], continue: answer.metadata?.continue || undefined };
   }
 
   requestCancel(namespace: string, name: string): Promise<ScriptRun | undefined> {
-    // client-node's generated PATCH methods default to a JSON patch; this is a merge patch.
-    return unless([404], this.custom.patchNamespacedCustomObject(
-      { ...RUNS, namespace, name, body: { metadata: { annotations: { [CANCEL_ANNOTATION]: "true" } } } },
-      setHeaderOptions("Content-Type", PatchStrategy.MergePatch, this.timeout())) as Promise<ScriptRun>, undefined);
+    return unless([404], this.json.request<ScriptRun>("PATCH", this.path(namespace, name),
+      { metadata: { annotations: { [CANCEL_ANNOTATION]: "true" } } }, { ...this.timeout(), contentType: PatchStrategy.MergePatch }), undefined);
   }
 
   async ping(): Promise<void> {
     // The same permission the shared watch needs: list ScriptRuns in every namespace.
-    await this.custom.listClusterCustomObject({ ...RUNS, limit: 1 }, this.timeout());
+    await this.json.send("GET", `${runsPath()}?limit=1`, undefined, this.timeout());
   }
 
   watch(listener: RunListener): RunWatch {
@@ -91,7 +85,12 @@ export class KubeRunStore implements RunStore {
     });
   }
 
-  private timeout(): ConfigurationOptions<ObservableMiddleware> {
-    return within(this.options.timeoutMs);
+  private timeout(): { timeoutMs: number } {
+    return { timeoutMs: this.options.timeoutMs };
+  }
+
+  /** The runs of `namespace`, or one of them. */
+  private path(namespace: string, name?: string): string {
+    return `${runsPath(encodeURIComponent(namespace))}${name === undefined ? "" : `/${encodeURIComponent(name)}`}`;
   }
 }

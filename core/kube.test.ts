@@ -6,7 +6,7 @@ import { type AddressInfo, type Socket, connect, createServer as createNetServer
 import { setTimeout as sleep } from "node:timers/promises";
 import tls from "node:tls";
 import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
-import { CALL_CONNECTIONS, CALL_SILENCE_MS, CREDENTIALS_FRESH_MS, JsonClient, KeptAgent, LineWatch, LIST_PAGE, listInPages, reuseConnections, statusCode, statusMessage, streamAgent, unless } from "./kube.js";
+import { CALL_CONNECTIONS, CALL_SILENCE_MS, CREDENTIALS_FRESH_MS, CallTimeout, JsonClient, KeptAgent, LineWatch, LIST_PAGE, listInPages, reuseConnections, statusCode, statusMessage, streamAgent, unless } from "./kube.js";
 import { kubeConfigFor, selfSignedServer } from "./testkit.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
@@ -371,7 +371,7 @@ describe("JsonClient", () => {
         { metadata: { generateName: "p-" }, at: new Date(Date.UTC(2026, 11, 1)) });
       assert.equal(created.metadata.name, "p-x1");
       assert.deepEqual(created.echoed, { metadata: { generateName: "p-" }, at: "2026-12-01T00:00:00.000Z" });
-      await api.client.request("PATCH", "/apis/g/v1/namespaces/n/things/a/status", { status: { phase: "Running" } }, "application/merge-patch+json");
+      await api.client.request("PATCH", "/apis/g/v1/namespaces/n/things/a/status", { status: { phase: "Running" } }, { contentType: "application/merge-patch+json" });
       assert.equal(await api.client.send("DELETE", "/api/v1/namespaces/n/pods/p-x1"), undefined, "send answers nothing");
       assert.deepEqual(api.seen.map((r) => [r.method, r.url, r.headers["content-type"], r.headers.authorization, r.headers.accept]), [
         ["POST", "/k8s/api/v1/namespaces/n/pods", "application/json", "Bearer t-1", "application/json"],
@@ -400,6 +400,36 @@ describe("JsonClient", () => {
       assert.equal(statusMessage(conflict as never), 'pods "p" already exists');
     } finally {
       api.close();
+    }
+  });
+});
+
+describe("JsonClient's timeout", () => {
+  it(`says whether a call that timed out was sent: not while it waited for one of the ${CALL_CONNECTIONS} connections`, async function () {
+    this.timeout(10_000);
+    let held = 0;
+    const answered: string[] = [];
+    const { server, url, ca } = await selfSignedServer((req, res) => {
+      if (req.url === "/hold") held++;
+      else res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ url: req.url }));
+      if (req.url !== "/hold") answered.push(req.url ?? "");
+    });
+    const client = new JsonClient(reuseConnections(kubeConfigFor(url, ca)));
+    try {
+      const holding = Array.from({ length: CALL_CONNECTIONS }, () => client.request("GET", "/hold", undefined, { timeoutMs: 1500 }).catch((err: unknown) => err));
+      while (held < CALL_CONNECTIONS) await sleep(10);
+      const queued = await client.request("GET", "/queued", undefined, { timeoutMs: 300 }).catch((err: unknown) => err);
+      assert.ok(queued instanceof CallTimeout);
+      assert.deepEqual([queued.name, queued.sent, queued.message],
+        ["AbortError", false, "No connection to the Kubernetes API came free within 300 ms: the call was not sent"]);
+      const sent = await Promise.all(holding);
+      assert.ok(sent.every((err) => err instanceof CallTimeout && err.sent && err.message === "The Kubernetes API did not answer within 1500 ms"));
+      // The queued call left the queue: it never reached the server, and the connections serve again.
+      assert.deepEqual(await client.request("GET", "/next", undefined, { timeoutMs: 1000 }), { url: "/next" });
+      assert.deepEqual(answered, ["/next"]);
+    } finally {
+      server.closeAllConnections();
+      server.close();
     }
   });
 });

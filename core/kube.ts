@@ -261,33 +261,65 @@ async function prepared(kc: KubeConfig, path: string) {
 
 export type JsonMethod = "GET" | "POST" | "PATCH" | "DELETE";
 
+/** How one JsonClient call is made. */
+export interface CallOptions {
+  /** The body's type (a PATCH says which kind of patch); JSON by default. */
+  contentType?: string;
+  /** Longest wait for the whole answer, counted from the call, time waiting for a connection
+   * included; past it the call fails with CallTimeout. */
+  timeoutMs?: number;
+}
+
+/** A call that got no whole answer within its timeout. `sent`: whether it had a connection by then,
+ * so the apiserver may have acted on it; a call still waiting for one of the CALL_CONNECTIONS was
+ * never written. Named AbortError, as client-node's calls that time out fail. */
+export class CallTimeout extends Error {
+  override readonly name = "AbortError";
+
+  constructor(timeoutMs: number, readonly sent: boolean) {
+    super(sent
+      ? `The Kubernetes API did not answer within ${timeoutMs} ms`
+      : `No connection to the Kubernetes API came free within ${timeoutMs} ms: the call was not sent`);
+  }
+}
+
 /**
  * Plain JSON requests to the apiserver, with the kubeconfig's credentials and connections (see
- * reuseConnections), for the controller's calls at every run: a pod's create and delete, status
- * patches and Events. client-node's typed calls convert each pod and Event through its
- * ObjectSerializer on the way out and again on the way back, and read the answer through
- * node-fetch: a third of the controller's CPU profile under make scale, for objects that are JSON
- * already. Failures are client-node's ApiException, so `unless` and `statusCode` read them
- * alike.
+ * reuseConnections), for the calls made at every run: the controller's pod creates and deletes,
+ * status patches and Events, and the API's creates and reads. client-node's typed calls convert
+ * each pod and Event through its ObjectSerializer on the way out and again on the way back, and
+ * read the answer through node-fetch: a third of the controller's CPU profile under make scale,
+ * for objects that are JSON already. Failures are client-node's ApiException, so `unless` and
+ * `statusCode` read them alike.
  */
 export class JsonClient {
   constructor(private readonly kc: KubeConfig) {}
 
-  /** The answer's JSON; `contentType` is the body's (a PATCH says which kind of patch). */
-  request<T>(method: JsonMethod, path: string, body?: unknown, contentType = "application/json"): Promise<T> {
-    return this.exchange<T>(method, path, body, contentType, true);
+  /** The answer's JSON. */
+  request<T>(method: JsonMethod, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
+    return this.exchange<T>(method, path, body, options, true);
   }
 
   /** The same, for a caller that needs no answer: a successful one is not parsed. */
-  async send(method: JsonMethod, path: string, body?: unknown, contentType = "application/json"): Promise<void> {
-    await this.exchange(method, path, body, contentType, false);
+  async send(method: JsonMethod, path: string, body?: unknown, options: CallOptions = {}): Promise<void> {
+    await this.exchange(method, path, body, options, false);
   }
 
-  private async exchange<T>(method: JsonMethod, path: string, body: unknown, contentType: string, parse: boolean): Promise<T> {
+  private async exchange<T>(method: JsonMethod, path: string, body: unknown, options: CallOptions, parse: boolean): Promise<T> {
+    const began = Date.now();
     const { url, headers, agent, send } = await prepared(this.kc, path);
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) headers.push("Content-Type", contentType, "Content-Length", String(Buffer.byteLength(payload)));
-    return new Promise<T>((resolve, reject) => {
+    if (payload !== undefined) headers.push("Content-Type", options.contentType ?? "application/json", "Content-Length", String(Buffer.byteLength(payload)));
+    return new Promise<T>((resolvePromise, rejectPromise) => {
+      let timer: NodeJS.Timeout | undefined;
+      const resolve = (answer: T) => {
+        clearTimeout(timer);
+        resolvePromise(answer);
+      };
+      const reject = (err: unknown) => {
+        clearTimeout(timer);
+        rejectPromise(err);
+      };
       const sent = send(url, { method, headers, agent }, (response) => {
         const code = response.statusCode ?? 0;
         const ok = code >= 200 && code < 300;
@@ -314,6 +346,15 @@ export class JsonClient {
         });
       });
       sent.on("error", reject);
+      if (options.timeoutMs !== undefined) {
+        const { timeoutMs } = options;
+        timer = setTimeout(() => {
+          const late = new CallTimeout(timeoutMs, sent.socket !== null);
+          reject(late);
+          // A call still queued leaves the queue; one under way closes its connection.
+          sent.destroy(late);
+        }, Math.max(0, timeoutMs - (Date.now() - began)));
+      }
       sent.end(payload);
     });
   }

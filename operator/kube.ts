@@ -89,8 +89,8 @@ export class ClientKube implements Kube {
   async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {
     const path = `${runsPath(namespace)}/${name}/status`;
     const request = patch.type === "merge"
-      ? this.json.send("PATCH", path, { status: patch.status }, PatchStrategy.MergePatch)
-      : this.json.send("PATCH", path, [{ op: "add", path: "/status", value: patch.status }], PatchStrategy.JsonPatch);
+      ? this.json.send("PATCH", path, { status: patch.status }, { contentType: PatchStrategy.MergePatch })
+      : this.json.send("PATCH", path, [{ op: "add", path: "/status", value: patch.status }], { contentType: PatchStrategy.JsonPatch });
     return unless([404], request.then(() => true), false);
   }
 

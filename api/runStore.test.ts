@@ -102,4 +102,26 @@ describe("the cluster store when the cluster does not answer", () => {
       await Promise.all(holding);
     }
   });
+
+  it("answers 503 when the apiserver's certificate is not trusted", async () => {
+    const { server, url } = await selfSignedServer((_req, res) => res.writeHead(200).end("{}"));
+    const other = await selfSignedServer((_req, res) => res.writeHead(200).end("{}"));
+    try {
+      await withApp(reuseConnections(kubeConfigFor(url, other.ca)), async (http) => {
+        const res = await http.get("/runs/run-x");
+        assert.deepEqual([res.status, res.body.error.type], [503, "cluster_unavailable"]);
+        assert.match(res.body.error.message, /^The Kubernetes API is unreachable: request to .* failed, reason: self-signed certificate$/);
+      });
+    } finally {
+      server.close();
+      other.server.close();
+    }
+  });
+
+  it("refuses an empty namespace rather than reach every namespace's runs", async () => {
+    const runs = new KubeRunStore(kubeConfigFor("https://127.0.0.1:1"), { timeoutMs: 300, relistMs: 60_000, log });
+    for (const call of [() => runs.list("", { limit: 5 }), () => runs.get("", "run-x"), () => runs.requestCancel("", "run-x")]) {
+      await assert.rejects(call(), /A run's namespace must not be empty/);
+    }
+  });
 });

@@ -49,11 +49,11 @@ export class KubeRunStore implements RunStore {
     this.json = new JsonClient(kc);
   }
 
-  create(body: ScriptRun): Promise<ScriptRun | "exists"> {
+  async create(body: ScriptRun): Promise<ScriptRun | "exists"> {
     return unless([409], this.json.request<ScriptRun>("POST", this.path(body.metadata.namespace!), body, this.timeout()), "exists" as const);
   }
 
-  get(namespace: string, name: string): Promise<ScriptRun | undefined> {
+  async get(namespace: string, name: string): Promise<ScriptRun | undefined> {
     return unless([404], this.json.request<ScriptRun>("GET", this.path(namespace, name), undefined, this.timeout()), undefined);
   }
 
@@ -64,7 +64,7 @@ export class KubeRunStore implements RunStore {
     return { items: answer.items ?? [], continue: answer.metadata?.continue || undefined };
   }
 
-  requestCancel(namespace: string, name: string): Promise<ScriptRun | undefined> {
+  async requestCancel(namespace: string, name: string): Promise<ScriptRun | undefined> {
     return unless([404], this.json.request<ScriptRun>("PATCH", this.path(namespace, name),
       { metadata: { annotations: { [CANCEL_ANNOTATION]: "true" } } }, { ...this.timeout(), contentType: PatchStrategy.MergePatch }), undefined);
   }
@@ -91,6 +91,8 @@ export class KubeRunStore implements RunStore {
 
   /** The runs of `namespace`, or one of them. */
   private path(namespace: string, name?: string): string {
+    // An empty one would make the path of every namespace's runs.
+    if (namespace === "") throw new Error("A run's namespace must not be empty");
     return `${runsPath(encodeURIComponent(namespace))}${name === undefined ? "" : `/${encodeURIComponent(name)}`}`;
   }
 }

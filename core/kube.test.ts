@@ -5,7 +5,7 @@ import { Agent, type Server, request } from "node:https";
 import { type AddressInfo, type Socket, connect, createServer as createNetServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import tls from "node:tls";
-import { HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
+import { FetchError, HttpMethod, KubeConfig, RequestContext } from "@kubernetes/client-node";
 import { CALL_CONNECTIONS, CALL_SILENCE_MS, CREDENTIALS_FRESH_MS, CallTimeout, JsonClient, KeptAgent, LineWatch, LIST_PAGE, listInPages, reuseConnections, statusCode, statusMessage, streamAgent, unless } from "./kube.js";
 import { kubeConfigFor, selfSignedServer } from "./testkit.js";
 
@@ -405,31 +405,68 @@ describe("JsonClient", () => {
 });
 
 describe("JsonClient's timeout", () => {
-  it(`says whether a call that timed out was sent: not while it waited for one of the ${CALL_CONNECTIONS} connections`, async function () {
+  it(`counts a call that waited for one of the ${CALL_CONNECTIONS} connections as not sent, and leaves it unsent`, async function () {
     this.timeout(10_000);
     let held = 0;
     const answered: string[] = [];
     const { server, url, ca } = await selfSignedServer((req, res) => {
       if (req.url === "/hold") held++;
-      else res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ url: req.url }));
-      if (req.url !== "/hold") answered.push(req.url ?? "");
+      else {
+        answered.push(req.url ?? "");
+        res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ url: req.url }));
+      }
     });
     const client = new JsonClient(reuseConnections(kubeConfigFor(url, ca)));
+    const holding = Array.from({ length: CALL_CONNECTIONS }, () => client.request("GET", "/hold").catch((err: unknown) => err));
     try {
-      const holding = Array.from({ length: CALL_CONNECTIONS }, () => client.request("GET", "/hold", undefined, { timeoutMs: 1500 }).catch((err: unknown) => err));
       while (held < CALL_CONNECTIONS) await sleep(10);
       const queued = await client.request("GET", "/queued", undefined, { timeoutMs: 300 }).catch((err: unknown) => err);
       assert.ok(queued instanceof CallTimeout);
       assert.deepEqual([queued.name, queued.sent, queued.message],
         ["AbortError", false, "No connection to the Kubernetes API came free within 300 ms: the call was not sent"]);
-      const sent = await Promise.all(holding);
-      assert.ok(sent.every((err) => err instanceof CallTimeout && err.sent && err.message === "The Kubernetes API did not answer within 1500 ms"));
-      // The queued call left the queue: it never reached the server, and the connections serve again.
-      assert.deepEqual(await client.request("GET", "/next", undefined, { timeoutMs: 1000 }), { url: "/next" });
+      // Once connections free, the call that timed out is passed over, and the next is served.
+      server.closeAllConnections();
+      assert.deepEqual(await client.request("GET", "/next", undefined, { timeoutMs: 5000 }), { url: "/next" });
       assert.deepEqual(answered, ["/next"]);
     } finally {
       server.closeAllConnections();
       server.close();
+      await Promise.all(holding);
+    }
+  });
+
+  it("counts a call on a connection as sent, and closes that connection", async () => {
+    let connections = 0;
+    const { server, url, ca } = await selfSignedServer((req, res) => {
+      if (req.url !== "/hold") res.writeHead(200).end("{}");
+    });
+    server.on("secureConnection", () => connections++);
+    const client = new JsonClient(reuseConnections(kubeConfigFor(url, ca)));
+    try {
+      const late = await client.request("GET", "/hold", undefined, { timeoutMs: 300 }).catch((err: unknown) => err);
+      assert.ok(late instanceof CallTimeout);
+      assert.deepEqual([late.sent, late.message], [true, "The Kubernetes API did not answer within 300 ms"]);
+      assert.deepEqual(await client.request("GET", "/after"), {});
+      assert.equal(connections, 2, "the call that timed out left its connection to be used again");
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
+
+describe("JsonClient's failures", () => {
+  it("fails on a certificate it does not trust as client-node does: a FetchError with the system error's code", async () => {
+    const { server, url } = await selfSignedServer((_req, res) => res.writeHead(200).end("{}"));
+    const other = await selfSignedServer((_req, res) => res.writeHead(200).end("{}"));
+    try {
+      const failed = await new JsonClient(reuseConnections(kubeConfigFor(url, other.ca))).request("GET", "/x").catch((err: unknown) => err);
+      assert.ok(failed instanceof FetchError, String(failed));
+      assert.equal((failed as FetchError).code, "DEPTH_ZERO_SELF_SIGNED_CERT");
+      assert.equal((failed as Error).message, `request to ${url.replace(/\/+$/, "")}/x failed, reason: self-signed certificate`);
+    } finally {
+      server.close();
+      other.server.close();
     }
   });
 });

@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type ConnectionOptions, type SecureContext, type TLSSocket, createSecureContext } from "node:tls";
 import {
-  ApiException, type ConfigurationOptions, HttpMethod, KubeConfig, type KubernetesListObject, type KubernetesObject, Observable,
+  ApiException, type ConfigurationOptions, FetchError, HttpMethod, KubeConfig, type KubernetesListObject, type KubernetesObject, Observable,
   type ObservableMiddleware, RequestContext, type Watch,
 } from "@kubernetes/client-node";
 import { GROUP, PLURAL, VERSION } from "../crds/schema.js";
@@ -289,8 +289,9 @@ export class CallTimeout extends Error {
  * status patches and Events, and the API's creates and reads. client-node's typed calls convert
  * each pod and Event through its ObjectSerializer on the way out and again on the way back, and
  * read the answer through node-fetch: a third of the controller's CPU profile under make scale,
- * for objects that are JSON already. Failures are client-node's ApiException, so `unless` and
- * `statusCode` read them alike.
+ * for objects that are JSON already. Failures are as client-node's: an answer's ApiException, so
+ * `unless` and `statusCode` read them alike, and the connection's failures (refused, reset, an
+ * untrusted certificate) node-fetch's FetchError with the system error's `code`.
  */
 export class JsonClient {
   constructor(private readonly kc: KubeConfig) {}
@@ -316,9 +317,10 @@ export class JsonClient {
         clearTimeout(timer);
         resolvePromise(answer);
       };
-      const reject = (err: unknown) => {
+      const reject = (err: Error) => {
         clearTimeout(timer);
-        rejectPromise(err);
+        rejectPromise(err instanceof ApiException || err instanceof CallTimeout
+          ? err : new FetchError(`request to ${url} failed, reason: ${err.message}`, "system", err));
       };
       const sent = send(url, { method, headers, agent }, (response) => {
         const code = response.statusCode ?? 0;

@@ -189,21 +189,33 @@ async function measureBackToBack(ctx: BenchContext, pool: PoolCounter, runs: num
 async function measurePreflight(ctx: BenchContext, config: Config, options: BenchOptions, results: Results): Promise<void> {
   if (options.preflightRuns === 0) return;
   say("Preflight: a syntax error through /execute (answered with no run and no pod), and straight to the preflight client");
-  const refused = async () => {
-    const { status, body } = await postExecute(ctx.apiUrl, SYNTAX_ERROR);
+  // Each check a script of its own: one asked again is answered from the client's cache.
+  let asked = 0;
+  const script = () => `${SYNTAX_ERROR}# check ${++asked}\n`;
+  const refused = async (source: string) => {
+    const { status, body } = await postExecute(ctx.apiUrl, source);
     if (status !== 200 || body.name !== null || body.error?.type !== "syntax_error") {
       throw new Error(`Expected a syntax_error answered at once, got ${status} ${JSON.stringify(body).slice(0, 200)}`);
     }
   };
-  const resolved = resolveRequest({ script: SYNTAX_ERROR }, runtimeLimits(ctx.runtime, config.maxScriptBytes));
-  if (!resolved.ok) throw new Error(resolved.reasons.join("; "));
+  const request = () => {
+    const resolved = resolveRequest({ script: script() }, runtimeLimits(ctx.runtime, config.maxScriptBytes));
+    if (!resolved.ok) throw new Error(resolved.reasons.join("; "));
+    return resolved.request;
+  };
   const client = new PreflightClient({ ...config.preflight, runnerPath: RUNNER_PATH });
   try {
-    await client.check(resolved.request);
+    await client.check(request());
     for (const concurrency of options.concurrency) {
       checkInterrupted();
-      const api = await runBatch(options.preflightRuns, concurrency, () => timeIt(refused));
-      const direct = await runBatch(options.preflightRuns, concurrency, () => timeIt(() => client.check(resolved.request)));
+      const api = await runBatch(options.preflightRuns, concurrency, () => {
+        const source = script();
+        return timeIt(() => refused(source));
+      });
+      const direct = await runBatch(options.preflightRuns, concurrency, () => {
+        const checked = request();
+        return timeIt(() => client.check(checked));
+      });
       results.preflight.api[concurrency] = summarize(api);
       results.preflight.direct[concurrency] = summarize(direct);
       say(`  c=${concurrency}: API p50 ${results.preflight.api[concurrency]!.p50} ms p95 ${results.preflight.api[concurrency]!.p95} ms; ` +

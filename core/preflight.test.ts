@@ -118,11 +118,17 @@ describe("the preflight client", function () {
     assert.deepEqual(await client.check(request("dies once")), { ok: true });
   });
 
-  it("keeps the last 1024 answers", async () => {
-    const scripts = Array.from({ length: 1025 }, (_, i) => `def main(): return ${i}`);
-    await Promise.all(["flip", ...scripts].map((s) => client.check(request(s))));
-    // The first flip was the one dropped: asked again, it is the server's second.
-    assert.equal((await client.check(request("flip"))).ok, false);
+  it("keeps the last 1024 answers asked, dropping the one asked longest ago", async () => {
+    const scripts = (from: number, count: number) => Array.from({ length: count }, (_, i) => request(`def main(): return ${from + i}`));
+    const ask = (requests: ReturnType<typeof request>[]) => Promise.all(requests.map((r) => client.check(r)));
+    assert.equal((await client.check(request("flip"))).ok, true);
+    await ask(scripts(0, 1023));
+    // Asked again, the first flip is the newest: the next answer drops the oldest script's instead.
+    assert.equal((await client.check(request("flip"))).ok, true);
+    await ask(scripts(1023, 1));
+    assert.equal((await client.check(request("flip"))).ok, true);
+    // 1 024 others later it is dropped: asked again, it is the server's second flip.
+    await ask(scripts(2000, 1024));
     assert.equal((await client.check(request("flip"))).ok, false);
   });
 

@@ -70,22 +70,6 @@ describe("the capacity the shared watch sees", () => {
     assert.equal(capacity.estimateSeconds(), 2);
   });
 
-  it("admits on the slowest half-minute of its window that saw at least 5 runs finish", () => {
-    const clock = { now: 600_000 };
-    const capacity = new Capacity(() => clock.now);
-    const finished = (name: string, at: number, took: number) =>
-      capacity.observe(`default/${name}`, run(name, "Succeeded", clock.now - at, clock.now - at - took));
-    // 60 to 30 s ago, 2 a second; the last 30 s, 1 a second; each under way for 3 s.
-    for (let i = 1; i <= 60; i++) finished(`fast-${i}`, 60_000 - i * 500, 3000);
-    for (let i = 1; i <= 30; i++) finished(`slow-${i}`, 30_000 - i * 1000, 3000);
-    for (let i = 0; i < 9; i++) capacity.observe(`default/ahead-${i}`, run(`ahead-${i}`, "Pending"));
-    // 10 to finish at 1/s: not at the window's 90 in 63 s of busy time (7 s).
-    assert.equal(capacity.estimateSeconds(), 10);
-    // 90 to 60 s ago, 3 finished, one under way at a time: too few to tell a rate (0.1/s, were it counted).
-    for (const at of [65_000, 75_000, 85_000]) finished(`few-${at}`, at, 10_000);
-    assert.equal(capacity.estimateSeconds(), 10);
-  });
-
   it("forgets completions older than its window", () => {
     const clock = { now: 0 };
     const capacity = new Capacity(() => clock.now);

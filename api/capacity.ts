@@ -3,19 +3,14 @@
 // cover the runs ahead of it, instead of answering 504 a minute later after creating a run that
 // its caller, retrying, would then duplicate. The rate is runs finished per second of busy time (while
 // some run was between its creation and its end), not per second of the clock: runs asked for a
-// minute apart say nothing of how fast the node runs them. The rate it admits on is that of the
-// slowest half-minute of the window (of those with enough completions to tell): an answer is owed
-// within the wait, so the rate must be one the node keeps, and a burst of callers itself slows the
-// node below its mean (make scale's 1 000 callers ran at 0.81 to 0.94 of the 5-minute rate). Without
-// enough recent completions to know a rate, nothing is refused.
+// minute apart say nothing of how fast the node runs them. Without enough recent completions to
+// know the rate, nothing is refused.
 import { toMillis } from "../core/time.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
 
 /** Completions that make a rate worth trusting, and how far back they count. */
 const MIN_COMPLETIONS = 5;
 const WINDOW_MS = 5 * 60_000;
-/** The window's parts, each with a rate of its own. */
-const SLICE_MS = 30_000;
 
 export class Capacity {
   /** Whether each run known to the watch has finished, by key. */
@@ -55,34 +50,16 @@ export class Capacity {
     this.completions.splice(i, 0, completion);
   }
 
-  /** Seconds of [since, until) during which at least one of the completed runs was under way. */
-  private busySeconds(since: number, until: number): number {
+  /** Seconds since `since` during which at least one of the completed runs was under way. */
+  private busySeconds(since: number): number {
     let busy = 0;
     let end = since;
     for (const { from, at } of this.completions) {
       const start = Math.max(from, end);
-      const stop = Math.min(at, until);
-      if (stop > start) busy += stop - start;
-      end = Math.max(end, stop);
+      if (at > start) busy += at - start;
+      end = Math.max(end, at);
     }
     return busy / 1000;
-  }
-
-  /** Runs finished per busy second in the slowest slice of the window that saw enough of them
-   * finish, or in the whole window when none did; undefined with too few completions to tell. */
-  private slowestRate(since: number, now: number): number | undefined {
-    if (this.completions.length < MIN_COMPLETIONS) return undefined;
-    let slowest = this.completions.length / Math.max(1, this.busySeconds(since, now));
-    let sliced = false;
-    for (let until = now; until > since; until -= SLICE_MS) {
-      const from = Math.max(since, until - SLICE_MS);
-      const finished = this.completions.reduce((n, { at }) => (at > from && at <= until ? n + 1 : n), 0);
-      if (finished < MIN_COMPLETIONS) continue;
-      const rate = finished / Math.max(1, this.busySeconds(from, until));
-      slowest = sliced ? Math.min(slowest, rate) : rate;
-      sliced = true;
-    }
-    return slowest;
   }
 
   /** Runs created and not finished. */
@@ -90,14 +67,15 @@ export class Capacity {
     return this.unfinished;
   }
 
-  /** Seconds until a run created now would have finished, at the recent rate (slowestRate), with at least
+  /** Seconds until a run created now would have finished, at the recent rate, with at least
    * `awaited` runs ahead (callers already waiting, whose runs the watch may not show yet);
    * undefined when the rate is unknown. */
   estimateSeconds(awaited = 0): number | undefined {
     const now = this.now();
     const since = now - WINDOW_MS;
     if (this.completions.some(({ at }) => at < since)) this.completions = this.completions.filter(({ at }) => at >= since);
-    const perSecond = this.slowestRate(since, now);
-    return perSecond === undefined ? undefined : (Math.max(this.unfinished, awaited) + 1) / perSecond;
+    if (this.completions.length < MIN_COMPLETIONS) return undefined;
+    const perSecond = this.completions.length / Math.max(1, this.busySeconds(since));
+    return (Math.max(this.unfinished, awaited) + 1) / perSecond;
   }
 }

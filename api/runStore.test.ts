@@ -92,7 +92,7 @@ describe("the cluster store when the cluster does not answer", () => {
       await withApp(kc, async (http) => {
         const res = await http.post("/runs").send({ script: "def main():\n    return 1\n" });
         assert.deepEqual([res.status, res.body.error.type, res.body.error.name], [503, "cluster_unavailable", undefined]);
-        assert.equal(res.body.error.message, "No connection to the Kubernetes API came free within 300 ms: the call was not sent");
+        assert.equal(res.body.error.message, "No connection to the Kubernetes API was ready within 300 ms: the call was not sent");
       });
       // Neither the create nor a look for the run it might have made reached the apiserver.
       assert.deepEqual(seen.filter((call) => call.includes("/scriptruns")), []);

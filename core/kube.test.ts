@@ -423,7 +423,7 @@ describe("JsonClient's timeout", () => {
       const queued = await client.request("GET", "/queued", undefined, { timeoutMs: 300 }).catch((err: unknown) => err);
       assert.ok(queued instanceof CallTimeout);
       assert.deepEqual([queued.name, queued.sent, queued.message],
-        ["AbortError", false, "No connection to the Kubernetes API came free within 300 ms: the call was not sent"]);
+        ["AbortError", false, "No connection to the Kubernetes API was ready within 300 ms: the call was not sent"]);
       // Once connections free, the call that timed out is passed over, and the next is served.
       server.closeAllConnections();
       assert.deepEqual(await client.request("GET", "/next", undefined, { timeoutMs: 5000 }), { url: "/next" });
@@ -432,6 +432,24 @@ describe("JsonClient's timeout", () => {
       server.closeAllConnections();
       server.close();
       await Promise.all(holding);
+    }
+  });
+
+  it("counts a call on a connection whose TLS handshake never ends as not sent", async () => {
+    // A listener that takes the connection and never answers the client's hello.
+    const sockets: Socket[] = [];
+    const server = createNetServer((socket) => sockets.push(socket.on("error", () => undefined)));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const client = new JsonClient(reuseConnections(kubeConfigFor(`https://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+    try {
+      const late = await client.request("POST", "/create", { kind: "ScriptRun" }, { timeoutMs: 300 }).catch((err: unknown) => err);
+      assert.ok(late instanceof CallTimeout);
+      assert.equal(sockets.length, 1, "the call had its connection");
+      assert.deepEqual([late.sent, late.message], [false, "No connection to the Kubernetes API was ready within 300 ms: the call was not sent"]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
     }
   });
 

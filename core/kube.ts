@@ -270,16 +270,17 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-/** A call that got no whole answer within its timeout. `sent`: whether it had a connection by then,
- * so the apiserver may have acted on it; a call still waiting for one of the CALL_CONNECTIONS was
- * never written. Named AbortError, as client-node's calls that time out fail. */
+/** A call that got no whole answer within its timeout. `sent`: whether the whole request had been
+ * handed to the connection's socket by then, so the apiserver may have acted on it. A call still
+ * waiting for one of the CALL_CONNECTIONS, or on a connection still opening (its TLS handshake not
+ * done), was never written. Named AbortError, as client-node's calls that time out fail. */
 export class CallTimeout extends Error {
   override readonly name = "AbortError";
 
   constructor(timeoutMs: number, readonly sent: boolean) {
     super(sent
       ? `The Kubernetes API did not answer within ${timeoutMs} ms`
-      : `No connection to the Kubernetes API came free within ${timeoutMs} ms: the call was not sent`);
+      : `No connection to the Kubernetes API was ready within ${timeoutMs} ms: the call was not sent`);
   }
 }
 
@@ -350,8 +351,12 @@ export class JsonClient {
       sent.on("error", reject);
       if (options.timeoutMs !== undefined) {
         const { timeoutMs } = options;
+        // "finish": the request's last byte went to the operating system, which a socket still
+        // connecting or in its TLS handshake holds back.
+        let written = false;
+        sent.once("finish", () => { written = true; });
         timer = setTimeout(() => {
-          const late = new CallTimeout(timeoutMs, sent.socket !== null);
+          const late = new CallTimeout(timeoutMs, written);
           reject(late);
           // A call still queued leaves the queue; one under way closes its connection.
           sent.destroy(late);

@@ -68,6 +68,7 @@ describe("the command line's output", () => {
     ].join("\n"));
     assert.equal(errorText({ type: "missing_entrypoint", message: "no main", availableFunctions: ["helper", "mian"] }),
       "missing_entrypoint: no main\nthe script defines: helper, mian\n");
+    assert.equal(errorText({ type: "syntax_error", message: "invalid syntax (line 1)", line: 1 }), "syntax_error: invalid syntax (line 1)\n");
   });
 });
 

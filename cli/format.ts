@@ -76,7 +76,9 @@ export function structured(value: unknown, format: "json" | "yaml"): string {
 
 /** A run's error for a person: type and message, where, the traceback, and what may help. */
 export function errorText(error: RunError): string {
-  const lines = [`${error.type}: ${error.message}${error.line !== undefined ? ` (line ${error.line})` : ""}`];
+  // A syntax error's message says its line already (preflight's "invalid syntax (line 1)").
+  const where = error.line !== undefined && !error.message.endsWith(`(line ${error.line})`) ? ` (line ${error.line})` : "";
+  const lines = [`${error.type}: ${error.message}${where}`];
   if (error.traceback) lines.push(`Traceback (most recent call last):\n${error.traceback.replace(/\n$/, "")}`);
   for (const suggestion of error.suggestions ?? []) lines.push(`hint: ${suggestion}`);
   if ((error.availableFunctions ?? []).length > 0) lines.push(`the script defines: ${error.availableFunctions!.join(", ")}`);

@@ -28,7 +28,8 @@ class ScriptRunError(Exception):
         self.exit_code = exit_code
 
     def __str__(self) -> str:
-        where = f" (line {self.line})" if self.line is not None else ""
+        # A syntax error's message says its line already (preflight's "invalid syntax (line 1)").
+        where = f" (line {self.line})" if self.line is not None and not self.message.endswith(f"(line {self.line})") else ""
         text = f"{self.type}: {self.message}{where}"
         if self.traceback:
             text += "\nTraceback (most recent call last):\n" + self.traceback.rstrip("\n")
@@ -120,7 +121,7 @@ class ApiError(Exception):
     ``Retry-After`` asked to wait before trying again (a 429 or 503), else None."""
 
     def __init__(self, status: Optional[int], type: str, message: str, retry_after: Optional[float] = None) -> None:
-        super().__init__(f"{status or 'no answer'} {type}: {message}")
+        super().__init__(f"{status} {type}: {message}")
         self.status = status
         self.type = type
         self.message = message
@@ -132,3 +133,5 @@ class ApiUnavailable(ApiError):
 
     def __init__(self, message: str, status: Optional[int] = None, retry_after: Optional[float] = None) -> None:
         super().__init__(status, "unavailable", message, retry_after)
+        # The message says it all ("could not reach the API at URL: ...", "the API answered 503 ...").
+        self.args = (message,)

@@ -122,8 +122,9 @@ def test_opens_the_stream_again_after_the_retry_after_of_an_api_with_no_room_for
 def test_fails_at_once_when_the_first_open_finds_no_api():
     api = FakeApi([])
     api.close()
-    with pytest.raises(scriptrun.ApiUnavailable, match="could not reach"):
+    with pytest.raises(scriptrun.ApiUnavailable) as raised:
         next(scriptrun.Client(api.url).stream("run-a"))
+    assert str(raised.value).startswith(f"could not reach the API at {api.url}: ")
 
 
 def greet(name, punctuation="!"):
@@ -167,3 +168,5 @@ def test_says_the_error_as_a_person_reads_it():
                                 "traceback": '  File "<script>", line 2, in main\nZeroDivisionError: division by zero\n'}})
     assert str(err) == ('runtime_error: ZeroDivisionError: division by zero (line 2)\nTraceback (most recent call last):\n'
                         '  File "<script>", line 2, in main\nZeroDivisionError: division by zero')
+    syntax = error_from({"error": {"type": "syntax_error", "message": "invalid syntax (line 1)", "line": 1}})
+    assert str(syntax) == "syntax_error: invalid syntax (line 1)"

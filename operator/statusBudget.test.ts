@@ -36,6 +36,15 @@ describe("fitting a run's outcome into what etcd stores", () => {
     assert.equal(cutToBytes("日本語", 8), "日本");
   });
 
+  it("counts what the apiserver's Go encoder escapes beyond JSON.stringify: <, >, & and U+2028, U+2029", () => {
+    assert.equal(jsonBytes("<a&b>"), 2 + 5 + 3 * 5);
+    assert.equal(jsonBytes("\u2028\u2029"), 2 + 2 * 6);
+    // A megabyte of printed HTML is six in etcd, past its limit: the stdout is cut to fit.
+    const fitted = fitOutput({ stdout: "<p>".repeat(350_000) }, 1024 * 1024);
+    assert.equal(fitted.stdoutTruncated, true);
+    assert.ok(jsonBytes(fitted.stdout) <= 1024 * 1024 && fitted.stdout!.length > 1024 * 1024 / 6 - 10);
+  });
+
   it("fails a run whose result cannot fit beside its spec with output_limit", () => {
     const run = aRun("big", { script: "#".repeat(100_000) });
     const status = finishedStatus(run, { result: "r".repeat(100_000), stdout: "kept", finishedAt: "2025-06-01T12:00:00Z" },

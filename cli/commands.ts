@@ -1,6 +1,6 @@
 // What each command does, given where runs live (a Backend) and where to print (Io). The exit code
-// is what each returns: 0 done (for run: the script succeeded), 1 the script failed; other
-// failures are CliErrors (errors.ts) with their own codes.
+// is what each returns: 0 done (for run: the script succeeded), 1 the script failed, 2 (run) the
+// controller refused the run as invalid; other failures are CliErrors (errors.ts) with their own codes.
 import { type Phase, isFinished } from "../crds/schema.js";
 import type { Backend, Outcome, RunRef } from "./backend.js";
 import { EXIT, failed } from "./errors.js";
@@ -102,7 +102,9 @@ export async function run(common: Common, file: string, options: RunOptions, out
   }
   if (outcome.success) return EXIT.ok;
   if (outcome.error) io.stderr.write(errorText(outcome.error));
-  return EXIT.failed;
+  // The API refuses an invalid run (no such runtime, more than its maxima) with a 400, which exits 2;
+  // the cluster takes it and the controller fails it with invalid_input, which must end the same.
+  return outcome.error?.type === "invalid_input" ? EXIT.usage : EXIT.failed;
 }
 
 export async function submit(common: Common, file: string, options: RunOptions, output: Format): Promise<number> {

@@ -1,7 +1,8 @@
 // The command line's failures and the exit codes they end with: 1 the script failed (or what was
 // asked could not be done: no such run, not allowed, nothing to cancel), 2 bad usage (including a
-// request the cluster or the API refused as invalid), 3 the cluster or the API could not be reached;
-// 130 a wait stopped by Ctrl-C.
+// request the cluster or the API refused as invalid, and a run the controller failed as
+// invalid_input), 3 the cluster or the API could not be reached (or there is no kubeconfig to reach
+// the cluster with); 130 a wait stopped by Ctrl-C.
 import { ApiException } from "@kubernetes/client-node";
 import { statusMessage } from "../core/kube.js";
 

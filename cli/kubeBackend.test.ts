@@ -1,14 +1,18 @@
-// Following a run on the cluster while its watch is well: a re-read the apiserver answers with a
-// passing failure is tried again at the next one, and only a definitive answer ends the follow.
-// (What it does against a real cluster is for the real-cluster tests.)
+// Reading the kubeconfig: with none to read, the command says what to do rather than trying a
+// made-up cluster. Following a run on the cluster while its watch is well: a re-read the apiserver
+// answers with a passing failure is tried again at the next one, and only a definitive answer ends
+// the follow. (What it does against a real cluster is for the real-cluster tests.)
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { runsPath } from "../core/kube.js";
 import { kubeConfigFor } from "../core/testkit.js";
 import { API_VERSION, KIND, type ScriptRunStatus } from "../crds/schema.js";
 import { CliError, EXIT } from "./errors.js";
-import { KubeBackend } from "./kubeBackend.js";
+import { type DefaultKubeconfig, KubeBackend, loadKubeConfig } from "./kubeBackend.js";
 
 const ref = { name: "run-a", namespace: "default" };
 const run = (status: ScriptRunStatus) =>
@@ -49,6 +53,33 @@ async function follow(backend: KubeBackend): Promise<unknown[]> {
   }
   return events;
 }
+
+describe("reading the kubeconfig", () => {
+  let home: string;
+  beforeEach(() => {
+    home = mkdtempSync(join(tmpdir(), "scriptrun-home-"));
+  });
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  /** A machine with no KUBECONFIG, nothing in the home directory and no service account. */
+  const nowhere = (): DefaultKubeconfig => ({ variable: undefined, home, exists: () => false });
+  const noKubeconfig = (err: unknown) => err instanceof CliError && err.exitCode === EXIT.unreachable
+    && err.message.includes(join(home, ".kube", "config")) && /KUBECONFIG is not set/.test(err.message) && /--server URL/.test(err.message);
+
+  it("says what to do, and ends as unreachable, when there is no kubeconfig anywhere", () => {
+    assert.throws(() => loadKubeConfig({}, nowhere()), noKubeconfig);
+  });
+
+  it("takes an empty KUBECONFIG as none", () => {
+    assert.throws(() => loadKubeConfig({}, { ...nowhere(), variable: "" }), noKubeconfig);
+  });
+
+  it("reads the kubeconfig --kubeconfig names wherever else there is none", () => {
+    const file = join(home, "kubeconfig");
+    writeFileSync(file, kubeConfigFor("https://127.0.0.1:6443").exportConfig());
+    assert.equal(loadKubeConfig({ kubeconfig: file }, nowhere()).getCurrentCluster()?.server, "https://127.0.0.1:6443");
+  });
+});
 
 describe("following a run on the cluster", () => {
   it("reads the run again at the next tick when the apiserver is busy, failing or away for a moment", async () => {

@@ -5,8 +5,9 @@
 // one run, re-read now and then in case the watch stops without a word, and, while it runs, its
 // runner pod's log for the script's output (pods/log, as kubectl logs reads it).
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CustomObjectsApi, KubeConfig, Watch } from "@kubernetes/client-node";
+import { CustomObjectsApi, KubeConfig, Watch, findHomeDir } from "@kubernetes/client-node";
 import { KubePodLogs } from "../api/podLogs.js";
 import { newRunName } from "../api/runNames.js";
 import { CREATED_BY_LABEL, KubeRunStore } from "../api/runStore.js";
@@ -19,7 +20,7 @@ import { RUNTIMES } from "../core/runtimeCatalog.js";
 import type { ScriptRuntime } from "../crds/runtime.js";
 import { API_VERSION, KIND, type ScriptRun, type ScriptRunSpecInput, isFinished } from "../crds/schema.js";
 import type { Backend, RunEvent, RunRef, RunSummary, RunView, RuntimeInfo } from "./backend.js";
-import { CliError, asCliError, failed, isTransient, usage } from "./errors.js";
+import { CliError, asCliError, failed, isTransient, unreachable, usage } from "./errors.js";
 import type { Seen } from "../core/runProgress.js";
 import { eventsOf } from "./events.js";
 import { Mailbox } from "./mailbox.js";
@@ -37,14 +38,40 @@ export interface KubeOptions {
   context?: string;
 }
 
-/** The kubeconfig as kubectl would read it, with --kubeconfig and --context applied. */
-export function loadKubeConfig(options: KubeOptions): KubeConfig {
+/** Where client-node's loadFromDefault looks for a kubeconfig when --kubeconfig is not given. */
+export interface DefaultKubeconfig {
+  /** KUBECONFIG. */
+  variable: string | undefined;
+  /** The home directory as client-node finds it, null when there is none. */
+  home: string | null;
+  exists(path: string): boolean;
+}
+
+const hereAndNow = (): DefaultKubeconfig => ({ variable: process.env.KUBECONFIG, home: findHomeDir(), exists: existsSync });
+
+// What a pod's service account gives loadFromDefault to reach its cluster with.
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/** Refuses to go on when loadFromDefault has nothing to read: it would make up a cluster at
+ * http://localhost:8080, which after make up is the ScriptRun API, and fail on it with a puzzle. */
+function expectDefaultKubeconfig(where: DefaultKubeconfig): void {
+  const homeConfig = where.home !== null ? join(where.home, ".kube", "config") : undefined;
+  if (where.variable || (homeConfig !== undefined && where.exists(homeConfig)) || where.exists(SERVICE_ACCOUNT_TOKEN)) return;
+  throw unreachable(`No kubeconfig: KUBECONFIG is not set and ${homeConfig ?? "~/.kube/config (no home directory)"} does not exist. `
+    + "Point KUBECONFIG at your cluster's kubeconfig (after make up: export KUBECONFIG=/var/lib/scriptrun-cluster/admin.kubeconfig), "
+    + "or use --server URL to go through the ScriptRun API.");
+}
+
+/** The kubeconfig as kubectl would read it, with --kubeconfig and --context applied. `defaults`
+ * says where to look without --kubeconfig: this process's environment unless a test says otherwise. */
+export function loadKubeConfig(options: KubeOptions, defaults: DefaultKubeconfig = hereAndNow()): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (options.kubeconfig !== undefined) {
       if (!existsSync(options.kubeconfig)) throw usage(`No kubeconfig at ${options.kubeconfig}`);
       kc.loadFromFile(options.kubeconfig);
     } else {
+      expectDefaultKubeconfig(defaults);
       kc.loadFromDefault();
     }
   } catch (err) {

@@ -38,7 +38,8 @@ export function programName(argv1: string | undefined): string {
 
 const EXIT_CODES = `
 Exit codes: 0 success; 1 the script failed (its error type and message on stderr), or what was asked
-could not be done; 2 bad usage, or a request refused as invalid; 3 the cluster or the API could not be reached.`;
+could not be done; 2 bad usage, or a request or run refused as invalid (error type invalid_input: no such
+runtime, more than its maxima); 3 the cluster or the API could not be reached, or there is no kubeconfig.`;
 
 function outputOption(formats: Format[]): Option {
   return new Option("-o, --output <format>", "output format").choices(formats.filter((f) => f !== "table"));

@@ -108,6 +108,8 @@ describe("an /execute call the runs ahead leave no time for", () => {
     const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n" });
     assert.equal(res.status, 429, JSON.stringify(res.body));
     assert.equal(res.body.error.type, "over_capacity");
+    assert.equal(res.body.error.message, "30 runs are ahead; at the recent rate a new run would finish in about 31 s, past the 10 s wait. " +
+      "Retry later, or submit it with POST /runs");
     // 6 finished in 6 s under way (1/s), 30 ahead: done in 31 s, 22 s past 9 s, the wait less its headroom.
     assert.equal(res.headers["retry-after"], "22");
     assert.equal(t.store.runs.size, before);
@@ -121,6 +123,17 @@ describe("an /execute call the runs ahead leave no time for", () => {
     const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n" });
     assert.equal(res.status, 429, JSON.stringify(res.body));
     assert.equal(res.headers["retry-after"], "1");
+  });
+
+  it("says so when no run is ahead and a run alone takes longer than the wait", async () => {
+    aheadAtOnePerSecond(1);
+    const one = await t.http.post("/execute").send({ script: "def main():\n    return 1\n", waitSeconds: 1 });
+    assert.equal(one.body.error.message, "1 run is ahead; at the recent rate a new run would finish in about 2 s, past the 1 s wait. " +
+      "Retry later, or submit it with POST /runs");
+    aheadAtOnePerSecond(0);
+    const none = await t.http.post("/execute").send({ script: "def main():\n    return 1\n", waitSeconds: 1 });
+    assert.equal(none.body.error.message, "No run is ahead, but at the recent rate a new run would finish in about 1 s, past the 1 s wait. " +
+      "Retry later, or submit it with POST /runs");
   });
 
   it("is run when the rate is not known yet", async () => {

@@ -117,8 +117,10 @@ function refuseBeyondCapacity(deps: Services, waitSeconds: number): void {
   if (eta === undefined || eta <= budget) return;
   const retryAfter = Math.ceil(eta - budget);
   deps.metrics.refusedEarly.inc();
+  const ahead = Math.max(deps.waiter.capacity.pending, deps.waiter.inFlight);
+  const queue = ahead === 0 ? "No run is ahead, but" : `${ahead} ${ahead === 1 ? "run is" : "runs are"} ahead;`;
   throw new ApiError(429, "over_capacity",
-    `${Math.max(deps.waiter.capacity.pending, deps.waiter.inFlight)} runs are ahead; at the recent rate a new run would finish in about ${Math.round(eta)} s, ` +
+    `${queue} at the recent rate a new run would finish in about ${Math.round(eta)} s, ` +
     `past the ${waitSeconds} s wait. Retry later, or submit it with POST /runs`, {}, { "Retry-After": String(retryAfter) });
 }
 

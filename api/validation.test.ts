@@ -43,7 +43,7 @@ describe("bad requests", () => {
     ["kwargs that are not an object", { script: SCRIPT, kwargs: [1] }, /kwargs: Invalid input: expected record/],
     ["a timeout given as text", { script: SCRIPT, timeoutSeconds: "5" }, /timeoutSeconds: Invalid input: expected number/],
     ["a timeout below one second", { script: SCRIPT, timeoutSeconds: 0 }, /timeoutSeconds: Too small/],
-    ["a memory that is not a quantity", { script: SCRIPT, resources: { memory: "lots" } }, /resources.memory/],
+    ["a memory that is not a quantity", { script: SCRIPT, resources: { memory: "lots" } }, /resources.memory: must be a Kubernetes quantity, such as 500m or 2 for CPU and 256Mi or 1Gi for memory/],
     ["an unknown resource", { script: SCRIPT, resources: { gpu: "1" } }, /resources: Unrecognized key: "gpu"/],
     ["a namespace that cannot exist", { script: SCRIPT, namespace: "Not_A_Namespace" }, /namespace/],
     ["a wait past the cap", { script: SCRIPT, waitSeconds: 61 }, /waitSeconds: Too big/],

@@ -2,7 +2,7 @@
 // confinement of its pod, who may use it). Cluster-scoped, like a StorageClass; the CRD
 // (generate.ts), the controller and the API all read runtimes through these schemas.
 import { z } from "zod";
-import { ConditionSchema, ImportPolicySchema, QUANTITY, type ObjectMeta } from "./schema.js";
+import { ConditionSchema, ImportPolicySchema, type ObjectMeta, quantity } from "./schema.js";
 
 export const RUNTIME_KIND = "ScriptRuntime";
 export const RUNTIME_PLURAL = "scriptruntimes";
@@ -22,10 +22,10 @@ export const BUILTIN_MAXIMA = { timeoutSeconds: 300, cpu: "2", memory: "2Gi", pi
 function limitSet(values: typeof BUILTIN_DEFAULTS | typeof BUILTIN_MAXIMA, which: string) {
   return z.object({
     timeoutSeconds: z.int().min(1).max(3600).default(values.timeoutSeconds).describe(`Wall-clock limit of a run in seconds: the ${which}.`),
-    cpu: z.string().regex(QUANTITY).default(values.cpu).describe(`CPU of a run as a Kubernetes quantity: the ${which}.`),
-    memory: z.string().regex(QUANTITY).default(values.memory).describe(`Memory of a run's sandbox as a Kubernetes quantity: the ${which}.`),
+    cpu: quantity().default(values.cpu).describe(`CPU of a run as a Kubernetes quantity: the ${which}.`),
+    memory: quantity().default(values.memory).describe(`Memory of a run's sandbox as a Kubernetes quantity: the ${which}.`),
     pids: z.int().min(1).max(65536).default(values.pids).describe(`Processes and threads a script may have at once: the ${which}.`),
-    outputBytes: z.int().min(1).max(1024 * 1024 * 1024).default(values.outputBytes).describe(`Bytes of stdout plus stderr a script may write: the ${which}.`),
+    outputBytes: z.int().min(1).max(1024 * 1024 * 1024).default(values.outputBytes).describe(`Bytes a script may write to stdout, and as many to stderr: the ${which}.`),
   });
 }
 
@@ -63,7 +63,7 @@ export const RuntimePodSchema = z.object({
     .describe("Seccomp profile of the runner pod. The sandbox unshares namespaces, which RuntimeDefault forbids: Unconfined, or a Localhost profile allowing it; the sandbox applies its own narrower filter to the script."),
   appArmorProfile: ProfileSchema("AppArmor").default({ type: "Unconfined" })
     .describe("AppArmor profile of the runner pod; the default profile denies the mounts the sandbox makes. Ignored on nodes without AppArmor."),
-  cpuRequest: z.string().regex(QUANTITY).default("100m")
+  cpuRequest: quantity().default("100m")
     .describe("CPU a runner pod requests from the scheduler (at most the run's CPU limit, which it uses otherwise)."),
 }).describe("How the runner pods are placed and confined.");
 

@@ -44,6 +44,8 @@ export const FINISHED_PHASES: readonly Phase[] = ["Succeeded", "Failed"];
 const PYTHON_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // Kubernetes' own quantity grammar (resource.Quantity), without a sign: limits are positive.
 export const QUANTITY = /^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
+/** A field holding a quantity, refused with words rather than the pattern. */
+export const quantity = () => z.string().regex(QUANTITY, "must be a Kubernetes quantity, such as 500m or 2 for CPU and 256Mi or 1Gi for memory");
 // metav1.Condition's reason pattern.
 const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 
@@ -58,23 +60,23 @@ const moduleNames = (description: string) =>
     .max(MAX_IMPORT_NAMES).optional().describe(description);
 
 export const ResourcesSchema = z.object({
-  cpu: z.string().regex(QUANTITY).optional()
-    .describe("CPU for the run as a Kubernetes quantity (e.g. 500m); the operator's default when absent, refused above its maximum."),
-  memory: z.string().regex(QUANTITY).optional()
-    .describe("Memory for the script as a Kubernetes quantity (e.g. 256Mi); the operator's default when absent, refused above its maximum."),
+  cpu: quantity().optional()
+    .describe("CPU for the run as a Kubernetes quantity (e.g. 500m); the runtime's default when absent, refused above its maximum."),
+  memory: quantity().optional()
+    .describe("Memory for the script as a Kubernetes quantity (e.g. 256Mi); the runtime's default when absent, refused above its maximum."),
 }).describe("CPU and memory of the run's sandbox.");
 
 export const LimitsSchema = z.object({
   pids: z.int().min(1).max(65536).optional()
-    .describe("Most processes and threads the script may have at once; the operator's default when absent."),
+    .describe("Most processes and threads the script may have at once; the runtime's default when absent, refused above its maximum."),
   outputBytes: z.int().min(1).max(1024 * 1024 * 1024).optional()
-    .describe("Most bytes of stdout plus stderr the script may write; past it the run fails with output_limit."),
+    .describe("Most bytes the script may write to stdout, and as many to stderr; past it the run fails with output_limit. The runtime's default when absent, refused above its maximum."),
 }).describe("Limits on what the script may consume besides CPU and memory.");
 
 export const ImportPolicySchema = z.object({
   allow: moduleNames("Only these top-level modules may be imported (absent: any module not denied)."),
   deny: moduleNames("These top-level modules may not be imported; a script that imports one fails with disallowed_import."),
-}).describe("Import policy checked before the run; absent means the operator's default policy.");
+}).describe("Import policy checked before the run; absent means the runtime's policy.");
 
 export const ScriptRunSpecSchema = z.object({
   script: z.string().min(1).max(HARD_MAX_SCRIPT_BYTES)
@@ -91,7 +93,7 @@ export const ScriptRunSpecSchema = z.object({
   stdin: z.string().max(HARD_MAX_SCRIPT_BYTES).optional()
     .describe("Text given to the script on standard input."),
   timeoutSeconds: z.int().min(1).max(HARD_MAX_TIMEOUT_SECONDS).optional()
-    .describe("Wall-clock limit of the run in seconds; the operator's default (10) when absent, refused above its maximum."),
+    .describe("Wall-clock limit of the run in seconds; the runtime's default (10 for the built-in runtime) when absent, refused above its maximum."),
   resources: ResourcesSchema.optional(),
   limits: LimitsSchema.optional(),
   imports: ImportPolicySchema.optional(),

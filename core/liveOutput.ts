@@ -54,3 +54,27 @@ export function parseOutputFrame(line: string): OutputFrame | undefined {
   const { stream, offset, bytes, text, stopped } = frame.data;
   return { stream, offset, bytes, text, ...(stopped ? { stopped } : {}) };
 }
+
+/** What the script printed, to each stream, as far as a runner's log has framed it. */
+export interface Printed {
+  stdout: string;
+  stderr: string;
+  /** Set when a stream's frames stopped before its end: at its output cap, or past what is framed
+   * live (256 KiB). */
+  stdoutTruncated?: boolean;
+  stderrTruncated?: boolean;
+}
+
+/** The output framed in `log` (a runner pod's log, or its start), for a run that ends with no
+ * envelope: one cancelled while its script ran. Lines that are not frames, and a last line cut by
+ * the read, are passed over. */
+export function printedIn(log: string): Printed {
+  const printed: Printed = { stdout: "", stderr: "" };
+  for (const line of log.split("\n")) {
+    const frame = parseOutputFrame(line);
+    if (!frame) continue;
+    printed[frame.stream] += frame.text;
+    if (frame.stopped) printed[frame.stream === "stdout" ? "stdoutTruncated" : "stderrTruncated"] = true;
+  }
+  return printed;
+}

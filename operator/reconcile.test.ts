@@ -723,6 +723,35 @@ describe("reconciling a ScriptRun", () => {
       assert.ok(enqueued.includes("default/b"), "the freed slot goes to the queued run");
     });
 
+    it("keeps what the script had printed, as its runner's log framed it, as a timeout keeps it", async () => {
+      const { cluster, create, reconcile } = setup();
+      create("a");
+      await reconcile("a");
+      cluster.setPod("a", "Running", running());
+      await reconcile("a");
+      const frame = (stream: string, offset: number, text: string, stopped?: string) =>
+        JSON.stringify({ scriptrunOutput: 1, stream, offset, bytes: Buffer.byteLength(text), text, ...(stopped ? { stopped } : {}) });
+      cluster.logs.set("default/a-runner", [frame("stdout", 0, "before\n"), frame("stderr", 0, "warn\n"), frame("stdout", 7, "more\n", "live_limit"),
+        '{"scriptrunOutput":1,"stream":"stdout","offset":12,"by'].join("\n"));
+      cancel(cluster.run("a"));
+      await reconcile("a");
+      const status = cluster.run("a")?.status;
+      assert.equal(status?.error?.type, "cancelled");
+      assert.deepEqual([status?.stdout, status?.stderr, status?.stdoutTruncated, status?.stderrTruncated], ["before\nmore\n", "warn\n", true, undefined]);
+    });
+
+    it("is cancelled without its output when its runner's log cannot be read", async () => {
+      const { cluster, create, reconcile } = setup();
+      create("a");
+      await reconcile("a");
+      cluster.setPod("a", "Running", running());
+      await reconcile("a");
+      cluster.readLog = () => Promise.reject(new Error("the kubelet is away"));
+      cancel(cluster.run("a"));
+      await reconcile("a");
+      assert.deepEqual([cluster.run("a")?.status?.error?.type, cluster.run("a")?.status?.stdout], ["cancelled", undefined]);
+    });
+
     /** Run a holds the one slot with a running pod, b waits; a is cancelled, and its pod, deleted
      * as the kubelet does, terminates over several events. */
     async function cancelledWhileTerminating() {

@@ -6,7 +6,7 @@
 // does the I/O through the small Kube interface.
 import type { ObjectCache, V1Pod } from "@kubernetes/client-node";
 import { statusCode } from "../core/kube.js";
-import { LIVE_LOG_BYTES } from "../core/liveOutput.js";
+import { LIVE_LOG_BYTES, type Printed, printedIn } from "../core/liveOutput.js";
 import type { Logger } from "../core/log.js";
 import type { PreflightAnswer } from "../core/preflight.js";
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
@@ -346,14 +346,28 @@ export class Reconciler {
   /** Fails the run as cancelled (timed from its start, if it started); afterFinish then deletes
    * its pod, which stops the script. A warm run started at its claim, which its status may not
    * show yet. */
-  private cancel(key: string, run: ScriptRun, pod: V1Pod | undefined): Promise<ProcessResult> {
+  private async cancel(key: string, run: ScriptRun, pod: V1Pod | undefined): Promise<ProcessResult> {
     this.deps.log.info({ run: key, pod: run.status?.podName }, "Cancelling run on request");
     const startedMs = toMillis(run.status?.startedAt) ?? (pod && startedWarm(pod) ? claimedAt(pod) : undefined);
-    return this.refuse(key, run, runError("cancelled", `The run was cancelled (annotation ${CANCEL_ANNOTATION})`), startedMs !== undefined ? { startedAt: isoTime(startedMs), durationMs: Math.max(0, this.now() - startedMs) } : {});
+    const ran = startedMs !== undefined ? { startedAt: isoTime(startedMs), durationMs: Math.max(0, this.now() - startedMs) } : {};
+    return this.refuse(key, run, runError("cancelled", `The run was cancelled (annotation ${CANCEL_ANNOTATION})`),
+      { ...ran, ...(startedMs !== undefined && pod ? await this.printedSoFar(key, run, pod) : {}) });
   }
 
-  /** Fails the run with `error` now; `ran` says since when it ran, if it did. */
-  private refuse(key: string, run: ScriptRun, error: RunError, ran: Pick<RunOutcome, "startedAt" | "durationMs"> = {}): Promise<ProcessResult> {
+  /** What a script stopped by a cancel had printed, as its runner's log framed it live: kept as
+   * a timeout keeps it. None when the log cannot be read. */
+  private async printedSoFar(key: string, run: ScriptRun, pod: V1Pod): Promise<Printed | undefined> {
+    try {
+      return printedIn(await this.deps.kube.readLog(run.metadata.namespace ?? "", pod.metadata?.name ?? "", RUNNER_CONTAINER, LIVE_LOG_BYTES));
+    } catch (err) {
+      this.deps.log.warn({ run: key, pod: pod.metadata?.name, err: String(err) }, "Failed to read what a cancelled run printed");
+      return undefined;
+    }
+  }
+
+  /** Fails the run with `error` now; `ran` says since when it ran, if it did, and what it printed. */
+  private refuse(key: string, run: ScriptRun, error: RunError,
+    ran: Pick<RunOutcome, "startedAt" | "durationMs" | "stdout" | "stderr" | "stdoutTruncated" | "stderrTruncated"> = {}): Promise<ProcessResult> {
     const outcome: RunOutcome = { error, finishedAt: isoTime(this.now()), ...ran };
     return this.finish(key, run, finishedStatus(run, outcome, this.deps.config, this.now()), outcome);
   }

@@ -26,7 +26,7 @@ async function call(api: ApiProcess, method: string, path: string, body?: unknow
 const runPods = async (namespace: string, run: string) =>
   (await core.listNamespacedPod({ namespace, labelSelector: `scriptrun.dev/run=${run}` })).items;
 
-const SLEEPER = "import time\ndef main():\n    time.sleep(120)\n";
+const SLEEPER = "import time\ndef main():\n    print('started', flush=True)\n    time.sleep(120)\n";
 
 describe("the HTTP API on the real cluster", function () {
   let namespace: string;
@@ -65,16 +65,14 @@ describe("the HTTP API on the real cluster", function () {
     assert.equal((after.body.items as unknown[]).length, (before.body.items as unknown[]).length);
   });
 
-  it("creates, lists, streams and cancels a run through the runs resource", async () => {
+  it("creates, lists, streams and cancels a run through the runs resource, keeping what it printed", async () => {
     const created = await call(api, "POST", "/runs", { script: SLEEPER, timeoutSeconds: 150 });
     assert.equal(created.status, 202);
     const name = created.body.name as string;
     const stream = readEvents(api, `/runs/${name}/events`, "finished");
-    // Cancelled once the script really runs.
-    await eventually(`run ${name} to be Running`, async () => {
-      const run = await call(api, "GET", `/runs/${name}`);
-      return run.body.phase === "Running" ? true : undefined;
-    }, 120_000);
+    // Cancelled once the script really runs: it has printed.
+    const printed = await readEvents(api, `/runs/${name}/events`, "output");
+    assert.equal(printed.at(-1)!.data.text, "started\n");
     const listed = await call(api, "GET", "/runs?limit=500");
     assert.ok((listed.body.items as Array<{ name: string }>).some((item) => item.name === name));
 
@@ -84,7 +82,7 @@ describe("the HTTP API on the real cluster", function () {
     assert.deepEqual(events.filter((e) => e.event === "phase").map((e) => e.data.phase).slice(-2), ["Running", "Failed"]);
     assert.equal(events.at(-1)!.event, "finished");
     const finished = events.at(-1)!.data;
-    assert.deepEqual([finished.phase, (finished.error as { type: string }).type], ["Failed", "cancelled"]);
+    assert.deepEqual([finished.phase, (finished.error as { type: string }).type, finished.stdout], ["Failed", "cancelled", "started\n"]);
     await eventually(`the pod of ${name} to go`, async () => ((await runPods(namespace, name)).length === 0 ? true : undefined));
     const again = await call(api, "DELETE", `/runs/${name}`);
     assert.equal(again.status, 409);

@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cache/scriptrun/bin/current:$(PATH)
 .PHONY: help deps up down test test-unit test-cluster bench scale chaos crds fuzz
 
 help:
-	@echo "make up          start the local cluster, the CRD and the controller"
+	@echo "make up          start the local cluster, the CRDs, the runtimes, the controller and the API on 127.0.0.1:8080"
 	@echo "make down        stop all of it and remove what it left on the host"
 	@echo "make test        every test: unit, harness, and real-cluster tests"
 	@echo "make test-unit   the fast tests that need no cluster"
@@ -16,7 +16,7 @@ help:
 
 # npm and Python packages; the cluster's own prerequisites are installed by cluster/up.sh.
 deps: node_modules/.installed
-	cluster/lib/deps.sh
+	@cluster/lib/deps.sh
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	python3 -m pytest --version >/dev/null 2>&1 || python3 -m pip install --quiet pytest
@@ -24,7 +24,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 up: deps
-	scripts/up.sh
+	@scripts/up.sh
 
 down:
 	scripts/down.sh

@@ -297,6 +297,32 @@ describe("GET /runs/:name/events", () => {
     await reader.cancel();
   });
 
+  it("closes the stream of a caller that stopped reading with more than MAX_UNREAD_BYTES unread", async function () {
+    this.timeout(10_000);
+    t.store.outcome = () => undefined;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    // A caller that asks and never reads: its socket's buffers fill, then the stream's own.
+    const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+    t.store.setStatus(created.namespace, created.name, { phase: "Running", podName: "p1" });
+    await until("the pod's log to be followed", () => t.podLogs.following("p1") === 1);
+    const text = "x".repeat(64 * 1024);
+    for (let i = 0; i < 160; i++) {
+      t.podLogs.write("p1", frame("stdout", i * text.length, text));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // A heartbeat (every 1 s here) after one at which nothing was taken.
+    for (let i = 0; i < 50 && t.podLogs.following("p1") > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(t.podLogs.following("p1"), 0, "the stream was let go, its follow of the log with it");
+    await res.body!.cancel().catch(() => undefined);
+    // Reconnecting resumes after the last event it had.
+    const again = await fetch(`${await t.url()}/runs/${created.name}/events`, { headers: { "Last-Event-ID": `${32 * text.length}-0` } });
+    const reader = again.body!.getReader();
+    let seen = "";
+    while (!seen.includes("event: output")) seen += new TextDecoder().decode((await reader.read()).value);
+    assert.match(seen, new RegExp(`"offset":${32 * text.length},`));
+    await reader.cancel();
+  });
+
   it("resumes after the Last-Event-ID of a dropped connection, repeating nothing", async () => {
     t.store.outcome = () => ({ phase: "Succeeded", result: 1, stdout: "abcdef", stderr: "xy", exitCode: 0, durationMs: 1 });
     const { body: done } = await t.http.post("/execute").send({ script: SCRIPT });

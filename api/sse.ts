@@ -23,6 +23,11 @@ const RECONNECT_MS = 2000;
 /** How often, and how far apart, the runner's log is asked for when following it fails. */
 const FOLLOW_ATTEMPTS = 5;
 const FOLLOW_RETRY_MS = 1000;
+/** Bytes a stream may hold for a caller that has stopped reading: when it has taken none of them
+ * from one heartbeat to the next, its connection is closed, and a reconnect with its Last-Event-ID
+ * resumes where it stopped. A burst (a long log read at once) may pass it while the caller reads;
+ * a runner's log frames some 3 MiB at most, and a thousand streams may be open. */
+export const MAX_UNREAD_BYTES = 1024 * 1024;
 
 export async function streamRunEvents(ctx: Context, deps: Services, namespace: string, name: string): Promise<void> {
   const release = deps.waiter.reserve();
@@ -38,9 +43,7 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
     const { stream: name, offset, bytes, text, stopped } = frame;
     if (offset + bytes < had[name] || (bytes > 0 && offset + bytes === had[name])) return;
     had[name] = Math.max(had[name], offset + bytes);
-    if (!ended) {
-      stream.write(`id: ${had.stdout}-${had.stderr}\nevent: output\ndata: ${JSON.stringify({ stream: name, offset, text, ...(stopped ? { stopped } : {}) })}\n\n`);
-    }
+    write(`id: ${had.stdout}-${had.stderr}\nevent: output\ndata: ${JSON.stringify({ stream: name, offset, text, ...(stopped ? { stopped } : {}) })}\n\n`);
   };
   const follow = (pod: string, attempt = 1) => {
     const { signal } = following = new AbortController();
@@ -67,8 +70,26 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
     }
   };
 
-  const send = (event: string, data: unknown) => {
-    if (!ended) stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const send = (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  // What the caller has taken of what was written: the connection took it.
+  let written = 0;
+  let takenAtBeat = 0;
+  const unread = () => stream.writableLength + stream.readableLength;
+  const write = (text: string) => {
+    if (ended) return;
+    written += Buffer.byteLength(text);
+    stream.write(text);
+  };
+  const heartbeat = () => {
+    const taken = written - unread();
+    if (unread() > MAX_UNREAD_BYTES && taken === takenAtBeat) {
+      deps.log.info({ run: `${namespace}/${name}`, unreadBytes: unread() }, "Closed an event stream whose caller stopped reading");
+      end();
+      ctx.res.destroy();
+      return;
+    }
+    takenAtBeat = taken;
+    write(": heartbeat\n\n");
   };
   const end = () => {
     if (ended) return;
@@ -137,9 +158,7 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   if (goneWhileRead) show(undefined);
   // Finished already (or while it was read): the stream holds every event and has ended.
   if (ended) return;
-  timers.push(setInterval(() => {
-    if (!ended) stream.write(": heartbeat\n\n");
-  }, deps.config.heartbeatSeconds * 1000));
+  timers.push(setInterval(heartbeat, deps.config.heartbeatSeconds * 1000));
   timers.push(setTimeout(() => {
     send("timeout", { name, namespace, message: `The stream ends after ${deps.config.maxWaitSeconds} s; reconnect to follow the run further` });
     end();

@@ -53,6 +53,11 @@ export class FakePodLogs implements PodLogs {
     return log;
   }
 
+  /** How many follows of `pod` are open. */
+  following(pod: string): number {
+    return this.log(pod).readers.size;
+  }
+
   write(pod: string, text: string): void {
     const log = this.log(pod);
     log.lines.push(text);

@@ -98,13 +98,13 @@ def _reap(child):
 
 def verdict(data, status, rusage, over, limits):
     if over:
-        return {"kind": "outcome", **outcome.too_big(f"more than {limits['output']}", limits["output"])}
+        return {"kind": "outcome", **outcome.too_big(None, limits["output"])}
     if os.WIFSIGNALED(status) or not data:  # a signal is the harness's to judge, even after a message
         return {"kind": "ended", "status": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None,
                 "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
                 "cpuSeconds": rusage.ru_utime + rusage.ru_stime}
     try:
-        return {"kind": "outcome", **outcome.accept(data, limits["output"])}
+        return {"kind": "outcome", **outcome.accept(data, limits)}
     except outcome.Tampered as why:
         message = f"the script tampered with the harness's result channel ({why})"
         return {"kind": "outcome", **outcome.failure(outcome.error("runtime_error", message))}

@@ -3,9 +3,11 @@ object, strict JSON, and the bounds on what any part of the harness passes on.
 
 What a script says about its OWN result is its own business: it could return
 or raise anything, so the reporter believes its success, result and the errors
-a script can cause itself (SCRIPT_ERRORS). It cannot claim anything the harness
-decides: timeout, output or resource limits, infrastructure, how it ended
-(signals), or a second report. accept() enforces that on the script's message."""
+a script can cause itself (SCRIPT_ERRORS, among them the MemoryError or the
+error at a file size or process limit it did not catch, in the harness's words).
+It cannot claim anything the harness decides: timeout, output limits,
+infrastructure, how it ended (signals), or a second report. accept() enforces
+that on the script's message."""
 import json
 import math
 
@@ -15,13 +17,53 @@ TRACEBACK_LIMIT = 64 * 1024
 # at their limits, JSON-escaped (up to 6 bytes a byte), and the keys around them.
 MESSAGE_ALLOWANCE = 6 * (MESSAGE_LIMIT + TRACEBACK_LIMIT) + 4096
 INT64 = 2**63  # Kubernetes stores JSON integers as int64
-SCRIPT_ERRORS = ("runtime_error", "invalid_result", "disallowed_import", "memory_limit")
+# How deep a result (and each of a request's args and kwargs) may nest lists and dicts. Every step
+# between the script and the envelope walks the value recursively under Python's recursion limit
+# (1000): tojson's conversion takes two frames a level, and the reporter and the outer harness parse
+# and write it again a level or two deeper (message, report, envelope) from deeper stacks of their
+# own. Near 990 levels one of them fails after the script's own check passed, as the wrong error.
+# 100 is far past any real data's nesting, and leaves every step, and the clients that parse the
+# envelope, a margin of several hundred frames.
+MAX_DEPTH = 100
+SCRIPT_ERRORS = ("runtime_error", "invalid_result", "disallowed_import", "memory_limit", "resource_limit")
 # What usercode.py says of a MemoryError, the only memory_limit a script's own message may carry.
 MEMORY_MESSAGES = ("the script ran out of memory (MemoryError)", "the script ran out of memory turning its result into JSON")
 
 
 class Tampered(ValueError):
     """The script's message is not the one its harness code writes."""
+
+
+class TooDeep(TypeError):
+    """A result nested past MAX_DEPTH."""
+
+    def __init__(self):
+        super().__init__(f"result is nested more than {MAX_DEPTH} levels deep (lists and dicts inside one "
+                         "another), the most a result may be; flatten it, or return the deep part as a JSON "
+                         "string (json.dumps)")
+
+
+def readable(size):
+    """A number of bytes as a person reads it: 16 MiB, 1000000 bytes (976.6 KiB), 1 byte."""
+    if size < 1024:
+        return f"{size} byte{'' if size == 1 else 's'}"
+    units = ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"))
+    for unit, name in units:
+        if size >= unit and size % unit == 0:
+            return f"{size // unit} {name}"
+    unit, name = next((unit, name) for unit, name in units if size >= unit)
+    return f"{size} bytes ({size / unit:.1f} {name})"
+
+
+def resource_messages(limits):
+    """What usercode.py says of an error at the file size or process limit (a file, a process, a thread
+    it could not make), the only resource_limit texts a script's own message may carry."""
+    pids = f"its limit of {limits['pids']} processes and threads (limits.pids)"
+    return {"file": f"the script wrote a file past the {readable(limits['fsize'])} file size limit "
+                    "(OSError: File too large)",
+            "process": f"the script could not start a process: it reached {pids}",
+            "thread": f"the script could not start a thread: it reached {pids}, or had no memory left for "
+                      "the thread's stack"}
 
 
 def cut(text, limit, keep_end=False):
@@ -42,8 +84,9 @@ def error(type_, message, line=None, traceback=None, suggestions=(), available=(
             "suggestions": list(suggestions), "availableFunctions": list(available)}
 
 
-def strict_json(value, path="result"):
-    """Raises TypeError unless value is plain JSON (no sets, NaN, objects, integers Kubernetes cannot store)."""
+def strict_json(value, path="result", room=MAX_DEPTH):
+    """Raises TypeError unless value is plain JSON (no sets, NaN, objects, integers Kubernetes cannot store)
+    nested at most `room` levels deep (TooDeep, looking no deeper: so it never runs out of stack)."""
     if value is None or isinstance(value, (bool, str)):
         return
     if isinstance(value, int):
@@ -55,17 +98,29 @@ def strict_json(value, path="result"):
         if not math.isfinite(value):
             raise TypeError(f"{path} is {value}, which JSON cannot carry")
         return
+    if isinstance(value, (list, tuple, dict)) and room == 0:
+        raise TooDeep()
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            strict_json(item, f"{path}[{i}]")
+            strict_json(item, f"{path}[{i}]", room - 1)
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TypeError(f"{path} has the non-string key {key!r}")
-            strict_json(item, f"{path}[{key!r}]")
+            strict_json(item, f"{path}[{key!r}]", room - 1)
         return
     raise TypeError(f"{path} is a {type(value).__name__}, which JSON cannot carry")
+
+
+def nested_past(value, room=MAX_DEPTH):
+    """Whether value, a parsed JSON value, nests lists and dicts more than `room` levels deep
+    (looking no deeper)."""
+    if not isinstance(value, (list, dict)):
+        return False
+    if room == 0:
+        return True
+    return any(nested_past(item, room - 1) for item in (value.values() if isinstance(value, dict) else value))
 
 
 def _no_constants(name):
@@ -83,10 +138,11 @@ def _text(value, optional=False):
     raise Tampered("a text field is not text")
 
 
-def accept(data, output_limit):
-    """The outcome in `data`, all the script wrote on its message pipe; raises Tampered unless it is
-    exactly one well-formed message within the script's own say. A result past the output limit
-    becomes output_limit here: that limit is the harness's, not the script's."""
+def accept(data, limits):
+    """The outcome in `data`, all the script wrote on its message pipe, for a run of `limits`; raises
+    Tampered unless it is exactly one well-formed message within the script's own say. A result past
+    the output limit becomes output_limit here: that limit is the harness's, not the script's."""
+    output_limit = limits["output"]
     lines = data.count(b"\n")
     if lines != 1 or not data.endswith(b"\n"):
         raise Tampered(f"{lines or 'no'} messages instead of one")
@@ -106,12 +162,15 @@ def accept(data, output_limit):
         if line is not None and (type(line) is not int or not 0 < line < 2**31):
             raise Tampered("an error on an impossible line")
         text, kind = _text(err.get("message")), err["type"]
-        # These two read like the harness's own verdicts: only the texts the harness writes pass.
+        # These read like the harness's own verdicts: only the texts the harness writes pass.
         if kind == "memory_limit" and text not in MEMORY_MESSAGES:
             raise Tampered("a memory_limit the harness did not write")
+        if kind == "resource_limit" and text not in resource_messages(limits).values():
+            raise Tampered("a resource_limit the harness did not write")
         if kind == "disallowed_import" and not text.startswith("ImportError: disallowed import: "):
             raise Tampered("a disallowed_import the harness did not write")
-        return failure(error(kind, text, line, _text(err.get("traceback"), True)), 1 if kind in ("memory_limit", "disallowed_import") else code)
+        code = 1 if kind in ("memory_limit", "disallowed_import", "resource_limit") else code
+        return failure(error(kind, text, line, _text(err.get("traceback"), True)), code)
     if "resultBytes" in message:  # the script measured a result too big to send
         size = message["resultBytes"]
         if "result" in message or type(size) is not int or size <= output_limit:
@@ -119,8 +178,8 @@ def accept(data, output_limit):
         return too_big(size, output_limit)
     try:
         strict_json(message.get("result"))
-    except (TypeError, RecursionError) as exc:
-        return failure(error("invalid_result", str(exc) if isinstance(exc, TypeError) else "result is nested too deeply"))
+    except TypeError as exc:
+        return failure(error("invalid_result", str(exc)))
     size = len(json.dumps(message.get("result")))
     if size > output_limit:
         return too_big(size, output_limit)
@@ -132,5 +191,7 @@ def failure(err, code=1):
 
 
 def too_big(size, output_limit):
-    """output_limit for a result of `size` bytes (or of more than `size`, when not all of it was read)."""
-    return failure(error("output_limit", f"the result is {size} bytes, more than the {output_limit}-byte output limit"))
+    """output_limit for a result of `size` bytes (None: more than it, when not all of it was read)."""
+    said = "larger than" if size is None else f"{readable(size)}, more than"
+    return failure(error("output_limit", f"the result is {said} the {readable(output_limit)} output limit "
+                                         "(limits.outputBytes)"))

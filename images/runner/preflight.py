@@ -4,7 +4,7 @@ the entrypoint, and the import policy. Shared by the run itself, the
 import ast
 import re
 
-from outcome import error
+from outcome import MAX_DEPTH, error, nested_past
 
 MAX_SCRIPT_BYTES = 1024 * 1024
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -29,6 +29,13 @@ def validate(request):
     """Returns the request with defaults filled in, or raises Refused(invalid_input)."""
     if not isinstance(request, dict):
         raise Refused("invalid_input", "the request must be a JSON object")
+    for key in ("args", "kwargs", "resources", "limits", "imports"):
+        # Each argument, like a result, may nest MAX_DEPTH deep (args and kwargs themselves are a level):
+        # the request is written to the sandbox and read there a level or two deeper, under the same
+        # recursion limit.
+        if nested_past(request.get(key), MAX_DEPTH + 1):
+            raise Refused("invalid_input", f"{key} holds a value nested more than {MAX_DEPTH} levels deep (lists "
+                                           "and objects inside one another), the most an argument or a result may be")
     script = _expect(request, "script", str, "a string")
     if not script or not script.strip():
         raise Refused("invalid_input", "script is required and must not be empty")

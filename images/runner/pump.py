@@ -6,7 +6,7 @@ import selectors
 import signal
 import time
 
-from outcome import MESSAGE_ALLOWANCE, error
+from outcome import MESSAGE_ALLOWANCE, error, readable
 from verdict import Malformed, judge
 
 REPORT_ALLOWANCE = MESSAGE_ALLOWANCE + 4096  # the report line beyond its result
@@ -96,7 +96,8 @@ def envelope_of(out, cut, stop, returncode, limits, oom_killed):
     if stop == "timeout":
         envelope["error"] = error("timeout", f"the script ran past its {limits['wall']:g} s limit")
     elif stop == "output_limit":
-        envelope["error"] = error("output_limit", f"the script printed more than {limits['output']} bytes")
+        envelope["error"] = error("output_limit", f"the script printed more than its {readable(limits['output'])} "
+                                                  "output limit (limits.outputBytes)")
     elif stop == "report_limit":
         envelope["error"] = error("infrastructure_error", "the sandbox's report passed its size limit")
     elif not out["report"]:

@@ -10,7 +10,7 @@ This runs beside the user's code, so the reporter checks its work again
 import math
 import sys
 
-from outcome import strict_json
+from outcome import MAX_DEPTH, TooDeep, strict_json
 
 
 class Refused(TypeError):
@@ -37,11 +37,12 @@ def plain(value):
     return value
 
 
-def jsonable(value, missing=False):
+def jsonable(value, missing=False, room=MAX_DEPTH):
     """value with numpy, pandas and date values replaced by plain JSON; raises Refused (a TypeError)
-    with a hint for what has no JSON form. `missing`: inside numpy or pandas data, where NaN means a
-    missing value (null, as pandas writes it); a bare Python NaN is no data's missing value and stays
-    for outcome.strict_json to refuse, as do integers past int64 and non-string keys of a dict."""
+    with a hint for what has no JSON form, or TooDeep for containers nested more than `room` deep.
+    `missing`: inside numpy or pandas data, where NaN means a missing value (null, as pandas writes
+    it); a bare Python NaN is no data's missing value and stays for outcome.strict_json to refuse, as
+    do integers past int64 and non-string keys of a dict."""
     kind = type(value)  # plain scalars first, by exact type: they are the bulk of any result
     if kind is str or kind is int or kind is bool or value is None:
         return value
@@ -49,7 +50,7 @@ def jsonable(value, missing=False):
         return None if missing and not math.isfinite(value) else value
     np, pd = sys.modules.get("numpy"), sys.modules.get("pandas")
     if np is not None and isinstance(value, np.ndarray):
-        return _array(value, np)
+        return _array(value, np, room)
     if np is not None and isinstance(value, np.generic):  # before float: np.float64 is one
         return _numpy_scalar(value, np)
     if isinstance(value, (str, int)):  # subclasses, as json.dumps writes them
@@ -57,16 +58,16 @@ def jsonable(value, missing=False):
     if isinstance(value, float):
         return None if missing and not math.isfinite(value) else value
     if isinstance(value, (list, tuple)):
-        return _list(value, missing)
+        return _list(value, missing, room)
     if isinstance(value, dict):
-        return _object(value.items(), missing, str_keys=False)
+        return _object(value.items(), missing, room, str_keys=False)
     if pd is not None:
         if value is pd.NA or value is pd.NaT:
             return None
         if isinstance(value, pd.DataFrame):
-            return _records(value)
+            return _records(value, room)
         if isinstance(value, pd.Series):
-            items = _object(value.items(), True)
+            items = _object(value.items(), True, room)
             if len(items) != len(value):
                 raise Refused("a Series with duplicate index labels, which a JSON object cannot carry; "
                               "return .tolist(), or .reset_index() to keep the labels")
@@ -77,55 +78,59 @@ def jsonable(value, missing=False):
     raise Refused(_refusal(value, np, pd))
 
 
-def _list(values, missing, convert=jsonable):
+def _list(values, missing, room, convert=jsonable):
+    if room == 0:
+        raise TooDeep()
     items = []
     i = 0
     try:
         for i, item in enumerate(values):
-            items.append(convert(item, missing))
+            items.append(convert(item, missing, room - 1))
     except Refused as exc:
         exc.steps.append(f"[{i}]")
         raise
     return items
 
 
-def _object(pairs, missing, str_keys=True):
+def _object(pairs, missing, room, str_keys=True):
     """A dict's items, or a Series' (index label, value) pairs with the labels as pandas writes them."""
+    if room == 0:
+        raise TooDeep()
     items = {}
     key = None
     try:
         for key, item in pairs:
             if str_keys:
                 key = _key(key)
-            items[key] = jsonable(item, missing)
+            items[key] = jsonable(item, missing, room - 1)
     except Refused as exc:
         exc.steps.append(f"[{key!r}]")
         raise
     return items
 
 
-def _records(frame):
+def _records(frame, room):
     """A DataFrame as pandas' to_json(orient="records") has it: one object per row, index dropped."""
     columns = [_key(c) for c in frame.columns]
     if len(set(columns)) != len(columns):
         raise Refused("a DataFrame with duplicate column names, which a JSON object cannot carry; "
                       "rename them (df.columns = [...])")
     rows = frame.itertuples(index=False, name=None)
-    return _list(rows, True, lambda row, missing: _object(zip(columns, row), missing, str_keys=False))
+    return _list(rows, True, room, lambda row, missing, left: _object(zip(columns, row), missing, left, str_keys=False))
 
 
-def _array(array, np):
+def _array(array, np, room):
     kind = array.dtype.kind
     if kind in "biuU":  # bool, int, uint, str: tolist() gives Python's own, nested as the array
         return array.tolist()
     if kind == "f":
         if np.isfinite(array).all():
             return array.tolist()
-        return jsonable(array.tolist(), missing=True)
+        return jsonable(array.tolist(), True, room)
     if array.ndim == 0:
-        return jsonable(array[()], missing=True)
+        return jsonable(array[()], True, room)
     # Object arrays, and datetime64, which tolist() would turn into integers for some units.
-    return _list(array, True)
+    return _list(array, True, room)
 
 
 def _numpy_scalar(value, np):

@@ -3,6 +3,7 @@ line on a pipe of its own. Everything here runs beside the user's code and can
 be changed by it, so the reporter believes none of it beyond outcome.accept()."""
 import atexit
 import builtins
+import errno
 import importlib.util
 import json
 import os
@@ -11,11 +12,17 @@ import traceback
 import types
 
 import confine
-from outcome import error
+from outcome import error, resource_messages
 from tojson import plain
 
 # Named in a ModuleNotFoundError's message when this image has them; runtimes differ in which.
 NOTABLE = ("numpy", "pandas", "scipy", "sklearn", "matplotlib")
+# What starts a process or a thread, by the name it is called by: os's and _posixsubprocess's
+# (which subprocess, multiprocessing, pty and os.spawn* call) and _thread's (which threading calls).
+# At the process limit (RLIMIT_NPROC, the pids cgroup) they fail with EAGAIN, or for a thread with
+# RuntimeError("can't start new thread").
+PROCESS_STARTERS = ("fork", "forkpty", "posix_spawn", "posix_spawnp", "fork_exec", "_fork_exec")
+THREAD_STARTERS = ("start_new_thread", "_start_new_thread", "start_joinable_thread", "_start_joinable_thread")
 
 
 def provided():
@@ -31,16 +38,65 @@ def _importable(name):
         return False
 
 
-def from_exception(exc):
+def from_exception(exc, limits):
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<script>"]
     line = frames[-1].lineno if frames else None
     trace = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
     if isinstance(exc, MemoryError):
         return error("memory_limit", "the script ran out of memory (MemoryError)", line, trace)
+    limit = _limit_reached(exc)
+    if limit:
+        return error("resource_limit", resource_messages(limits)[limit], line, trace)
     message = f"{type(exc).__name__}: {_shown(exc, str)}"
     if isinstance(exc, ModuleNotFoundError):
         message += f" (this runtime provides {provided()})"
     return error("runtime_error", message, line, trace)
+
+
+def _limit_reached(exc):
+    """Which limit the script ran into when exc was raised: "file" (RLIMIT_FSIZE: Python ignores its
+    SIGXFSZ, so a write past it fails with EFBIG), "process", "thread", or None. Compares only exact
+    ints and strs: a script's own exception may carry an object whose __eq__ raises."""
+    code = exc.errno if isinstance(exc, OSError) and type(exc.errno) is int else None
+    if code == errno.EFBIG:
+        return "file"
+    # EAGAIN is also a non-blocking socket's or pipe's "not now": it is the process limit only
+    # when a call that starts a process raised it.
+    if code == errno.EAGAIN and _called(exc) in PROCESS_STARTERS:
+        return "process"
+    said = exc.args[0] if type(exc) is RuntimeError and len(exc.args) == 1 and type(exc.args[0]) is str else None
+    if said == "can't start new thread" and _called(exc) in THREAD_STARTERS:
+        return "thread"
+    return None
+
+
+def _called(exc):
+    """The name of what the call that raised exc called (fork for os.fork(), _fork_exec for
+    _fork_exec(...) in subprocess.py), when a call to a built-in raised it; else None (a raise
+    statement, or a call by another name). Read from the bytecode of the frame it was raised in:
+    the callee is what starts where the call does and ends before it."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    try:
+        import dis  # here, not above: only an error that may be at a limit needs it
+
+        steps = list(dis.get_instructions(tb.tb_frame.f_code))
+        call = next((s for s in steps if s.offset == tb.tb_lasti and s.opname.startswith("CALL")), None)
+        if call is None or None in call.positions:
+            return None
+        start, end = call.positions[0::2], call.positions[1::2]  # (line, column) of its first and last character
+        callee = None
+        for step in steps[:steps.index(call)]:
+            if None not in step.positions and step.positions[0::2] == start and step.positions[1::2] < end:
+                callee = step
+    except Exception:  # the script's own doing (a replaced dis, say): not known to be at a limit
+        return None
+    if callee is None or not callee.opname.startswith("LOAD_") or not isinstance(callee.argval, str):
+        return None
+    return callee.argval
 
 
 def _shown(value, show=repr):
@@ -110,28 +166,28 @@ def _exited(code):
     return {"ok": False, "exitCode": 1, "error": error("runtime_error", f"the script exited with {said} (sys.exit)")}
 
 
-def outcome(request):
+def outcome(request, limits):
     try:
         return {"ok": True, "result": run(request), "exitCode": 0}
     except SystemExit as exc:
         return _exited(exc.code)
     except ImportError as exc:
-        err = from_exception(exc)
+        err = from_exception(exc, limits)
         if str(exc).startswith("disallowed import"):
             err["type"] = "disallowed_import"
         return {"ok": False, "exitCode": 1, "error": err}
     except BaseException as exc:  # the user's failure, whatever it is, is reported, not raised
-        return {"ok": False, "exitCode": 1, "error": from_exception(exc)}
+        return {"ok": False, "exitCode": 1, "error": from_exception(exc, limits)}
 
 
-def message(request, output_limit):
+def message(request, limits):
     """The outcome as the one line the reporter accepts; a result too big to send is sent as its size."""
-    result = outcome(request)
+    result = outcome(request, limits)
     try:
         if result["ok"]:
             result["result"] = plain(result["result"])
             size = len(json.dumps(result["result"], allow_nan=False))
-            if size > output_limit:
+            if size > limits["output"]:
                 result = {"ok": True, "exitCode": 0, "resultBytes": size}
         return (json.dumps(result, allow_nan=False) + "\n").encode()
     except TypeError as exc:
@@ -163,7 +219,7 @@ def serve(request, limits, channel):
         sys.modules.pop(name, None)
     if request["imports"]["deny"] or request["imports"]["allow"] is not None:
         guard_imports(request["imports"])
-    data = message(request, limits["output"])
+    data = message(request, limits)
     sys.stdout.flush()
     sys.stderr.flush()
     if os.getpid() != first:  # a fork of the script's that ran to its end: the script's own business

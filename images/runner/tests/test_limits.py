@@ -1,0 +1,116 @@
+"""A script that runs into a limit of its sandbox gets the error type of that limit, in words that say
+which limit and what sets it, with its traceback and line as any error has them. A script that only
+looks as if it did (EAGAIN from its own socket, a signal it sends itself) gets a runtime_error."""
+import json
+import os
+import signal
+
+import pytest
+
+from conftest import run_runner
+from test_redteam import run_in_pod_path
+import outcome
+import verdict
+
+PIDS = 8
+# An object that cannot be compared: an exception carrying it is still a runtime_error with its traceback.
+ODD = ("class Odd:\n    __hash__ = object.__hash__\n    def __eq__(self, other):\n        raise ValueError('no')\n"
+       "    def __str__(self):\n        return 'odd'\n")
+# Each starts processes or threads that live on, on its line 4, until it cannot start one more.
+STARTERS = {
+    "fork": ("import os, time\ndef main():\n    while True:\n        if os.fork() == 0:\n"
+             "            time.sleep(30)\n            os._exit(0)\n"),
+    "subprocess": "import subprocess\ndef main():\n    while True:\n        subprocess.Popen(['sleep', '30'])\n",
+    "posix_spawn": ("import os\ndef main():\n    while True:\n"
+                    "        os.posix_spawn('/bin/sleep', ['sleep', '30'], {})\n"),
+    "multiprocessing": ("import multiprocessing, time\ndef main():\n    for _ in range(20):\n"
+                        "        multiprocessing.Process(target=time.sleep, args=(30,), daemon=True).start()\n"),
+    "thread": ("import threading, time\ndef main():\n    while True:\n"
+               "        threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"),
+}
+
+
+def test_a_file_written_past_the_size_limit_is_a_resource_limit_naming_it(run_either):
+    # Python ignores SIGXFSZ: the write past RLIMIT_FSIZE fails with EFBIG.
+    script = ("def main():\n    with open('/tmp/big', 'wb') as f:\n        for _ in range(20):\n"
+              "            f.write(b'x' * (1 << 20))\n")
+    err = run_either({"script": script})["error"]
+    assert err["type"] == "resource_limit", err
+    assert err["message"] == "the script wrote a file past the 16 MiB file size limit (OSError: File too large)"
+    assert err["line"] == 4 and err["traceback"].endswith("OSError: [Errno 27] File too large\n")
+
+
+@pytest.mark.parametrize("script", [
+    "import os, signal\ndef main():\n    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"
+    "    os.kill(os.getpid(), signal.SIGXFSZ)\n",
+    "import signal\ndef main():\n    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"
+    "    with open('/tmp/big', 'wb') as f:\n        f.write(b'x' * (20 << 20))\n",
+], ids=["sent-itself", "past-the-limit"])
+def test_a_script_killed_by_sigxfsz_is_a_runtime_error(script):
+    # Dying of SIGXFSZ takes restoring its default action, and then the kernel's and the script's own are alike.
+    envelope, _, _ = run_runner({"script": script})
+    assert envelope["error"]["type"] == "runtime_error" and envelope["exitCode"] == 128 + signal.SIGXFSZ
+    assert "signal 25 (SIGXFSZ)" in envelope["error"]["message"]
+
+
+@pytest.mark.parametrize("name", sorted(STARTERS))
+def test_starting_a_process_or_thread_past_the_pids_limit_is_a_resource_limit_naming_it(run_either, name):
+    envelope = run_either({"script": STARTERS[name], "limits": {"pids": PIDS}, "timeoutSeconds": 20})
+    err = envelope["error"]
+    assert err["type"] == "resource_limit", json.dumps(envelope)[:600]
+    what = "thread" if name == "thread" else "process"
+    assert err["message"].startswith(f"the script could not start a {what}: it reached its limit of {PIDS} "
+                                     "processes and threads (limits.pids)")
+    assert err["line"] == 4 and envelope["exitCode"] == 1
+    assert err["traceback"].splitlines()[-1].startswith(
+        "RuntimeError: can't start new thread" if name == "thread" else
+        "BlockingIOError: [Errno 11] Resource temporarily unavailable")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become uid 65532")
+def test_forking_past_the_pids_limit_on_the_pods_path_is_a_resource_limit():
+    # No cgroup there: RLIMIT_NPROC alone stops the fork.
+    envelope, _, _ = run_in_pod_path({"script": STARTERS["fork"], "limits": {"pids": PIDS}})
+    assert envelope["error"]["type"] == "resource_limit" and envelope["error"]["line"] == 4
+
+
+@pytest.mark.parametrize("script, shown", [
+    ("import socket\ndef main():\n    a, b = socket.socketpair()\n    a.setblocking(False)\n    a.recv(10)\n",
+     "BlockingIOError: [Errno 11] Resource temporarily unavailable"),
+    ("import os\ndef main():\n    r, w = os.pipe()\n    os.set_blocking(r, False)\n    os.read(r, 10)\n",
+     "BlockingIOError: [Errno 11] Resource temporarily unavailable"),
+    ("def main():\n    raise BlockingIOError(11, 'Resource temporarily unavailable')\n",
+     "BlockingIOError: [Errno 11] Resource temporarily unavailable"),
+    ("def main():\n    raise RuntimeError(\"can't start new thread\")\n", "RuntimeError: can't start new thread"),
+    (f"{ODD}def main():\n    raise OSError(Odd(), 'odd')\n", "OSError: [Errno odd] odd"),
+    (f"{ODD}def main():\n    raise RuntimeError(Odd())\n", "RuntimeError: odd"),
+], ids=["socket", "pipe", "raised-eagain", "raised-thread-error", "odd-errno", "odd-argument"])
+def test_eagain_or_a_thread_error_that_started_nothing_stays_a_runtime_error(script, shown):
+    envelope, _, _ = run_runner({"script": script})
+    assert envelope["error"]["type"] == "runtime_error" and envelope["error"]["message"] == shown
+
+
+def test_the_reporter_passes_a_resource_limit_only_in_the_harness_s_own_words():
+    limits = {"output": 1000, "pids": PIDS, "fsize": 16 << 20}
+
+    def message(text):
+        error = {"type": "resource_limit", "message": text, "line": 3, "traceback": None}
+        return (json.dumps({"ok": False, "exitCode": 0, "error": error}) + "\n").encode()
+
+    for text in outcome.resource_messages(limits).values():
+        accepted = outcome.accept(message(text), limits)
+        assert accepted["error"]["type"] == "resource_limit" and accepted["exitCode"] == 1
+    with pytest.raises(outcome.Tampered):
+        outcome.accept(message("the harness stopped the script at its process limit"), limits)
+
+
+def test_limit_messages_give_sizes_in_readable_units_and_name_what_sets_them():
+    limits = {"cpu": 3, "memory": 256 << 20, "fsize": 16 << 20}
+    oom = verdict.signal_error(signal.SIGKILL, 0.2, limits, True)["message"]
+    assert "more than its 256 MiB memory limit (resources.memory)" in oom
+    envelope, _, _ = run_runner({"script": "def main():\n    print('x' * (2 << 20))\n"})
+    assert envelope["error"] == {**envelope["error"], "type": "output_limit",
+                                 "message": "the script printed more than its 1 MiB output limit (limits.outputBytes)"}
+    envelope, _, _ = run_runner({"script": "def main():\n    return 'x' * 1500\n", "limits": {"outputBytes": 1024}})
+    assert envelope["error"]["message"] == "the result is 1502 bytes (1.5 KiB), more than the 1 KiB output limit " \
+                                           "(limits.outputBytes)"

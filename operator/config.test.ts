@@ -47,6 +47,7 @@ describe("the controller configuration", () => {
     ["a boolean that is neither true nor false", { SCRIPTRUN_KEEP_PODS: "maybe" }, /SCRIPTRUN_KEEP_PODS/],
     ["a script cap above what the CRD admits", { SCRIPTRUN_MAX_SCRIPT_BYTES: String(2 * 1024 * 1024) }, /SCRIPTRUN_MAX_SCRIPT_BYTES/],
     ["a renew period too close to the lease duration", { SCRIPTRUN_RENEW_PERIOD_SECONDS: "10" }, /SCRIPTRUN_RENEW_PERIOD_SECONDS/],
+    ["a log read shorter than the longest envelope", { SCRIPTRUN_MAX_LOG_BYTES: String(4 * 1024 * 1024 - 1) }, /SCRIPTRUN_MAX_LOG_BYTES/],
     ["a variable that moved to the ScriptRuntime", { SCRIPTRUN_RUNNER_IMAGE: "img:1" }, /SCRIPTRUN_RUNNER_IMAGE.*ScriptRuntime/],
   ];
   for (const [what, env, message] of invalid) {

@@ -12,6 +12,10 @@ import { RUN_VARIABLES, runSettings } from "../core/runSettings.js";
 
 export { ConfigError };
 
+/** The longest envelope line a runner writes (runner.py ENVELOPE_BYTES): a log read shorter than
+ * that could end inside one, and the run with it. */
+export const ENVELOPE_BYTES = 4 * 1024 * 1024;
+
 /** The controller's own variables: its schema and default (a string, as it would arrive from the environment). */
 const CONTROLLER_VARIABLES = {
   SCRIPTRUN_MEMORY_HEADROOM: [quantity, "64Mi"],
@@ -33,7 +37,7 @@ const CONTROLLER_VARIABLES = {
   SCRIPTRUN_WORKERS: [int(1, 256), "8"],
   SCRIPTRUN_RESYNC_SECONDS: [int(1), "60"],
   SCRIPTRUN_RELIST_SECONDS: [int(10), "300"],
-  SCRIPTRUN_MAX_LOG_BYTES: [int(4096), String(8 * 1024 * 1024)],
+  SCRIPTRUN_MAX_LOG_BYTES: [int(ENVELOPE_BYTES), String(8 * 1024 * 1024)],
   SCRIPTRUN_MAX_OBJECT_BYTES: [int(64 * 1024), String(1280 * 1024)],
 } as const satisfies EnvTable;
 

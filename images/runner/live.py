@@ -6,14 +6,21 @@ that a frame on the other stream, written earlier, could still land among.
 
 The script's text travels inside a JSON string, so it cannot forge a frame, the envelope or the
 other stream. Only what pump() keeps is framed, so the output caps hold; and at most LIVE_BYTES of
-each stream, so that the log the controller may have to read the envelope from stays bounded (the
-whole output, to its cap, comes with the outcome). The frame that reaches a limit says so."""
+each stream, in at most FRAMED_BYTES of frames, so that the log the controller may have to read the
+envelope from stays bounded (the whole output, to its cap, comes with the outcome): a script that
+prints a byte at a time makes a frame of some 80 bytes for each, and JSON spells a control
+character in six. The frame that reaches a limit says so."""
 import codecs
 import json
 
 MARK = "scriptrunOutput"
 LIVE_BYTES = 256 * 1024
+# The frames' own bytes for each stream, lines and all: LIVE_BYTES of text each JSON spells in up to
+# six, which the controller allows for beside the envelope (core/liveOutput.ts LIVE_LOG_BYTES).
+FRAMED_BYTES = 6 * LIVE_BYTES
 PIECE = 8192
+# Kept for the frame that says the live stream stopped.
+LAST_FRAME_ROOM = 256
 
 
 class Frames:
@@ -21,6 +28,7 @@ class Frames:
         self.out = out  # binary: sys.stdout.buffer
         self.decoders = {s: codecs.getincrementaldecoder("utf-8")(errors="replace") for s in ("stdout", "stderr")}
         self.done = {"stdout": False, "stderr": False}
+        self.framed = {"stdout": 0, "stderr": 0}
 
     def chunk(self, stream, offset, data, cut=False):
         """`data`, kept by pump() at byte `offset` of `stream`; `cut`: the stream's output cap was
@@ -39,5 +47,14 @@ class Frames:
             if last and stopped:
                 frame["stopped"] = stopped
                 self.done[stream] = True
-            self.out.write((json.dumps(frame, ensure_ascii=False) + "\n").encode("utf-8"))
+            line = (json.dumps(frame, ensure_ascii=False) + "\n").encode("utf-8")
+            if self.framed[stream] + len(line) > FRAMED_BYTES - LAST_FRAME_ROOM:
+                # No room for this piece: the live stream stops before it.
+                frame.update(bytes=0, text="", stopped="live_limit")
+                line = (json.dumps(frame) + "\n").encode("utf-8")
+                self.done[stream] = True
+            self.framed[stream] += len(line)
+            self.out.write(line)
+            if self.done[stream]:
+                break
         self.out.flush()

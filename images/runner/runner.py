@@ -32,6 +32,11 @@ from outcome import error
 from preflight import Refused, preflight
 
 TERMINATION_LIMIT = 4096
+# The longest envelope line: the controller reads a runner's log up to SCRIPTRUN_MAX_LOG_BYTES
+# (8 MiB by default, never less than this; operator/config.ts ENVELOPE_BYTES) past the live frames,
+# and a ScriptRun keeps some 1.5 MiB of outcome. Each stream's output, to its cap, can take six
+# times its bytes in JSON (a control character, an undecodable byte): past this line they are cut.
+ENVELOPE_BYTES = 4 * 1024 * 1024
 PREFLIGHT_MEMORY = 1 << 30  # address space of the preflight server: hostile source cannot exhaust its host
 
 
@@ -169,11 +174,42 @@ def run_request(raw, handle=None, arrived=None, frames=None):
 
 
 def dumps(envelope):
-    """One line of strict, ASCII JSON (a lone surrogate in a result or output cannot break it)."""
+    """One line of strict, ASCII JSON (a lone surrogate in a result or output cannot break it), within
+    ENVELOPE_BYTES: stdout and stderr cut to fit (marked truncated), each to half of what is left
+    unless the other needs less; a result that leaves no room is output_limit."""
     try:
-        return json.dumps(envelope, allow_nan=False)
+        full = json.dumps(envelope, allow_nan=False)
+        if len(full) <= ENVELOPE_BYTES or not isinstance(envelope.get("stdout"), str):
+            return full
+        streams = ("stdout", "stderr")
+        room = ENVELOPE_BYTES - len(json.dumps({**envelope, "stdout": "", "stderr": "", "stdoutTruncated": True,
+                                                "stderrTruncated": True}, allow_nan=False))
+        if room < 0:
+            return dumps({**_failed(error("output_limit", "the result and the error are larger than an outcome can "
+                                                          f"carry ({ENVELOPE_BYTES >> 20} MiB)")),
+                          "durationMs": envelope.get("durationMs", 0), "sandbox": envelope.get("sandbox")})
+        needs = {name: len(json.dumps(envelope[name])) - 2 for name in streams}
+        shares = {name: max(room // 2, room - needs[other]) for name, other in zip(streams, reversed(streams))}
+        fitted = dict(envelope)
+        for name in streams:
+            if needs[name] > shares[name]:
+                fitted[name] = _cut_to(envelope[name], shares[name])
+                fitted[f"{name}Truncated"] = True
+        return json.dumps(fitted, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
         return json.dumps(_failed(error("infrastructure_error", f"the envelope is not JSON: {exc}")))
+
+
+def _cut_to(text, room):
+    """The longest start of `text` whose JSON string (quotes left out) takes at most `room` bytes."""
+    low, high = 0, min(len(text), room)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(json.dumps(text[:mid])) - 2 <= room:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low]
 
 
 def termination_message(envelope):

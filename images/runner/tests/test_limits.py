@@ -10,6 +10,7 @@ import pytest
 from conftest import run_runner
 from test_redteam import run_in_pod_path
 import outcome
+import runner
 import verdict
 
 PIDS = 8
@@ -114,3 +115,25 @@ def test_limit_messages_give_sizes_in_readable_units_and_name_what_sets_them():
     envelope, _, _ = run_runner({"script": "def main():\n    return 'x' * 1500\n", "limits": {"outputBytes": 1024}})
     assert envelope["error"]["message"] == "the result is 1502 bytes (1.5 KiB), more than the 1 KiB output limit " \
                                            "(limits.outputBytes)"
+
+
+def test_an_envelope_stays_within_its_line_however_its_output_is_spelled_in_json():
+    # Each stream at its 1 MiB cap, of a control character JSON spells in six bytes: 12 MiB as it was.
+    script = "import os\ndef main():\n    os.write(1, b'\\x01' * (1 << 20))\n    os.write(2, b'\\x02' * (1 << 20))\n    return 'ok'\n"
+    envelope, _, out = run_runner({"script": script})
+    line = out.strip().splitlines()[-1]
+    assert len(line) <= runner.ENVELOPE_BYTES
+    assert (envelope["success"], envelope["result"], envelope["stdoutTruncated"], envelope["stderrTruncated"]) == (True, "ok", True, True)
+    # Each stream had half the room: a start of what it printed.
+    assert envelope["stdout"] == "\x01" * len(envelope["stdout"]) and len(envelope["stdout"]) > runner.ENVELOPE_BYTES // 13
+    assert envelope["stderr"] == "\x02" * len(envelope["stderr"]) and len(envelope["stderr"]) > runner.ENVELOPE_BYTES // 13
+
+
+def test_an_envelope_gives_one_stream_the_room_the_other_does_not_need():
+    envelope = {"success": True, "result": None, "stdout": "\x01" * (1 << 20), "stderr": "short", "stdoutTruncated": False,
+                "stderrTruncated": False, "error": None, "exitCode": 0, "durationMs": 1, "sandbox": None}
+    fitted = json.loads(runner.dumps(envelope))
+    assert (fitted["stderr"], fitted["stderrTruncated"], fitted["stdoutTruncated"]) == ("short", False, True)
+    assert runner.ENVELOPE_BYTES - 16 <= len(runner.dumps(envelope)) <= runner.ENVELOPE_BYTES
+    small = {**envelope, "stdout": "fits"}
+    assert runner.dumps(small) == json.dumps(small)

@@ -91,6 +91,22 @@ def test_frames_keep_within_the_live_limit():
     assert all(f["bytes"] <= live.PIECE for f in written)
 
 
+def test_frames_keep_within_their_own_budget_however_the_output_comes():
+    # A byte at a time, each a control character JSON spells in six: the frames, not the text, run out.
+    frames, written = recorded()
+    offset = 0
+    while not written or "stopped" not in written[-1]:
+        frames.chunk("stdout", offset, b"\x01")
+        offset += 1
+    framed = sum(len(json.dumps(f, ensure_ascii=False)) + 1 for f in written)
+    assert live.FRAMED_BYTES - 1024 < framed <= live.FRAMED_BYTES
+    assert written[-1] == {**written[-1], "stopped": "live_limit", "bytes": 0, "text": ""}
+    assert sum(f["bytes"] for f in written) == offset - 1 < live.LIVE_BYTES
+    frames.chunk("stdout", offset, b"more")
+    frames.chunk("stderr", 0, b"the other stream has its own")
+    assert [f["stream"] for f in written[-1:]] == ["stderr"]
+
+
 def test_a_character_split_between_two_reads_arrives_whole():
     frames, written = recorded()
     snow = "☃".encode()

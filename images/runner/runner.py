@@ -182,8 +182,9 @@ def dumps(envelope):
         if len(full) <= ENVELOPE_BYTES or not isinstance(envelope.get("stdout"), str):
             return full
         streams = ("stdout", "stderr")
-        room = ENVELOPE_BYTES - len(json.dumps({**envelope, "stdout": "", "stderr": "", "stdoutTruncated": True,
-                                                "stderrTruncated": True}, allow_nan=False))
+        # Measured with both flags false, the longer spelling: whichever each ends as, the line fits.
+        room = ENVELOPE_BYTES - len(json.dumps({**envelope, "stdout": "", "stderr": "", "stdoutTruncated": False,
+                                                "stderrTruncated": False}, allow_nan=False))
         if room < 0:
             return dumps({**_failed(error("output_limit", "the result and the error are larger than an outcome can "
                                                           f"carry ({ENVELOPE_BYTES >> 20} MiB)")),

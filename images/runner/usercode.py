@@ -44,7 +44,10 @@ def from_exception(exc, limits):
     trace = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
     if isinstance(exc, MemoryError):
         return error("memory_limit", "the script ran out of memory (MemoryError)", line, trace)
-    limit = _limit_reached(exc)
+    try:
+        limit = _limit_reached(exc)
+    except Exception:  # the script's own exception class (an errno property that raises, say)
+        limit = None
     if limit:
         return error("resource_limit", resource_messages(limits)[limit], line, trace)
     message = f"{type(exc).__name__}: {_shown(exc, str)}"
@@ -70,6 +73,17 @@ def _limit_reached(exc):
     return None
 
 
+_dis = None
+
+
+def _load_dis():
+    """dis, for _called: loaded only when an error may be at a limit, or before an import policy."""
+    global _dis
+    import dis
+    _dis = dis
+    return dis
+
+
 def _called(exc):
     """The name of what the call that raised exc called (fork for os.fork(), _fork_exec for
     _fork_exec(...) in subprocess.py), when a call to a built-in raised it; else None (a raise
@@ -81,8 +95,7 @@ def _called(exc):
     if tb is None:
         return None
     try:
-        import dis  # here, not above: only an error that may be at a limit needs it
-
+        dis = _dis or _load_dis()
         steps = list(dis.get_instructions(tb.tb_frame.f_code))
         call = next((s for s in steps if s.offset == tb.tb_lasti and s.opname.startswith("CALL")), None)
         if call is None or None in call.positions:
@@ -132,6 +145,8 @@ def guard_imports(policy):
                 raise ImportError(f"disallowed import: '{name}' is not allowed by the import policy")
             return None
 
+    if deny:
+        _load_dis()  # before the policy could refuse it, or what it imports (a policy that denies dis)
     for loaded in [m for m in sys.modules if m.split(".")[0] in deny]:
         del sys.modules[loaded]
     sys.meta_path.insert(0, Denied())

@@ -130,10 +130,30 @@ def test_an_envelope_stays_within_its_line_however_its_output_is_spelled_in_json
 
 
 def test_an_envelope_gives_one_stream_the_room_the_other_does_not_need():
-    envelope = {"success": True, "result": None, "stdout": "\x01" * (1 << 20), "stderr": "short", "stdoutTruncated": False,
+    envelope = {"success": True, "result": None, "stdout": "x" * (5 << 20), "stderr": "short", "stdoutTruncated": False,
                 "stderrTruncated": False, "error": None, "exitCode": 0, "durationMs": 1, "sandbox": None}
     fitted = json.loads(runner.dumps(envelope))
     assert (fitted["stderr"], fitted["stderrTruncated"], fitted["stdoutTruncated"]) == ("short", False, True)
-    assert runner.ENVELOPE_BYTES - 16 <= len(runner.dumps(envelope)) <= runner.ENVELOPE_BYTES
+    assert runner.ENVELOPE_BYTES - 2 <= len(runner.dumps(envelope)) <= runner.ENVELOPE_BYTES
+    # Both streams over their half, or neither: never a byte past the line, whatever the flags end as.
+    half = (runner.ENVELOPE_BYTES - len(runner.dumps({**envelope, "stdout": "", "stderr": ""}))) // 2
+    for out, err in [("x" * (4 << 20), "y" * (4 << 20)), ("x" * half, "y" * (half + 1)), ("x" * (half + 1), "y" * (half + 1))]:
+        assert len(runner.dumps({**envelope, "stdout": out, "stderr": err})) <= runner.ENVELOPE_BYTES
     small = {**envelope, "stdout": "fits"}
     assert runner.dumps(small) == json.dumps(small)
+
+
+def test_an_error_at_a_limit_is_told_even_when_the_policy_denies_what_telling_it_takes():
+    # The harness reads the failed call with dis; a policy denying it (or opcode) must not hide the limit.
+    script = STARTERS["fork"]
+    for deny in (["dis"], ["opcode"]):
+        envelope, _, _ = run_runner({"script": script, "limits": {"pids": PIDS}, "imports": {"deny": deny}})
+        assert envelope["error"]["type"] == "resource_limit", json.dumps(envelope)[:400]
+
+
+def test_an_exception_whose_errno_raises_is_still_a_runtime_error_with_its_traceback():
+    script = ("class Odd(OSError):\n    @property\n    def errno(self):\n        raise ValueError('boom')\n"
+              "def main():\n    raise Odd('odd')\n")
+    envelope, _, _ = run_runner({"script": script})
+    assert envelope["error"]["type"] == "runtime_error" and envelope["error"]["line"] == 6, json.dumps(envelope)[:400]
+    assert envelope["error"]["traceback"].endswith("Odd: odd\n")

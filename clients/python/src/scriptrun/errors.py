@@ -121,7 +121,7 @@ class ApiError(Exception):
     ``Retry-After`` asked to wait before trying again (a 429 or 503), else None."""
 
     def __init__(self, status: Optional[int], type: str, message: str, retry_after: Optional[float] = None) -> None:
-        super().__init__(f"{status} {type}: {message}")
+        super().__init__(f"{status} {type}: {message}" if status is not None else f"{type}: {message}")
         self.status = status
         self.type = type
         self.message = message

@@ -125,6 +125,8 @@ def test_fails_at_once_when_the_first_open_finds_no_api():
     with pytest.raises(scriptrun.ApiUnavailable) as raised:
         next(scriptrun.Client(api.url).stream("run-a"))
     assert str(raised.value).startswith(f"could not reach the API at {api.url}: ")
+    assert str(scriptrun.ApiError(None, "stream_ended", "it ended")) == "stream_ended: it ended"
+    assert str(scriptrun.ApiError(409, "conflict", "finished")) == "409 conflict: finished"
 
 
 def greet(name, punctuation="!"):

@@ -18,7 +18,7 @@ import { slimFinished } from "./informers.js";
 import { ownerRunUid } from "./names.js";
 import { OpenRuns } from "./openRuns.js";
 import { MAX_ANNOTATED_REQUEST_BYTES, REQUEST_ANNOTATION, usesConfigMap } from "./podSpec.js";
-import { type ReconcileDeps, Reconciler } from "./reconcile.js";
+import { CANCEL_LOG_WAIT_MS, type ReconcileDeps, Reconciler } from "./reconcile.js";
 import {
   T0, aParsedRuntime, aRun, aRuntime, applyMergePatch, envelope, harnessError, running, terminated, testConfig, testRuntimes,
 } from "./testkit.js";
@@ -723,7 +723,7 @@ describe("reconciling a ScriptRun", () => {
       assert.ok(enqueued.includes("default/b"), "the freed slot goes to the queued run");
     });
 
-    it("keeps what the script had printed, as its runner's log framed it, as a timeout keeps it", async () => {
+    it("keeps what the script had printed, as its runner's log framed it live", async () => {
       const { cluster, create, reconcile } = setup();
       create("a");
       await reconcile("a");
@@ -740,17 +740,23 @@ describe("reconciling a ScriptRun", () => {
       assert.deepEqual([status?.stdout, status?.stderr, status?.stdoutTruncated, status?.stderrTruncated], ["before\nmore\n", "warn\n", true, undefined]);
     });
 
-    it("is cancelled without its output when its runner's log cannot be read", async () => {
-      const { cluster, create, reconcile } = setup();
-      create("a");
-      await reconcile("a");
-      cluster.setPod("a", "Running", running());
-      await reconcile("a");
-      cluster.readLog = () => Promise.reject(new Error("the kubelet is away"));
-      cancel(cluster.run("a"));
-      await reconcile("a");
-      assert.deepEqual([cluster.run("a")?.status?.error?.type, cluster.run("a")?.status?.stdout], ["cancelled", undefined]);
-    });
+    for (const [how, readLog] of [
+      ["cannot be read", () => Promise.reject(new Error("the kubelet is away"))],
+      [`is not read within ${CANCEL_LOG_WAIT_MS} ms`, () => new Promise<string>(() => undefined)],
+    ] as const) {
+      it(`is cancelled without its output when its runner's log ${how}`, async function () {
+        this.timeout(CANCEL_LOG_WAIT_MS + 2000);
+        const { cluster, create, reconcile } = setup();
+        create("a");
+        await reconcile("a");
+        cluster.setPod("a", "Running", running());
+        await reconcile("a");
+        cluster.readLog = readLog;
+        cancel(cluster.run("a"));
+        await reconcile("a");
+        assert.deepEqual([cluster.run("a")?.status?.error?.type, cluster.run("a")?.status?.stdout], ["cancelled", undefined]);
+      });
+    }
 
     /** Run a holds the one slot with a running pod, b waits; a is cancelled, and its pod, deleted
      * as the kubelet does, terminates over several events. */

@@ -55,6 +55,9 @@ export interface ReconcileDeps {
   now?: () => number;
 }
 
+/** How long a cancel waits for its runner's log, for what the script had printed. */
+export const CANCEL_LOG_WAIT_MS = 2000;
+
 // A pod or ConfigMap of an earlier run of the same name is still being garbage-collected.
 const FOREIGN_RETRY_MS = 2000;
 // How long a pod whose runner ended is left for the kubelet to call it Succeeded or Failed.
@@ -354,14 +357,23 @@ export class Reconciler {
       { ...ran, ...(startedMs !== undefined && pod ? await this.printedSoFar(key, run, pod) : {}) });
   }
 
-  /** What a script stopped by a cancel had printed, as its runner's log framed it live: kept as
-   * a timeout keeps it. None when the log cannot be read. */
+  /** What a script stopped by a cancel had printed, as its runner's log framed it live (the first
+   * 256 KiB of each stream). None when the log cannot be read within CANCEL_LOG_WAIT_MS: a kubelet
+   * away (the node a user cancels runs on may well be failing) must not hold the cancel, or a worker. */
   private async printedSoFar(key: string, run: ScriptRun, pod: V1Pod): Promise<Printed | undefined> {
+    const read = this.deps.kube.readLog(run.metadata.namespace ?? "", pod.metadata?.name ?? "", RUNNER_CONTAINER, LIVE_LOG_BYTES);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${CANCEL_LOG_WAIT_MS} ms`)), CANCEL_LOG_WAIT_MS);
+    });
     try {
-      return printedIn(await this.deps.kube.readLog(run.metadata.namespace ?? "", pod.metadata?.name ?? "", RUNNER_CONTAINER, LIVE_LOG_BYTES));
+      return printedIn(await Promise.race([read, late]));
     } catch (err) {
+      read.catch(() => undefined);
       this.deps.log.warn({ run: key, pod: pod.metadata?.name, err: String(err) }, "Failed to read what a cancelled run printed");
       return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

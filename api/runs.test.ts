@@ -323,6 +323,21 @@ describe("GET /runs/:name/events", () => {
     await reader.cancel();
   });
 
+  it("lets go of a caller that stopped reading a finished run's stream, and holds its slot until then", async function () {
+    this.timeout(10_000);
+    // The outcome is the stream's last, and all of it is written at once: more than the connection holds.
+    t.store.outcome = () => ({ phase: "Succeeded", result: 1, stdout: "x".repeat(16 << 20), stderr: "", exitCode: 0, durationMs: 1 });
+    const { body: done } = await t.http.post("/execute").send({ script: SCRIPT });
+    const res = await fetch(`${await t.url()}/runs/${done.name}/events`);
+    assert.equal(t.waiter.inFlight, 1, "the unread stream holds its slot");
+    for (let i = 0; i < 50 && t.waiter.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(t.waiter.inFlight, 0, "let go after a heartbeat at which it had taken nothing");
+    await res.body!.cancel().catch(() => undefined);
+    // One that reads gets it all.
+    const read = await fetch(`${await t.url()}/runs/${done.name}/events`);
+    assert.equal(parseEvents(await read.text()).at(-1)!.event, "finished");
+  });
+
   it("resumes after the Last-Event-ID of a dropped connection, repeating nothing", async () => {
     t.store.outcome = () => ({ phase: "Succeeded", result: 1, stdout: "abcdef", stderr: "xy", exitCode: 0, durationMs: 1 });
     const { body: done } = await t.http.post("/execute").send({ script: SCRIPT });

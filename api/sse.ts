@@ -26,7 +26,8 @@ const FOLLOW_RETRY_MS = 1000;
 /** Bytes a stream may hold for a caller that has stopped reading: when it has taken none of them
  * from one heartbeat to the next, its connection is closed, and a reconnect with its Last-Event-ID
  * resumes where it stopped. A burst (a long log read at once) may pass it while the caller reads;
- * a runner's log frames some 3 MiB at most, and a thousand streams may be open. */
+ * a runner's log frames some 3 MiB at most, and a thousand streams may be open. Once the stream
+ * has ended (the run finished: its outcome is the last of it), any bytes left untaken so long. */
 export const MAX_UNREAD_BYTES = 1024 * 1024;
 
 export async function streamRunEvents(ctx: Context, deps: Services, namespace: string, name: string): Promise<void> {
@@ -71,34 +72,42 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   };
 
   const send = (event: string, data: unknown) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  // What the caller has taken of what was written: the connection took it.
+  // What the caller has taken of what was written: what its connection handed to the system.
   let written = 0;
   let takenAtBeat = 0;
-  const unread = () => stream.writableLength + stream.readableLength;
+  const unread = () => stream.writableLength + stream.readableLength + ctx.res.writableLength;
   const write = (text: string) => {
     if (ended) return;
     written += Buffer.byteLength(text);
     stream.write(text);
   };
+  /** At each heartbeat, from the start until the response is all sent: lets go of a caller that
+   * stopped reading, and, while the stream goes on, keeps proxies from closing an idle one. */
   const heartbeat = () => {
     const taken = written - unread();
-    if (unread() > MAX_UNREAD_BYTES && taken === takenAtBeat) {
+    if (unread() > (ended ? 0 : MAX_UNREAD_BYTES) && taken === takenAtBeat) {
       deps.log.info({ run: `${namespace}/${name}`, unreadBytes: unread() }, "Closed an event stream whose caller stopped reading");
-      end();
       ctx.res.destroy();
       return;
     }
     takenAtBeat = taken;
     write(": heartbeat\n\n");
   };
+  /** No more events: the run finished or went, or the stream's time ran out. */
   const end = () => {
     if (ended) return;
     ended = true;
     following?.abort();
     unsubscribe();
     for (const timer of timers) clearTimeout(timer);
-    release();
     stream.end();
+  };
+  /** The connection closed: its slot among the waits is free. */
+  let beating: NodeJS.Timeout | undefined;
+  const closed = () => {
+    end();
+    clearInterval(beating);
+    release();
   };
   // The copy streamed: the run as first read, or a later copy (ownCopy.ts).
   const copies = new OwnCopy();
@@ -135,11 +144,11 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   try {
     current = await deps.runs.get(namespace, name);
   } catch (err) {
-    end();
+    closed();
     throw err;
   }
   if (!current) {
-    end();
+    closed();
     throw notFound(`No run ${name} in namespace ${namespace}`, { name, namespace });
   }
 
@@ -150,7 +159,9 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   ctx.set({ "Cache-Control": "no-cache", "X-Accel-Buffering": "no" });
   ctx.body = stream;
   stream.on("close", end);
-  ctx.res.once("close", end);
+  ctx.res.once("close", closed);
+  ctx.res.once("finish", () => clearInterval(beating));
+  beating = setInterval(heartbeat, deps.config.heartbeatSeconds * 1000);
 
   // The watch may have told the deletion of the copy read while it was read.
   const goneWhileRead = copies.follow(current);
@@ -158,7 +169,6 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   if (goneWhileRead) show(undefined);
   // Finished already (or while it was read): the stream holds every event and has ended.
   if (ended) return;
-  timers.push(setInterval(heartbeat, deps.config.heartbeatSeconds * 1000));
   timers.push(setTimeout(() => {
     send("timeout", { name, namespace, message: `The stream ends after ${deps.config.maxWaitSeconds} s; reconnect to follow the run further` });
     end();

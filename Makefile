@@ -27,7 +27,7 @@ up: deps
 	@scripts/up.sh
 
 down:
-	scripts/down.sh
+	@scripts/down.sh
 
 test-unit: deps
 	npx tsc -p tsconfig.json --noEmit

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { ENVELOPE_BYTES } from "../operator/config.js";
-import { LIVE_LOG_BYTES, parseOutputFrame } from "./liveOutput.js";
+import { ENVELOPE_BYTES, LIVE_LOG_BYTES, parseOutputFrame } from "./liveOutput.js";
 
 /** A constant of the runner harness (images/runner/NAME.py), a product of numbers and of the
  * file's constants above it. */

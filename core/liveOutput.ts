@@ -20,6 +20,10 @@ export const FRAME_START = `{"${FRAME_MARK}"`;
  * may spell a byte in up to six. */
 export const LIVE_LOG_BYTES = 2 * 256 * 1024 * 6 + 64 * 1024;
 
+/** The longest envelope line a runner writes (runner.py ENVELOPE_BYTES): a log read shorter than
+ * that could end inside one, and the run with it. */
+export const ENVELOPE_BYTES = 4 * 1024 * 1024;
+
 const FrameSchema = z.object({
   [FRAME_MARK]: z.literal(1),
   stream: z.enum(["stdout", "stderr"]),

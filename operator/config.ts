@@ -6,15 +6,12 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { ConfigError, type EnvTable, bool, int, list, parseEnvTable, quantity } from "../core/envTable.js";
+import { ENVELOPE_BYTES } from "../core/liveOutput.js";
 import type { LogLevel } from "../core/log.js";
 import type { PreflightSettings } from "../core/preflight.js";
 import { RUN_VARIABLES, runSettings } from "../core/runSettings.js";
 
 export { ConfigError };
-
-/** The longest envelope line a runner writes (runner.py ENVELOPE_BYTES): a log read shorter than
- * that could end inside one, and the run with it. */
-export const ENVELOPE_BYTES = 4 * 1024 * 1024;
 
 /** The controller's own variables: its schema and default (a string, as it would arrive from the environment). */
 const CONTROLLER_VARIABLES = {

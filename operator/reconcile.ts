@@ -14,7 +14,7 @@ import { type Runtime, missingModule, runtimeLimits } from "../core/runtime.js";
 import type { Runtimes } from "../core/runtimeCatalog.js";
 import { CANCEL_ANNOTATION, cancelRequested, keyOf, parseKey } from "../core/runs.js";
 import { infrastructureError, runError } from "../core/runError.js";
-import { isoTime, toMillis } from "../core/time.js";
+import { isoTime, toMillis, within } from "../core/time.js";
 import { type RunError, type RunRuntime, type ScriptRun, type ScriptRunStatus, isFinished } from "../crds/schema.js";
 import type { Config } from "./config.js";
 import type { EventNote } from "./events.js";
@@ -362,18 +362,12 @@ export class Reconciler {
    * away (the node a user cancels runs on may well be failing) must not hold the cancel, or a worker. */
   private async printedSoFar(key: string, run: ScriptRun, pod: V1Pod): Promise<Printed | undefined> {
     const read = this.deps.kube.readLog(run.metadata.namespace ?? "", pod.metadata?.name ?? "", RUNNER_CONTAINER, LIVE_LOG_BYTES);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${CANCEL_LOG_WAIT_MS} ms`)), CANCEL_LOG_WAIT_MS);
-    });
     try {
-      return printedIn(await Promise.race([read, late]));
+      return printedIn(await within(read, CANCEL_LOG_WAIT_MS, "answer"));
     } catch (err) {
       read.catch(() => undefined);
       this.deps.log.warn({ run: key, pod: pod.metadata?.name, err: String(err) }, "Failed to read what a cancelled run printed");
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

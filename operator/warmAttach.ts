@@ -11,6 +11,7 @@ import { Attach, type KubeConfig } from "@kubernetes/client-node";
 import { type Envelope, parseTerminationMessage } from "../core/envelope.js";
 import { LineSplitter } from "../core/lines.js";
 import { FRAME_START } from "../core/liveOutput.js";
+import { within } from "../core/time.js";
 import { RUNNER_CONTAINER } from "./names.js";
 
 export type AttachResult =
@@ -54,20 +55,13 @@ export class PodAttacher implements Attacher {
   async open(namespace: string, pod: string, timeoutMs: number): Promise<HeldAttach> {
     const stream = new Stream();
     const connecting = new Attach(this.kc).attach(namespace, pod, RUNNER_CONTAINER, stream.stdout, null, stream.stdin, false);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no attach within ${timeoutMs} ms`)), timeoutMs);
-    });
     try {
-      const socket = await Promise.race([connecting, late]);
-      stream.attached(socket);
+      stream.attached(await within(connecting, timeoutMs, "attach"));
       return stream;
     } catch (err) {
       // The handshake may still finish after the timeout: a socket that opens after is closed.
       connecting.then((socket) => socket.close(), () => undefined);
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

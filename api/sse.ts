@@ -84,9 +84,10 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   /** At each heartbeat, from the start until the response is all sent: lets go of a caller that
    * stopped reading, and, while the stream goes on, keeps proxies from closing an idle one. */
   const heartbeat = () => {
-    const taken = written - unread();
-    if (unread() > (ended ? 0 : MAX_UNREAD_BYTES) && taken === takenAtBeat) {
-      deps.log.info({ run: `${namespace}/${name}`, unreadBytes: unread() }, "Closed an event stream whose caller stopped reading");
+    const waiting = unread();
+    const taken = written - waiting;
+    if (waiting > (ended ? 0 : MAX_UNREAD_BYTES) && taken === takenAtBeat) {
+      deps.log.info({ run: `${namespace}/${name}`, unreadBytes: waiting }, "Closed an event stream whose caller stopped reading");
       ctx.res.destroy();
       return;
     }

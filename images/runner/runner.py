@@ -33,7 +33,7 @@ from preflight import Refused, preflight
 
 TERMINATION_LIMIT = 4096
 # The longest envelope line: the controller reads a runner's log up to SCRIPTRUN_MAX_LOG_BYTES
-# (8 MiB by default, never less than this; operator/config.ts ENVELOPE_BYTES) past the live frames,
+# (8 MiB by default, never less than this; core/liveOutput.ts ENVELOPE_BYTES) past the live frames,
 # and a ScriptRun keeps some 1.5 MiB of outcome. Each stream's output, to its cap, can take six
 # times its bytes in JSON (a control character, an undecodable byte): past this line they are cut.
 ENVELOPE_BYTES = 4 * 1024 * 1024
@@ -213,11 +213,11 @@ def _cut_to(text, room):
     return text[:low]
 
 
-def termination_message(envelope):
-    """The envelope when it fits in 4 KiB, else a marker that sends the controller to the log."""
-    full = dumps(envelope)
-    if len(full.encode()) <= TERMINATION_LIMIT:
-        return full
+def termination_message(envelope, line):
+    """The envelope's `line` (dumps) when it fits in 4 KiB, else a marker that sends the controller to
+    the log."""
+    if len(line.encode()) <= TERMINATION_LIMIT:
+        return line
     err = envelope.get("error") or {}
     return json.dumps({"truncated": True, "success": envelope["success"], "exitCode": envelope["exitCode"],
                        "errorType": err.get("type"), "durationMs": envelope["durationMs"]})
@@ -243,10 +243,11 @@ def preflight_answer(text):
 def deliver(answer, termination_log):
     """The answer (an envelope, or a warm runner's "unrun") as the last line on stdout, after any
     frames of live output, and, when a path is given, as the termination message."""
-    print(dumps(answer), flush=True)
+    line = dumps(answer)
+    print(line, flush=True)
     if termination_log:
         with open(termination_log, "w", encoding="utf-8") as f:
-            f.write(termination_message(answer))
+            f.write(termination_message(answer, line))
 
 
 def _terminated(handle, waiting, termination_log, signum, _frame):
@@ -258,7 +259,8 @@ def _terminated(handle, waiting, termination_log, signum, _frame):
         handle.kill()
     if waiting["request"] and termination_log:
         with open(termination_log, "w", encoding="utf-8") as f:
-            f.write(termination_message({"unrun": True, "reason": "stopped before a request arrived"}))
+            unrun = {"unrun": True, "reason": "stopped before a request arrived"}
+            f.write(termination_message(unrun, dumps(unrun)))
     os._exit(128 + signum)
 
 

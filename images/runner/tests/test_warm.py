@@ -83,7 +83,7 @@ class Warm:
         lines = out.decode().splitlines()
         assert len(lines) == 1, out[:2000]
         answer = json.loads(lines[0])
-        assert self.log.read_text() == runner.termination_message(answer)
+        assert self.log.read_text() == runner.termination_message(answer, runner.dumps(answer))
         return answer, seconds
 
 

@@ -2,6 +2,7 @@
 // finish within the caller's wait.
 import assert from "node:assert/strict";
 import type { ScriptRun } from "../crds/schema.js";
+import { MIN_UNDER_WAY } from "./admission.js";
 import { Capacity } from "./capacity.js";
 import { type TestApp, testApp } from "./testkit.js";
 
@@ -17,16 +18,16 @@ describe("the capacity the shared watch sees", () => {
     // A list of runs that finished long ago is no burst of completions.
     clock.now = 3_600_000;
     for (let i = 0; i < 10; i++) capacity.observe(`default/old-${i}`, run(`old-${i}`, "Succeeded", i * 1000));
-    assert.equal(capacity.estimateSeconds(), undefined);
+    assert.equal(capacity.load(), undefined);
     for (let i = 0; i < 10; i++) capacity.observe(`default/r-${i}`, run(`r-${i}`));
     assert.equal(capacity.pending, 10);
     for (let i = 0; i < 5; i++) {
       clock.now += 2000;
       capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded"));
     }
-    // 5 finished in the 10 s since they were first seen (0.5/s); 5 left, so a new one finishes in (5 + 1) / 0.5 s.
+    // 5 finished in the 10 s since they were first seen (0.5/s), under way 2, 4, 6, 8 and 10 s: 3 at a time.
     assert.equal(capacity.pending, 5);
-    assert.equal(capacity.estimateSeconds(), 12);
+    assert.deepEqual(capacity.load(), { perSecond: 0.5, concurrency: 3 });
     capacity.observe("default/r-9", undefined);
     assert.equal(capacity.pending, 4);
   });
@@ -40,19 +41,20 @@ describe("the capacity the shared watch sees", () => {
       capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", finishedAt, finishedAt - 3000));
     }
     capacity.observe("default/again", run("again", "Pending"));
-    // 10 finished in 21 s of busy time; one is pending: (1 + 1) / (10 / 21 s).
-    assert.equal(capacity.estimateSeconds(), 4.2);
+    // 10 finished in 21 s of busy time, each under way 3 s.
+    assert.deepEqual(capacity.load(), { perSecond: 10 / 21, concurrency: 30 / 21 });
+    assert.equal(capacity.pending, 1);
   });
 
-  it("counts the callers already waiting, whose runs the watch may not show yet", () => {
+  it("knows how long 95% of the recent runs took from creation to their end", () => {
     const clock = { now: 600_000 };
     const capacity = new Capacity(() => clock.now);
-    for (let i = 0; i < 10; i++) {
-      const finishedAt = clock.now - 20_000 + i * 2000;
-      capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", finishedAt, finishedAt - 3000));
-    }
-    assert.equal(capacity.estimateSeconds(0), 2.1);
-    assert.equal(capacity.estimateSeconds(99), 210);
+    for (let i = 1; i <= 20; i++) capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", clock.now - 1000, clock.now - 1000 - i * 1000));
+    assert.equal(capacity.slowSeconds(), 19);
+    capacity.observe("default/slowest", run("slowest", "Succeeded", clock.now, clock.now - 100_000));
+    assert.equal(capacity.slowSeconds(), 20);
+    clock.now += 5 * 60_000;
+    assert.equal(capacity.slowSeconds(), undefined);
   });
 
   it("takes its rate from the time runs were under way, not from the clock: runs asked for a minute apart are no slow node", () => {
@@ -66,8 +68,8 @@ describe("the capacity the shared watch sees", () => {
     }
     clock.now += 9000;
     capacity.observe("default/next", run("next", "Pending", undefined, clock.now));
-    // 5 runs of 1 s each: 1 run/s while busy; one ahead, so a new one finishes in about 2 s, not 100.
-    assert.equal(capacity.estimateSeconds(), 2);
+    // 5 runs of 1 s each: 1 run/s while busy, one at a time; not one every minute.
+    assert.deepEqual(capacity.load(), { perSecond: 1, concurrency: 1 });
   });
 
   it("forgets completions older than its window", () => {
@@ -77,9 +79,9 @@ describe("the capacity the shared watch sees", () => {
       capacity.observe(`default/r-${i}`, run(`r-${i}`));
       capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded"));
     }
-    assert.ok(capacity.estimateSeconds() !== undefined);
+    assert.ok(capacity.load() !== undefined);
     clock.now += 6 * 60_000;
-    assert.equal(capacity.estimateSeconds(), undefined);
+    assert.equal(capacity.load(), undefined);
   });
 });
 
@@ -113,6 +115,7 @@ describe("an /execute call the runs ahead leave no time for", () => {
     // 6 finished in 6 s under way (1/s), 30 ahead: done in 31 s, 22 s past 9 s, the wait less its headroom.
     assert.equal(res.headers["retry-after"], "22");
     assert.equal(t.store.runs.size, before);
+    assert.match((await t.http.get("/metrics")).text, /^scriptrun_api_refused_over_capacity_total\{when="arrival"\} 1$/m);
     // POST /runs waits for nothing: it is still accepted, and queued by the controller.
     assert.equal((await t.http.post("/runs").send({ script: "def main():\n    return 1\n" })).status, 202);
   });
@@ -140,5 +143,48 @@ describe("an /execute call the runs ahead leave no time for", () => {
     for (let i = 0; i < 30; i++) t.waiter.capacity.observe(`default/ahead-${i}`, run(`ahead-${i}`, "Pending"));
     const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n" });
     assert.equal(res.status, 200);
+  });
+});
+
+describe("an /execute call that comes with as many runs under way as the node was measured with", () => {
+  let t: TestApp;
+  beforeEach(() => {
+    t = testApp();
+    // 100 runs of 10 ms finished one after another lately: 100 a second, one at a time.
+    Object.assign(t.waiter, { capacity: new Capacity() });
+    const now = Date.now();
+    for (let i = 0; i < 100; i++) {
+      const finishedAt = now - 1000 + i * 10;
+      t.waiter.changed(run(`done-${i}`, "Succeeded", finishedAt, finishedAt - 10));
+    }
+    // As many under way as admission holds no call below.
+    for (let i = 0; i < MIN_UNDER_WAY; i++) t.waiter.changed(run(`ahead-${i}`, "Pending"));
+  });
+  afterEach(() => t.close());
+
+  it("is held with no run made, and its run is made once a run ahead finishes", async () => {
+    const answer = t.http.post("/execute").send({ script: "def main():\n    return 1\n" }).then((res) => res);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(t.waiter.admission.holding, 1);
+    assert.equal(t.store.runs.size, 0);
+    assert.match((await t.http.get("/metrics")).text, /^scriptrun_api_execute_held 1$/m);
+    t.waiter.changed(run("ahead-0", "Succeeded"));
+    const res = await answer;
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.result, "ok");
+    assert.equal(t.store.runs.size, 1);
+  });
+
+  it("waits for its run only what is left of its wait once it was held", async function () {
+    this.timeout(10_000);
+    t.store.outcome = () => undefined;
+    const started = performance.now();
+    const answer = t.http.post("/execute").send({ script: "def main():\n    return 1\n", waitSeconds: 3 }).then((res) => res);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    t.waiter.changed(run("ahead-0", "Succeeded"));
+    const res = await answer;
+    assert.equal(res.status, 504, JSON.stringify(res.body));
+    // Held 1 s, then 2 s for its run: 3 s in all, not 1 + 3.
+    assert.ok(performance.now() - started < 3700, `answered after ${Math.round(performance.now() - started)} ms`);
   });
 });

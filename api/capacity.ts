@@ -12,6 +12,12 @@ import { type ScriptRun, isFinished } from "../crds/schema.js";
 const MIN_COMPLETIONS = 5;
 const WINDOW_MS = 5 * 60_000;
 
+/** What recent completions say of the node: runs finished per busy second, and runs under way. */
+export interface Load {
+  perSecond: number;
+  concurrency: number;
+}
+
 export class Capacity {
   /** Whether each run known to the watch has finished, by key. */
   private readonly finished = new Map<string, boolean>();
@@ -22,6 +28,8 @@ export class Capacity {
    * (`from`) and finished (`at`). In that order the busy time is one walk, with no sort at each
    * estimate (1 000 callers at once each ask for one). */
   private completions: Array<{ from: number; at: number }> = [];
+  /** slowSeconds() of the completions as they are, until they change. */
+  private slowest: number | undefined;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -48,34 +56,50 @@ export class Capacity {
     let i = this.completions.length;
     while (i > 0 && this.completions[i - 1]!.from > completion.from) i--;
     this.completions.splice(i, 0, completion);
+    this.slowest = undefined;
   }
 
-  /** Seconds since `since` during which at least one of the completed runs was under way. */
-  private busySeconds(since: number): number {
+  /** Drops what finished before the window; true when enough is left to know the rate. */
+  private prune(): boolean {
+    const since = this.now() - WINDOW_MS;
+    if (this.completions.some(({ at }) => at < since)) {
+      this.completions = this.completions.filter(({ at }) => at >= since);
+      this.slowest = undefined;
+    }
+    return this.completions.length >= MIN_COMPLETIONS;
+  }
+
+  /** Runs finished per second of busy time within the window (some run under way), and how many
+   * were under way on average meanwhile: the time they were under way over the busy time (Little's
+   * law). Undefined with too few completions to tell. */
+  load(): Load | undefined {
+    if (!this.prune()) return undefined;
+    const since = this.now() - WINDOW_MS;
     let busy = 0;
+    let underWay = 0;
     let end = since;
     for (const { from, at } of this.completions) {
       const start = Math.max(from, end);
       if (at > start) busy += at - start;
+      underWay += at - Math.max(from, since);
       end = Math.max(end, at);
     }
-    return busy / 1000;
+    const busySeconds = Math.max(1, busy / 1000);
+    return { perSecond: this.completions.length / busySeconds, concurrency: underWay / 1000 / busySeconds };
+  }
+
+  /** Seconds from creation to end within which 95% of the runs of the window finished. */
+  slowSeconds(): number | undefined {
+    if (!this.prune()) return undefined;
+    if (this.slowest === undefined) {
+      const took = this.completions.map(({ from, at }) => at - from).sort((a, b) => a - b);
+      this.slowest = took[Math.ceil(took.length * 0.95) - 1]! / 1000;
+    }
+    return this.slowest;
   }
 
   /** Runs created and not finished. */
   get pending(): number {
     return this.unfinished;
-  }
-
-  /** Seconds until a run created now would have finished, at the recent rate, with at least
-   * `awaited` runs ahead (callers already waiting, whose runs the watch may not show yet);
-   * undefined when the rate is unknown. */
-  estimateSeconds(awaited = 0): number | undefined {
-    const now = this.now();
-    const since = now - WINDOW_MS;
-    if (this.completions.some(({ at }) => at < since)) this.completions = this.completions.filter(({ at }) => at >= since);
-    if (this.completions.length < MIN_COMPLETIONS) return undefined;
-    const perSecond = this.completions.length / Math.max(1, this.busySeconds(since));
-    return (Math.max(this.unfinished, awaited) + 1) / perSecond;
   }
 }

@@ -10,8 +10,6 @@ export interface ApiMetrics {
   /** Koa middleware that counts and times every request. */
   observe: (ctx: Context, next: Next) => Promise<void>;
   preflightSeconds: Histogram<"outcome">;
-  /** /execute calls refused at once because the runs ahead could not finish within their wait. */
-  refusedEarly: Counter;
 }
 
 /** The route pattern @koa/router matched (e.g. /runs/:name), so labels stay few. */
@@ -53,13 +51,19 @@ export function createMetrics(registry: Registry, waiter: Waiter, maxWaits: numb
       this.set(waiter.capacity.pending);
     },
   });
-  const refusedEarly = new Counter({
-    name: "scriptrun_api_refused_over_capacity_total", registers,
-    help: "/execute calls answered 429 at once because the runs ahead could not finish within their wait",
+  const refused = new Counter({
+    name: "scriptrun_api_refused_over_capacity_total", registers, labelNames: ["when"],
+    help: "/execute calls answered 429 because the runs ahead could not finish within their wait, on arrival or while held (when=arrival|held)",
+  });
+  waiter.admission.onRefused = (when) => refused.inc({ when });
+  new Gauge({
+    name: "scriptrun_api_execute_held", help: "/execute calls held for runs ahead to finish, with no run created yet", registers,
+    collect() {
+      this.set(waiter.admission.holding);
+    },
   });
   return {
     preflightSeconds,
-    refusedEarly,
     async observe(ctx, next) {
       const end = seconds.startTimer();
       ctx.res.once("close", () => {

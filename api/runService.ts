@@ -9,6 +9,7 @@
 // round trips to the apiserver is what keeps these answers in milliseconds. Such an answer has
 // `name: null`, as there is no run to fetch later.
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
+import { runKey } from "../core/runs.js";
 import { runtimeLimits } from "../core/runtime.js";
 import { API_VERSION, KIND, type RunError, type ScriptRun, isFinished } from "../crds/schema.js";
 import type { Identity } from "./auth.js";
@@ -102,46 +103,28 @@ export function runIdentity(identity: Identity, request: RunRequest, key: string
   return idem && key ? { name: idem.name, key: { key, idem } } : { name: newRunName() };
 }
 
-/** The share of a wait the estimate may fill. The rate of the last minutes is not quite that of the
- * next one, and an answer comes a watch event after its run ends: under make scale, 1 000 callers
- * admitted on an estimate just inside the wait had 12 of their runs end just past it (504). */
-const WAIT_HEADROOM = 0.9;
-
-/** 429 when the runs ahead cannot finish within `waitSeconds` (with headroom) at the rate runs have
- * recently been finishing: the caller is told at once, and no run is made that it would wait for
- * in vain. */
-function refuseBeyondCapacity(deps: Services, waitSeconds: number): void {
-  // Callers admitted a moment ago have runs the watch may not show yet: count them too.
-  const eta = deps.waiter.capacity.estimateSeconds(deps.waiter.inFlight);
-  const budget = waitSeconds * WAIT_HEADROOM;
-  if (eta === undefined || eta <= budget) return;
-  const retryAfter = Math.ceil(eta - budget);
-  deps.metrics.refusedEarly.inc();
-  const ahead = Math.max(deps.waiter.capacity.pending, deps.waiter.inFlight);
-  const queue = ahead === 0 ? "No run is ahead, but" : `${ahead} ${ahead === 1 ? "run is" : "runs are"} ahead;`;
-  throw new ApiError(429, "over_capacity",
-    `${queue} at the recent rate a new run would finish in about ${Math.round(eta)} s, ` +
-    `past the ${waitSeconds} s wait. Retry later, or submit it with POST /runs`, {}, { "Retry-After": String(retryAfter) });
-}
-
 /** POST /execute and its aliases: run the script and resolve its outcome. `signal` aborts the
  * wait (the client hung up); the run itself goes on. With an Idempotency-Key (`key`), a retry
  * answers with the first attempt's run, waiting for it if it has not finished. */
 export async function runAndWait(deps: Services, identity: Identity, request: RunRequest, signal: AbortSignal,
   key?: string): Promise<Outcome> {
+  const arrived = Date.now();
   const resolved = await admit(deps, identity, request);
   const { name, key: idem } = runIdentity(identity, request, key);
-  // A retry of a run that exists adds no load. The check and the reservation of the wait go with
-  // no await between, and before preflight (which queues under load): a refusal comes at once.
-  if (!idem || !(await deps.runs.get(request.namespace, name))) refuseBeyondCapacity(deps, request.waitSeconds);
-  const release = deps.waiter.reserve();
+  // A retry of a run that exists adds no load. Admission comes before preflight (which queues under
+  // load): a refusal comes at once, or while the call is held for the runs ahead (admission.ts).
+  const release = idem && await deps.runs.get(request.namespace, name)
+    ? deps.waiter.reserve()
+    : await deps.waiter.admission.enter(runKey(request.namespace, name), request.waitSeconds, signal, arrived);
   try {
     const refusal = await preflight(deps, resolved);
     if (refusal) return refusedOutcome(request.namespace, refusal);
     const at = { name, namespace: request.namespace };
     // Watch before creating, so the run cannot finish unseen.
     const stop = new AbortController();
-    const wait = deps.waiter.waitFor(at.namespace, at.name, request.waitSeconds * 1000, AbortSignal.any([signal, stop.signal]));
+    // A call held before its run was created has that much less left of its wait.
+    const left = Math.max(0, arrived + request.waitSeconds * 1000 - Date.now());
+    const wait = deps.waiter.waitFor(at.namespace, at.name, left, AbortSignal.any([signal, stop.signal]));
     try {
       const { run, reused } = await createRun(deps, identity, request, at.name, idem);
       if (reused) {

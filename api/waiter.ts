@@ -12,6 +12,7 @@
 import type { Logger } from "../core/log.js";
 import { keyOf, runKey } from "../core/runs.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
+import { Admission } from "./admission.js";
 import { Capacity } from "./capacity.js";
 import { ApiError, RETRY_AFTER_SECONDS } from "./errors.js";
 import { type From, OwnCopy } from "./ownCopy.js";
@@ -56,12 +57,17 @@ interface Watched {
   heardAt: number;
 }
 
+const shuttingDown = () => new ApiError(503, "shutting_down", "The API is shutting down; retry and another replica will answer",
+  {}, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+
 // Re-checks go out this many at a time, not all at once.
 const RECHECK_CONCURRENCY = 16;
 
 export class Waiter implements RunListener {
   /** Load as the shared watch sees it, for refusing early what cannot finish in time. */
   readonly capacity = new Capacity();
+  /** Which /execute calls get a run, and when (admission.ts). */
+  readonly admission = new Admission(this);
   private readonly watched = new Map<string, Watched>();
   private watch: RunWatch | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
@@ -103,10 +109,7 @@ export class Waiter implements RunListener {
 
   /** Takes a slot for one wait or stream; the returned function gives it back (once). */
   reserve(): () => void {
-    if (this.closing) {
-      throw new ApiError(503, "shutting_down", "The API is shutting down; retry and another replica will answer",
-        {}, { "Retry-After": String(RETRY_AFTER_SECONDS) });
-    }
+    if (this.closing) throw shuttingDown();
     if (this.active >= this.options.maxWaits) {
       throw new ApiError(429, "too_many_waits", `${this.active} requests are already waiting for runs, the most this API allows; retry later`,
         {}, { "Retry-After": String(RETRY_AFTER_SECONDS) });
@@ -117,6 +120,7 @@ export class Waiter implements RunListener {
       if (released) return;
       released = true;
       this.active--;
+      this.admission.pump();
       if (this.active === 0) for (const resolve of this.onIdle.splice(0)) resolve();
     };
   }
@@ -175,6 +179,7 @@ export class Waiter implements RunListener {
   /** Stops taking new waits; resolves true once none is left, or false after `ms`. */
   drain(ms: number): Promise<boolean> {
     this.closing = true;
+    this.admission.refuseAll(shuttingDown());
     if (this.active === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), ms);
@@ -188,6 +193,8 @@ export class Waiter implements RunListener {
   changed(run: ScriptRun): void {
     this.toldAt = performance.now();
     this.capacity.observe(keyOf(run), run);
+    this.admission.seen(keyOf(run));
+    this.admission.pump();
     this.hear(keyOf(run));
     this.dispatch(keyOf(run), run, { watched: true });
   }
@@ -195,6 +202,7 @@ export class Waiter implements RunListener {
   deleted(run: ScriptRun): void {
     this.toldAt = performance.now();
     this.capacity.observe(keyOf(run), undefined);
+    this.admission.pump();
     this.hear(keyOf(run));
     this.dispatch(keyOf(run), undefined, { watched: true, gone: run.metadata.uid ?? "" });
   }

@@ -1,0 +1,187 @@
+// Admission of /execute calls: refused at once past the wait, created at once below the runs under
+// way the rate was measured with, held in order above them until runs ahead finish, and refused
+// while held when what is left of the wait no longer covers the runs ahead.
+import assert from "node:assert/strict";
+import { Admission, MIN_UNDER_WAY } from "./admission.js";
+import type { Load } from "./capacity.js";
+import { ApiError } from "./errors.js";
+
+/** Slots over a load set by hand: `pending` runs unfinished, `slow` s for 95% of runs lately. */
+function fixture(load: Load | undefined, pending = 0, slow = 0) {
+  const state = { load, pending, slow, inFlight: 0, refused: [] as string[], now: 1_000_000 };
+  const slots = {
+    capacity: { load: () => state.load, slowSeconds: () => state.slow, get pending() { return state.pending; } },
+    get inFlight() { return state.inFlight; },
+    reserve: () => {
+      state.inFlight++;
+      return () => { state.inFlight--; };
+    },
+  };
+  const admission = new Admission(slots, () => state.now);
+  admission.onRefused = (when) => state.refused.push(when);
+  return { state, admission };
+}
+
+type Outcome = "pending" | "admitted" | ApiError;
+const outcomes = new WeakMap<Promise<unknown>, Outcome>();
+
+/** Follows how the call's promise settles, from now. */
+function track<T>(call: Promise<T>): Promise<T> {
+  outcomes.set(call, "pending");
+  call.then(() => outcomes.set(call, "admitted"), (err: ApiError) => outcomes.set(call, err));
+  return call;
+}
+
+/** Whether the tracked call has settled, and how, once the microtasks queued so far have run. */
+async function settled(call: Promise<unknown>): Promise<Outcome> {
+  await new Promise((resolve) => setImmediate(resolve));
+  return outcomes.get(call)!;
+}
+
+const open = () => new AbortController().signal;
+let calls = 0;
+const key = () => `default/call-${++calls}`;
+
+describe("admission of /execute calls", () => {
+  it("admits every call at once while the rate is unknown", async () => {
+    const { state, admission } = fixture(undefined, 10_000);
+    await admission.enter(key(), 1, open());
+    assert.equal(state.inFlight, 1);
+  });
+
+  it("refuses at once a call whose wait could not cover the runs ahead, counting those let through that the watch does not show yet", async () => {
+    const { state, admission } = fixture({ perSecond: 1, concurrency: 50 }, 20);
+    for (let i = 0; i < 10; i++) await admission.enter(key(), 60, open());
+    // 20 pending and 10 about to be: (30 + 1) / 1 s, past 9 s, the wait less its headroom.
+    assert.throws(() => admission.enter(key(), 10, open()), (err: ApiError) => {
+      assert.equal(err.status, 429);
+      assert.equal(err.message, "30 runs are ahead; at the recent rate a new run would finish in about 31 s, past the 10 s wait. " +
+        "Retry later, or submit it with POST /runs");
+      assert.equal(err.headers["Retry-After"], "22");
+      return true;
+    });
+    assert.deepEqual(state.refused, ["arrival"]);
+    assert.equal(state.inFlight, 10);
+  });
+
+  it("counts a call let through once: until the watch shows its run, or until the call ends with no run", async () => {
+    const { state, admission } = fixture({ perSecond: 1, concurrency: 50 });
+    const keys = Array.from({ length: 8 }, key);
+    for (const k of keys) await admission.enter(k, 60, open());
+    // The watch shows the 8 runs: pending now, no longer about to be. (8 + 1) / 1 s fits 9 s.
+    state.pending = 8;
+    for (const k of keys) admission.seen(k);
+    const ninth = await admission.enter(key(), 10, open());
+    assert.throws(() => admission.enter(key(), 10, open()), /^Error: 9 runs are ahead/);
+    // The ninth call ended with no run made (preflight refused it): it is not ahead of the next.
+    ninth();
+    await admission.enter(key(), 10, open());
+  });
+
+  it("admits at once below the runs under way the rate was measured with, and holds the calls above them in order", async () => {
+    const { state, admission } = fixture({ perSecond: 10, concurrency: 50 }, 49);
+    await admission.enter(key(), 60, open());
+    assert.equal(state.inFlight, 1);
+    // 50 under way, as many as the rate was measured with: the next calls wait, with no slot yet.
+    const first = track(admission.enter(key(), 60, open()));
+    const second = track(admission.enter(key(), 60, open()));
+    assert.equal(await settled(first), "pending");
+    assert.equal(admission.holding, 2);
+    assert.equal(state.inFlight, 1);
+    // One run ahead finished: one more may be under way, the first held call's.
+    state.pending = 48;
+    admission.pump();
+    assert.equal(await settled(first), "admitted");
+    assert.equal(await settled(second), "pending");
+    assert.equal(state.inFlight, 2);
+    // A call that comes now waits behind the one held, though a run just finished.
+    state.pending = 47;
+    const third = track(admission.enter(key(), 60, open()));
+    admission.pump();
+    assert.equal(await settled(second), "admitted");
+    assert.equal(await settled(third), "pending");
+    assert.deepEqual(state.refused, []);
+  });
+
+  it("holds no call below a floor of runs under way, whatever few the rate was measured with", async () => {
+    const { state, admission } = fixture({ perSecond: 10, concurrency: 1 }, MIN_UNDER_WAY - 1);
+    await admission.enter(key(), 60, open());
+    assert.equal(await settled(track(admission.enter(key(), 60, open()))), "pending");
+  });
+
+  it("refuses a held call once the runs ahead can no longer finish within what is left of its wait", async () => {
+    const { state, admission } = fixture({ perSecond: 10, concurrency: 50 }, 50);
+    const held = track(admission.enter(key(), 60, open()));
+    // 10 s later the node turned out slower: 50 ahead at 1 run/s is 51 s, past 90% of the 50 s left.
+    state.now += 10_000;
+    state.load = { perSecond: 1, concurrency: 50 };
+    admission.pump();
+    const outcome = await settled(held);
+    assert.ok(outcome instanceof ApiError);
+    assert.equal(outcome.status, 429);
+    assert.equal(outcome.message, "50 runs are ahead; at the recent rate a new run would finish in about 51 s, past the 50 s left of the 60 s wait. " +
+      "Retry later, or submit it with POST /runs");
+    assert.equal(outcome.headers["Retry-After"], "6");
+    assert.deepEqual(state.refused, ["held"]);
+    assert.equal(admission.holding, 0);
+    assert.equal(state.inFlight, 0);
+  });
+
+  it("checks held calls every second, with no run finishing meanwhile", async function () {
+    this.timeout(5000);
+    const { state, admission } = fixture({ perSecond: 10, concurrency: 50 }, 50);
+    const held = track(admission.enter(key(), 60, open()));
+    state.now += 59_000;
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    assert.ok((await settled(held)) instanceof ApiError);
+    assert.equal(admission.holding, 0);
+  });
+
+  it("refuses a held call when its turn comes with less of its wait left than runs lately took with as many under way", async () => {
+    const { state, admission } = fixture({ perSecond: 100, concurrency: 50 }, 50, 40);
+    const held = track(admission.enter(key(), 60, open()));
+    state.now += 25_000;
+    state.pending = 49;
+    admission.pump();
+    const outcome = await settled(held);
+    assert.ok(outcome instanceof ApiError);
+    assert.equal(outcome.message, "With 49 runs under way, a new run would take up to about 40 s, as 95% of the runs of the last minutes did, " +
+      "more than the 35 s left of the 60 s wait. Retry later, or submit it with POST /runs");
+    // With 4 under way, a run takes about a tenth of that: the next call is let through with as little left.
+    const next = track(admission.enter(key(), 60, open()));
+    state.now += 25_000;
+    state.pending = 4;
+    admission.pump();
+    assert.equal(await settled(next), "admitted");
+  });
+
+  it("forgets a held call whose caller went away, and creates nothing for it", async () => {
+    const { state, admission } = fixture({ perSecond: 10, concurrency: 50 }, 50);
+    const caller = new AbortController();
+    const held = track(admission.enter(key(), 60, caller.signal));
+    caller.abort();
+    const outcome = await settled(held);
+    assert.ok(outcome instanceof ApiError);
+    assert.equal(outcome.status, 499);
+    assert.equal(admission.holding, 0);
+    state.pending = 0;
+    admission.pump();
+    assert.equal(state.inFlight, 0);
+  });
+
+  it("refuses every held call when the API shuts down", async () => {
+    const { admission } = fixture({ perSecond: 10, concurrency: 50 }, 50);
+    const held = [track(admission.enter(key(), 60, open())), track(admission.enter(key(), 60, open()))];
+    admission.refuseAll(new ApiError(503, "shutting_down", "bye"));
+    for (const call of held) assert.equal(((await settled(call)) as ApiError).status, 503);
+    assert.equal(admission.holding, 0);
+  });
+
+  it("lets a held call go once the rate is no longer known", async () => {
+    const { state, admission } = fixture({ perSecond: 10, concurrency: 50 }, 50);
+    const held = track(admission.enter(key(), 60, open()));
+    state.load = undefined;
+    admission.pump();
+    assert.equal(await settled(held), "admitted");
+  });
+});

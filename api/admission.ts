@@ -1,0 +1,201 @@
+// Which /execute calls get a run, and when. A call whose wait could not cover the runs ahead of it,
+// at the rate runs have been finishing lately (Capacity), is refused with 429 at once and nothing is
+// created. A call admitted while the node already has as many runs under way as the rate was
+// measured with is held, in order of arrival, with no run yet, until runs ahead finish: a burst of a
+// thousand calls created at once would put the node at an open count it was never measured at, and
+// a node finishes fewer runs a second with twice the runs open (under make scale, 892 admitted at
+// once on 16.5 runs/s ran at 13, and 114 ran past their wait). Held calls are checked again as runs
+// finish and every second: one whose runs ahead can no longer finish within what is left of its
+// wait, or that has less left than runs lately took from creation to their end, is refused with
+// 429 then, still before anything was created for it. So a 504 needs a run to take longer than
+// nearly all runs of the last minutes did.
+import { ApiError } from "./errors.js";
+import type { Capacity } from "./capacity.js";
+
+/** The share of a wait the estimate may fill. The rate of the last minutes is not quite that of the
+ * next one, and an answer comes a watch event after its run ends. */
+export const WAIT_HEADROOM = 0.9;
+
+/** Runs under way below which no call is held, whatever the rate was measured with: a node measured
+ * with one run at a time is not made to run a small burst one at a time. */
+export const MIN_UNDER_WAY = 32;
+
+/** How often held calls are checked again when no run finishes meanwhile. */
+const RECHECK_MS = 1000;
+
+/** What admission needs of the waiter: the load its watch sees, and a slot for each wait. */
+export interface Slots {
+  readonly capacity: Pick<Capacity, "load" | "slowSeconds" | "pending">;
+  reserve(): () => void;
+}
+
+interface Held {
+  /** The run's namespace/name. */
+  key: string;
+  /** When its wait runs out (Date.now()). */
+  deadline: number;
+  waitSeconds: number;
+  admit: (release: () => void) => void;
+  refuse: (err: unknown) => void;
+}
+
+export class Admission {
+  /** Told of each call refused over capacity: on arrival, or while held (the API's metrics). */
+  onRefused: (when: "arrival" | "held") => void = () => {};
+  private held: Held[] = [];
+  /** Runs of calls let through that the watch has not shown yet, by namespace/name. */
+  private readonly unseen = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly slots: Slots, private readonly now: () => number = Date.now) {}
+
+  /** Calls held now, waiting for runs ahead to finish before their own is created. */
+  get holding(): number {
+    return this.held.length;
+  }
+
+  /** Resolves with the release of the call's wait slot once its run (`key`, namespace/name) may be
+   * created; throws 429 when it cannot finish within `waitSeconds` (at once, or later while held),
+   * or 499 when `signal` aborts while it is held. `arrived` is when the call came (Date.now()). */
+  enter(key: string, waitSeconds: number, signal: AbortSignal, arrived = this.now()): Promise<() => void> {
+    const load = this.slots.capacity.load();
+    if (!load) return Promise.resolve(this.slot(key));
+    const underWay = this.underWay();
+    const eta = (underWay + this.held.length + 1) / load.perSecond;
+    if (eta > waitSeconds * WAIT_HEADROOM) {
+      this.onRefused("arrival");
+      throw this.refusal(underWay + this.held.length, eta, waitSeconds, waitSeconds);
+    }
+    if (this.held.length === 0 && underWay < this.cap(load.concurrency)) return Promise.resolve(this.slot(key));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.held = this.held.filter((h) => h !== held);
+        reject(new ApiError(499, "client_closed", "The client closed the connection before the run was created"));
+      };
+      const held: Held = {
+        key,
+        deadline: arrived + waitSeconds * 1000,
+        waitSeconds,
+        admit: (release) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(release);
+        },
+        refuse: (err) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      };
+      this.held.push(held);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.schedule();
+    });
+  }
+
+  /** The watch showed the run `key` (namespace/name): it counts among the pending runs now. */
+  seen(key: string): void {
+    this.unseen.delete(key);
+  }
+
+  /** Checks held calls again: called when a run finishes or a slot is given back. */
+  pump(): void {
+    if (this.held.length === 0) return;
+    const load = this.slots.capacity.load();
+    const now = this.now();
+    let underWay = this.underWay();
+    const still: Held[] = [];
+    for (const held of this.held) {
+      const left = (held.deadline - now) / 1000;
+      // Without a rate (the window emptied) nothing is known to hold a call for.
+      if (!load) {
+        this.release(held);
+        continue;
+      }
+      const eta = (underWay + still.length + 1) / load.perSecond;
+      if (eta > left * WAIT_HEADROOM) {
+        this.onRefused("held");
+        held.refuse(this.refusal(underWay + still.length, eta, held.waitSeconds, left));
+        continue;
+      }
+      if (still.length === 0 && underWay < this.cap(load.concurrency)) {
+        // 95% of the runs of the window took at most `slow` with `concurrency` under way on average:
+        // with fewer under way now, a run takes less.
+        const slow = (this.slots.capacity.slowSeconds() ?? 0) * Math.min(1, (underWay + 1) / Math.max(1, load.concurrency));
+        if (slow > left) {
+          this.onRefused("held");
+          held.refuse(this.tooSlow(underWay, slow, left, held.waitSeconds, underWay / load.perSecond));
+        } else if (this.release(held)) underWay++;
+        continue;
+      }
+      still.push(held);
+    }
+    this.held = still;
+    this.schedule();
+  }
+
+  /** Refuses every held call with `err` (the API is shutting down). */
+  refuseAll(err: ApiError): void {
+    for (const held of this.held.splice(0)) held.refuse(err);
+    this.schedule();
+  }
+
+  /** Runs under way, or about to be: those the watch shows unfinished, and those of calls let
+   * through that it does not show yet. */
+  private underWay(): number {
+    return this.slots.capacity.pending + this.unseen.size;
+  }
+
+  /** A wait slot for the call whose run is `key`, counted under way until the watch shows it or the
+   * call ends (its run not created after all: refused by preflight, or its create failed). */
+  private slot(key: string): () => void {
+    const release = this.slots.reserve();
+    this.unseen.add(key);
+    return () => {
+      this.unseen.delete(key);
+      release();
+    };
+  }
+
+  private cap(concurrency: number): number {
+    return Math.max(MIN_UNDER_WAY, concurrency);
+  }
+
+  /** Gives the call its slot; false when no slot was left (it is refused with the reason). */
+  private release(held: Held): boolean {
+    let release: () => void;
+    try {
+      release = this.slot(held.key);
+    } catch (err) {
+      held.refuse(err);
+      return false;
+    }
+    held.admit(release);
+    return true;
+  }
+
+  private schedule(): void {
+    if (this.held.length === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    } else if (!this.timer) {
+      this.timer = setInterval(() => this.pump(), RECHECK_MS);
+      this.timer.unref();
+    }
+  }
+
+  private refusal(ahead: number, eta: number, waitSeconds: number, left: number): ApiError {
+    const queue = ahead === 0 ? "No run is ahead, but" : `${ahead} ${ahead === 1 ? "run is" : "runs are"} ahead;`;
+    const wait = left === waitSeconds ? `the ${waitSeconds} s wait` : `the ${Math.round(left)} s left of the ${waitSeconds} s wait`;
+    return this.overCapacity(`${queue} at the recent rate a new run would finish in about ${Math.round(eta)} s, past ${wait}`,
+      eta - left * WAIT_HEADROOM);
+  }
+
+  private tooSlow(underWay: number, slow: number, left: number, waitSeconds: number, drain: number): ApiError {
+    return this.overCapacity(`With ${underWay} ${underWay === 1 ? "run" : "runs"} under way, a new run would take up to about ` +
+      `${Math.round(slow)} s, as 95% of the runs of the last minutes did, more than the ${Math.round(left)} s left of the ${waitSeconds} s wait`, drain);
+  }
+
+  private overCapacity(why: string, retryAfter: number): ApiError {
+    return new ApiError(429, "over_capacity", `${why}. Retry later, or submit it with POST /runs`, {},
+      { "Retry-After": String(Math.max(1, Math.ceil(retryAfter))) });
+  }
+}

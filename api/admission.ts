@@ -35,7 +35,10 @@ interface Held {
   /** When its wait runs out (Date.now()). */
   deadline: number;
   waitSeconds: number;
-  admit: (release: () => void) => void;
+  /** Gives its wait slot back. */
+  release: () => void;
+  /** Lets it through, or refuses it; either way it is no longer held. */
+  admit: () => void;
   refuse: (err: unknown) => void;
 }
 
@@ -46,6 +49,8 @@ export class Admission {
   /** Runs of calls let through that the watch has not shown yet, by namespace/name. */
   private readonly unseen = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  /** True while pump() runs: a slot it gives back asks for no pump within it. */
+  private pumping = false;
 
   constructor(private readonly slots: Slots, private readonly now: () => number = Date.now) {}
 
@@ -54,36 +59,42 @@ export class Admission {
     return this.held.length;
   }
 
-  /** Resolves with the release of the call's wait slot once its run (`key`, namespace/name) may be
-   * created; throws 429 when it cannot finish within `waitSeconds` (at once, or later while held),
-   * or 499 when `signal` aborts while it is held. `arrived` is when the call came (Date.now()). */
+  /** Resolves, once the call's run (`key`, namespace/name) may be created, with the release of its
+   * wait slot (held calls hold one too). Throws 429 when it cannot finish within `waitSeconds` (at
+   * once, or later while held) or no slot is left, and 499 when `signal` aborts while it is held.
+   * `arrived` is when the call came (Date.now()). */
   enter(key: string, waitSeconds: number, signal: AbortSignal, arrived = this.now()): Promise<() => void> {
     const load = this.slots.capacity.load();
-    if (!load) return Promise.resolve(this.slot(key));
-    const underWay = this.underWay();
-    const eta = (underWay + this.held.length + 1) / load.perSecond;
-    if (eta > waitSeconds * WAIT_HEADROOM) {
-      this.onRefused("arrival");
-      throw this.refusal(underWay + this.held.length, eta, waitSeconds, waitSeconds);
+    if (load) {
+      const ahead = this.underWay() + this.held.length;
+      const eta = (ahead + 1) / load.perSecond;
+      if (eta > waitSeconds * WAIT_HEADROOM) {
+        this.onRefused("arrival");
+        throw this.refusal(ahead, eta, waitSeconds, waitSeconds);
+      }
     }
-    if (this.held.length === 0 && underWay < this.cap(load.concurrency)) return Promise.resolve(this.slot(key));
+    const release = this.slots.reserve();
+    if (!load || (this.held.length === 0 && this.underWay() < this.cap(load.concurrency))) return Promise.resolve(this.through(key, release));
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.held = this.held.filter((h) => h !== held);
-        reject(new ApiError(499, "client_closed", "The client closed the connection before the run was created"));
-      };
       const held: Held = {
         key,
         deadline: arrived + waitSeconds * 1000,
         waitSeconds,
-        admit: (release) => {
+        release,
+        admit: () => {
           signal.removeEventListener("abort", onAbort);
-          resolve(release);
+          resolve(this.through(key, release));
         },
         refuse: (err) => {
           signal.removeEventListener("abort", onAbort);
           reject(err);
         },
+      };
+      const onAbort = () => {
+        this.held = this.held.filter((h) => h !== held);
+        this.schedule();
+        release();
+        reject(new ApiError(499, "client_closed", "The client closed the connection before the run was created"));
       };
       this.held.push(held);
       signal.addEventListener("abort", onAbort, { once: true });
@@ -98,44 +109,60 @@ export class Admission {
 
   /** Checks held calls again: called when a run finishes or a slot is given back. */
   pump(): void {
-    if (this.held.length === 0) return;
-    const load = this.slots.capacity.load();
-    const now = this.now();
-    let underWay = this.underWay();
-    const still: Held[] = [];
-    for (const held of this.held) {
-      const left = (held.deadline - now) / 1000;
-      // Without a rate (the window emptied) nothing is known to hold a call for.
-      if (!load) {
-        this.release(held);
-        continue;
-      }
-      const eta = (underWay + still.length + 1) / load.perSecond;
-      if (eta > left * WAIT_HEADROOM) {
-        this.onRefused("held");
-        held.refuse(this.refusal(underWay + still.length, eta, held.waitSeconds, left));
-        continue;
-      }
-      if (still.length === 0 && underWay < this.cap(load.concurrency)) {
-        // 95% of the runs of the window took at most `slow` with `concurrency` under way on average:
-        // with fewer under way now, a run takes less.
-        const slow = (this.slots.capacity.slowSeconds() ?? 0) * Math.min(1, (underWay + 1) / Math.max(1, load.concurrency));
-        if (slow > left) {
+    if (this.held.length === 0 || this.pumping) return;
+    this.pumping = true;
+    const refused: Held[] = [];
+    try {
+      const load = this.slots.capacity.load();
+      const now = this.now();
+      let underWay = this.underWay();
+      const still: Held[] = [];
+      for (const held of this.held) {
+        const left = (held.deadline - now) / 1000;
+        // Without a rate (the window emptied) nothing is known to hold a call for.
+        if (!load) {
+          held.admit();
+          continue;
+        }
+        const eta = (underWay + still.length + 1) / load.perSecond;
+        if (eta > left * WAIT_HEADROOM) {
           this.onRefused("held");
-          held.refuse(this.tooSlow(underWay, slow, left, held.waitSeconds, underWay / load.perSecond));
-        } else if (this.release(held)) underWay++;
-        continue;
+          held.refuse(this.refusal(underWay + still.length, eta, held.waitSeconds, left));
+          refused.push(held);
+          continue;
+        }
+        if (still.length === 0 && underWay < this.cap(load.concurrency)) {
+          // 95% of the runs of the window took at most `slow` with `concurrency` under way on
+          // average: with fewer under way now, a run takes less.
+          const slow = (this.slots.capacity.slowSeconds() ?? 0) * Math.min(1, (underWay + 1) / Math.max(1, load.concurrency));
+          if (slow > left) {
+            this.onRefused("held");
+            held.refuse(this.tooSlow(underWay, slow, left, held.waitSeconds, underWay / load.perSecond));
+            refused.push(held);
+          } else {
+            held.admit();
+            underWay++;
+          }
+          continue;
+        }
+        still.push(held);
       }
-      still.push(held);
+      this.held = still;
+      this.schedule();
+    } finally {
+      this.pumping = false;
     }
-    this.held = still;
-    this.schedule();
+    for (const held of refused) held.release();
   }
 
   /** Refuses every held call with `err` (the API is shutting down). */
   refuseAll(err: ApiError): void {
-    for (const held of this.held.splice(0)) held.refuse(err);
+    const held = this.held.splice(0);
     this.schedule();
+    for (const call of held) {
+      call.refuse(err);
+      call.release();
+    }
   }
 
   /** Runs under way, or about to be: those the watch shows unfinished, and those of calls let
@@ -144,32 +171,18 @@ export class Admission {
     return this.slots.capacity.pending + this.unseen.size;
   }
 
-  /** A wait slot for the call whose run is `key`, counted under way until the watch shows it or the
-   * call ends (its run not created after all: refused by preflight, or its create failed). */
-  private slot(key: string): () => void {
-    const release = this.slots.reserve();
+  private cap(concurrency: number): number {
+    return Math.max(MIN_UNDER_WAY, concurrency);
+  }
+
+  /** Lets the call whose run is `key` through: counted under way until the watch shows its run, or
+   * until the call ends (its run not created after all: refused by preflight, or its create failed). */
+  private through(key: string, release: () => void): () => void {
     this.unseen.add(key);
     return () => {
       this.unseen.delete(key);
       release();
     };
-  }
-
-  private cap(concurrency: number): number {
-    return Math.max(MIN_UNDER_WAY, concurrency);
-  }
-
-  /** Gives the call its slot; false when no slot was left (it is refused with the reason). */
-  private release(held: Held): boolean {
-    let release: () => void;
-    try {
-      release = this.slot(held.key);
-    } catch (err) {
-      held.refuse(err);
-      return false;
-    }
-    held.admit(release);
-    return true;
   }
 
   private schedule(): void {
@@ -181,7 +194,6 @@ export class Admission {
       this.timer.unref();
     }
   }
-
   private refusal(ahead: number, eta: number, waitSeconds: number, left: number): ApiError {
     const queue = ahead === 0 ? "No run is ahead, but" : `${ahead} ${ahead === 1 ? "run is" : "runs are"} ahead;`;
     const wait = left === waitSeconds ? `the ${waitSeconds} s wait` : `the ${Math.round(left)} s left of the ${waitSeconds} s wait`;

@@ -25,6 +25,8 @@ export interface Burst {
   /** Longest wait of a call answered 200. */
   answeredMaxMs: number | null;
   refusedP50Ms: number | null;
+  /** Longest wait of a call refused: one held for the runs ahead is refused after a while. */
+  refusedMaxMs: number | null;
   apiRssMiB: number;
   controllerRssMiB: number;
 }
@@ -49,6 +51,7 @@ export function tally(calls: readonly Call[], rss: { api: number; controller: nu
     other: calls.filter((c) => ![200, 429, 504].includes(c.status)).length,
     answeredMaxMs: answered.length > 0 ? Math.max(...answered) : null,
     refusedP50Ms: refused.length > 0 ? round1(percentile(refused, 50)) : null,
+    refusedMaxMs: refused.length > 0 ? Math.max(...refused) : null,
     apiRssMiB: round1(rss.api),
     controllerRssMiB: round1(rss.controller),
   };

@@ -162,7 +162,7 @@ export async function runScale(kc: KubeConfig, options: ScaleOptions): Promise<S
     if (options.callers > 0 && !options.signal.aborted) {
       say(`Callers: ${options.callers} waiting on POST /execute at once`);
       callers = await measureCallers(api.url, runtime, options.callers, pids);
-      say(`  ${callers.right} right, ${callers.refused} refused (429), ${callers.timedOut} timed out (504) in ${callers.elapsedMs} ms; ` +
+      say(`  ${callers.right} right, ${callers.refused} refused (429, p50 ${callers.refusedP50Ms} ms, max ${callers.refusedMaxMs} ms), ${callers.timedOut} timed out (504) in ${callers.elapsedMs} ms; ` +
         `API peak RSS ${callers.apiRssMiB} MiB, CPU ${callers.apiCpuMs} ms`);
     }
     return { figures: result, runsPhase, callers, goals: goals(result, runsPhase, callers), caps, kwokLog };

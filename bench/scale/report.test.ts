@@ -65,7 +65,7 @@ describe("the figures of make scale", () => {
 
   it("want every caller answered, refusals included, and none answered wrong or not at all", () => {
     const p = phase(20);
-    const callers = { calls: 10, right: 7, wrong: 0, refused: 2, timedOut: 1, other: 0, answeredMaxMs: 900, refusedP50Ms: 3,
+    const callers = { calls: 10, right: 7, wrong: 0, refused: 2, timedOut: 1, other: 0, answeredMaxMs: 900, refusedP50Ms: 3, refusedMaxMs: 4,
       apiRssMiB: 150, controllerRssMiB: 140, answers: { 200: 7, 429: 2, 504: 1 }, elapsedMs: 1000, apiCpuMs: 50, controllerCpuMs: 20,
       errors: { "429 over_capacity": { count: 2, message: "9 runs are ahead" }, "504 wait_timeout": { count: 1, message: "Run r did not finish" } } };
     const goal = goals(figures(p), p, callers).at(-1)!;

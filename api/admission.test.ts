@@ -2,15 +2,19 @@
 // way the rate was measured with, held in order above them until runs ahead finish, and refused
 // while held when what is left of the wait no longer covers the runs ahead.
 import assert from "node:assert/strict";
-import { Admission, MIN_UNDER_WAY } from "./admission.js";
+import { Admission, FULL_START_WAIT_SECONDS, MIN_UNDER_WAY } from "./admission.js";
 import type { Load } from "./capacity.js";
 import { ApiError } from "./errors.js";
 
-/** Slots over a load set by hand: `pending` runs unfinished, `slow` s for 95% of runs lately. */
+/** Slots over a load set by hand: `pending` runs unfinished, `slow` s for 95% of runs lately, and
+ * runs lately waiting `startWait` s to start (a full node, unless set lower). */
 function fixture(load: Load | undefined, pending = 0, slow = 0) {
-  const state = { load, pending, slow, inFlight: 0, refused: [] as string[], now: 1_000_000 };
+  const state = { load, pending, slow, startWait: FULL_START_WAIT_SECONDS as number | undefined, inFlight: 0, refused: [] as string[], now: 1_000_000 };
   const slots = {
-    capacity: { load: () => state.load, slowSeconds: () => state.slow, get pending() { return state.pending; } },
+    capacity: {
+      load: () => state.load, slowSeconds: () => state.slow, startWaitSeconds: () => state.startWait,
+      get pending() { return state.pending; },
+    },
     get inFlight() { return state.inFlight; },
     reserve: () => {
       state.inFlight++;
@@ -105,9 +109,53 @@ describe("admission of /execute calls", () => {
   });
 
   it("holds no call below a floor of runs under way, whatever few the rate was measured with", async () => {
-    const { state, admission } = fixture({ perSecond: 10, concurrency: 1 }, MIN_UNDER_WAY - 1);
+    const { admission } = fixture({ perSecond: 10, concurrency: 1 }, MIN_UNDER_WAY - 1);
     await admission.enter(key(), 60, open());
     assert.equal(await settled(track(admission.enter(key(), 60, open()))), "pending");
+  });
+
+  it("holds no call on a node with room, where runs start within seconds, however many are under way", async () => {
+    const { state, admission } = fixture({ perSecond: 100, concurrency: 50 }, 200);
+    state.startWait = FULL_START_WAIT_SECONDS - 1;
+    for (let i = 0; i < 10; i++) await admission.enter(key(), 60, open());
+    state.startWait = undefined;
+    await admission.enter(key(), 60, open());
+    assert.equal(state.inFlight, 11);
+  });
+
+  it("lets the held calls through once runs start within seconds again", async () => {
+    const { state, admission } = fixture({ perSecond: 100, concurrency: 50 }, 50);
+    const held = [track(admission.enter(key(), 60, open())), track(admission.enter(key(), 60, open()))];
+    assert.equal(await settled(held[0]!), "pending");
+    state.startWait = 2;
+    admission.pump();
+    for (const call of held) assert.equal(await settled(call), "admitted");
+  });
+
+  it("holds no call whose caller went away before it came to admission", () => {
+    const { state, admission } = fixture({ perSecond: 10, concurrency: 50 }, 50);
+    const caller = new AbortController();
+    caller.abort();
+    assert.throws(() => admission.enter(key(), 60, caller.signal), (err: ApiError) => err.status === 499);
+    assert.equal(admission.holding, 0);
+    assert.equal(state.inFlight, 0);
+  });
+
+  it("counts each call under one name (retries under one Idempotency-Key) until its own end", async () => {
+    const { admission } = fixture({ perSecond: 1, concurrency: 50 }, 0);
+    const first = await admission.enter("default/same", 10, open());
+    const second = await admission.enter("default/same", 10, open());
+    for (let i = 0; i < 7; i++) await admission.enter(key(), 10, open());
+    // 9 calls let through: a tenth would finish in (9 + 1) / 1 s, past 9 s.
+    assert.throws(() => admission.enter(key(), 10, open()), /^Error: 9 runs are ahead/);
+    first();
+    first();
+    // The first call ended, once however often it says so: 8 under way, room for one.
+    await admission.enter(key(), 10, open());
+    assert.throws(() => admission.enter(key(), 10, open()), /^Error: 9 runs are ahead/);
+    // The second call under the same name is still counted until its own end.
+    second();
+    await admission.enter(key(), 10, open());
   });
 
   it("refuses a held call once the runs ahead can no longer finish within what is left of its wait", async () => {
@@ -171,11 +219,12 @@ describe("admission of /execute calls", () => {
   });
 
   it("refuses every held call when the API shuts down", async () => {
-    const { admission } = fixture({ perSecond: 10, concurrency: 50 }, 50);
+    const { state, admission } = fixture({ perSecond: 10, concurrency: 50 }, 50);
     const held = [track(admission.enter(key(), 60, open())), track(admission.enter(key(), 60, open()))];
     admission.refuseAll(new ApiError(503, "shutting_down", "bye"));
     for (const call of held) assert.equal(((await settled(call)) as ApiError).status, 503);
     assert.equal(admission.holding, 0);
+    assert.equal(state.inFlight, 0);
   });
 
   it("lets a held call go once the rate is no longer known", async () => {

@@ -1,16 +1,19 @@
 // Which /execute calls get a run, and when. A call whose wait could not cover the runs ahead of it,
 // at the rate runs have been finishing lately (Capacity), is refused with 429 at once and nothing is
-// created. A call admitted while the node already has as many runs under way as the rate was
-// measured with is held, in order of arrival, with no run yet, until runs ahead finish: a burst of a
-// thousand calls created at once would put the node at an open count it was never measured at, and
-// a node finishes fewer runs a second with twice the runs open (under make scale, 892 admitted at
-// once on 16.5 runs/s ran at 13, and 114 ran past their wait). Held calls are checked again as runs
-// finish and every second: one whose runs ahead can no longer finish within what is left of its
-// wait, or that has less left than runs lately took from creation to their end, is refused with
-// 429 then, still before anything was created for it. So a 504 needs a run to take longer than
-// nearly all runs of the last minutes did.
+// created. Otherwise its run is created at once, unless the node is full: runs lately waited 10 s
+// or more from their creation to their script's start, and as many runs are under way as the rate
+// was measured with. A full node starts no run sooner for having more of them, and finishes fewer a
+// second for them (under make scale, a burst of 892 runs created at once on a rate of 16.5 runs/s,
+// measured with 500 open, ran at 13, and 114 callers were answered 504). Then the call is held, in
+// order of arrival, with no run yet, and its run is created once runs ahead finish. Held calls are
+// checked again as runs change, as slots are given back, and every second: one whose runs ahead can
+// no longer finish within what is left of its wait, or that has less left than runs lately took
+// with as many under way, is refused with 429 then, still before anything was created for it.
+//
+// A node with room is never made to hold calls: there the runs wait seconds to start, and their
+// count follows the load. Counting only a full node's runs, the cap can stay at what it measured.
 import { ApiError } from "./errors.js";
-import type { Capacity } from "./capacity.js";
+import type { Capacity, Load } from "./capacity.js";
 
 /** The share of a wait the estimate may fill. The rate of the last minutes is not quite that of the
  * next one, and an answer comes a watch event after its run ends. */
@@ -20,12 +23,15 @@ export const WAIT_HEADROOM = 0.9;
  * with one run at a time is not made to run a small burst one at a time. */
 export const MIN_UNDER_WAY = 32;
 
+/** How long runs lately waited to start (median, from creation) when the node counts as full. */
+export const FULL_START_WAIT_SECONDS = 10;
+
 /** How often held calls are checked again when no run finishes meanwhile. */
 const RECHECK_MS = 1000;
 
 /** What admission needs of the waiter: the load its watch sees, and a slot for each wait. */
 export interface Slots {
-  readonly capacity: Pick<Capacity, "load" | "slowSeconds" | "pending">;
+  readonly capacity: Pick<Capacity, "load" | "slowSeconds" | "startWaitSeconds" | "pending">;
   reserve(): () => void;
 }
 
@@ -42,15 +48,17 @@ interface Held {
   refuse: (err: unknown) => void;
 }
 
+const clientClosed = () => new ApiError(499, "client_closed", "The client closed the connection before the run was created");
+
 export class Admission {
   /** Told of each call refused over capacity: on arrival, or while held (the API's metrics). */
   onRefused: (when: "arrival" | "held") => void = () => {};
   private held: Held[] = [];
-  /** Runs of calls let through that the watch has not shown yet, by namespace/name. */
-  private readonly unseen = new Set<string>();
+  /** Runs of calls let through that the watch has not shown yet: how many calls, by namespace/name
+   * (retries under one Idempotency-Key share a name). */
+  private readonly unseen = new Map<string, number>();
+  private unseenCount = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** True while pump() runs: a slot it gives back asks for no pump within it. */
-  private pumping = false;
 
   constructor(private readonly slots: Slots, private readonly now: () => number = Date.now) {}
 
@@ -64,6 +72,7 @@ export class Admission {
    * once, or later while held) or no slot is left, and 499 when `signal` aborts while it is held.
    * `arrived` is when the call came (Date.now()). */
   enter(key: string, waitSeconds: number, signal: AbortSignal, arrived = this.now()): Promise<() => void> {
+    if (signal.aborted) throw clientClosed();
     const load = this.slots.capacity.load();
     if (load) {
       const ahead = this.underWay() + this.held.length;
@@ -74,7 +83,7 @@ export class Admission {
       }
     }
     const release = this.slots.reserve();
-    if (!load || (this.held.length === 0 && this.underWay() < this.cap(load.concurrency))) return Promise.resolve(this.through(key, release));
+    if (!load || (this.held.length === 0 && this.underWay() < this.cap(load))) return Promise.resolve(this.through(key, release));
     return new Promise((resolve, reject) => {
       const held: Held = {
         key,
@@ -94,7 +103,7 @@ export class Admission {
         this.held = this.held.filter((h) => h !== held);
         this.schedule();
         release();
-        reject(new ApiError(499, "client_closed", "The client closed the connection before the run was created"));
+        reject(clientClosed());
       };
       this.held.push(held);
       signal.addEventListener("abort", onAbort, { once: true });
@@ -104,54 +113,51 @@ export class Admission {
 
   /** The watch showed the run `key` (namespace/name): it counts among the pending runs now. */
   seen(key: string): void {
+    this.unseenCount -= this.unseen.get(key) ?? 0;
     this.unseen.delete(key);
   }
 
   /** Checks held calls again: called when a run finishes or a slot is given back. */
   pump(): void {
-    if (this.held.length === 0 || this.pumping) return;
-    this.pumping = true;
+    if (this.held.length === 0) return;
     const refused: Held[] = [];
-    try {
-      const load = this.slots.capacity.load();
-      const now = this.now();
-      let underWay = this.underWay();
-      const still: Held[] = [];
-      for (const held of this.held) {
-        const left = (held.deadline - now) / 1000;
-        // Without a rate (the window emptied) nothing is known to hold a call for.
-        if (!load) {
-          held.admit();
-          continue;
-        }
-        const eta = (underWay + still.length + 1) / load.perSecond;
-        if (eta > left * WAIT_HEADROOM) {
-          this.onRefused("held");
-          held.refuse(this.refusal(underWay + still.length, eta, held.waitSeconds, left));
-          refused.push(held);
-          continue;
-        }
-        if (still.length === 0 && underWay < this.cap(load.concurrency)) {
-          // 95% of the runs of the window took at most `slow` with `concurrency` under way on
-          // average: with fewer under way now, a run takes less.
-          const slow = (this.slots.capacity.slowSeconds() ?? 0) * Math.min(1, (underWay + 1) / Math.max(1, load.concurrency));
-          if (slow > left) {
-            this.onRefused("held");
-            held.refuse(this.tooSlow(underWay, slow, left, held.waitSeconds, underWay / load.perSecond));
-            refused.push(held);
-          } else {
-            held.admit();
-            underWay++;
-          }
-          continue;
-        }
-        still.push(held);
+    const load = this.slots.capacity.load();
+    const now = this.now();
+    let underWay = this.underWay();
+    const still: Held[] = [];
+    for (const held of this.held) {
+      const left = (held.deadline - now) / 1000;
+      // Without a rate (the window emptied) nothing is known to hold a call for.
+      if (!load) {
+        held.admit();
+        continue;
       }
-      this.held = still;
-      this.schedule();
-    } finally {
-      this.pumping = false;
+      const eta = (underWay + still.length + 1) / load.perSecond;
+      if (eta > left * WAIT_HEADROOM) {
+        this.onRefused("held");
+        held.refuse(this.refusal(underWay + still.length, eta, held.waitSeconds, left));
+        refused.push(held);
+        continue;
+      }
+      if (still.length === 0 && underWay < this.cap(load)) {
+        // 95% of the runs of the window took at most `slow` with `concurrency` under way on
+        // average: with fewer under way now, a run takes less.
+        const slow = (this.slots.capacity.slowSeconds() ?? 0) * Math.min(1, (underWay + 1) / Math.max(1, load.concurrency));
+        if (slow > left) {
+          this.onRefused("held");
+          held.refuse(this.tooSlow(underWay, slow, left, held.waitSeconds, underWay / load.perSecond));
+          refused.push(held);
+        } else {
+          held.admit();
+          underWay++;
+        }
+        continue;
+      }
+      still.push(held);
     }
+    this.held = still;
+    this.schedule();
+    // Given back after the check: a slot given back starts a check of its own.
     for (const held of refused) held.release();
   }
 
@@ -168,19 +174,31 @@ export class Admission {
   /** Runs under way, or about to be: those the watch shows unfinished, and those of calls let
    * through that it does not show yet. */
   private underWay(): number {
-    return this.slots.capacity.pending + this.unseen.size;
+    return this.slots.capacity.pending + this.unseenCount;
   }
 
-  private cap(concurrency: number): number {
-    return Math.max(MIN_UNDER_WAY, concurrency);
+  /** Runs under way from which calls are held: none on a node with room (Infinity). */
+  private cap(load: Load): number {
+    const startWait = this.slots.capacity.startWaitSeconds();
+    if (startWait === undefined || startWait < FULL_START_WAIT_SECONDS) return Infinity;
+    return Math.max(MIN_UNDER_WAY, load.concurrency);
   }
 
   /** Lets the call whose run is `key` through: counted under way until the watch shows its run, or
    * until the call ends (its run not created after all: refused by preflight, or its create failed). */
   private through(key: string, release: () => void): () => void {
-    this.unseen.add(key);
+    this.unseen.set(key, (this.unseen.get(key) ?? 0) + 1);
+    this.unseenCount++;
+    let released = false;
     return () => {
-      this.unseen.delete(key);
+      if (released) return;
+      released = true;
+      const calls = this.unseen.get(key);
+      if (calls !== undefined) {
+        this.unseenCount--;
+        if (calls > 1) this.unseen.set(key, calls - 1);
+        else this.unseen.delete(key);
+      }
       release();
     };
   }

@@ -57,6 +57,20 @@ describe("the capacity the shared watch sees", () => {
     assert.equal(capacity.slowSeconds(), undefined);
   });
 
+  it("knows how long the recent runs waited from their creation to their script's start (the median)", () => {
+    const clock = { now: 600_000 };
+    const capacity = new Capacity(() => clock.now);
+    const at = (ms: number) => new Date(ms).toISOString();
+    for (let i = 1; i <= 5; i++) capacity.observe(`default/r-${i}`, run(`r-${i}`, "Succeeded", clock.now - 1000, clock.now - 60_000));
+    assert.equal(capacity.startWaitSeconds(), undefined, "no status says when its script started");
+    for (let i = 1; i <= 5; i++) {
+      const started = run(`s-${i}`, "Succeeded", clock.now - 1000, clock.now - 60_000);
+      started.status!.startedAt = at(clock.now - 60_000 + i * 10_000);
+      capacity.observe(`default/s-${i}`, started);
+    }
+    assert.equal(capacity.startWaitSeconds(), 30);
+  });
+
   it("takes its rate from the time runs were under way, not from the clock: runs asked for a minute apart are no slow node", () => {
     const clock = { now: 0 };
     const capacity = new Capacity(() => clock.now);
@@ -146,21 +160,31 @@ describe("an /execute call the runs ahead leave no time for", () => {
   });
 });
 
-describe("an /execute call that comes with as many runs under way as the node was measured with", () => {
+describe("an /execute call that comes to a full node", () => {
   let t: TestApp;
+  /** What the shared watch would say: 100 runs a second lately, one at a time, each waiting 30 s to
+   * start (a full node), and `pending` runs under way: as many as admission holds no call below. */
+  const load = { pending: MIN_UNDER_WAY };
   beforeEach(() => {
     t = testApp();
-    // 100 runs of 10 ms finished one after another lately: 100 a second, one at a time.
-    Object.assign(t.waiter, { capacity: new Capacity() });
-    const now = Date.now();
-    for (let i = 0; i < 100; i++) {
-      const finishedAt = now - 1000 + i * 10;
-      t.waiter.changed(run(`done-${i}`, "Succeeded", finishedAt, finishedAt - 10));
-    }
-    // As many under way as admission holds no call below.
-    for (let i = 0; i < MIN_UNDER_WAY; i++) t.waiter.changed(run(`ahead-${i}`, "Pending"));
+    load.pending = MIN_UNDER_WAY;
+    Object.assign(t.waiter, {
+      capacity: {
+        observe() {},
+        load: () => ({ perSecond: 100, concurrency: 1 }),
+        slowSeconds: () => 0,
+        startWaitSeconds: () => 30,
+        get pending() { return load.pending; },
+      },
+    });
   });
   afterEach(() => t.close());
+
+  /** A run ahead finished: the watch tells it. */
+  function oneAheadFinished(): void {
+    load.pending--;
+    t.waiter.changed(run("ahead-0", "Succeeded"));
+  }
 
   it("is held with no run made, and its run is made once a run ahead finishes", async () => {
     const answer = t.http.post("/execute").send({ script: "def main():\n    return 1\n" }).then((res) => res);
@@ -168,7 +192,7 @@ describe("an /execute call that comes with as many runs under way as the node wa
     assert.equal(t.waiter.admission.holding, 1);
     assert.equal(t.store.runs.size, 0);
     assert.match((await t.http.get("/metrics")).text, /^scriptrun_api_execute_held 1$/m);
-    t.waiter.changed(run("ahead-0", "Succeeded"));
+    oneAheadFinished();
     const res = await answer;
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.result, "ok");
@@ -181,10 +205,28 @@ describe("an /execute call that comes with as many runs under way as the node wa
     const started = performance.now();
     const answer = t.http.post("/execute").send({ script: "def main():\n    return 1\n", waitSeconds: 3 }).then((res) => res);
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    t.waiter.changed(run("ahead-0", "Succeeded"));
+    oneAheadFinished();
     const res = await answer;
     assert.equal(res.status, 504, JSON.stringify(res.body));
     // Held 1 s, then 2 s for its run: 3 s in all, not 1 + 3.
     assert.ok(performance.now() - started < 3700, `answered after ${Math.round(performance.now() - started)} ms`);
+  });
+
+  it("makes no run when its wait ran out before the run could be made", async function () {
+    this.timeout(10_000);
+    // Admission let it through just as its 1 s wait ran out (held, then a slow preflight).
+    const { admission } = t.waiter;
+    Object.assign(admission, {
+      enter: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        return t.waiter.reserve();
+      },
+    });
+    const res = await t.http.post("/execute").send({ script: "def main():\n    return 1\n", waitSeconds: 1 });
+    assert.equal(res.status, 429, JSON.stringify(res.body));
+    assert.equal(res.body.error.type, "over_capacity");
+    assert.match(res.body.error.message, /^The 1 s wait ran out before a run could be made for it; nothing was created/);
+    assert.equal(t.store.runs.size, 0);
+    assert.equal(t.waiter.inFlight, 0);
   });
 });

@@ -18,6 +18,14 @@ export interface Load {
   concurrency: number;
 }
 
+interface Completion {
+  /** When it was created and when it finished. */
+  from: number;
+  at: number;
+  /** How long it waited from its creation to its script's start, when its status says. */
+  waited?: number;
+}
+
 export class Capacity {
   /** Whether each run known to the watch has finished, by key. */
   private readonly finished = new Map<string, boolean>();
@@ -27,9 +35,9 @@ export class Capacity {
   /** Runs seen finishing within the window, in the order they were created: when each was created
    * (`from`) and finished (`at`). In that order the busy time is one walk, with no sort at each
    * estimate (1 000 callers at once each ask for one). */
-  private completions: Array<{ from: number; at: number }> = [];
-  /** slowSeconds() of the completions as they are, until they change. */
-  private slowest: number | undefined;
+  private completions: Completion[] = [];
+  /** What slowSeconds() and startWaitSeconds() say of the completions as they are, until they change. */
+  private times: { slow: number; startWait: number | undefined } | undefined;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -45,18 +53,21 @@ export class Capacity {
     if (was !== true && is === true) {
       const at = was === false ? this.now() : toMillis(run?.status?.finishedAt);
       const from = Math.min(at ?? 0, toMillis(run?.metadata.creationTimestamp) ?? this.firstSeen.get(key) ?? at ?? 0);
-      if (at !== undefined && at >= this.now() - WINDOW_MS) this.record({ from, at });
+      const created = toMillis(run?.metadata.creationTimestamp);
+      const started = toMillis(run?.status?.startedAt);
+      const waited = created !== undefined && started !== undefined ? Math.max(0, started - created) : undefined;
+      if (at !== undefined && at >= this.now() - WINDOW_MS) this.record({ from, at, ...(waited !== undefined ? { waited } : {}) });
     }
     if (is !== false) this.firstSeen.delete(key);
     if (is === undefined) this.finished.delete(key);
     else this.finished.set(key, is);
   }
 
-  private record(completion: { from: number; at: number }): void {
+  private record(completion: Completion): void {
     let i = this.completions.length;
     while (i > 0 && this.completions[i - 1]!.from > completion.from) i--;
     this.completions.splice(i, 0, completion);
-    this.slowest = undefined;
+    this.times = undefined;
   }
 
   /** Drops what finished before the window; true when enough is left to know the rate. */
@@ -64,7 +75,7 @@ export class Capacity {
     const since = this.now() - WINDOW_MS;
     if (this.completions.some(({ at }) => at < since)) {
       this.completions = this.completions.filter(({ at }) => at >= since);
-      this.slowest = undefined;
+      this.times = undefined;
     }
     return this.completions.length >= MIN_COMPLETIONS;
   }
@@ -90,12 +101,25 @@ export class Capacity {
 
   /** Seconds from creation to end within which 95% of the runs of the window finished. */
   slowSeconds(): number | undefined {
-    if (!this.prune()) return undefined;
-    if (this.slowest === undefined) {
+    return this.prune() ? this.recentTimes().slow : undefined;
+  }
+
+  /** The median of how long the runs of the window waited from their creation to their script's
+   * start (undefined when none says): seconds on a node with room, more on a node with none. */
+  startWaitSeconds(): number | undefined {
+    return this.prune() ? this.recentTimes().startWait : undefined;
+  }
+
+  private recentTimes(): { slow: number; startWait: number | undefined } {
+    if (!this.times) {
       const took = this.completions.map(({ from, at }) => at - from).sort((a, b) => a - b);
-      this.slowest = took[Math.ceil(took.length * 0.95) - 1]! / 1000;
+      const waited = this.completions.flatMap(({ waited }) => (waited === undefined ? [] : [waited])).sort((a, b) => a - b);
+      this.times = {
+        slow: took[Math.ceil(took.length * 0.95) - 1]! / 1000,
+        startWait: waited.length > 0 ? waited[Math.ceil(waited.length / 2) - 1]! / 1000 : undefined,
+      };
     }
-    return this.slowest;
+    return this.times;
   }
 
   /** Runs created and not finished. */

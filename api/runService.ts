@@ -13,7 +13,7 @@ import { runKey } from "../core/runs.js";
 import { runtimeLimits } from "../core/runtime.js";
 import { API_VERSION, KIND, type RunError, type ScriptRun, isFinished } from "../crds/schema.js";
 import type { Identity } from "./auth.js";
-import { ApiError, fromCluster, invalid, mayHaveLanded, unavailable } from "./errors.js";
+import { ApiError, RETRY_AFTER_SECONDS, fromCluster, invalid, mayHaveLanded, unavailable } from "./errors.js";
 import { IDEMPOTENCY_ANNOTATION, IDEMPOTENCY_HEADER, type Idempotency, assertSameRequest, idempotency } from "./idempotency.js";
 import { newRunName } from "./runNames.js";
 import { CREATED_BY_LABEL } from "./runStore.js";
@@ -120,10 +120,15 @@ export async function runAndWait(deps: Services, identity: Identity, request: Ru
     const refusal = await preflight(deps, resolved);
     if (refusal) return refusedOutcome(request.namespace, refusal);
     const at = { name, namespace: request.namespace };
+    // The wait counts from the call's arrival: a call held for the runs ahead has that much less
+    // left. With none left, no run is made that no one would wait for.
+    const left = arrived + request.waitSeconds * 1000 - Date.now();
+    if (left <= 0) {
+      throw new ApiError(429, "over_capacity", `The ${request.waitSeconds} s wait ran out before a run could be made for it; ` +
+        "nothing was created. Retry later, or submit it with POST /runs", {}, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+    }
     // Watch before creating, so the run cannot finish unseen.
     const stop = new AbortController();
-    // A call held before its run was created has that much less left of its wait.
-    const left = Math.max(0, arrived + request.waitSeconds * 1000 - Date.now());
     const wait = deps.waiter.waitFor(at.namespace, at.name, left, AbortSignal.any([signal, stop.signal]));
     try {
       const { run, reused } = await createRun(deps, identity, request, at.name, idem);

@@ -1,6 +1,7 @@
-// Admission of /execute calls: refused at once past the wait, created at once below the runs under
-// way the rate was measured with, held in order above them until runs ahead finish, and refused
-// while held when what is left of the wait no longer covers the runs ahead.
+// Admission of /execute calls: refused at once past the wait; with holding on and a full node,
+// created at once below the runs under way the rate was measured with, held in order above them
+// until runs ahead finish, and refused while held when what is left of the wait no longer covers
+// the runs ahead.
 import assert from "node:assert/strict";
 import { Admission, FULL_START_WAIT_SECONDS, MIN_UNDER_WAY } from "./admission.js";
 import type { Load } from "./capacity.js";
@@ -21,7 +22,7 @@ function fixture(load: Load | undefined, pending = 0, slow = 0) {
       return () => { state.inFlight--; };
     },
   };
-  const admission = new Admission(slots, () => state.now);
+  const admission = new Admission(slots, true, () => state.now);
   admission.onRefused = (when) => state.refused.push(when);
   return { state, admission };
 }
@@ -111,6 +112,16 @@ describe("admission of /execute calls", () => {
   it("holds no call below a floor of runs under way, whatever few the rate was measured with", async () => {
     const { admission } = fixture({ perSecond: 10, concurrency: 1 }, MIN_UNDER_WAY - 1);
     await admission.enter(key(), 60, open());
+    assert.equal(await settled(track(admission.enter(key(), 60, open()))), "pending");
+  });
+
+  it("holds no call unless told to (SCRIPTRUN_API_HOLD_WHEN_FULL), full node or not", async () => {
+    const { state, admission } = fixture({ perSecond: 100, concurrency: 50 }, 200);
+    const told = new Admission(Object.assign({}, { capacity: { load: () => state.load, slowSeconds: () => 0, startWaitSeconds: () => 60, pending: 200 },
+      reserve: () => () => {} }), false, () => state.now);
+    for (let i = 0; i < 10; i++) await told.enter(key(), 60, open());
+    assert.equal(told.holding, 0);
+    // The same load with holding on: held.
     assert.equal(await settled(track(admission.enter(key(), 60, open()))), "pending");
   });
 

@@ -1,17 +1,20 @@
 // Which /execute calls get a run, and when. A call whose wait could not cover the runs ahead of it,
 // at the rate runs have been finishing lately (Capacity), is refused with 429 at once and nothing is
-// created. Otherwise its run is created at once, unless the node is full: runs lately waited 10 s
-// or more from their creation to their script's start, and as many runs are under way as the rate
-// was measured with. A full node starts no run sooner for having more of them, and finishes fewer a
-// second for them (under make scale, a burst of 892 runs created at once on a rate of 16.5 runs/s,
-// measured with 500 open, ran at 13, and 114 callers were answered 504). Then the call is held, in
-// order of arrival, with no run yet, and its run is created once runs ahead finish. Held calls are
-// checked again as runs change, as slots are given back, and every second: one whose runs ahead can
-// no longer finish within what is left of its wait, or that has less left than runs lately took
-// with as many under way, is refused with 429 then, still before anything was created for it.
+// created; otherwise its run is created at once.
 //
-// A node with room is never made to hold calls: there the runs wait seconds to start, and their
-// count follows the load. Counting only a full node's runs, the cap can stay at what it measured.
+// With SCRIPTRUN_API_HOLD_WHEN_FULL, a call is held instead, with no run yet, when the node is full
+// (runs of the last five minutes waited 10 s or more, at the median, from creation to their
+// script's start) and as many runs are under way as the rate was measured with (at least 32). A
+// burst created at once on a rate measured before it can run slower than that rate (under make
+// scale, 892 runs created on 16.5 runs/s ran at 13, and 114 callers were answered 504). Held calls
+// are let through in order of arrival as runs ahead finish, and checked again as runs change, as
+// slots are given back, and every second: one whose runs ahead can no longer finish within what is
+// left of its wait, or that has less left than runs lately took with as many under way, is refused
+// with 429 then, still before anything was created for it.
+//
+// It is off by default because "full" is read from start waits and an average: runs slow to start
+// on a node with room, or runs of many minutes under way, also read as full, and the cap is what
+// admission itself let through (api/README.md, "Overload is refused early").
 import { ApiError } from "./errors.js";
 import type { Capacity, Load } from "./capacity.js";
 
@@ -60,7 +63,8 @@ export class Admission {
   private unseenCount = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly slots: Slots, private readonly now: () => number = Date.now) {}
+  /** `hold`: whether calls are held on a full node at all (SCRIPTRUN_API_HOLD_WHEN_FULL). */
+  constructor(private readonly slots: Slots, private readonly hold: boolean, private readonly now: () => number = Date.now) {}
 
   /** Calls held now, waiting for runs ahead to finish before their own is created. */
   get holding(): number {
@@ -180,7 +184,7 @@ export class Admission {
   /** Runs under way from which calls are held: none on a node with room (Infinity). */
   private cap(load: Load): number {
     const startWait = this.slots.capacity.startWaitSeconds();
-    if (startWait === undefined || startWait < FULL_START_WAIT_SECONDS) return Infinity;
+    if (!this.hold || startWait === undefined || startWait < FULL_START_WAIT_SECONDS) return Infinity;
     return Math.max(MIN_UNDER_WAY, load.concurrency);
   }
 

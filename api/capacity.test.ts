@@ -160,13 +160,13 @@ describe("an /execute call the runs ahead leave no time for", () => {
   });
 });
 
-describe("an /execute call that comes to a full node", () => {
+describe("an /execute call that comes to a full node, with SCRIPTRUN_API_HOLD_WHEN_FULL", () => {
   let t: TestApp;
   /** What the shared watch would say: 100 runs a second lately, one at a time, each waiting 30 s to
    * start (a full node), and `pending` runs under way: as many as admission holds no call below. */
   const load = { pending: MIN_UNDER_WAY };
   beforeEach(() => {
-    t = testApp();
+    t = testApp({ env: { SCRIPTRUN_API_HOLD_WHEN_FULL: "true" } });
     load.pending = MIN_UNDER_WAY;
     Object.assign(t.waiter, {
       capacity: {
@@ -185,6 +185,18 @@ describe("an /execute call that comes to a full node", () => {
     load.pending--;
     t.waiter.changed(run("ahead-0", "Succeeded"));
   }
+
+  it("is not held without SCRIPTRUN_API_HOLD_WHEN_FULL: its run is made at once, as the default", async () => {
+    const plain = testApp();
+    try {
+      Object.assign(plain.waiter, { capacity: (t.waiter as { capacity: unknown }).capacity });
+      const res = await plain.http.post("/execute").send({ script: "def main():\n    return 1\n" });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(plain.waiter.admission.holding, 0);
+    } finally {
+      await plain.close();
+    }
+  });
 
   it("is held with no run made, and its run is made once a run ahead finishes", async () => {
     const answer = t.http.post("/execute").send({ script: "def main():\n    return 1\n" }).then((res) => res);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { ConfigError, type EnvTable, int, list, parseEnvTable } from "../core/envTable.js";
+import { ConfigError, type EnvTable, bool, int, list, parseEnvTable } from "../core/envTable.js";
 import type { LogLevel } from "../core/log.js";
 import type { PreflightSettings } from "../core/preflight.js";
 import { RUN_VARIABLES, runSettings } from "../core/runSettings.js";
@@ -30,6 +30,7 @@ const VARIABLES = {
   SCRIPTRUN_API_HEARTBEAT_SECONDS: [int(1, 300), "15"],
   SCRIPTRUN_API_RELIST_SECONDS: [int(10), "120"],
   SCRIPTRUN_API_RECHECK_SECONDS: [int(1, 3600), "10"],
+  SCRIPTRUN_API_HOLD_WHEN_FULL: [bool, "false"],
   SCRIPTRUN_API_RUN_TTL_SECONDS: [z.union([z.literal(""), int(0)]), "3600"],
   SCRIPTRUN_API_KUBECONFIG: [z.string(), ""],
   SCRIPTRUN_API_PLAYGROUND_DIR: [z.string(), ""],
@@ -57,6 +58,8 @@ export interface ApiConfig {
   relistSeconds: number;
   /** Awaited runs are fetched again this often once awaited this long (a stuck watch's cost). */
   recheckSeconds: number;
+  /** /execute holds calls on a full node instead of creating their runs at once (admission.ts). */
+  holdWhenFull: boolean;
   /** ttlSecondsAfterFinished of the runs the API creates; undefined keeps them. */
   runTtlSeconds: number | undefined;
   /** Empty: the service account in a pod, else KUBECONFIG or ~/.kube/config. */
@@ -106,6 +109,7 @@ export function loadApiConfig(environment: NodeJS.ProcessEnv = process.env): Api
     heartbeatSeconds: env.SCRIPTRUN_API_HEARTBEAT_SECONDS,
     relistSeconds: env.SCRIPTRUN_API_RELIST_SECONDS,
     recheckSeconds: env.SCRIPTRUN_API_RECHECK_SECONDS,
+    holdWhenFull: env.SCRIPTRUN_API_HOLD_WHEN_FULL,
     runTtlSeconds: env.SCRIPTRUN_API_RUN_TTL_SECONDS === "" ? undefined : env.SCRIPTRUN_API_RUN_TTL_SECONDS,
     kubeconfig: env.SCRIPTRUN_API_KUBECONFIG,
     // Where `npm run build` and the image build put the bundle, beside the compiled sources.

@@ -34,7 +34,8 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel, "scriptrun-api");
   const kc = loadKubeConfig(config.kubeconfig);
   const runs = new KubeRunStore(kc, { timeoutMs: config.clusterTimeoutMs, relistMs: config.relistSeconds * 1000, log });
-  const waiter = new Waiter(runs, { maxWaits: config.maxConcurrentWaits, recheckMs: config.recheckSeconds * 1000, log });
+  const waiter = new Waiter(runs, { maxWaits: config.maxConcurrentWaits, recheckMs: config.recheckSeconds * 1000,
+    holdWhenFull: config.holdWhenFull, log });
   const stopping = shutdownSignal(log, () => ({ waitsInFlight: waiter.inFlight }));
   const preflight = new PreflightClient(config.preflight);
   const runtimes = new RuntimeCatalog(kc, log);

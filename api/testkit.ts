@@ -260,7 +260,7 @@ export function testApp(options: { env?: Record<string, string>; auth?: Auth; ru
   const store = new FakeRunStore();
   const log = silentLogger();
   const registry = new Registry();
-  const waiter = new Waiter(store, { maxWaits: config.maxConcurrentWaits, recheckMs: config.recheckSeconds * 1000, log });
+  const waiter = new Waiter(store, { maxWaits: config.maxConcurrentWaits, recheckMs: config.recheckSeconds * 1000, holdWhenFull: config.holdWhenFull, log });
   waiter.start();
   const podLogs = new FakePodLogs();
   const app = createApp({ runs: store, waiter, podLogs, preflight: preflight(), runtimes: options.runtimes ?? testRuntimes(), config, auth: options.auth ?? new NoAuth(), registry, log });

@@ -46,6 +46,8 @@ export interface WaiterOptions {
   maxWaits: number;
   /** Runs watched longer than this are fetched again every this often. */
   recheckMs: number;
+  /** Hold /execute calls on a full node (SCRIPTRUN_API_HOLD_WHEN_FULL). */
+  holdWhenFull?: boolean;
   log: Logger;
 }
 
@@ -67,7 +69,7 @@ export class Waiter implements RunListener {
   /** Load as the shared watch sees it, for refusing early what cannot finish in time. */
   readonly capacity = new Capacity();
   /** Which /execute calls get a run, and when (admission.ts). */
-  readonly admission = new Admission(this);
+  readonly admission: Admission;
   private readonly watched = new Map<string, Watched>();
   private watch: RunWatch | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
@@ -77,7 +79,9 @@ export class Waiter implements RunListener {
   private closing = false;
   private onIdle: Array<() => void> = [];
 
-  constructor(private readonly store: RunStore, private readonly options: WaiterOptions) {}
+  constructor(private readonly store: RunStore, private readonly options: WaiterOptions) {
+    this.admission = new Admission(this, options.holdWhenFull ?? false);
+  }
 
   start(): void {
     this.watch = this.store.watch(this);

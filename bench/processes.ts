@@ -51,8 +51,8 @@ export async function startBenchController(namespace: string, caps: Partial<type
   return { child, metricsUrl };
 }
 
-export function startBenchApi(namespace: string, build: Build = "dist"): Promise<ApiProcess> {
-  return startApi({ SCRIPTRUN_API_NAMESPACE: namespace, SCRIPTRUN_RUNNER_PATH: "images/runner/runner.py" }, build);
+export function startBenchApi(namespace: string, build: Build = "dist", env: Record<string, string> = {}): Promise<ApiProcess> {
+  return startApi({ SCRIPTRUN_API_NAMESPACE: namespace, SCRIPTRUN_RUNNER_PATH: "images/runner/runner.py", ...env }, build);
 }
 
 export async function scrape(baseUrl: string): Promise<Sample[]> {

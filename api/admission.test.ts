@@ -134,13 +134,17 @@ describe("admission of /execute calls", () => {
     assert.equal(state.inFlight, 11);
   });
 
-  it("lets the held calls through once runs start within seconds again", async () => {
+  it("lets the held calls through once runs start within seconds again, before a call that comes then", async () => {
     const { state, admission } = fixture({ perSecond: 100, concurrency: 50 }, 50);
     const held = [track(admission.enter(key(), 60, open())), track(admission.enter(key(), 60, open()))];
     assert.equal(await settled(held[0]!), "pending");
     state.startWait = 2;
-    admission.pump();
+    const order: string[] = [];
+    held.forEach((call, i) => void call.then(() => order.push(`held-${i}`)));
+    const next = admission.enter(key(), 60, open()).then(() => order.push("next"));
+    await next;
     for (const call of held) assert.equal(await settled(call), "admitted");
+    assert.deepEqual(order, ["held-0", "held-1", "next"]);
   });
 
   it("holds no call whose caller went away before it came to admission", () => {

@@ -77,6 +77,8 @@ export class Admission {
    * `arrived` is when the call came (Date.now()). */
   enter(key: string, waitSeconds: number, signal: AbortSignal, arrived = this.now()): Promise<() => void> {
     if (signal.aborted) throw clientClosed();
+    // Calls held before it go first, if they may go now.
+    this.pump();
     const load = this.slots.capacity.load();
     if (load) {
       const ahead = this.underWay() + this.held.length;

@@ -218,20 +218,23 @@ export class Admission {
       this.timer.unref();
     }
   }
+
   private refusal(ahead: number, eta: number, waitSeconds: number, left: number): ApiError {
     const queue = ahead === 0 ? "No run is ahead, but" : `${ahead} ${ahead === 1 ? "run is" : "runs are"} ahead;`;
     const wait = left === waitSeconds ? `the ${waitSeconds} s wait` : `the ${Math.floor(left)} s left of the ${waitSeconds} s wait`;
-    return this.overCapacity(`${queue} at the recent rate a new run would finish in about ${Math.round(eta)} s, past ${wait}`,
+    return overCapacity(`${queue} at the recent rate a new run would finish in about ${Math.round(eta)} s, past ${wait}`,
       eta - left * WAIT_HEADROOM);
   }
 
   private tooSlow(underWay: number, slow: number, left: number, waitSeconds: number, drain: number): ApiError {
-    return this.overCapacity(`With ${underWay} ${underWay === 1 ? "run" : "runs"} under way, a new run would take up to about ` +
+    return overCapacity(`With ${underWay} ${underWay === 1 ? "run" : "runs"} under way, a new run would take up to about ` +
       `${Math.ceil(slow)} s, as 95% of the runs of the last minutes did, more than the ${Math.floor(left)} s left of the ${waitSeconds} s wait`, drain);
   }
 
-  private overCapacity(why: string, retryAfter: number): ApiError {
-    return new ApiError(429, "over_capacity", `${why}. Retry later, or submit it with POST /runs`, {},
-      { "Retry-After": String(Math.max(1, Math.ceil(retryAfter))) });
-  }
+}
+
+/** A 429 over_capacity saying `why`, asking for a retry after `retryAfter` seconds (at least 1). */
+export function overCapacity(why: string, retryAfter: number): ApiError {
+  return new ApiError(429, "over_capacity", `${why}. Retry later, or submit it with POST /runs`, {},
+    { "Retry-After": String(Math.max(1, Math.ceil(retryAfter))) });
 }

@@ -52,8 +52,8 @@ export class Capacity {
     if (was === undefined && is === false) this.firstSeen.set(key, this.now());
     if (was !== true && is === true) {
       const at = was === false ? this.now() : toMillis(run?.status?.finishedAt);
-      const from = Math.min(at ?? 0, toMillis(run?.metadata.creationTimestamp) ?? this.firstSeen.get(key) ?? at ?? 0);
       const created = toMillis(run?.metadata.creationTimestamp);
+      const from = Math.min(at ?? 0, created ?? this.firstSeen.get(key) ?? at ?? 0);
       const started = toMillis(run?.status?.startedAt);
       const waited = created !== undefined && started !== undefined ? Math.max(0, started - created) : undefined;
       if (at !== undefined && at >= this.now() - WINDOW_MS) this.record({ from, at, ...(waited !== undefined ? { waited } : {}) });

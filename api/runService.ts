@@ -12,6 +12,7 @@ import { type RunnerRequest, resolveRequest } from "../core/request.js";
 import { runKey } from "../core/runs.js";
 import { runtimeLimits } from "../core/runtime.js";
 import { API_VERSION, KIND, type RunError, type ScriptRun, isFinished } from "../crds/schema.js";
+import { overCapacity } from "./admission.js";
 import type { Identity } from "./auth.js";
 import { ApiError, RETRY_AFTER_SECONDS, fromCluster, invalid, mayHaveLanded, unavailable } from "./errors.js";
 import { IDEMPOTENCY_ANNOTATION, IDEMPOTENCY_HEADER, type Idempotency, assertSameRequest, idempotency } from "./idempotency.js";
@@ -124,8 +125,8 @@ export async function runAndWait(deps: Services, identity: Identity, request: Ru
     // left. With none left, no run is made that no one would wait for.
     const left = arrived + request.waitSeconds * 1000 - Date.now();
     if (left <= 0) {
-      throw new ApiError(429, "over_capacity", `The ${request.waitSeconds} s wait ran out before a run could be made for it; ` +
-        "nothing was created. Retry later, or submit it with POST /runs", {}, { "Retry-After": String(RETRY_AFTER_SECONDS) });
+      throw overCapacity(`The ${request.waitSeconds} s wait ran out before a run could be made for it; nothing was created`,
+        RETRY_AFTER_SECONDS);
     }
     // Watch before creating, so the run cannot finish unseen.
     const stop = new AbortController();

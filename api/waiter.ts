@@ -195,20 +195,22 @@ export class Waiter implements RunListener {
   }
 
   changed(run: ScriptRun): void {
+    const key = keyOf(run);
     this.toldAt = performance.now();
-    this.capacity.observe(keyOf(run), run);
-    this.admission.seen(keyOf(run));
+    this.capacity.observe(key, run);
+    this.admission.seen(key);
     this.admission.pump();
-    this.hear(keyOf(run));
-    this.dispatch(keyOf(run), run, { watched: true });
+    this.hear(key);
+    this.dispatch(key, run, { watched: true });
   }
 
   deleted(run: ScriptRun): void {
+    const key = keyOf(run);
     this.toldAt = performance.now();
-    this.capacity.observe(keyOf(run), undefined);
+    this.capacity.observe(key, undefined);
     this.admission.pump();
-    this.hear(keyOf(run));
-    this.dispatch(keyOf(run), undefined, { watched: true, gone: run.metadata.uid ?? "" });
+    this.hear(key);
+    this.dispatch(key, undefined, { watched: true, gone: run.metadata.uid ?? "" });
   }
 
   resynced(): void {

@@ -82,6 +82,20 @@ describe("an Idempotency-Key", () => {
     assert.equal(t.store.runs.size, 1);
   });
 
+  it("answers a run found under the key only if its spec is the one asked for, not by any mark on it", async () => {
+    const first = await t.http.post("/runs").set("Idempotency-Key", "k7").send({ script: SCRIPT });
+    const stored = t.store.runs.get(`default/${first.body.name}`)!;
+    // The apiserver fills in the CRD's defaults: still the same request.
+    stored.spec = { ...stored.spec, mode: "function", entrypoint: "main" };
+    const retry = await t.http.post("/runs").set("Idempotency-Key", "k7").send({ script: SCRIPT });
+    assert.deepEqual([retry.status, retry.body.name], [202, first.body.name]);
+    // Someone who may create runs in the namespace made the run of that name with another script,
+    // its metadata as the API's own.
+    stored.spec = { ...stored.spec, script: "def main():\n    return 'forged'\n" };
+    const forged = await t.http.post("/execute").set("Idempotency-Key", "k7").send({ script: SCRIPT });
+    assert.deepEqual([forged.status, forged.body.error?.type], [422, "idempotency_key_reused"]);
+  });
+
   it("keeps keys apart per namespace, and the same request with reordered kwargs is the same request", async () => {
     const a = await t.http.post("/runs").set("Idempotency-Key", "k4").send({ script: SCRIPT, kwargs: { x: 1, y: 2 } });
     const again = await t.http.post("/runs").set("Idempotency-Key", "k4").send({ kwargs: { y: 2, x: 1 }, script: SCRIPT });

@@ -1,22 +1,24 @@
 // Idempotency-Key on POST /execute and POST /runs: a retry with the same key returns the same run
 // instead of starting a second one, for as long as that run exists, across API restarts. Nothing
 // is stored in the API: the run's name is derived from the namespace, the caller and the key, so
-// a retry's create finds the first one's run (409), and an annotation holds a digest of what was
-// asked, so the same key with another request is refused (422) rather than answered with a run
-// that is not the one asked for.
+// a retry's create finds the first one's run (409). The run found is answered only if its spec is
+// the one asked for: the same key with another request is refused (422) rather than answered with
+// a run that is not the one asked for. The spec itself is compared, not a mark on the run: whoever
+// may create runs in the namespace and knows a caller's name and key could make a run of that name
+// first, with any mark on it, and its outcome would be answered as the caller's own.
 import { createHash } from "node:crypto";
+import { ScriptRunSpecSchema } from "../crds/schema.js";
 import { ApiError, invalid } from "./errors.js";
 import { runNameOf } from "./runNames.js";
 
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
-export const IDEMPOTENCY_ANNOTATION = "scriptrun.dev/idempotency-digest";
 // Printable ASCII without spaces, as the IETF draft's examples (UUIDs, random tokens) are.
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
 export interface Idempotency {
   /** The run's name: the same for the same namespace, caller and key. */
   name: string;
-  /** sha256 of the request, stored on the run. */
+  /** sha256 of the spec asked for, its defaults filled in (specDigest). */
   digest: string;
 }
 
@@ -27,20 +29,27 @@ function canonical(value: unknown): string {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
   }
-  return JSON.stringify(value);
+  return JSON.stringify(value) ?? "null";
+}
+
+/** sha256 of a run's spec with the defaults the CRD fills in (mode, entrypoint) filled in, so the
+ * spec asked for and the spec stored compare equal. A spec that is none is taken as it is. */
+function specDigest(spec: unknown): string {
+  const parsed = ScriptRunSpecSchema.safeParse(spec);
+  return createHash("sha256").update(canonical(parsed.success ? parsed.data : spec)).digest("hex");
 }
 
 /** The run a key names, or undefined without a key; 400 for a key that is not one. */
-export function idempotency(key: string | undefined, namespace: string, caller: string, request: unknown): Idempotency | undefined {
+export function idempotency(key: string | undefined, namespace: string, caller: string, spec: unknown): Idempotency | undefined {
   if (key === undefined || key === "") return undefined;
   if (!KEY.test(key)) throw invalid(`${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces`);
   const hash = createHash("sha256").update(`${namespace}\n${caller}\n${key}`).digest();
-  return { name: runNameOf(hash), digest: createHash("sha256").update(canonical(request)).digest("hex") };
+  return { name: runNameOf(hash), digest: specDigest(spec) };
 }
 
-/** 422 when a run found under the key was asked for with another request. */
-export function assertSameRequest(found: { metadata: { annotations?: Record<string, string> } }, idem: Idempotency, key: string): void {
-  if (found.metadata.annotations?.[IDEMPOTENCY_ANNOTATION] !== idem.digest) {
+/** 422 when the run found under the key has another spec than the one asked for. */
+export function assertSameRequest(found: { spec?: unknown }, idem: Idempotency, key: string): void {
+  if (specDigest(found.spec) !== idem.digest) {
     throw new ApiError(422, "idempotency_key_reused",
       `${IDEMPOTENCY_HEADER} ${key} was already used for another request here; use a new key for a new request`);
   }

@@ -53,15 +53,22 @@ export function asCliError(err: unknown, where: string): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof ApiException) return new CliError(`${where} answered ${err.code}: ${statusMessage(err)}`, exitForStatus(err.code));
   if (isUnreachable(err)) return unreachable(`Could not reach ${where}: ${describe(err)}`);
+  // fetch never connects to the ports the Fetch standard keeps for other protocols (1, 22, 25…).
+  if (causes(err).includes("bad port")) {
+    return usage(`fetch will not connect to ${where}: its port is one the Fetch standard keeps for another protocol. Serve the API on another port`);
+  }
   return failed(describe(err));
 }
 
-function describe(err: unknown): string {
-  const causes: string[] = [];
+/** The messages of `err` and of its causes, outermost first, each once. */
+function causes(err: unknown): string[] {
+  const messages: string[] = [];
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
     const message = e instanceof Error ? e.message : String(e);
-    if (message && !causes.includes(message)) causes.push(message);
+    if (message && !messages.includes(message)) messages.push(message);
     if (!(e instanceof Error)) break;
   }
-  return causes.join(": ");
+  return messages;
 }
+
+const describe = (err: unknown): string => causes(err).join(": ");

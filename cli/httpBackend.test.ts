@@ -119,4 +119,11 @@ describe("following a run through the API", () => {
     await assert.rejects(follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)),
       (err: unknown) => err instanceof CliError && err.exitCode === EXIT.unreachable && /ECONNREFUSED/.test(err.message));
   });
+
+  it("calls a --server on a port fetch will not connect to bad usage, saying why", async () => {
+    // fetch refuses port 1 itself, before any connection is made.
+    await assert.rejects(new HttpBackend("http://127.0.0.1:1", undefined).list(undefined),
+      (err: unknown) => err instanceof CliError && err.exitCode === EXIT.usage &&
+        /fetch will not connect to the API at http:\/\/127\.0\.0\.1:1: its port is one the Fetch standard keeps/.test(err.message));
+  });
 });

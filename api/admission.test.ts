@@ -3,17 +3,19 @@
 // until runs ahead finish, and refused while held when what is left of the wait no longer covers
 // the runs ahead.
 import assert from "node:assert/strict";
-import { Admission, FULL_START_WAIT_SECONDS, MIN_UNDER_WAY } from "./admission.js";
+import { Admission, FULL_START_WAIT_SECONDS, MIN_UNDER_WAY, ROOM_START_WAIT_SECONDS } from "./admission.js";
 import type { Load } from "./capacity.js";
 import { ApiError } from "./errors.js";
 
-/** Slots over a load set by hand: `pending` runs unfinished, `slow` s for 95% of runs lately, and
- * runs lately waiting `startWait` s to start (a full node, unless set lower). */
+/** Slots over a load set by hand: `pending` runs unfinished, `slow` s for 95% of runs lately,
+ * runs lately waiting `startWait` s to start (a full node, unless set lower), and the runs the
+ * watch shows (`known`, by key). */
 function fixture(load: Load | undefined, pending = 0, slow = 0) {
-  const state = { load, pending, slow, startWait: FULL_START_WAIT_SECONDS as number | undefined, inFlight: 0, refused: [] as string[], now: 1_000_000 };
+  const state = { load, pending, slow, startWait: FULL_START_WAIT_SECONDS as number | undefined, inFlight: 0, refused: [] as string[],
+    now: 1_000_000, known: new Set<string>() };
   const slots = {
     capacity: {
-      load: () => state.load, slowSeconds: () => state.slow, startWaitSeconds: () => state.startWait,
+      load: () => state.load, slowSeconds: () => state.slow, startWaitSeconds: () => state.startWait, knows: (k: string) => state.known.has(k),
       get pending() { return state.pending; },
     },
     get inFlight() { return state.inFlight; },
@@ -117,7 +119,7 @@ describe("admission of /execute calls", () => {
 
   it("holds no call unless told to (SCRIPTRUN_API_HOLD_WHEN_FULL), full node or not", async () => {
     const { state, admission } = fixture({ perSecond: 100, concurrency: 50 }, 200);
-    const told = new Admission(Object.assign({}, { capacity: { load: () => state.load, slowSeconds: () => 0, startWaitSeconds: () => 60, pending: 200 },
+    const told = new Admission(Object.assign({}, { capacity: { load: () => state.load, slowSeconds: () => 0, startWaitSeconds: () => 60, pending: 200, knows: () => false },
       reserve: () => () => {} }), false, () => state.now);
     for (let i = 0; i < 10; i++) await told.enter(key(), 60, open());
     assert.equal(told.holding, 0);
@@ -171,6 +173,27 @@ describe("admission of /execute calls", () => {
     // The second call under the same name is still counted until its own end.
     second();
     await admission.enter(key(), 10, open());
+  });
+
+  it("counts no call whose run the watch shows already (another call under its Idempotency-Key made it) among the runs about to be", async () => {
+    const { state, admission } = fixture({ perSecond: 1, concurrency: 50 }, 1);
+    state.known.add("default/made");
+    for (let i = 0; i < 3; i++) await admission.enter("default/made", 10, open());
+    // Its run is the one pending: 8 more calls fit, the last in (1 + 7 + 1) / 1 s, the 9 s the wait allows.
+    for (let i = 0; i < 8; i++) await admission.enter(key(), 10, open());
+    assert.throws(() => admission.enter(key(), 10, open()), /^Error: 9 runs are ahead/);
+  });
+
+  it("keeps holding while the runs' start wait dips below 10 s, and lets the held calls go once it falls below 5 s", async () => {
+    const { state, admission } = fixture({ perSecond: 100, concurrency: 50 }, 50);
+    const held = track(admission.enter(key(), 60, open()));
+    assert.equal(await settled(held), "pending");
+    state.startWait = FULL_START_WAIT_SECONDS - 1;
+    admission.pump();
+    assert.equal(await settled(held), "pending");
+    state.startWait = ROOM_START_WAIT_SECONDS - 1;
+    admission.pump();
+    assert.equal(await settled(held), "admitted");
   });
 
   it("refuses a held call once the runs ahead can no longer finish within what is left of its wait", async () => {

@@ -4,7 +4,7 @@
 //
 // With SCRIPTRUN_API_HOLD_WHEN_FULL, a call is held instead, with no run yet, when the node is full
 // (runs of the last five minutes waited 10 s or more, at the median, from creation to their
-// script's start) and as many runs are under way as the rate was measured with (at least 32). A
+// script's start; it counts as full until that falls below 5 s) and as many runs are under way as the rate was measured with (at least 32). A
 // burst created at once on a rate measured before it can run slower than that rate (under make
 // scale, 892 runs created on 16.5 runs/s ran at 13, and 114 callers were answered 504). Held calls
 // are let through in order of arrival as runs ahead finish, and checked again as runs change, as
@@ -26,15 +26,18 @@ export const WAIT_HEADROOM = 0.9;
  * with one run at a time is not made to run a small burst one at a time. */
 export const MIN_UNDER_WAY = 32;
 
-/** How long runs lately waited to start (median, from creation) when the node counts as full. */
+/** How long runs lately waited to start (median, from creation) when the node counts as full, and
+ * below what it counts as having room again: between the two it stays as it was, so a median that
+ * hovers about the first does not let every held call go at once each time it dips. */
 export const FULL_START_WAIT_SECONDS = 10;
+export const ROOM_START_WAIT_SECONDS = 5;
 
 /** How often held calls are checked again when no run finishes meanwhile. */
 const RECHECK_MS = 1000;
 
 /** What admission needs of the waiter: the load its watch sees, and a slot for each wait. */
 export interface Slots {
-  readonly capacity: Pick<Capacity, "load" | "slowSeconds" | "startWaitSeconds" | "pending">;
+  readonly capacity: Pick<Capacity, "load" | "slowSeconds" | "startWaitSeconds" | "pending" | "knows">;
   reserve(): () => void;
 }
 
@@ -62,6 +65,8 @@ export class Admission {
   private readonly unseen = new Map<string, number>();
   private unseenCount = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Whether the node read as full at the last look (FULL_START_WAIT_SECONDS). */
+  private full = false;
 
   /** `hold`: whether calls are held on a full node at all (SCRIPTRUN_API_HOLD_WHEN_FULL). */
   constructor(private readonly slots: Slots, private readonly hold: boolean, private readonly now: () => number = Date.now) {}
@@ -89,7 +94,8 @@ export class Admission {
       }
     }
     const release = this.slots.reserve();
-    if (!load || (this.held.length === 0 && this.underWay() < this.cap(load))) return Promise.resolve(this.through(key, release));
+    const cap = this.cap(load);
+    if (!load || (this.held.length === 0 && this.underWay() < cap)) return Promise.resolve(this.through(key, release));
     return new Promise((resolve, reject) => {
       const held: Held = {
         key,
@@ -184,22 +190,27 @@ export class Admission {
   }
 
   /** Runs under way from which calls are held: none on a node with room (Infinity). */
-  private cap(load: Load): number {
+  private cap(load: Load | undefined): number {
     const startWait = this.slots.capacity.startWaitSeconds();
-    if (!this.hold || startWait === undefined || startWait < FULL_START_WAIT_SECONDS) return Infinity;
-    return Math.max(MIN_UNDER_WAY, load.concurrency);
+    this.full = this.hold && startWait !== undefined && startWait >= (this.full ? ROOM_START_WAIT_SECONDS : FULL_START_WAIT_SECONDS);
+    return this.full && load ? Math.max(MIN_UNDER_WAY, load.concurrency) : Infinity;
   }
 
   /** Lets the call whose run is `key` through: counted under way until the watch shows its run, or
-   * until the call ends (its run not created after all: refused by preflight, or its create failed). */
+   * until the call ends (its run not created after all: refused by preflight, or its create failed).
+   * A run the watch shows already (another call under the same Idempotency-Key made it) is counted
+   * among the pending runs, not again. */
   private through(key: string, release: () => void): () => void {
-    this.unseen.set(key, (this.unseen.get(key) ?? 0) + 1);
-    this.unseenCount++;
+    const counted = !this.slots.capacity.knows(key);
+    if (counted) {
+      this.unseen.set(key, (this.unseen.get(key) ?? 0) + 1);
+      this.unseenCount++;
+    }
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const calls = this.unseen.get(key);
+      const calls = counted ? this.unseen.get(key) : undefined;
       if (calls !== undefined) {
         this.unseenCount--;
         if (calls > 1) this.unseen.set(key, calls - 1);

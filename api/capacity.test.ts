@@ -30,6 +30,8 @@ describe("the capacity the shared watch sees", () => {
     assert.deepEqual(capacity.load(), { perSecond: 0.5, concurrency: 3 });
     capacity.observe("default/r-9", undefined);
     assert.equal(capacity.pending, 4);
+    // The runs it shows, finished or not; not those deleted.
+    assert.deepEqual(["default/r-0", "default/r-8", "default/r-9"].map((k) => capacity.knows(k)), [true, true, false]);
   });
 
   it("learns the recent rate from the finishedAt of runs it first lists finished", () => {
@@ -179,6 +181,7 @@ describe("an /execute call that comes to a full node, with SCRIPTRUN_API_HOLD_WH
         load: () => ({ perSecond: 100, concurrency: 1 }),
         slowSeconds: () => 0,
         startWaitSeconds: () => 30,
+        knows: () => false,
         get pending() { return load.pending; },
       },
     });

@@ -122,6 +122,11 @@ export class Capacity {
     return this.times;
   }
 
+  /** Whether the watch shows the run `key` (finished or not). */
+  knows(key: string): boolean {
+    return this.finished.has(key);
+  }
+
   /** Runs created and not finished. */
   get pending(): number {
     return this.unfinished;

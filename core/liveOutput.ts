@@ -35,9 +35,9 @@ const FrameSchema = z.object({
 
 export interface OutputFrame {
   stream: "stdout" | "stderr";
-  /** Byte offset of `text` in its stream. */
+  /** Where `text` starts in its stream's text as the outcome has it, in UTF-8 bytes (live.py). */
   offset: number;
-  /** Bytes of the stream `text` was decoded from. */
+  /** `text`'s own UTF-8 bytes. */
   bytes: number;
   text: string;
   /** The last frame of its stream: its output cap was reached, or what is framed live. */

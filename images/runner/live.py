@@ -9,7 +9,12 @@ other stream. Only what pump() keeps is framed, so the output caps hold; and at 
 each stream, in at most FRAMED_BYTES of frames, so that the log the controller may have to read the
 envelope from stays bounded (the whole output, to its cap, comes with the outcome): a script that
 prints a byte at a time makes a frame of some 80 bytes for each, and JSON spells a control
-character in six. The frame that reaches a limit says so."""
+character in six. The frame that reaches a limit says so.
+
+A frame's `offset` and `bytes` count the UTF-8 bytes of the text framed, as the outcome's stdout and
+stderr (decoded once, bytes that are no UTF-8 each made U+FFFD) have them, not the bytes the script
+wrote: a watcher that had the live part takes the rest from the outcome at that offset, and a
+reconnect resumes there, however the script's bytes decode."""
 import codecs
 import json
 
@@ -29,6 +34,8 @@ class Frames:
         self.decoders = {s: codecs.getincrementaldecoder("utf-8")(errors="replace") for s in ("stdout", "stderr")}
         self.done = {"stdout": False, "stderr": False}
         self.framed = {"stdout": 0, "stderr": 0}
+        # UTF-8 bytes of the text framed so far: the next frame's offset.
+        self.sent = {"stdout": 0, "stderr": 0}
 
     def chunk(self, stream, offset, data, cut=False):
         """`data`, kept by pump() at byte `offset` of `stream`; `cut`: the stream's output cap was
@@ -39,12 +46,16 @@ class Frames:
         stopped = "output_limit" if cut else ("live_limit" if len(live) < len(data) else None)
         for at in range(0, max(len(live), 1), PIECE):
             piece = live[at:at + PIECE]
-            last = at + PIECE >= len(live)
-            if not piece and not (last and stopped):
+            ends = bool(at + PIECE >= len(live) and stopped)
+            if not piece and not ends:
                 break
-            frame = {MARK: 1, "stream": stream, "offset": offset + at, "bytes": len(piece),
-                     "text": self.decoders[stream].decode(piece, final=bool(last and stopped))}
-            if last and stopped:
+            # At the output cap the outcome's text ends here too, a character cut short there made
+            # U+FFFD; at the live limit it goes on, and a character cut there is the outcome's to tell.
+            text = self.decoders[stream].decode(piece, final=stopped == "output_limit" and ends)
+            if not text and not ends:
+                continue  # the start of a character, whose end comes with the next read
+            frame = {MARK: 1, "stream": stream, "offset": self.sent[stream], "bytes": len(text.encode("utf-8")), "text": text}
+            if ends:
                 frame["stopped"] = stopped
                 self.done[stream] = True
             line = (json.dumps(frame, ensure_ascii=False) + "\n").encode("utf-8")
@@ -54,6 +65,7 @@ class Frames:
                 line = (json.dumps(frame) + "\n").encode("utf-8")
                 self.done[stream] = True
             self.framed[stream] += len(line)
+            self.sent[stream] += frame["bytes"]
             self.out.write(line)
             if self.done[stream]:
                 break

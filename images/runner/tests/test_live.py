@@ -113,4 +113,19 @@ def test_a_character_split_between_two_reads_arrives_whole():
     frames.chunk("stdout", 0, b"a" + snow[:1])
     frames.chunk("stdout", 2, snow[1:] + b"b")
     assert "".join(f["text"] for f in written) == "a☃b"
-    assert [f["offset"] for f in written] == [0, 2]
+    # Offsets of the text as UTF-8: the snowman's three bytes count where its text is.
+    assert [(f["offset"], f["bytes"]) for f in written] == [(0, 1), (1, 4)]
+
+
+def test_offsets_count_the_text_as_the_outcome_has_it_whatever_bytes_the_script_wrote():
+    # Bytes that are no UTF-8 are U+FFFD in the outcome (three bytes): a watcher that had the live
+    # frames takes the rest of the outcome's text at their end, and repeats nothing.
+    proc, request = run_live("import sys, time\nsys.stdout.buffer.write(b'a\\xff\\xe2\\x98'); sys.stdout.flush()\ntime.sleep(0.3)\n"
+                             "sys.stdout.buffer.write(b'\\x83b\\xc3'); sys.stdout.flush()\n")
+    out, _ = proc.communicate(request, timeout=60)
+    frames = [f for f in frames_of(out.decode()) if f["stream"] == "stdout"]
+    outcome = json.loads(out.decode().splitlines()[-1])["stdout"].encode("utf-8")
+    for f in frames:
+        assert outcome[f["offset"]:f["offset"] + f["bytes"]] == f["text"].encode("utf-8")
+    assert outcome == "a\ufffd☃b\ufffd".encode("utf-8")
+    assert sum(f["bytes"] for f in frames) == len(outcome) - 3, "the last byte, a character begun, is the outcome's to tell"

@@ -12,7 +12,10 @@ import { SCALE_NODE_SELECTOR, SCALE_TAINT, fakeNode, fakeNodeNames } from "./fak
 const STAGES = "bench/scale/kwok.yaml";
 /** How long a fake node's Lease lasts; kwok renews it at a quarter of that, as a kubelet does. */
 const LEASE_SECONDS = 40;
-const READY_TIMEOUT_MS = 120_000;
+/** How long the fake nodes may take to be ready: the node lifecycle controller lifts each one's
+ * not-ready taint within kube-controller-manager's 20 requests a second (its default --kube-api-qps),
+ * shared with its other controllers: 100 nodes took 21 s here, 1 000 some 190 s. */
+export const readyTimeoutMs = (count: number) => Math.max(120_000, count * 500);
 
 /** The kwok binary, built on first use (cluster/lib/kwok.sh prints its path). */
 export function kwokBinary(): string {
@@ -54,13 +57,14 @@ export async function createFakeNodes(kc: KubeConfig, count: number, kwok: Child
   const names = fakeNodeNames(count);
   let next = 0;
   await runBatch(count, 10, () => core.createNode({ body: fakeNode(names[next++]!) }));
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const timeoutMs = readyTimeoutMs(count);
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (kwok.exitCode !== null) throw new Error(`kwok exited with ${kwok.exitCode} before the fake nodes were ready`);
     const nodes = (await core.listNode({ labelSelector: SCALE_NODE_SELECTOR })).items;
     const ready = nodes.filter(nodeReady).length;
     if (ready === count) return names;
-    if (Date.now() > deadline) throw new Error(`Only ${ready} of ${count} fake nodes were ready after ${READY_TIMEOUT_MS / 1000} s`);
+    if (Date.now() > deadline) throw new Error(`Only ${ready} of ${count} fake nodes were ready after ${timeoutMs / 1000} s`);
     await sleep(500);
   }
 }

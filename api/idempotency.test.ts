@@ -83,16 +83,16 @@ describe("an Idempotency-Key", () => {
   });
 
   it("answers a run found under the key only if its spec is the one asked for, not by any mark on it", async () => {
-    const first = await t.http.post("/runs").set("Idempotency-Key", "k7").send({ script: SCRIPT });
+    const first = await t.http.post("/runs").set("Idempotency-Key", "k7").send({ script: SCRIPT, kwargs: { note: "\ud800" } });
     const stored = t.store.runs.get(`default/${first.body.name}`)!;
-    // The apiserver fills in the CRD's defaults: still the same request.
-    stored.spec = { ...stored.spec, mode: "function", entrypoint: "main" };
-    const retry = await t.http.post("/runs").set("Idempotency-Key", "k7").send({ script: SCRIPT });
+    // The apiserver fills in the CRD's defaults, and stores a lone surrogate as U+FFFD: still the same request.
+    stored.spec = { ...stored.spec, mode: "function", entrypoint: "main", kwargs: { note: "\ufffd" } };
+    const retry = await t.http.post("/runs").set("Idempotency-Key", "k7").send({ script: SCRIPT, kwargs: { note: "\ud800" } });
     assert.deepEqual([retry.status, retry.body.name], [202, first.body.name]);
     // Someone who may create runs in the namespace made the run of that name with another script,
     // its metadata as the API's own.
     stored.spec = { ...stored.spec, script: "def main():\n    return 'forged'\n" };
-    const forged = await t.http.post("/execute").set("Idempotency-Key", "k7").send({ script: SCRIPT });
+    const forged = await t.http.post("/execute").set("Idempotency-Key", "k7").send({ script: SCRIPT, kwargs: { note: "\ud800" } });
     assert.deepEqual([forged.status, forged.body.error?.type], [422, "idempotency_key_reused"]);
   });
 

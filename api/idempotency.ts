@@ -22,12 +22,16 @@ export interface Idempotency {
   digest: string;
 }
 
+/** A string as the apiserver stores it: a lone UTF-16 surrogate (which JSON can spell) made U+FFFD. */
+const stored = (text: string): string => (text as string & { toWellFormed(): string }).toWellFormed();
+
 /** JSON with object keys sorted, so that the same request always has the same digest. */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (typeof value === "string") return JSON.stringify(stored(value));
   if (value !== null && typeof value === "object") {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+    return `{${entries.map(([k, v]) => `${JSON.stringify(stored(k))}:${canonical(v)}`).join(",")}}`;
   }
   return JSON.stringify(value) ?? "null";
 }

@@ -1,6 +1,8 @@
 // Idempotency-Key on POST /runs and POST /execute, in process: a retry returns the first attempt's
 // run, another request under the same key is refused, and nothing is kept in the API itself.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { IDEMPOTENCY_ANNOTATION } from "./idempotency.js";
 import { type TestApp, testApp } from "./testkit.js";
 
 const SCRIPT = "def main():\n    return 1\n";
@@ -94,6 +96,25 @@ describe("an Idempotency-Key", () => {
     stored.spec = { ...stored.spec, script: "def main():\n    return 'forged'\n" };
     const forged = await t.http.post("/execute").set("Idempotency-Key", "k7").send({ script: SCRIPT, kwargs: { note: "\ud800" } });
     assert.deepEqual([forged.status, forged.body.error?.type], [422, "idempotency_key_reused"]);
+  });
+
+  it("takes a spec as the apiserver keeps it: keys made well-formed before they are ordered, and not the API's TTL", async () => {
+    const kwargs = { "\ud800": 1, "\ue000": 2 };
+    const first = await t.http.post("/runs").set("Idempotency-Key", "k8").send({ script: SCRIPT, kwargs });
+    const stored = t.store.runs.get(`default/${first.body.name}`)!;
+    // Another replica, or the API configured again since, sets another TTL.
+    stored.spec = { ...stored.spec, kwargs: { "\ufffd": 1, "\ue000": 2 }, ttlSecondsAfterFinished: 60 };
+    const retry = await t.http.post("/runs").set("Idempotency-Key", "k8").send({ script: SCRIPT, kwargs });
+    assert.deepEqual([retry.status, retry.body.name], [202, first.body.name]);
+  });
+
+  it("marks the run with the request's digest as API versions before the spec comparison check it", async () => {
+    const first = await t.http.post("/runs").set("Idempotency-Key", "k9").send({ script: SCRIPT, kwargs: { b: 1, a: [2] } });
+    const { metadata, spec } = t.store.runs.get(`default/${first.body.name}`)!;
+    // Their digest: sha256 of the spec sent, as JSON with its keys in order.
+    const sent = { ...spec } as Record<string, unknown>;
+    const json = `{${Object.keys(sent).sort().map((k) => `${JSON.stringify(k)}:${k === "kwargs" ? '{"a":[2],"b":1}' : JSON.stringify(sent[k])}`).join(",")}}`;
+    assert.equal(metadata.annotations?.[IDEMPOTENCY_ANNOTATION], createHash("sha256").update(json).digest("hex"));
   });
 
   it("keeps keys apart per namespace, and the same request with reordered kwargs is the same request", async () => {

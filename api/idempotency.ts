@@ -12,6 +12,7 @@ import { ApiError, invalid } from "./errors.js";
 import { runNameOf } from "./runNames.js";
 
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
+export const IDEMPOTENCY_ANNOTATION = "scriptrun.dev/idempotency-digest";
 // Printable ASCII without spaces, as the IETF draft's examples (UUIDs, random tokens) are.
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -20,27 +21,39 @@ export interface Idempotency {
   name: string;
   /** sha256 of the spec asked for, its defaults filled in (specDigest). */
   digest: string;
+  /** The request's digest as API versions before the spec was compared wrote it on the run, and
+   * check it: written still, so that a retry that reaches such a replica during a rolling upgrade
+   * finds its run. */
+  mark: string;
 }
 
 /** A string as the apiserver stores it: a lone UTF-16 surrogate (which JSON can spell) made U+FFFD. */
 const stored = (text: string): string => (text as string & { toWellFormed(): string }).toWellFormed();
 
-/** JSON with object keys sorted, so that the same request always has the same digest. */
+/** JSON with object keys sorted, so that the same request always has the same digest. Keys too
+ * are taken as the apiserver keeps them: made well-formed, the last of those that become one. */
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (typeof value === "string") return JSON.stringify(stored(value));
   if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(stored(k))}:${canonical(v)}`).join(",")}}`;
+    const members = new Map<string, unknown>();
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) members.set(stored(k), v);
+    return `{${[...members.keys()].sort().map((k) => `${JSON.stringify(k)}:${canonical(members.get(k))}`).join(",")}}`;
   }
   return JSON.stringify(value) ?? "null";
 }
 
-/** sha256 of a run's spec with the defaults the CRD fills in (mode, entrypoint) filled in, so the
- * spec asked for and the spec stored compare equal. A spec that is none is taken as it is. */
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
+
+/** sha256 of what a run's spec asks for, with the defaults the CRD fills in (mode, entrypoint)
+ * filled in, so the spec asked for and the spec stored compare equal. Not its TTL: the API's
+ * configuration sets that, not the caller, and replicas or a change of it may differ. A spec that
+ * is none is taken as it is. */
 function specDigest(spec: unknown): string {
   const parsed = ScriptRunSpecSchema.safeParse(spec);
-  return createHash("sha256").update(canonical(parsed.success ? parsed.data : spec)).digest("hex");
+  if (!parsed.success) return sha256(canonical(spec));
+  const { ttlSecondsAfterFinished: _set, ...asked } = parsed.data;
+  return sha256(canonical(asked));
 }
 
 /** The run a key names, or undefined without a key; 400 for a key that is not one. */
@@ -48,7 +61,7 @@ export function idempotency(key: string | undefined, namespace: string, caller: 
   if (key === undefined || key === "") return undefined;
   if (!KEY.test(key)) throw invalid(`${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces`);
   const hash = createHash("sha256").update(`${namespace}\n${caller}\n${key}`).digest();
-  return { name: runNameOf(hash), digest: specDigest(spec) };
+  return { name: runNameOf(hash), digest: specDigest(spec), mark: sha256(canonical(spec)) };
 }
 
 /** 422 when the run found under the key has another spec than the one asked for. */

@@ -15,7 +15,7 @@ import { API_VERSION, KIND, type RunError, type ScriptRun, isFinished } from "..
 import { overCapacity } from "./admission.js";
 import type { Identity } from "./auth.js";
 import { ApiError, RETRY_AFTER_SECONDS, fromCluster, invalid, mayHaveLanded, unavailable } from "./errors.js";
-import { IDEMPOTENCY_HEADER, type Idempotency, assertSameRequest, idempotency } from "./idempotency.js";
+import { IDEMPOTENCY_ANNOTATION, IDEMPOTENCY_HEADER, type Idempotency, assertSameRequest, idempotency } from "./idempotency.js";
 import { newRunName } from "./runNames.js";
 import { CREATED_BY_LABEL } from "./runStore.js";
 import { type Outcome, type Route, type RunRequest, runtimeBounds, schemasFor, toRunRequest } from "./schemas.js";
@@ -66,7 +66,10 @@ async function findLanded(deps: Services, namespace: string, name: string, err: 
  * create that may have landed though its answer was lost is looked for by name. */
 export async function createRun(deps: Services, identity: Identity, request: RunRequest, name: string,
   key?: { key: string; idem: Idempotency }): Promise<{ run: ScriptRun; reused: boolean }> {
-  const annotations: Record<string, string> = deps.auth.mode === "kubernetes" ? { [REQUESTED_BY_ANNOTATION]: identity.user.username } : {};
+  const annotations = {
+    ...(deps.auth.mode === "kubernetes" ? { [REQUESTED_BY_ANNOTATION]: identity.user.username } : {}),
+    ...(key ? { [IDEMPOTENCY_ANNOTATION]: key.idem.mark } : {}),
+  };
   let created: ScriptRun | "exists";
   try {
     created = await deps.runs.create({

@@ -31,6 +31,9 @@ export const MIN_UNDER_WAY = 32;
  * hovers about the first does not let every held call go at once each time it dips. */
 export const FULL_START_WAIT_SECONDS = 10;
 export const ROOM_START_WAIT_SECONDS = 5;
+/** How recent the last look that found the node full must be for it to stay full between the two:
+ * looks come every second while calls are held, and with every call. */
+const STAY_FULL_MS = 60_000;
 
 /** How often held calls are checked again when no run finishes meanwhile. */
 const RECHECK_MS = 1000;
@@ -60,13 +63,13 @@ export class Admission {
   /** Told of each call refused over capacity: on arrival, or while held (the API's metrics). */
   onRefused: (when: "arrival" | "held") => void = () => {};
   private held: Held[] = [];
-  /** Runs of calls let through that the watch has not shown yet: how many calls, by namespace/name
+  /** Runs of calls let through that the watch has not shown yet: the calls, by namespace/name
    * (retries under one Idempotency-Key share a name). */
-  private readonly unseen = new Map<string, number>();
+  private readonly unseen = new Map<string, Set<symbol>>();
   private unseenCount = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** Whether the node read as full at the last look (FULL_START_WAIT_SECONDS). */
-  private full = false;
+  /** When a look last found the node full. */
+  private fullAt = -Infinity;
 
   /** `hold`: whether calls are held on a full node at all (SCRIPTRUN_API_HOLD_WHEN_FULL). */
   constructor(private readonly slots: Slots, private readonly hold: boolean, private readonly now: () => number = Date.now) {}
@@ -82,9 +85,11 @@ export class Admission {
    * `arrived` is when the call came (Date.now()). */
   enter(key: string, waitSeconds: number, signal: AbortSignal, arrived = this.now()): Promise<() => void> {
     if (signal.aborted) throw clientClosed();
+    // Whether the watch shows a run of that name as the call comes (the caller found none).
+    const knewAtEntry = this.slots.capacity.knows(key);
     // Calls held before it go first, if they may go now.
     this.pump();
-    const load = this.slots.capacity.load();
+    const { load, cap } = this.look();
     if (load) {
       const ahead = this.underWay() + this.held.length;
       const eta = (ahead + 1) / load.perSecond;
@@ -94,8 +99,7 @@ export class Admission {
       }
     }
     const release = this.slots.reserve();
-    const cap = this.cap(load);
-    if (!load || (this.held.length === 0 && this.underWay() < cap)) return Promise.resolve(this.through(key, release));
+    if (!load || (this.held.length === 0 && this.underWay() < cap)) return Promise.resolve(this.through(key, release, knewAtEntry));
     return new Promise((resolve, reject) => {
       const held: Held = {
         key,
@@ -104,7 +108,7 @@ export class Admission {
         release,
         admit: () => {
           signal.removeEventListener("abort", onAbort);
-          resolve(this.through(key, release));
+          resolve(this.through(key, release, knewAtEntry));
         },
         refuse: (err) => {
           signal.removeEventListener("abort", onAbort);
@@ -125,7 +129,7 @@ export class Admission {
 
   /** The watch showed the run `key` (namespace/name): it counts among the pending runs now. */
   seen(key: string): void {
-    this.unseenCount -= this.unseen.get(key) ?? 0;
+    this.unseenCount -= this.unseen.get(key)?.size ?? 0;
     this.unseen.delete(key);
   }
 
@@ -133,7 +137,7 @@ export class Admission {
   pump(): void {
     if (this.held.length === 0) return;
     const refused: Held[] = [];
-    const load = this.slots.capacity.load();
+    const { load, cap } = this.look();
     const now = this.now();
     let underWay = this.underWay();
     const still: Held[] = [];
@@ -151,7 +155,7 @@ export class Admission {
         refused.push(held);
         continue;
       }
-      if (still.length === 0 && underWay < this.cap(load)) {
+      if (still.length === 0 && underWay < cap) {
         // 95% of the runs of the window took at most `slow` with `concurrency` under way on
         // average: with fewer under way now, a run takes less.
         const slow = (this.slots.capacity.slowSeconds() ?? 0) * Math.min(1, (underWay + 1) / Math.max(1, load.concurrency));
@@ -189,32 +193,43 @@ export class Admission {
     return this.slots.capacity.pending + this.unseenCount;
   }
 
-  /** Runs under way from which calls are held: none on a node with room (Infinity). */
-  private cap(load: Load | undefined): number {
+  /** The load now, and the runs under way from which calls are held: none (Infinity) unless the
+   * node is full, holding on and the rate known, its runs' median start wait at least
+   * FULL_START_WAIT_SECONDS, or ROOM_START_WAIT_SECONDS while a look within STAY_FULL_MS found it
+   * full. Every decision looks first, so a look is never stale. */
+  private look(): { load: Load | undefined; cap: number } {
+    const load = this.slots.capacity.load();
     const startWait = this.slots.capacity.startWaitSeconds();
-    this.full = this.hold && startWait !== undefined && startWait >= (this.full ? ROOM_START_WAIT_SECONDS : FULL_START_WAIT_SECONDS);
-    return this.full && load ? Math.max(MIN_UNDER_WAY, load.concurrency) : Infinity;
+    const now = this.now();
+    // With no rate known (no run finished for minutes) nothing is left of what made it full.
+    if (!load) this.fullAt = -Infinity;
+    const floor = now - this.fullAt <= STAY_FULL_MS ? ROOM_START_WAIT_SECONDS : FULL_START_WAIT_SECONDS;
+    if (!this.hold || !load || startWait === undefined || startWait < floor) return { load, cap: Infinity };
+    this.fullAt = now;
+    return { load, cap: Math.max(MIN_UNDER_WAY, load.concurrency) };
   }
 
   /** Lets the call whose run is `key` through: counted under way until the watch shows its run, or
    * until the call ends (its run not created after all: refused by preflight, or its create failed).
-   * A run the watch shows already (another call under the same Idempotency-Key made it) is counted
-   * among the pending runs, not again. */
-  private through(key: string, release: () => void): () => void {
-    const counted = !this.slots.capacity.knows(key);
-    if (counted) {
-      this.unseen.set(key, (this.unseen.get(key) ?? 0) + 1);
+   * A run the watch came to show while the call was held was made by another call under the same
+   * Idempotency-Key: it counts among the pending runs already. One the watch showed as the call came
+   * (deleted, the watch not told yet) is another copy, and this call's to make. */
+  private through(key: string, release: () => void, knewAtEntry: boolean): () => void {
+    const call = Symbol(key);
+    if (knewAtEntry || !this.slots.capacity.knows(key)) {
+      const calls = this.unseen.get(key) ?? new Set<symbol>();
+      this.unseen.set(key, calls.add(call));
       this.unseenCount++;
     }
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const calls = counted ? this.unseen.get(key) : undefined;
-      if (calls !== undefined) {
+      // Its own count only: the watch may have shown its run, and another call's be counted since.
+      const calls = this.unseen.get(key);
+      if (calls?.delete(call)) {
         this.unseenCount--;
-        if (calls > 1) this.unseen.set(key, calls - 1);
-        else this.unseen.delete(key);
+        if (calls.size === 0) this.unseen.delete(key);
       }
       release();
     };

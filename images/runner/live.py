@@ -43,7 +43,8 @@ class Frames:
         if self.done[stream]:
             return
         live = data[:max(0, LIVE_BYTES - offset)]
-        stopped = "output_limit" if cut else ("live_limit" if len(live) < len(data) else None)
+        # Cut at the live limit, the frames end there, whatever the output cap does later in the data.
+        stopped = "live_limit" if len(live) < len(data) else ("output_limit" if cut else None)
         for at in range(0, max(len(live), 1), PIECE):
             piece = live[at:at + PIECE]
             ends = bool(at + PIECE >= len(live) and stopped)

@@ -117,6 +117,17 @@ def test_a_character_split_between_two_reads_arrives_whole():
     assert [(f["offset"], f["bytes"]) for f in written] == [(0, 1), (1, 4)]
 
 
+def test_a_read_past_both_the_live_limit_and_the_output_cap_stops_at_the_live_limit_leaving_a_cut_character_whole():
+    # The live limit falls inside "é", and the output cap a little after it, in the same read.
+    frames, written = recorded()
+    data = b"a" * (live.LIVE_BYTES - 1) + "é".encode() + b"b" * 100
+    frames.chunk("stdout", 0, data, cut=True)
+    assert written[-1]["stopped"] == "live_limit"
+    text = "".join(f["text"] for f in written)
+    assert data.decode().startswith(text) and "\ufffd" not in text
+    assert sum(f["bytes"] for f in written) == len(text.encode())
+
+
 def test_offsets_count_the_text_as_the_outcome_has_it_whatever_bytes_the_script_wrote():
     # Bytes that are no UTF-8 are U+FFFD in the outcome (three bytes): a watcher that had the live
     # frames takes the rest of the outcome's text at their end, and repeats nothing.

@@ -14,7 +14,7 @@ const STAGES = "bench/scale/kwok.yaml";
 const LEASE_SECONDS = 40;
 /** How long the fake nodes may take to be ready: the node lifecycle controller lifts each one's
  * not-ready taint within kube-controller-manager's 20 requests a second (its default --kube-api-qps),
- * shared with its other controllers: 100 nodes took 21 s here, 1 000 some 190 s. */
+ * shared with its other controllers: 100 nodes took 21.8 s here, 1 000 took 227 s. */
 export const readyTimeoutMs = (count: number) => Math.max(120_000, count * 500);
 
 /** The kwok binary, built on first use (cluster/lib/kwok.sh prints its path). */

@@ -4,7 +4,8 @@
 //
 // With SCRIPTRUN_API_HOLD_WHEN_FULL, a call is held instead, with no run yet, when the node is full
 // (runs of the last five minutes waited 10 s or more, at the median, from creation to their
-// script's start; it counts as full until that falls below 5 s) and as many runs are under way as the rate was measured with (at least 32). A
+// script's start; it counts as full until that falls below 5 s, or no look has found it full for a
+// minute) and as many runs are under way as the rate was measured with (at least 32). A
 // burst created at once on a rate measured before it can run slower than that rate (under make
 // scale, 892 runs created on 16.5 runs/s ran at 13, and 114 callers were answered 504). Held calls
 // are let through in order of arrival as runs ahead finish, and checked again as runs change, as

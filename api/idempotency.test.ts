@@ -109,11 +109,11 @@ describe("an Idempotency-Key", () => {
   });
 
   it("marks the run with the request's digest as API versions before the spec comparison check it", async () => {
-    const first = await t.http.post("/runs").set("Idempotency-Key", "k9").send({ script: SCRIPT, kwargs: { b: 1, a: [2] } });
+    const first = await t.http.post("/runs").set("Idempotency-Key", "k9").send({ script: SCRIPT, kwargs: { b: 1, a: ["\ud800"] } });
     const { metadata, spec } = t.store.runs.get(`default/${first.body.name}`)!;
-    // Their digest: sha256 of the spec sent, as JSON with its keys in order.
+    // Their digest: sha256 of the spec sent, as JSON with its keys in order, its strings as they are.
     const sent = { ...spec } as Record<string, unknown>;
-    const json = `{${Object.keys(sent).sort().map((k) => `${JSON.stringify(k)}:${k === "kwargs" ? '{"a":[2],"b":1}' : JSON.stringify(sent[k])}`).join(",")}}`;
+    const json = `{${Object.keys(sent).sort().map((k) => `${JSON.stringify(k)}:${k === "kwargs" ? '{"a":["\\ud800"],"b":1}' : JSON.stringify(sent[k])}`).join(",")}}`;
     assert.equal(metadata.annotations?.[IDEMPOTENCY_ANNOTATION], createHash("sha256").update(json).digest("hex"));
   });
 

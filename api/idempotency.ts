@@ -22,23 +22,24 @@ export interface Idempotency {
   /** sha256 of the spec asked for, its defaults filled in (specDigest). */
   digest: string;
   /** The request's digest as API versions before the spec was compared wrote it on the run, and
-   * check it: written still, so that a retry that reaches such a replica during a rolling upgrade
-   * finds its run. */
+   * check it (the spec sent, its strings as they are): written still, so that a retry that reaches
+   * such a replica during a rolling upgrade finds its run. */
   mark: string;
 }
 
 /** A string as the apiserver stores it: a lone UTF-16 surrogate (which JSON can spell) made U+FFFD. */
 const stored = (text: string): string => (text as string & { toWellFormed(): string }).toWellFormed();
 
-/** JSON with object keys sorted, so that the same request always has the same digest. Keys too
- * are taken as the apiserver keeps them: made well-formed, the last of those that become one. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (typeof value === "string") return JSON.stringify(stored(value));
+/** JSON with object keys sorted, so that the same request always has the same digest; each string
+ * and key taken through `as` first (the last of keys that become one kept), `stored` to take them
+ * as the apiserver keeps them. */
+function canonical(value: unknown, as: (text: string) => string): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonical(v, as)).join(",")}]`;
+  if (typeof value === "string") return JSON.stringify(as(value));
   if (value !== null && typeof value === "object") {
     const members = new Map<string, unknown>();
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) members.set(stored(k), v);
-    return `{${[...members.keys()].sort().map((k) => `${JSON.stringify(k)}:${canonical(members.get(k))}`).join(",")}}`;
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) members.set(as(k), v);
+    return `{${[...members.keys()].sort().map((k) => `${JSON.stringify(k)}:${canonical(members.get(k), as)}`).join(",")}}`;
   }
   return JSON.stringify(value) ?? "null";
 }
@@ -51,9 +52,9 @@ const sha256 = (text: string): string => createHash("sha256").update(text).diges
  * is none is taken as it is. */
 function specDigest(spec: unknown): string {
   const parsed = ScriptRunSpecSchema.safeParse(spec);
-  if (!parsed.success) return sha256(canonical(spec));
+  if (!parsed.success) return sha256(canonical(spec, stored));
   const { ttlSecondsAfterFinished: _set, ...asked } = parsed.data;
-  return sha256(canonical(asked));
+  return sha256(canonical(asked, stored));
 }
 
 /** The run a key names, or undefined without a key; 400 for a key that is not one. */
@@ -61,7 +62,7 @@ export function idempotency(key: string | undefined, namespace: string, caller: 
   if (key === undefined || key === "") return undefined;
   if (!KEY.test(key)) throw invalid(`${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces`);
   const hash = createHash("sha256").update(`${namespace}\n${caller}\n${key}`).digest();
-  return { name: runNameOf(hash), digest: specDigest(spec), mark: sha256(canonical(spec)) };
+  return { name: runNameOf(hash), digest: specDigest(spec), mark: sha256(canonical(spec, (text) => text)) };
 }
 
 /** 422 when the run found under the key has another spec than the one asked for. */

@@ -9,8 +9,8 @@ import { ApiError } from "./errors.js";
 
 /** Slots over a load set by hand: `pending` runs unfinished, `slow` s for 95% of runs lately,
  * runs lately waiting `startWait` s to start (a full node, unless set lower), and the runs the
- * watch shows (`known`, by key). */
-function fixture(load: Load | undefined, pending = 0, slow = 0) {
+ * watch shows (`known`, by key); calls held on a full node unless `hold` is false. */
+function fixture(load: Load | undefined, pending = 0, slow = 0, hold = true) {
   const state = { load, pending, slow, startWait: FULL_START_WAIT_SECONDS as number | undefined, inFlight: 0, refused: [] as string[],
     now: 1_000_000, known: new Set<string>() };
   const slots = {
@@ -24,7 +24,7 @@ function fixture(load: Load | undefined, pending = 0, slow = 0) {
       return () => { state.inFlight--; };
     },
   };
-  const admission = new Admission(slots, true, () => state.now);
+  const admission = new Admission(slots, hold, () => state.now);
   admission.onRefused = (when) => state.refused.push(when);
   return { state, admission };
 }
@@ -118,12 +118,13 @@ describe("admission of /execute calls", () => {
   });
 
   it("holds no call unless told to (SCRIPTRUN_API_HOLD_WHEN_FULL), full node or not", async () => {
-    const { state, admission } = fixture({ perSecond: 100, concurrency: 50 }, 200);
-    const told = new Admission(Object.assign({}, { capacity: { load: () => state.load, slowSeconds: () => 0, startWaitSeconds: () => 60, pending: 200, knows: () => false },
-      reserve: () => () => {} }), false, () => state.now);
-    for (let i = 0; i < 10; i++) await told.enter(key(), 60, open());
-    assert.equal(told.holding, 0);
+    const off = fixture({ perSecond: 100, concurrency: 50 }, 200, 0, false);
+    off.state.startWait = 60;
+    for (let i = 0; i < 10; i++) await off.admission.enter(key(), 60, open());
+    assert.equal(off.admission.holding, 0);
     // The same load with holding on: held.
+    const { state, admission } = fixture({ perSecond: 100, concurrency: 50 }, 200);
+    state.startWait = 60;
     assert.equal(await settled(track(admission.enter(key(), 60, open()))), "pending");
   });
 

@@ -7,7 +7,7 @@ import { type Envelope, parseTerminationMessage } from "../core/envelope.js";
 import { silentLogger } from "../core/log.js";
 import { type RunnerRequest, resolveRequest } from "../core/request.js";
 import { type Runtime, runtimeLimits } from "../core/runtime.js";
-import { CANCEL_ANNOTATION, runKey } from "../core/runs.js";
+import { CANCEL_ANNOTATION, keyOf, runKey } from "../core/runs.js";
 import { isoTime } from "../core/time.js";
 import type { RunRuntime, ScriptRun, ScriptRunSpecInput } from "../crds/schema.js";
 import type { Config } from "./config.js";
@@ -18,7 +18,7 @@ import { slimFinished } from "./informers.js";
 import { ownerRunUid } from "./names.js";
 import { OpenRuns } from "./openRuns.js";
 import { MAX_ANNOTATED_REQUEST_BYTES, REQUEST_ANNOTATION, usesConfigMap } from "./podSpec.js";
-import { CANCEL_LOG_WAIT_MS, type ReconcileDeps, Reconciler } from "./reconcile.js";
+import { CANCEL_LOG_WAIT_MS, LOG_WAIT_MS, type ReconcileDeps, Reconciler } from "./reconcile.js";
 import {
   T0, aParsedRuntime, aRun, aRuntime, applyMergePatch, envelope, harnessError, running, terminated, testConfig, testRuntimes,
 } from "./testkit.js";
@@ -210,8 +210,8 @@ class FakeWarm implements Warm {
     this.forgotten.push(key);
     this.claimed.delete(key);
   }
-  claimedPod(key: string): V1Pod | undefined {
-    return this.claimed.get(key);
+  claimedPod(run: ScriptRun): V1Pod | undefined {
+    return this.claimed.get(keyOf(run));
   }
 }
 
@@ -586,6 +586,33 @@ describe("reconciling a ScriptRun", () => {
       assert.deepEqual(cluster.run("a")?.status?.result, result);
     });
 
+    describe("when the termination message was cut and the log cannot be read", () => {
+      const cut = (success: boolean) => JSON.stringify({ truncated: true, success, exitCode: success ? 0 : 1, errorType: success ? null : "runtime_error", durationMs: 9 });
+
+      it("asks again while the kubelet may come back, then ends on what the message says", async () => {
+        const { cluster, reconcile, clock } = await started();
+        cluster.readLog = () => Promise.reject(new ApiException(500, "HTTP 500", { message: "dial tcp: connect: no route to host" }, {}));
+        cluster.setPod("a", "Succeeded", terminated(cut(true), { finishedMs: T0 + 3000 }));
+        clock.now = T0 + 3000 + LOG_WAIT_MS - 1;
+        await assert.rejects(reconcile("a"), /no route to host/);
+        assert.equal(cluster.run("a")?.status?.phase, "Running");
+        clock.now = T0 + 3000 + LOG_WAIT_MS;
+        await reconcile("a");
+        const status = cluster.run("a")?.status;
+        assert.equal(status?.error?.type, "infrastructure_error");
+        assert.match(status!.error!.message, /^The script finished but the envelope was too long for the termination message and its log could not be read \(.*no route to host/);
+        assert.equal(cluster.pods.size, 0, "its slot and pod are freed");
+      });
+
+      it("ends at once with the script's own error type when the apiserver has the log no more", async () => {
+        const { cluster, reconcile } = await started();
+        cluster.readLog = () => Promise.reject(new ApiException(404, "HTTP 404", { message: "pods \"a-runner\" not found" }, {}));
+        cluster.setPod("a", "Failed", terminated(cut(false), { exitCode: 1 }));
+        await reconcile("a");
+        assert.equal(cluster.run("a")?.status?.error?.type, "runtime_error");
+      });
+    });
+
     it("keeps null members of its result", async () => {
       const { cluster, reconcile } = await started();
       cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope({ result: { a: null, b: [{ c: null }] } }))));
@@ -808,16 +835,19 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(cluster.pod("b"), undefined);
     });
 
-    it("keeps the real outcome when its pod had already finished", async () => {
-      const { cluster, create, reconcile } = setup();
-      create("a");
-      await reconcile("a");
-      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope({ result: 7 }))));
-      cancel(cluster.run("a"));
-      await reconcile("a");
-      assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
-      assert.equal(cluster.run("a")?.status?.result, 7);
-    });
+    for (const phase of ["Succeeded", "Running"]) {
+      it(`keeps the real outcome when its runner had already ended (the pod ${phase})`, async () => {
+        // Running: the kubelet reports the container terminated a moment before the pod's phase.
+        const { cluster, create, reconcile } = setup();
+        create("a");
+        await reconcile("a");
+        cluster.setPod("a", phase, terminated(JSON.stringify(envelope({ result: 7 }))));
+        cancel(cluster.run("a"));
+        await reconcile("a");
+        assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
+        assert.equal(cluster.run("a")?.status?.result, 7);
+      });
+    }
 
     it("is left alone once finished", async () => {
       const { cluster, create, reconcile } = setup();
@@ -986,6 +1016,17 @@ describe("reconciling a ScriptRun", () => {
       await reconcile("a");
       assertStartedAgainCold(cluster);
       assert.deepEqual(cluster.reasons("a"), ["Claimed", "WarmPodUnused", "Created"]);
+    });
+
+    it("is cancelled, not started again, when its warm pod ran nothing after the cancel came", async () => {
+      const { cluster, reconcile } = await claimed();
+      setWarmPod(cluster, "Succeeded", terminated(JSON.stringify({ unrun: true, reason: "no request arrived" })));
+      const run = cluster.run("a")!;
+      run.metadata.annotations = { ...run.metadata.annotations, [CANCEL_ANNOTATION]: "true" };
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.error?.type, "cancelled");
+      assert.equal(cluster.pod("a"), undefined, "no pod of its own");
+      assert.deepEqual(cluster.reasons("a"), ["Claimed", "Cancelled"]);
     });
 
     it("falls back to its pod's termination message when the attach stream dropped", async () => {

@@ -4,8 +4,8 @@
 // podSpec, statusFromPod, runStatus); the state this process keeps between reconciles lives in
 // slots.ts (slots it reserved) and statusWriter.ts (statuses it wrote); this file dispatches and
 // does the I/O through the small Kube interface.
-import type { ObjectCache, V1Pod } from "@kubernetes/client-node";
-import { statusCode } from "../core/kube.js";
+import { ApiException, type ObjectCache, type V1Pod } from "@kubernetes/client-node";
+import { statusCode, statusMessage } from "../core/kube.js";
 import { LIVE_LOG_BYTES, type Printed, printedIn } from "../core/liveOutput.js";
 import type { Logger } from "../core/log.js";
 import type { PreflightAnswer } from "../core/preflight.js";
@@ -62,6 +62,8 @@ export const CANCEL_LOG_WAIT_MS = 2000;
 const FOREIGN_RETRY_MS = 2000;
 // How long a pod whose runner ended is left for the kubelet to call it Succeeded or Failed.
 const POD_END_WAIT_MS = 10_000;
+// How long after its runner ended a log that cannot be read is asked for again.
+export const LOG_WAIT_MS = 5 * 60_000;
 // A run on a warm pod is shown Running if it has not finished this long after its claim.
 const WARM_RUNNING_AFTER_MS = 200;
 
@@ -101,8 +103,11 @@ export class Reconciler {
     const reservedAt = this.slots.reservedAt(key, run);
     if (isFinished(run.status?.phase)) return this.afterFinish(key, run);
     const pod = this.cachedPod(run);
-    // A pod that already finished has the real outcome: the cancel came too late to matter.
-    if (cancelRequested(run) && !(pod && pod !== "foreign" && podFinished(pod))) return this.cancel(key, run, pod === "foreign" ? undefined : pod);
+    // A pod whose runner already ended has the real outcome (the kubelet calls the pod Succeeded a
+    // moment later): the cancel came too late to matter.
+    if (cancelRequested(run) && !(pod && pod !== "foreign" && (podFinished(pod) || runnerEnded(pod)))) {
+      return this.cancel(key, run, pod === "foreign" ? undefined : pod);
+    }
     if (pod === "foreign") return { requeueAfterMs: FOREIGN_RETRY_MS };
     if (pod) return this.observe(key, run, pod, heardAt);
     if (reservedAt !== undefined || run.status?.podName !== undefined) return this.podMissing(key, run, reservedAt);
@@ -130,7 +135,7 @@ export class Reconciler {
     if (run.status?.start !== "warm" && run.status?.podName !== undefined) return undefined;
     const claimed = claimedBy ? claimedBy.get(uid) : this.deps.pods.list(namespace).find((p) => ownerRunUid(p) === uid && isClaimed(p));
     // Claimed a moment ago: the cache may not show the claim yet, but the claim's answer does.
-    return claimed ?? this.deps.warm.claimedPod(keyOf(run), this.deps.config.podGoneGraceSeconds * 1000);
+    return claimed ?? this.deps.warm.claimedPod(run, this.deps.config.podGoneGraceSeconds * 1000);
   }
 
   /** A new run: refuse it, queue it, or create its pod on its runtime as it is now. */
@@ -223,6 +228,8 @@ export class Reconciler {
   private async relaunch(key: string, run: ScriptRun, pod: V1Pod, reason: string, heardAt: number): Promise<ProcessResult> {
     const { kube, log, events, config } = this.deps;
     const { namespace = "" } = run.metadata;
+    // Nothing ran, and nothing is to: a cancelled run ends here.
+    if (cancelRequested(run)) return this.cancel(key, run, pod);
     log.warn({ run: key, pod: pod.metadata?.name, reason }, "Starting the run again: its warm pod ran nothing");
     const choice = await this.deps.runtimes.choose(run.spec.runtime, namespace);
     if (!choice.ok) return this.refuse(key, run, runError("invalid_input", choice.reason));
@@ -285,11 +292,7 @@ export class Reconciler {
     }
     let observation = statusFromPod(run, pod, undefined, this.now(), config);
     if (observation.kind === "unrun") return this.relaunch(key, run, pod, observation.reason, heardAt);
-    if (observation.kind === "needsLog") {
-      // The log has live output's frames before the envelope, and the envelope last.
-      const line = await kube.readLog(run.metadata.namespace ?? "", pod.metadata?.name ?? "", RUNNER_CONTAINER, config.maxLogBytes + LIVE_LOG_BYTES);
-      observation = statusFromPod(run, pod, line, this.now(), config);
-    }
+    if (observation.kind === "needsLog") observation = statusFromPod(run, pod, await this.runnerLog(pod), this.now(), config);
     if (observation.kind === "needsLog") throw new Error("The envelope was still missing after reading the log");
     if (observation.kind === "unrun") return this.relaunch(key, run, pod, observation.reason, heardAt);
     this.noteImage(observation.status);
@@ -461,6 +464,22 @@ export class Reconciler {
     }
     const next = Math.min(expiresInMs ?? Infinity, endsInMs > 0 ? endsInMs : Infinity);
     return next < Infinity ? { requeueAfterMs: next } : {};
+  }
+
+  /** The log of a runner whose envelope was cut from its termination message: live output's frames,
+   * then the envelope last. A log the kubelet cannot give (its node went away, say) is asked for
+   * again, with the queue's backoff, for LOG_WAIT_MS after the runner ended; then, or at once when
+   * the apiserver has it no more (404), the run ends on what the termination message still says. */
+  private async runnerLog(pod: V1Pod): Promise<string | { unreadable: string }> {
+    const { kube, config } = this.deps;
+    const { namespace = "", name = "" } = pod.metadata ?? {};
+    try {
+      return await kube.readLog(namespace, name, RUNNER_CONTAINER, config.maxLogBytes + LIVE_LOG_BYTES);
+    } catch (err) {
+      const endedMs = toMillis(runnerStatus(pod)?.state?.terminated?.finishedAt) ?? this.now();
+      if (statusCode(err) !== 404 && this.now() - endedMs < LOG_WAIT_MS) throw err;
+      return { unreadable: err instanceof ApiException ? statusMessage(err) : err instanceof Error ? err.message : String(err) };
+    }
   }
 
   /** How much longer a pod whose runner ended is left for the kubelet to end it: its next status

@@ -92,7 +92,7 @@ export function statusFromEnvelope(run: ScriptRun, pod: V1Pod, envelope: Envelop
 }
 
 /** The outcome of a pod whose runner container has terminated. */
-function terminatedOutcome(run: ScriptRun, pod: V1Pod, container: V1ContainerStatus, log: string | undefined,
+function terminatedOutcome(run: ScriptRun, pod: V1Pod, container: V1ContainerStatus, log: RunnerLog | undefined,
   settings: ObserveSettings, now: number): RunOutcome | "needsLog" | { unrun: string } {
   const terminated = container.state!.terminated!;
   const { name, runtime, start } = runPodOf(pod);
@@ -111,7 +111,7 @@ function terminatedOutcome(run: ScriptRun, pod: V1Pod, container: V1ContainerSta
   if (message.kind === "envelope") return outcomeOfEnvelope(run, pod, message.envelope, frame, settings);
   if (message.kind === "truncated") {
     if (log === undefined) return "needsLog";
-    const fromLog = parseEnvelopeFromLog(log);
+    const fromLog = typeof log === "string" ? parseEnvelopeFromLog(log) : { reason: `its log could not be read (${log.unreadable})` };
     if ("envelope" in fromLog) return outcomeOfEnvelope(run, pod, fromLog.envelope, frame, settings);
     const { marker } = message;
     const why = `the envelope was too long for the termination message and ${fromLog.reason}`;
@@ -153,7 +153,10 @@ function notStartedReason(pod: V1Pod, container: V1ContainerStatus | undefined):
   return `the pod is ${pod.status?.phase ?? "Pending"}`;
 }
 
-export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: string | undefined, now: number,
+/** The runner's container log, or why it could not be read (reconcile.ts gives up on it in time). */
+export type RunnerLog = string | { unreadable: string };
+
+export function statusFromPod(run: ScriptRun, pod: V1Pod | undefined, log: RunnerLog | undefined, now: number,
   settings: ObserveSettings): Observation {
   const infra = (message: string, extra: Partial<RunOutcome> = {}): Observation =>
     finished(run, { ...extra, error: infrastructureError(message), finishedAt: isoTime(now) }, settings, now);

@@ -331,11 +331,23 @@ describe("talking to a claimed warm pod", () => {
     const pod = await warm.claim(run, runtime, request);
     assert.ok(pod);
     warm.send(key, pod, request);
-    assert.equal(warm.claimedPod(key, 5000)?.metadata?.name, "p1", "the cache lags the claim");
+    assert.equal(warm.claimedPod(run, 5000)?.metadata?.name, "p1", "the cache lags the claim");
     cached[0] = { ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date(T0 + 11_000) } };
-    assert.equal(warm.claimedPod(key, 5000), undefined, "being deleted");
+    assert.equal(warm.claimedPod(run, 5000), undefined, "being deleted");
     cached.pop();
-    assert.equal(warm.claimedPod(key, 5000), undefined, "gone");
+    assert.equal(warm.claimedPod(run, 5000), undefined, "gone");
+  });
+
+  it("gives no claim of an earlier run of the same name to a new run of that name", async () => {
+    // kubectl delete sr one && kubectl apply: the delete and the add reach the queue as one key.
+    const { warm } = world([aPoolPod("p1")]);
+    const pod = await warm.claim(run, runtime, request);
+    assert.ok(pod);
+    warm.send(key, pod, request);
+    const again = aRun("one");
+    assert.notEqual(again.metadata.uid, run.metadata.uid);
+    assert.equal(warm.claimedPod(again, 5000), undefined);
+    assert.equal(warm.claimedPod(run, 5000)?.metadata?.name, "p1");
   });
 
   it("does not answer for one pod what another pod of the run said", async () => {

@@ -10,9 +10,11 @@ import type { ObjectCache, V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "../core/log.js";
 import type { RunnerRequest } from "../core/request.js";
 import type { Runtime } from "../core/runtime.js";
+import { keyOf } from "../core/runs.js";
 import { toMillis } from "../core/time.js";
 import type { ScriptRun } from "../crds/schema.js";
 import type { Kube } from "./kube.js";
+import { ownerRunUid } from "./names.js";
 import { type Attacher, type AttachResult, type HeldAttach, attachAndSend } from "./warmAttach.js";
 import { POOL_LABEL, claimPatch, claimedAt, podEnded, poolPodState, poolSizeIn, requestFrame, runnerStatus } from "./warmPool.js";
 
@@ -123,9 +125,11 @@ export class WarmRuns {
   /** The pod this process claimed for the run, as the claim returned it, for `withinMs` of the claim
    * while the cache may not show the claim yet (later, the cache's word on the pod is the one to go
    * by). A pod the cache saw go, or being deleted, is no longer the claim's: the run must notice
-   * its pod went now, not at its next resync. */
-  claimedPod(key: string, withinMs: number): V1Pod | undefined {
-    const claimed = this.attachments.get(key)?.claimed;
+   * its pod went now, not at its next resync. Nor is the claim of an earlier run of the same name
+   * (deleted and created again before any reconcile saw it go): its pod's owner tells them apart. */
+  claimedPod(run: ScriptRun, withinMs: number): V1Pod | undefined {
+    const claimed = this.attachments.get(keyOf(run))?.claimed;
+    if (claimed && ownerRunUid(claimed) !== run.metadata.uid) return undefined;
     const at = claimed && claimedAt(claimed);
     if (at === undefined || this.now() - at > withinMs) return undefined;
     const cached = this.deps.pods.get(claimed!.metadata?.name ?? "", claimed!.metadata?.namespace);

@@ -16,7 +16,10 @@ TRACEBACK_LIMIT = 64 * 1024
 # What a message may hold beyond its result: the error's message and traceback
 # at their limits, JSON-escaped (up to 6 bytes a byte), and the keys around them.
 MESSAGE_ALLOWANCE = 6 * (MESSAGE_LIMIT + TRACEBACK_LIMIT) + 4096
-INT64 = 2**63  # Kubernetes stores JSON integers as int64
+# The largest integer every reader of the envelope keeps exact: the controller, the API and their
+# JavaScript clients read JSON numbers as doubles, so past 2**53 - 1 an integer comes out rounded
+# (RFC 7493, I-JSON, draws the same line). A result is refused there, not delivered wrong.
+MAX_EXACT_INT = 2**53 - 1
 # How deep a result (and each of a request's args and kwargs) may nest lists and dicts. Every step
 # between the script and the envelope walks the value recursively under Python's recursion limit
 # (1000): tojson's conversion takes two frames a level, and the reporter and the outer harness parse
@@ -85,14 +88,14 @@ def error(type_, message, line=None, traceback=None, suggestions=(), available=(
 
 
 def strict_json(value, path="result", room=MAX_DEPTH):
-    """Raises TypeError unless value is plain JSON (no sets, NaN, objects, integers Kubernetes cannot store)
+    """Raises TypeError unless value is plain JSON (no sets, NaN, objects, integers JSON's readers would round)
     nested at most `room` levels deep (TooDeep, looking no deeper: so it never runs out of stack)."""
     if value is None or isinstance(value, (bool, str)):
         return
     if isinstance(value, int):
-        if not -INT64 <= value < INT64:
-            raise TypeError(f"{path} is an integer outside the signed 64-bit range, which Kubernetes cannot "
-                            f"store; return it as a string (str(n)) instead")
+        if not -MAX_EXACT_INT <= value <= MAX_EXACT_INT:
+            raise TypeError(f"{path} is an integer beyond ±{MAX_EXACT_INT} (2**53 - 1), which JSON's readers "
+                            f"(the controller, the API, JavaScript) would round; return it as a string (str(n)) instead")
         return
     if isinstance(value, float):
         if not math.isfinite(value):

@@ -33,7 +33,7 @@ def plain(value):
     except TypeError:
         pass
     value = jsonable(value)
-    strict_json(value)  # what conversion leaves to it: a bare NaN, integers past int64, non-string keys
+    strict_json(value)  # what conversion leaves to it: a bare NaN, integers past 2**53 - 1, non-string keys
     return value
 
 
@@ -42,7 +42,7 @@ def jsonable(value, missing=False, room=MAX_DEPTH):
     with a hint for what has no JSON form, or TooDeep for containers nested more than `room` deep.
     `missing`: inside numpy or pandas data, where NaN means a missing value (null, as pandas writes
     it); a bare Python NaN is no data's missing value and stays for outcome.strict_json to refuse, as
-    do integers past int64 and non-string keys of a dict."""
+    do integers past 2**53 - 1 and non-string keys of a dict."""
     kind = type(value)  # plain scalars first, by exact type: they are the bulk of any result
     if kind is str or kind is int or kind is bool or value is None:
         return value

@@ -188,11 +188,19 @@ def test_a_sandbox_that_does_not_make_the_reporter_its_pid_1_is_refused(monkeypa
     assert envelope["error"]["type"] == "infrastructure_error" and "pid 1" in envelope["error"]["message"]
 
 
-def test_an_integer_beyond_64_bits_is_an_invalid_result_with_a_hint():
-    envelope, _, _ = run_runner({"script": "def main():\n    return {'n': 10**400}\n"})
-    assert envelope["error"]["type"] == "invalid_result" and "str(" in envelope["error"]["message"]
-    envelope, _, _ = run_runner({"script": "def main():\n    return [2**63 - 1, -2**63]\n"})
-    assert envelope["success"] and envelope["result"] == [2**63 - 1, -2**63]
+@pytest.mark.parametrize("n", ["10**400", "2**63 - 1", "2**53", "-(2**53)"])
+def test_an_integer_json_readers_would_round_is_an_invalid_result_with_a_hint(n):
+    # The controller and the API read numbers as doubles: 2**53 + 1 would arrive as 2**53, a success
+    # with a value the script never returned.
+    envelope, _, _ = run_runner({"script": f"def main():\n    return {{'n': {n}}}\n"})
+    assert envelope["error"]["type"] == "invalid_result", envelope
+    assert "result['n'] is an integer beyond ±9007199254740991" in envelope["error"]["message"]
+    assert "str(n)" in envelope["error"]["message"]
+
+
+def test_an_integer_within_2_to_the_53_is_delivered_exactly():
+    envelope, _, _ = run_runner({"script": "def main():\n    return [2**53 - 1, -(2**53 - 1)]\n"})
+    assert envelope["success"] and envelope["result"] == [2**53 - 1, -(2**53 - 1)]
 
 
 @pytest.mark.parametrize("script,result", [

@@ -64,6 +64,12 @@ describe("the ScriptRun CRD", () => {
     assert.equal(spec.properties.timeoutSeconds!.maximum, 3600);
   });
 
+  it("keeps a finished run's phase with a CEL transition rule on the status", () => {
+    const status = (crdSchema() as { properties: Record<string, Node> }).properties.status as { "x-kubernetes-validations": Array<{ rule: string }> };
+    assert.deepEqual(status["x-kubernetes-validations"].map((v) => v.rule),
+      ["!has(oldSelf.phase) || !(oldSelf.phase in ['Succeeded', 'Failed']) || (has(self.phase) && self.phase == oldSelf.phase)"]);
+  });
+
   it("refuses to generate a field the CRD cannot hold", () => {
     const union = z.toJSONSchema(z.object({ v: z.union([z.string(), z.number()]).describe("v") }).describe("x"), { target: "openapi-3.0" });
     assert.throws(() => toStructural(union as Node, "spec"), /spec\.v: 'anyOf'/);

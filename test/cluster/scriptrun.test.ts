@@ -3,10 +3,11 @@
 // ConfigMap; a restarted controller; a run deleted mid-run.
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
+import { type ApiException, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { MAX_ANNOTATED_REQUEST_BYTES } from "../../operator/podSpec.js";
 import { assertMatchesCase, caseFailures, loadCases } from "../cases.js";
 import { createRun, deleteRun, finished, getRun, outcomeOf, startController, stopController } from "./controller.js";
-import { core, createNamespace, deleteNamespace, eventually } from "./kube.js";
+import { core, createNamespace, custom, deleteNamespace, eventually } from "./kube.js";
 
 const runPods = async (namespace: string, run: string) =>
   (await core.listNamespacedPod({ namespace, labelSelector: `scriptrun.dev/run=${run}` })).items;
@@ -43,6 +44,17 @@ describe("ScriptRuns on the real cluster", function () {
     const run = await finished(namespace, "no-pod", 20_000);
     assert.equal((run.status?.error as { type: string }).type, "syntax_error");
     assert.equal((await runPods(namespace, "no-pod")).length, 0);
+  });
+
+  it("keeps a finished run's phase: the apiserver refuses a status that leaves it", async () => {
+    // What a reconcile from a view older than the run's end (a relist's cache, a deposed leader) would write.
+    await createRun(namespace, "final", { script: "def main(:\n" });
+    await finished(namespace, "final", 20_000);
+    const patch = (phase: string) => custom.patchNamespacedCustomObjectStatus({ group: "scriptrun.dev", version: "v1alpha1",
+      plural: "scriptruns", namespace, name: "final", body: { status: { phase } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    await assert.rejects(patch("Running"), (err: ApiException<unknown>) => err.code === 422 && /a finished run's phase is final/.test(err.message));
+    await patch("Failed");
+    assert.equal((await getRun(namespace, "final")).status?.phase, "Failed");
   });
 
   it("completes a run once, with one pod, when the controller is killed mid-run", async () => {

@@ -9,6 +9,7 @@ import { JsonClient, RUNS, runsPath, unless } from "../core/kube.js";
 import { RUNTIMES } from "../core/runtimeCatalog.js";
 import type { ScriptRuntimeStatus } from "../crds/runtime.js";
 import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
+import { RUN_LABEL, runLabelValue } from "./names.js";
 
 /** How a status change travels: a merge patch normally, a JSON patch when it must carry nulls. */
 export type StatusPatch =
@@ -22,6 +23,8 @@ export interface Kube {
   createPod(pod: V1Pod): Promise<V1Pod | "exists">;
   readConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined>;
   readPod(namespace: string, name: string): Promise<V1Pod | undefined>;
+  /** The pods labelled for a run of this name (its own, or a warm pod it claimed), read from the apiserver. */
+  listRunPods(namespace: string, runName: string): Promise<V1Pod[]>;
   /** A merge patch of a pod; "conflict" when its resourceVersion precondition failed (409). */
   patchPod(namespace: string, name: string, patch: Record<string, unknown>): Promise<V1Pod | "conflict" | "gone">;
   readRun(namespace: string, name: string): Promise<ScriptRun | undefined>;
@@ -68,6 +71,11 @@ export class ClientKube implements Kube {
 
   readPod(namespace: string, name: string): Promise<V1Pod | undefined> {
     return unless([404], this.core.readNamespacedPod({ namespace, name }), undefined);
+  }
+
+  async listRunPods(namespace: string, runName: string): Promise<V1Pod[]> {
+    const selector = encodeURIComponent(`${RUN_LABEL}=${runLabelValue(runName)}`);
+    return (await this.json.request<{ items?: V1Pod[] }>("GET", `${podsPath(namespace)}?labelSelector=${selector}`)).items ?? [];
   }
 
   async patchPod(namespace: string, name: string, body: Record<string, unknown>): Promise<V1Pod | "conflict" | "gone"> {

@@ -15,7 +15,7 @@ import { EventRecorder } from "./events.js";
 import type { Kube, StatusPatch } from "./kube.js";
 import { type Metrics, createMetrics } from "./metrics.js";
 import { slimFinished } from "./informers.js";
-import { ownerRunUid } from "./names.js";
+import { RUN_LABEL, ownerRunUid, runLabelValue } from "./names.js";
 import { OpenRuns } from "./openRuns.js";
 import { MAX_ANNOTATED_REQUEST_BYTES, REQUEST_ANNOTATION, usesConfigMap } from "./podSpec.js";
 import { CANCEL_LOG_WAIT_MS, LOG_WAIT_MS, type ReconcileDeps, Reconciler } from "./reconcile.js";
@@ -81,6 +81,9 @@ class FakeCluster implements Kube {
   }
   async readConfigMap(namespace: string, name: string) { return this.configMaps.get(runKey(namespace, name)); }
   async readPod(namespace: string, name: string) { return this.pods.get(runKey(namespace, name)); }
+  async listRunPods(namespace: string, runName: string) {
+    return [...this.pods.values()].filter((p) => p.metadata?.namespace === namespace && p.metadata.labels?.[RUN_LABEL] === runLabelValue(runName));
+  }
   async readRun(namespace: string, name: string) { return this.runs.get(runKey(namespace, name)); }
   async readLog(namespace: string, pod: string) { return this.logs.get(runKey(namespace, pod)) ?? ""; }
   async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {
@@ -113,6 +116,13 @@ class Cache<T> implements ObjectCache<T> {
   constructor(private readonly live: Map<string, T>) {}
   freeze(): void {
     this.frozen = new Map([...this.live].map(([k, v]) => [k, structuredClone(v)]));
+  }
+  /** What an earlier freeze kept, again: a relist whose list is older than what the cache showed. */
+  setBack(to: Map<string, T>): void {
+    this.frozen = to;
+  }
+  get snapshot(): Map<string, T> {
+    return new Map([...this.live].map(([k, v]) => [k, structuredClone(v)]));
   }
   get(name: string, namespace?: string): T | undefined {
     return (this.frozen ?? this.live).get(runKey(namespace ?? "", name));
@@ -933,6 +943,29 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(requestOf(cluster, "a").script, cluster.run("a")?.spec.script, "carrying its request");
       assert.ok(!cluster.pods.has(WARM_POD), "the warm pod is gone");
     }
+
+    it("is not declared lost while the apiserver has the warm pod it claimed, when a relist set the caches back to before the claim", async () => {
+      const s = warmSetup();
+      s.addPoolPod();
+      s.create("a", { script: "import time\ndef main():\n    time.sleep(60)\n" });
+      const before = { runs: s.runs.snapshot, pods: s.pods.snapshot };
+      s.clock.now = CLAIMED_AT;
+      await s.reconcile("a");
+      s.clock.now = CLAIMED_AT + 300;
+      await s.reconcile("a");
+      assert.equal(s.cluster.run("a")?.status?.podName, POOL_POD);
+      await s.reconcile("a");
+      s.warm.forget("default/a");
+      s.runs.setBack(before.runs);
+      s.pods.setBack(before.pods);
+      s.clock.now = CLAIMED_AT + 30_000;
+      await s.reconcile("a");
+      const status = s.cluster.run("a")?.status;
+      assert.equal(status?.error, undefined, status?.error?.message);
+      assert.equal(status?.phase, "Running");
+      assert.ok(s.cluster.pods.has(WARM_POD), "its pod still runs it");
+      assert.equal(s.cluster.pod("a"), undefined, "and no second pod was made for it");
+    });
 
     it("claims a ready pool pod when its resources are its runtime's defaults, with no pod or ConfigMap of its own, and is Running at the next look", async () => {
       const { cluster, warm, result, reconcile, clock } = await claimed();

@@ -338,12 +338,16 @@ export class Reconciler {
     const since = reservedAt ?? toMillis(conditionOf(run, "PodCreated")?.lastTransitionTime) ?? 0;
     const waitedMs = this.now() - since;
     if (waitedMs < config.podGoneGraceSeconds * 1000) return { requeueAfterMs: config.podGoneGraceSeconds * 1000 - waitedMs };
-    // Ask the apiserver itself before declaring the pod lost.
-    const pod = await kube.readPod(namespace, run.status?.podName ?? podNameFor(name));
-    if (pod && ownerRunUid(pod) === run.metadata.uid) return this.observe(key, run, pod);
+    // Ask the apiserver itself before declaring the pod lost: the run as it is now, and every pod
+    // labelled for it (the caches may lag, or a relist may have set them back: a warm run's claimed
+    // pod is found by its owner, not by the name of a pod made for the run).
     const fresh = await kube.readRun(namespace, name);
     if (!fresh || fresh.metadata.uid !== run.metadata.uid || fresh.metadata.deletionTimestamp) return this.gone(key);
     if (isFinished(fresh.status?.phase)) return this.afterFinish(key, fresh);
+    const pods = (await kube.listRunPods(namespace, name)).filter((p) => ownerRunUid(p) === run.metadata.uid);
+    const named = fresh.status?.podName ?? podNameFor(name);
+    const pod = pods.find((p) => p.metadata?.name === named) ?? pods[0];
+    if (pod) return this.observe(key, fresh, pod);
     const observation = statusFromPod(fresh, undefined, undefined, this.now(), config);
     if (observation.kind !== "finished") throw new Error("A vanished pod must end the run");
     return this.finish(key, fresh, observation.status, observation.outcome);

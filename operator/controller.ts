@@ -118,9 +118,11 @@ export class Controller {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
+    // First: a reconcile still under way must not send a run's request after this process stopped
+    // leading, as the new leader may be starting the same run.
+    this.warm.stop();
     await Promise.all([this.watches.stop(), this.runtimes.stop()]);
     await this.queue.shutdown();
-    this.warm.stop();
     await this.pools.shutdown();
     await this.keeper.shutdown();
     this.deps.log.info("Stopped controller");

@@ -136,7 +136,8 @@ const syntaxError = { type: "syntax_error" as const, message: "invalid syntax", 
 
 type Warm = ReconcileDeps["warm"];
 /** No warm pool: every claim finds no pod. */
-const noWarmPool = (): Warm => ({ claim: async () => undefined, send: () => {}, answer: () => undefined, forget: () => {}, claimedPod: () => undefined });
+const noWarmPool = (): Warm => ({ claim: async () => undefined, send: () => {}, answer: () => undefined, forget: () => {}, claimedPod: () => undefined,
+  attachedPod: () => undefined });
 
 function setup(env: Record<string, string> = {}, runtimes = testRuntimes(),
   makeWarm: (cluster: FakeCluster, config: Config, now: () => number) => Warm = noWarmPool) {
@@ -219,6 +220,9 @@ class FakeWarm implements Warm {
   forget(key: string): void {
     this.forgotten.push(key);
     this.claimed.delete(key);
+  }
+  attachedPod(key: string): string | undefined {
+    return [...this.sent].reverse().find((s) => s.key === key)?.pod;
   }
   claimedPod(run: ScriptRun): V1Pod | undefined {
     return this.claimed.get(keyOf(run));
@@ -1041,6 +1045,26 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
       assert.equal(cluster.run("a")?.status?.result, 3);
       assert.equal(cluster.run("a")?.status?.start, "cold");
+    });
+
+    it("removes a second claimed pod that ran nothing, and is not started again, when its first runs the script", async () => {
+      // A claim whose answer was lost landed after all (or a deposed leader's did): the run owns two
+      // pods, and only one got its request. Seen by a process that does not know which (a restart).
+      const { cluster, warm, reconcile } = await claimed();
+      const spare = structuredClone(cluster.pods.get(WARM_POD)!);
+      spare.metadata!.name = "python-warm-spare";
+      spare.status = { ...spare.status, phase: "Succeeded", containerStatuses: [{ name: "runner", image: "i", imageID: "", ready: false, restartCount: 0,
+        state: terminated(JSON.stringify({ unrun: true, reason: "no request arrived" })) }] };
+      const first = cluster.pods.get(WARM_POD)!;
+      cluster.pods.delete(WARM_POD);
+      cluster.pods.set("default/python-warm-spare", spare);
+      cluster.pods.set(WARM_POD, first);
+      warm.sent.length = 0;
+      await reconcile("a");
+      assert.deepEqual(cluster.deletedPods, ["python-warm-spare"]);
+      assert.equal(cluster.pod("a"), undefined, "no pod of its own: the script runs on its first pod");
+      assert.equal(cluster.run("a")?.status?.error, undefined);
+      assert.ok(!cluster.reasons("a").includes("WarmPodUnused"));
     });
 
     it("starts again on a pod of its own when its warm pod's termination message says it ran nothing", async () => {

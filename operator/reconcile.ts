@@ -45,7 +45,7 @@ export interface ReconcileDeps {
   /** Told whether a run's pod started from its runtime's image (runtimeKeeper.ts). */
   images: { observedImage(runtime: RunRuntime, ok: boolean, message?: string): void };
   /** Claims warm pods and talks to them (warmRuns.ts). */
-  warm: Pick<WarmRuns, "claim" | "send" | "answer" | "forget" | "claimedPod">;
+  warm: Pick<WarmRuns, "claim" | "send" | "answer" | "forget" | "claimedPod" | "attachedPod">;
   config: Config;
   metrics: Metrics;
   events: { record(run: ScriptRun, note: EventNote): Promise<void> };
@@ -133,9 +133,17 @@ export class Reconciler {
     // Only a run that started warm, or whose status does not say yet (claimed just before a
     // restart), can have a claimed pod: the others need no look through the namespace's pods.
     if (run.status?.start !== "warm" && run.status?.podName !== undefined) return undefined;
-    const claimed = claimedBy ? claimedBy.get(uid) : this.deps.pods.list(namespace).find((p) => ownerRunUid(p) === uid && isClaimed(p));
+    // A run may own two claimed pods (a claim whose answer was lost landed after all, or a deposed
+    // leader's claim landed late): the one this process sent the request to, or its status names, is its pod.
+    const claimed = claimedBy ? claimedBy.get(uid) : this.ownClaimed(run, this.deps.pods.list(namespace).filter((p) => ownerRunUid(p) === uid && isClaimed(p)));
     // Claimed a moment ago: the cache may not show the claim yet, but the claim's answer does.
     return claimed ?? this.deps.warm.claimedPod(run, this.deps.config.podGoneGraceSeconds * 1000);
+  }
+
+  private ownClaimed(run: ScriptRun, claimed: V1Pod[]): V1Pod | undefined {
+    if (claimed.length < 2) return claimed[0];
+    const attached = this.deps.warm.attachedPod(keyOf(run));
+    return claimed.find((p) => p.metadata?.name === attached) ?? claimed.find((p) => p.metadata?.name === run.status?.podName) ?? claimed[0];
   }
 
   /** A new run: refuse it, queue it, or create its pod on its runtime as it is now. */
@@ -230,6 +238,15 @@ export class Reconciler {
     const { namespace = "" } = run.metadata;
     // Nothing ran, and nothing is to: a cancelled run ends here.
     if (cancelRequested(run)) return this.cancel(key, run, pod);
+    // Nothing ran here, but the run has another pod (a second claim that landed): that one is the
+    // run's; this one is only removed. Asked of the apiserver, as the cache may not show it yet.
+    const others = (await kube.listRunPods(namespace, run.metadata.name ?? "")).filter((p) => p.metadata?.name !== pod.metadata?.name
+      && ownerRunUid(p) === run.metadata.uid && !p.metadata?.deletionTimestamp);
+    if (others.length > 0) {
+      log.warn({ run: key, pod: pod.metadata?.name, others: others.map((p) => p.metadata?.name) }, "Removing a pod of the run that ran nothing beside another");
+      await kube.deletePod(namespace, pod.metadata?.name ?? "");
+      return { requeueAfterMs: WARM_RUNNING_AFTER_MS };
+    }
     log.warn({ run: key, pod: pod.metadata?.name, reason }, "Starting the run again: its warm pod ran nothing");
     const choice = await this.deps.runtimes.choose(run.spec.runtime, namespace);
     if (!choice.ok) return this.refuse(key, run, runError("invalid_input", choice.reason));

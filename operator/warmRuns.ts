@@ -102,6 +102,9 @@ export class WarmRuns {
 
   /** Sends the run's request to its claimed pod; the key is queued again once the runner answers. */
   send(key: string, pod: V1Pod, request: RunnerRequest): void {
+    // A process that stopped leading sends nothing: another replica may be starting the run too.
+    // The pod it claimed runs nothing, and the leader finds it beside its own (reconcile.ts).
+    if (this.stopped) throw new Error("This controller no longer leads: the request was not sent to the claimed pod");
     this.attach(key, pod, requestFrame(request), request.timeoutSeconds, 0, this.take(pod));
     this.attachments.get(key)!.claimed = pod;
   }
@@ -116,7 +119,12 @@ export class WarmRuns {
     if (held && (!pod || podEnded(pod))) this.drop(id, held);
   }
 
-  /** Lets go of every held attach (this process stops leading). */
+  /** The pod this process attached to for the run (the one it sent the request to, if it sent one). */
+  attachedPod(key: string): string | undefined {
+    return this.attachments.get(key)?.pod;
+  }
+
+  /** Lets go of every held attach, and sends and attaches no more (this process stops leading). */
   stop(): void {
     this.stopped = true;
     for (const [id, held] of this.held) this.drop(id, held);
@@ -198,6 +206,7 @@ export class WarmRuns {
 
   private attach(key: string, pod: V1Pod, frame: string | undefined, timeoutSeconds: number, tries = 0,
     held?: Promise<HeldAttach | undefined>): void {
+    if (this.stopped) return;
     const { namespace = "", name = "" } = pod.metadata ?? {};
     const attachment: Attachment = { pod: name, inFlight: true, tries: tries + 1, claimed: this.attachments.get(key)?.claimed };
     this.attachments.set(key, attachment);

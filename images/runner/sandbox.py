@@ -97,15 +97,19 @@ def bwrap_command(argv, with_proc=True):
 
 
 def sized_tmpfs(cmd, size):
-    """`cmd`, a bwrap command line, with each tmpfs it mounts (/tmp, /dev/shm) capped at `size` bytes.
-    Without a memory cgroup of the run's own (a pod), tmpfs pages are no process's memory, so
-    RLIMIT_AS never sees them, and an unsized tmpfs may take half the node's RAM. nsjail's
-    --tmpfsmount is sized too (4 MiB)."""
+    """`cmd`, a bwrap command line, with the tmpfs mounts it makes (/tmp, /dev/shm) sharing `size`
+    bytes, the run's memory: /dev/shm a quarter, /tmp the rest. Without a memory cgroup of the run's
+    own (a pod), tmpfs pages are no process's memory, so RLIMIT_AS never sees them: an unsized
+    tmpfs may take half the node's RAM, and two of the run's full size let a script fill twice its
+    memory, past the pod's headroom, so that the kernel killed the whole container, harness and
+    what the script had printed with it. Sized so, a full tmpfs is the script's own ENOSPC.
+    nsjail's --tmpfsmount is sized too (4 MiB)."""
     end = cmd.index("--") if "--" in cmd else len(cmd)
+    shares = {"/dev/shm": size // 4}
     sized = []
     for at, arg in enumerate(cmd):
         if arg == "--tmpfs" and at < end:
-            sized += ["--size", str(size)]
+            sized += ["--size", str(shares.get(cmd[at + 1], size - size // 4))]
         sized.append(arg)
     return sized
 

@@ -89,4 +89,42 @@ describe("an informer cache", () => {
       await new Promise((resolve) => watches.close(resolve));
     }
   });
+
+  for (const [how, there] of [["still there", true], ["gone", false]] as const) {
+    it(`still shows an object a relist missed while it is read again, and after, as the read found it (${how})`, async () => {
+      // Created after the relist's list was taken, its watch event still on the way: a reconcile
+      // meanwhile must not take it for deleted.
+      const watches: Server = createServer((_request, response) => {
+        response.writeHead(200, { "Content-Type": "application/json" });
+        response.flushHeaders();
+      });
+      await new Promise<void>((resolve) => watches.listen(0, "127.0.0.1", resolve));
+      const run = (name: string) => ({ apiVersion: "scriptrun.dev/v1alpha1", kind: "ScriptRun", metadata: { name, namespace: "ns", uid: `uid-${name}`, resourceVersion: "1" } });
+      let items = [run("a"), run("b")];
+      let answer!: (obj: KubernetesObject | undefined) => void;
+      const deleted: string[] = [];
+      const cache = new WatchedCache<KubernetesObject>(nowhere(`http://127.0.0.1:${(watches.address() as AddressInfo).port}`), {
+        what: "scriptruns", path: "/apis/scriptrun.dev/v1alpha1/scriptruns",
+        list: async (reuse) => ({ apiVersion: "v1", kind: "List", metadata: { resourceVersion: "9" }, items: structuredClone(items).map(reuse) }),
+        read: () => new Promise((resolve) => { answer = resolve; }),
+      }, { changed: () => undefined, deleted: (obj) => deleted.push(obj.metadata?.name ?? "") }, silentLogger());
+      try {
+        await cache.start();
+        items = [run("a")];
+        const relisted = cache.relist();
+        for (let i = 0; i < 100 && answer === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+        assert.ok(answer, "b is read again");
+        assert.equal(cache.get("b", "ns")?.metadata?.name, "b", "shown while it is read");
+        assert.deepEqual(cache.list("ns").map((o) => o.metadata?.name), ["a", "b"]);
+        answer(there ? run("b") : undefined);
+        await relisted;
+        assert.equal(cache.get("b", "ns")?.metadata?.name, there ? "b" : undefined);
+        assert.deepEqual(deleted, there ? [] : ["b"]);
+      } finally {
+        await cache.stop();
+        watches.closeAllConnections();
+        await new Promise((resolve) => watches.close(resolve));
+      }
+    });
+  }
 });

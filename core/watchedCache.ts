@@ -46,6 +46,8 @@ export interface CacheListener<T> {
   resynced?(): void;
 }
 
+const keyOf = (name: string, namespace?: string) => `${namespace ?? ""}/${name}`;
+
 export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> {
   private informer: Informer<T> & ObjectCache<T>;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -54,6 +56,10 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
   private isSynced = false;
   /** Objects missing from a relist whose re-read failed, by uid: read again at the next one. */
   private readonly unconfirmed = new Map<string, T>();
+  /** Objects missing from the latest relist, by namespace/name, as the cache had them, while they
+   * are read again: until then they are still there (a run created after the list was taken
+   * must not look deleted to a reconcile meanwhile). */
+  private readonly confirming = new Map<string, T>();
   private markSynced!: () => void;
   private readonly firstSync = new Promise<void>((resolve) => {
     this.markSynced = resolve;
@@ -70,11 +76,15 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.informer.get(name, namespace);
+    return this.informer.get(name, namespace) ?? (this.confirming.size > 0 ? this.confirming.get(keyOf(name, namespace)) : undefined);
   }
 
   list(namespace?: string): readonly T[] {
-    return this.informer.list(namespace);
+    const listed = this.informer.list(namespace);
+    if (this.confirming.size === 0) return listed;
+    const still = [...this.confirming.values()].filter((obj) => (namespace === undefined || obj.metadata?.namespace === namespace)
+      && !this.informer.get(obj.metadata?.name ?? "", obj.metadata?.namespace));
+    return [...listed, ...still];
   }
 
   /** Resolves once the cache holds a full list (retrying as long as it takes), or on stop. */
@@ -94,8 +104,9 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
   /** Lists afresh with a new informer and swaps it in. Its adds report every object that changed
    * meanwhile (an unchanged one is the cached object itself, see `reuse`). An object
    * only the old one knew was either deleted unseen or created after the new list was taken (its
-   * event is still on the way), so each is read again and reported deleted only when it is gone.
-   * One that could not be read is read again at the next relist. */
+   * event is still on the way), so each is read again and reported deleted only when it is gone;
+   * until then, and after a read that found it until the watch tells of it, the cache still shows
+   * it. One that could not be read is read again at the next relist. */
   async relist(): Promise<void> {
     if (this.stopped) return;
     const next = this.make();
@@ -112,6 +123,8 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
     this.unconfirmed.clear();
     this.resynced();
     const pending = [...unlisted.values()].filter((obj) => !this.informer.get(obj.metadata?.name ?? "", obj.metadata?.namespace));
+    this.confirming.clear();
+    for (const obj of pending) this.confirming.set(keyOf(obj.metadata?.name ?? "", obj.metadata?.namespace), obj);
     const confirmOne = async (): Promise<void> => {
       for (let obj = pending.shift(); obj !== undefined; obj = pending.shift()) await this.confirm(obj);
     };
@@ -121,20 +134,37 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
   /** Reports an object the latest list lacked as deleted only if the apiserver no longer has it. */
   private async confirm(obj: T): Promise<void> {
     const { name = "", namespace, uid = "" } = obj.metadata ?? {};
-    if (!this.source.read) return;
+    const key = keyOf(name, namespace);
+    if (!this.source.read) {
+      this.confirming.delete(key);
+      return;
+    }
     let now: T | undefined;
     try {
       now = await this.source.read(name, namespace);
     } catch (err) {
       // Unknown: asked again at the next relist; a wrong "deleted" would end waits for a live run.
+      this.confirming.delete(key);
       this.unconfirmed.set(uid, obj);
       this.log.warn({ informer: this.source.what, name, namespace, err: String(err) }, "Failed to re-read an object missing from a relist");
       return;
     }
     // The watch may have told of it meanwhile, with news fresher than this read.
-    if (this.informer.get(name, namespace)) return;
-    if (now && now.metadata?.uid === uid) this.listener.changed(this.trimmed(now));
-    else this.listener.deleted(obj);
+    if (this.informer.get(name, namespace) || !this.confirming.has(key)) return;
+    if (now && now.metadata?.uid === uid) {
+      // Still there: shown as read until the watch, whose event is on the way, tells of it.
+      const read = this.trimmed(now);
+      this.confirming.set(key, read);
+      this.listener.changed(read);
+    } else {
+      this.confirming.delete(key);
+      this.listener.deleted(obj);
+    }
+  }
+
+  /** The watch told of an object a relist missed: it speaks for it from now on. */
+  private confirmed(obj: T): void {
+    if (this.confirming.size > 0) this.confirming.delete(keyOf(obj.metadata?.name ?? "", obj.metadata?.namespace));
   }
 
   private trimmed(obj: T): T {
@@ -157,12 +187,19 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
     // The informer caches the very object it hands its handlers (client-node's cache.ts), so
     // trimming it here trims the cached copy. These handlers are registered first.
     informer.on(ADD, (obj) => {
+      if (informer === this.informer) this.confirmed(obj);
       // A relist's add of what the cache holds unchanged: no news.
       if (informer !== this.informer && obj === this.informer.get(obj.metadata?.name ?? "", obj.metadata?.namespace)) return;
       this.listener.changed(this.trimmed(obj));
     });
-    informer.on(UPDATE, (obj) => this.listener.changed(this.trimmed(obj)));
-    informer.on(DELETE, (obj) => this.listener.deleted(obj));
+    informer.on(UPDATE, (obj) => {
+      if (informer === this.informer) this.confirmed(obj);
+      this.listener.changed(this.trimmed(obj));
+    });
+    informer.on(DELETE, (obj) => {
+      if (informer === this.informer) this.confirmed(obj);
+      this.listener.deleted(obj);
+    });
     informer.on(ERROR, (err) => {
       if (informer === this.informer) this.scheduleRestart(err);
     });

@@ -1245,9 +1245,9 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(cluster.pod("b"), undefined);
     });
 
-    // Failing: a warm run's start is status.startedAt (runStartedMs in statusFromPod.ts); when the
-    // status does not carry it yet, statusFromPod judges the claimed pod as one that never started,
-    // against the pool pod's creation, and fails the run while its runner may be running the script.
+    // Once failed: a warm run's start is status.startedAt (runStartedMs in statusFromPod.ts); when the
+    // status did not carry it yet, statusFromPod judged the claimed pod as one that never started,
+    // against the pool pod's creation, and failed the run while its runner might be running the script.
     it("is not failed as a pod that never started when the runs cache has not yet seen its claim's status", async () => {
       const s = warmSetup();
       s.addPoolPod();
@@ -1263,7 +1263,7 @@ describe("reconciling a ScriptRun", () => {
       assert.ok(s.cluster.pods.has(WARM_POD), "the pod running the script is not deleted");
     });
 
-    // Failing, as the one above: after a restart the run's status has no startedAt either.
+    // Once failed, as the one above: after a restart the run's status has no startedAt either.
     it("is not failed as a pod that never started when the pod it claimed before a restart had waited in the pool past the start timeout", async () => {
       const { cluster, warm, reconcile, clock, config } = warmSetup();
       const run = cluster.add(aRun("a", { timeoutSeconds: 300 }));
@@ -1276,8 +1276,8 @@ describe("reconciling a ScriptRun", () => {
       assert.ok(cluster.pods.has(WARM_POD), "the runner may be running the script: its pod stays");
     });
 
-    // Failing: launch() keeps the slot it reserved when the claim throws (the cold path releases it),
-    // so the retry takes the run for one whose pod went missing instead of starting it.
+    // Once failed: launch() kept the slot it reserved when the claim threw (the cold path released it),
+    // so the retry took the run for one whose pod went missing instead of starting it.
     it("is started, not lost, when its claim failed once on a passing apiserver fault", async () => {
       const { cluster, warm, create, reconcile, clock, addPoolPod } = warmSetup();
       addPoolPod();
@@ -1294,9 +1294,9 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(status?.podName, POOL_POD);
     });
 
-    // Failing: relaunch() deletes the warm pod before the run's status stops naming it; when creating
-    // the cold pod then fails once, the retry finds neither pod nor reservation, and podMissing ends
-    // the run as "disappeared" instead of starting it again.
+    // Once failed: relaunch() deleted the warm pod before the run's status stopped naming it; when
+    // creating the cold pod then failed once, the retry found neither pod nor reservation, and
+    // podMissing ended the run as "disappeared" instead of starting it again.
     it("is started again cold, not lost, when creating its own pod failed once after its warm pod ran nothing", async () => {
       const { cluster, warm, reconcile, clock } = await claimed();
       warm.answers = { kind: "unrun", reason: "no request arrived" };

@@ -47,9 +47,6 @@ export function heldBy(spec: V1LeaseSpec | undefined, identity: string, nowMs: n
 
 export class LeaderElector {
   private observed: Observed | undefined;
-  /** When the last write that took or renewed the lease was begun: the apiserver stored it no
-   * earlier, so another replica can take over no sooner than a lease duration after. */
-  private heldFromMs = 0;
 
   constructor(private readonly api: CoordinationV1Api, private readonly settings: LeaseSettings, private readonly log: Logger) {}
 
@@ -64,9 +61,7 @@ export class LeaderElector {
   async acquire(signal: AbortSignal): Promise<boolean> {
     this.log.info({ lease: this.leaseKey(), identity: this.settings.identity }, "Started standing for leader");
     while (!signal.aborted) {
-      const began = Date.now();
       if (await this.tryAcquireOrRenew(within(this.settings.leaseDurationSeconds * 1000)).catch((err: unknown) => this.failed(err))) {
-        this.heldFromMs = began;
         this.log.info({ lease: this.leaseKey(), identity: this.settings.identity }, "Became leader");
         return true;
       }
@@ -79,13 +74,11 @@ export class LeaderElector {
    * only the time left before the deadline: one that hangs (on a connection that died without a
    * word) cannot keep this replica leading after another may have taken the lease. After a failed
    * renewal the next comes a renew period later, or at the deadline if that is sooner, where
-   * leadership is given up: never a renew period past it. The deadline counts from when the last
-   * successful write was begun, not from its answer: an answer that came late (the apiserver slow,
-   * the reason renewals fail) must not stretch this replica's lead into another's. */
+   * leadership is given up: never a renew period past it. */
   async hold(signal: AbortSignal): Promise<"lost" | "stopped"> {
     const deadlineMs = (this.settings.leaseDurationSeconds * 1000 * 2) / 3;
     const periodMs = this.settings.renewPeriodSeconds * 1000;
-    let renewedMs = this.heldFromMs;
+    let renewedMs = Date.now();
     let pauseMs = periodMs;
     while (!signal.aborted) {
       await sleep(pauseMs, undefined, { signal }).catch(() => undefined);
@@ -95,9 +88,8 @@ export class LeaderElector {
         this.log.warn({ lease: this.leaseKey(), identity: this.settings.identity }, "Lost leadership");
         return "lost";
       }
-      const began = Date.now();
       if (await this.tryAcquireOrRenew(within(left)).catch((err: unknown) => this.failed(err))) {
-        renewedMs = began;
+        renewedMs = Date.now();
         pauseMs = periodMs;
       } else {
         pauseMs = Math.min(periodMs, Math.max(0, deadlineMs - (Date.now() - renewedMs)));

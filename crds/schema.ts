@@ -133,10 +133,11 @@ export const RunRuntimeSchema = z.object({
   image: z.string().describe("The runner image it ran in, as the runtime named it when the run started."),
 }).describe("What the run ran on; later changes to the runtime do not change a started run.");
 
-/** Once Succeeded or Failed, a run stays so: a status written from a view older than its end (a
- * cache a relist set back, a second controller) is refused by the apiserver, not stored. */
-export const FINAL_PHASE_MESSAGE = "a finished run's phase is final";
-const FINAL_PHASE_RULE = "!has(oldSelf.phase) || !(oldSelf.phase in ['Succeeded', 'Failed']) || (has(self.phase) && self.phase == oldSelf.phase)";
+/** Once Succeeded or Failed, a run's status stays as it ended: a status written from a view older
+ * than its end (a cache a relist set back, a second controller) is refused by the apiserver, not
+ * stored. Nothing writes a finished run's status again (the same status written again passes). */
+export const FINAL_STATUS_MESSAGE = "a finished run's status is final";
+const FINAL_STATUS_RULE = "!has(oldSelf.phase) || !(oldSelf.phase in ['Succeeded', 'Failed']) || self == oldSelf";
 
 export const ScriptRunStatusSchema = z.object({
   phase: z.enum(PHASES).optional().describe("Pending, Queued (waiting for capacity), Running, Succeeded or Failed."),
@@ -162,7 +163,7 @@ export const ScriptRunStatusSchema = z.object({
   sandbox: SandboxSchema.optional(),
   queuePosition: z.int().min(1).optional()
     .describe("Place in the queue while Queued (1 runs next)."),
-}).meta({ "x-kubernetes-validations": [{ rule: FINAL_PHASE_RULE, message: FINAL_PHASE_MESSAGE }] })
+}).meta({ "x-kubernetes-validations": [{ rule: FINAL_STATUS_RULE, message: FINAL_STATUS_MESSAGE }] })
   .describe("What the controller observed of the run.");
 
 export type ScriptRunSpec = z.output<typeof ScriptRunSpecSchema>;

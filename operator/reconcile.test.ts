@@ -1,6 +1,7 @@
 // Reconcile against an in-memory stand-in for the apiserver (unit tests only; the real-cluster
 // tests in test/cluster/ exercise the same code through client-node).
 import assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import { ApiException, type CoreV1Event, type ObjectCache, type V1ConfigMap, type V1ContainerState, type V1Pod } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { type Envelope, parseTerminationMessage } from "../core/envelope.js";
@@ -9,7 +10,7 @@ import { type RunnerRequest, resolveRequest } from "../core/request.js";
 import { type Runtime, runtimeLimits } from "../core/runtime.js";
 import { CANCEL_ANNOTATION, keyOf, runKey } from "../core/runs.js";
 import { isoTime } from "../core/time.js";
-import type { RunRuntime, ScriptRun, ScriptRunSpecInput } from "../crds/schema.js";
+import { FINAL_STATUS_MESSAGE, type RunRuntime, type ScriptRun, type ScriptRunSpecInput, isFinished } from "../crds/schema.js";
 import type { Config } from "./config.js";
 import { EventRecorder } from "./events.js";
 import type { Kube, StatusPatch } from "./kube.js";
@@ -90,6 +91,10 @@ class FakeCluster implements Kube {
     const run = this.runs.get(runKey(namespace, name));
     if (!run) return false;
     const status = patch.type === "replace" ? structuredClone(patch.status) : applyMergePatch(run.status ?? {}, patch.status);
+    // The CRD's rule: a finished run's status is final.
+    if (isFinished(run.status?.phase) && !isDeepStrictEqual(status, run.status)) {
+      throw new ApiException(422, "HTTP 422", { message: `ScriptRun.scriptrun.dev "${name}" is invalid: status: Invalid value: "object": ${FINAL_STATUS_MESSAGE}` }, {});
+    }
     if (JSON.stringify({ ...run, status }).length > this.maxStoredBytes) {
       throw new ApiException(500, "etcdserver: request is too large", { message: "etcdserver: request is too large" }, {});
     }
@@ -655,6 +660,21 @@ describe("reconciling a ScriptRun", () => {
       assert.ok(error!.message.startsWith("ValueError: xxx") && error!.message.length < 17 * 1024, `${error!.message.length} characters`);
       assert.match(error!.message, /cut from 3145740 bytes\)$/);
       assert.equal(cluster.pods.size, 0);
+    });
+
+    it("keeps the outcome stored before when a look from an older view finishes it otherwise: the apiserver refuses, and its pod is removed", async () => {
+      // A relist set the caches back: they show the run Running, while it was cancelled meanwhile.
+      const { cluster, reconcile, runs, pods, restart } = await started();
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope({ result: 42 }))));
+      runs.freeze();
+      pods.freeze();
+      const stored = cluster.run("a")!;
+      cluster.runs.set("default/a", { ...stored, status: { ...stored.status, phase: "Failed",
+        error: { type: "cancelled", message: "The run was cancelled", suggestions: [], availableFunctions: [] } } });
+      restart();
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.error?.type, "cancelled", "not an infrastructure_error in its place");
+      assert.deepEqual(cluster.deletedPods, ["a-runner"]);
     });
 
     it("ends as infrastructure_error, freeing its slot, when the apiserver refuses to store its outcome", async () => {

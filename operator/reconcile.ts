@@ -15,7 +15,7 @@ import type { Runtimes } from "../core/runtimeCatalog.js";
 import { CANCEL_ANNOTATION, cancelRequested, keyOf, parseKey } from "../core/runs.js";
 import { infrastructureError, runError } from "../core/runError.js";
 import { isoTime, toMillis, within } from "../core/time.js";
-import { type RunError, type RunRuntime, type ScriptRun, type ScriptRunStatus, isFinished } from "../crds/schema.js";
+import { FINAL_STATUS_MESSAGE, type RunError, type RunRuntime, type ScriptRun, type ScriptRunStatus, isFinished } from "../crds/schema.js";
 import type { Config } from "./config.js";
 import type { EventNote } from "./events.js";
 import type { Kube } from "./kube.js";
@@ -236,8 +236,8 @@ export class Reconciler {
   private async relaunch(key: string, run: ScriptRun, pod: V1Pod, reason: string, heardAt: number): Promise<ProcessResult> {
     const { kube, log, events, config } = this.deps;
     const { namespace = "" } = run.metadata;
-    // Nothing ran, and nothing is to: a cancelled run ends here.
-    if (cancelRequested(run)) return this.cancel(key, run, pod);
+    // Nothing ran, and nothing is to: a cancelled run ends here, with no time run (its pod goes after).
+    if (cancelRequested(run)) return this.cancel(key, run, undefined);
     // Nothing ran here, but the run has another pod (a second claim that landed): that one is the
     // run's; this one is only removed. Asked of the apiserver, as the cache may not show it yet.
     const others = (await kube.listRunPods(namespace, run.metadata.name ?? "")).filter((p) => p.metadata?.name !== pod.metadata?.name
@@ -363,7 +363,7 @@ export class Reconciler {
     if (isFinished(fresh.status?.phase)) return this.afterFinish(key, fresh);
     const pods = (await kube.listRunPods(namespace, name)).filter((p) => ownerRunUid(p) === run.metadata.uid);
     const named = fresh.status?.podName ?? podNameFor(name);
-    const pod = pods.find((p) => p.metadata?.name === named) ?? pods[0];
+    const pod = pods.find((p) => p.metadata?.name === named) ?? pods.find((p) => !p.metadata?.deletionTimestamp) ?? pods[0];
     if (pod) return this.observe(key, fresh, pod);
     const observation = statusFromPod(fresh, undefined, undefined, this.now(), config);
     if (observation.kind !== "finished") throw new Error("A vanished pod must end the run");
@@ -411,6 +411,12 @@ export class Reconciler {
     try {
       wrote = await this.statuses.write(key, run, status);
     } catch (err) {
+      // The run had ended already, as this look's view did not show yet: its status stays as it is.
+      if (statusCode(err) === 422 && String((err as Error).message).includes(FINAL_STATUS_MESSAGE)) {
+        const stored = await this.deps.kube.readRun(run.metadata.namespace ?? "", run.metadata.name ?? "");
+        if (stored && stored.metadata.uid === run.metadata.uid && isFinished(stored.status?.phase)) return this.afterFinish(key, stored);
+        throw err;
+      }
       if (!refusedAsStored(err)) throw err;
       // Retrying the same write would fail forever and hold the run's slot: end the run with
       // what surely fits, saying why its outcome is missing.

@@ -128,3 +128,69 @@ describe("an informer cache", () => {
     });
   }
 });
+
+describe("an informer cache's objects a relist missed", () => {
+  const run = (name: string) => ({ apiVersion: "scriptrun.dev/v1alpha1", kind: "ScriptRun", metadata: { name, namespace: "ns", uid: `uid-${name}`, resourceVersion: "1" } });
+
+  /** A loopback apiserver whose watches stay open and quiet, and a cache of its runs. */
+  async function quietCache(items: () => KubernetesObject[], read: () => Promise<KubernetesObject | undefined>, deleted: string[]) {
+    const watches: Server = createServer((_request, response) => {
+      response.writeHead(200, { "Content-Type": "application/json" });
+      response.flushHeaders();
+    });
+    await new Promise<void>((resolve) => watches.listen(0, "127.0.0.1", resolve));
+    const cache = new WatchedCache<KubernetesObject>(nowhere(`http://127.0.0.1:${(watches.address() as AddressInfo).port}`), {
+      what: "scriptruns", path: "/apis/scriptrun.dev/v1alpha1/scriptruns",
+      list: async (reuse) => ({ apiVersion: "v1", kind: "List", metadata: { resourceVersion: "9" }, items: structuredClone(items()).map(reuse) }),
+      read,
+    }, { changed: () => undefined, deleted: (obj) => deleted.push(obj.metadata?.name ?? "") }, silentLogger());
+    const close = async () => {
+      await cache.stop();
+      watches.closeAllConnections();
+      await new Promise((resolve) => watches.close(resolve));
+    };
+    return { cache, close };
+  }
+
+  it("are reported deleted when a re-read finds them gone, though a second relist came meanwhile", async () => {
+    let items = [run("a"), run("b")];
+    const answers: Array<(obj: KubernetesObject | undefined) => void> = [];
+    const deleted: string[] = [];
+    const { cache, close } = await quietCache(() => items, () => new Promise((resolve) => { answers.push(resolve); }), deleted);
+    try {
+      await cache.start();
+      items = [run("a")];
+      const first = cache.relist();
+      for (let i = 0; i < 100 && answers.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const second = cache.relist();
+      for (let i = 0; i < 100 && answers.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      answers[0]!(undefined);
+      await first;
+      answers[1]?.(undefined);
+      await second;
+      assert.equal(cache.get("b", "ns"), undefined);
+      assert.ok(deleted.includes("b"), `deleted: ${deleted}`);
+    } finally {
+      await close();
+    }
+  });
+
+  it("are read again at the next relist while their watch never told of them, and reported deleted once gone", async () => {
+    let items = [run("a"), run("b")];
+    let reads = 0;
+    const deleted: string[] = [];
+    const { cache, close } = await quietCache(() => items, async () => (++reads === 1 ? run("b") : undefined), deleted);
+    try {
+      await cache.start();
+      items = [run("a")];
+      await cache.relist();
+      assert.equal(cache.get("b", "ns")?.metadata?.name, "b", "read and found");
+      await cache.relist();
+      assert.equal(reads, 2);
+      assert.equal(cache.get("b", "ns"), undefined);
+      assert.deepEqual(deleted, ["b"]);
+    } finally {
+      await close();
+    }
+  });
+});

@@ -119,11 +119,13 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     await old.stop();
-    const unlisted = new Map([...this.unconfirmed, ...old.list().map((obj) => [obj.metadata?.uid ?? "", obj] as const)]);
+    // What an earlier relist still shows unconfirmed (read then, its watch event never came) is read again too.
+    const unlisted = new Map([...this.unconfirmed, ...[...this.confirming.values(), ...old.list()].map((obj) => [obj.metadata?.uid ?? "", obj] as const)]);
     this.unconfirmed.clear();
     this.resynced();
-    const pending = [...unlisted.values()].filter((obj) => !this.informer.get(obj.metadata?.name ?? "", obj.metadata?.namespace));
-    this.confirming.clear();
+    const listed = (obj: T) => this.informer.get(obj.metadata?.name ?? "", obj.metadata?.namespace) !== undefined;
+    for (const [key, obj] of this.confirming) if (listed(obj)) this.confirming.delete(key);
+    const pending = [...unlisted.values()].filter((obj) => !listed(obj));
     for (const obj of pending) this.confirming.set(keyOf(obj.metadata?.name ?? "", obj.metadata?.namespace), obj);
     const confirmOne = async (): Promise<void> => {
       for (let obj = pending.shift(); obj !== undefined; obj = pending.shift()) await this.confirm(obj);
@@ -150,7 +152,10 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
       return;
     }
     // The watch may have told of it meanwhile, with news fresher than this read.
-    if (this.informer.get(name, namespace) || !this.confirming.has(key)) return;
+    if (this.informer.get(name, namespace)) {
+      this.confirming.delete(key);
+      return;
+    }
     if (now && now.metadata?.uid === uid) {
       // Still there: shown as read until the watch, whose event is on the way, tells of it.
       const read = this.trimmed(now);

@@ -244,15 +244,18 @@ describe("talking to a claimed warm pod", () => {
     return { ...w, pod };
   }
 
-  it("sends nothing and attaches no more once stopped (this process no longer leads)", async () => {
-    // A reconcile still under way when leadership was lost: its claim landed, but the new leader
-    // may be starting the run on another pod.
+  it("claims nothing, sends nothing and attaches no more once stopped (this process no longer leads)", async () => {
+    // A reconcile still under way when leadership was lost: the new leader may be starting the run.
     const { runners, warm, pod } = await claimedWorld();
     warm.stop();
     assert.throws(() => warm.send(key, pod, request), /no longer leads/);
     assert.equal(warm.answer(key, pod, 60), undefined);
     await tick();
     assert.deepEqual(runners.stdinOf("p1"), []);
+    const { warm: other, server: otherServer } = world([aPoolPod("p2")]);
+    other.stop();
+    await assert.rejects(other.claim(run, runtime, request), /no longer leads/);
+    assert.equal(otherServer.ownerOf("p2"), undefined, "the pool pod is left to the pool");
   });
 
   it("sends the framed request, answers nothing while the runner works, then its envelope, and queues the run", async () => {

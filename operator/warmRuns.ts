@@ -66,6 +66,8 @@ const heldId = (pod: V1Pod) => `${pod.metadata?.namespace ?? ""}/${pod.metadata?
 const runnerStartedMs = (pod: V1Pod) =>
   toMillis(runnerStatus(pod)?.state?.running?.startedAt) ?? Number.MAX_SAFE_INTEGER;
 
+const NOT_LEADING = "This controller no longer leads: it claims no pod and sends no request";
+
 export class WarmRuns {
   private readonly attachments = new Map<string, Attachment>();
   /** Attaches held open to pool pods, by namespace/name. */
@@ -79,6 +81,8 @@ export class WarmRuns {
 
   /** Claims a ready pod of the runtime's pool in the run's namespace; undefined when none could be. */
   async claim(run: ScriptRun, runtime: Runtime, request: RunnerRequest): Promise<V1Pod | undefined> {
+    // Not undefined, which would start the run cold: a process that no longer leads starts nothing.
+    if (this.stopped) throw new Error(NOT_LEADING);
     const namespace = run.metadata.namespace ?? "";
     // No pool here: no look through the namespace's pods, which costs each cold run as many steps as pods are in flight.
     if (poolSizeIn(runtime, namespace) === 0) return undefined;
@@ -104,7 +108,7 @@ export class WarmRuns {
   send(key: string, pod: V1Pod, request: RunnerRequest): void {
     // A process that stopped leading sends nothing: another replica may be starting the run too.
     // The pod it claimed runs nothing, and the leader finds it beside its own (reconcile.ts).
-    if (this.stopped) throw new Error("This controller no longer leads: the request was not sent to the claimed pod");
+    if (this.stopped) throw new Error(NOT_LEADING);
     this.attach(key, pod, requestFrame(request), request.timeoutSeconds, 0, this.take(pod));
     this.attachments.get(key)!.claimed = pod;
   }

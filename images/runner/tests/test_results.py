@@ -52,7 +52,7 @@ def test_a_dataframe_is_a_list_of_row_objects_with_nulls_and_iso_timestamps():
     ("np.array([1j])", "result[0] is a complex128, which JSON cannot carry"),
     ("pd.Series([1, 2], index=[0, 0])", "result is a Series with duplicate index labels"),
     ("np.uint64(2**64 - 1)", "return it as a string (str(n))"),
-], ids=["set", "timedelta-in-series", "complex-array", "duplicate-index", "past-int64"])
+], ids=["set", "timedelta-in-series", "complex-array", "duplicate-index", "past-2-to-the-53"])
 def test_a_value_json_cannot_carry_is_an_invalid_result_naming_its_type(expression, message):
     envelope = returning(expression)
     assert envelope["success"] is False and envelope["error"]["type"] == "invalid_result"

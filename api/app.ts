@@ -1,13 +1,15 @@
 // The Koa app, built from its dependencies and nothing else, so tests drive it in process;
 // main.ts wires the real ones and listens. Middleware order: errors first (every failure becomes
 // the one JSON error shape), then the request id and access log, metrics, CORS when configured,
-// and one router per resource (and the playground page's).
+// the refusals of what pages of other sites send (crossSite.ts), and one router per resource (and
+// the playground page's).
 import { randomUUID } from "node:crypto";
 import cors from "@koa/cors";
 import Router from "@koa/router";
 import Koa, { type Next, type ParameterizedContext } from "koa";
 import type { Registry } from "prom-client";
 import type { Logger } from "../core/log.js";
+import { crossSiteWrites, listensOnLoopback, loopbackHostOnly } from "./crossSite.js";
 import { afterAnswerErrors, errorHandler } from "./errors.js";
 import { createMetrics, routeOf } from "./metrics.js";
 import { executeRouter } from "./routes/execute.js";
@@ -58,6 +60,8 @@ export function createApp(deps: AppDeps): Koa<ApiState> {
   app.use(requestContext(deps.log));
   app.use(services.metrics.observe);
   if (deps.config.corsOrigins.length > 0) app.use(corsFor(deps.config.corsOrigins));
+  app.use(crossSiteWrites(deps.config.corsOrigins));
+  if (deps.auth.mode === "none" && listensOnLoopback(deps.config.host)) app.use(loopbackHostOnly());
   const root = new Router<ApiState>();
   for (const router of [serviceRouter(services), executeRouter(services), runsRouter(services), runtimesRouter(services), playgroundRouter(services)]) {
     root.use(router.routes());

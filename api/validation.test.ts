@@ -115,12 +115,12 @@ describe("bad requests", () => {
     const boundary = "b0undary";
     const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
     const form = `${part("script", SCRIPT)}${part("stdin", "x".repeat(200_000))}--${boundary}--\r\n`;
-    socket.write(`POST /execute HTTP/1.1\r\nHost: api\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    socket.write(`POST /execute HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nTransfer-Encoding: chunked\r\n\r\n`);
     for (let at = 0; at < form.length; at += 1000) {
       const chunk = form.slice(at, at + 1000);
       socket.write(`${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`);
     }
-    socket.write("0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: api\r\n\r\n");
+    socket.write("0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     let answers = "";
     socket.setTimeout(3000, () => socket.destroy());
     await new Promise<void>((resolve) => {

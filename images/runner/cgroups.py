@@ -1,7 +1,7 @@
-"""A cgroup per run where the harness may make one (a root harness on a host,
-nsjail's own in production): memory and process limits the kernel enforces,
-and a reliable way to kill every process of the run. In a pod /sys/fs/cgroup is
-read-only, and the harness falls back to rlimits (reported in the envelope).
+"""A cgroup per run where the harness may make one (a root harness on a host), for
+either backend: memory and process limits the kernel enforces, and a reliable way
+to kill every process of the run. In a pod /sys/fs/cgroup is read-only, and the
+harness falls back to rlimits (reported in the envelope).
 
 Either way the kernel counts its OOM kills per memory cgroup: the run's own, or
 the process's own (in a pod, the container's). oom_kills() reads that counter,

@@ -18,6 +18,7 @@ import functools
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,8 +55,7 @@ class Sandbox:
         """Kills every process of the sandbox; waits for nothing, so a signal handler may call it."""
         if self.proc.returncode is None:
             pump.kill(self.proc)
-        if self.cgroup:
-            self.cgroup.destroy()  # whatever escaped the session kill (a fork bomb's children) ends here
+        self.cgroup.destroy()  # whatever escaped the session kill (a fork bomb's children) ends here
 
     def close(self):
         """Ends the sandbox and lets go of what it held; once is enough, more is harmless."""
@@ -81,24 +81,25 @@ def start_sandbox(bounds, waits=False):
         cmd = sandbox.sized_tmpfs(sandbox.bwrap_command(sandbox.inner_argv(fds), with_proc=_proc_mountable()),
                                   bounds["memory"])
 
-    cgroup = RunCgroup(f"run-{os.getpid()}", bounds["memory"], bounds["pids"]) if name == "bubblewrap" else None
+    # Both backends: nsjail's own --cgroup_* flags need a parent cgroup it may write, as this does.
+    cgroup = RunCgroup(f"run-{os.getpid()}", bounds["memory"], bounds["pids"])
 
     def in_child():
-        if cgroup:
-            cgroup.join()
+        cgroup.join()
         for res, value in sandbox.rlimits(bounds):
             resource.setrlimit(getattr(resource, res), (value, value))
 
     started = time.monotonic()
     try:
         # The sandbox's stdin is a pipe of its own (fed with the request's stdin), never this process's.
-        proc = subprocess.Popen(cmd, stdin=in_r, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds,
+        # Its program is found on this process's PATH, as backend() found it: the empty environment's
+        # default path has no /usr/local/bin, where the production image installs nsjail.
+        proc = subprocess.Popen(cmd, executable=shutil.which(cmd[0]), stdin=in_r, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=fds,
                                 preexec_fn=in_child, start_new_session=True, env={})
     except BaseException:
         for fd in (req_w, rep_r, in_w):
             os.close(fd)
-        if cgroup:
-            cgroup.destroy()
+        cgroup.destroy()
         raise
     finally:
         for fd in (req_r, rep_w, in_r):
@@ -113,8 +114,7 @@ def run_in(handle, request, started, frames=None):
     limits = sandbox.limits_of(request)
     try:
         warm.within(limits, handle.limits)
-        if handle.cgroup:
-            handle.cgroup.limit_pids(limits["pids"])
+        handle.cgroup.limit_pids(limits["pids"])
         ooms_before = oom_kills(handle.cgroup)
         feeds = [(handle.job, json.dumps({"request": request, "limits": limits}).encode()),
                  (handle.stdin, request["stdin"].encode("utf-8", "replace"))]
@@ -126,7 +126,7 @@ def run_in(handle, request, started, frames=None):
     oom_killed = None if ooms_before is None or ooms_after is None else ooms_after > ooms_before
     envelope = pump.envelope_of(out, cut, stop, handle.proc.returncode, limits, oom_killed)
     envelope["durationMs"] = round((time.monotonic() - started) * 1000, 1)
-    memory = "cgroup" if handle.backend == "nsjail" or (handle.cgroup and handle.cgroup.memory) else "rlimit"
+    memory = "cgroup" if handle.cgroup.memory else "rlimit"
     envelope["sandbox"] = {"backend": handle.backend, "memory": memory}
     return envelope
 

@@ -74,6 +74,10 @@ def inner_argv(fds):
     return [SANDBOX_PYTHON, "-I", f"{INNER_DIR}/inner.py", *map(str, fds)]
 
 
+# The device nodes of bubblewrap's --dev that nsjail binds into its jail.
+DEV_NODES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+
+
 def bwrap_command(argv, with_proc=True):
     # --as-pid-1: the reporter (inner.py) is the sandbox's pid 1, with no bubblewrap
     # process inside to ptrace or signal; its exit ends every process of the run.
@@ -96,20 +100,24 @@ def bwrap_command(argv, with_proc=True):
     return cmd + ["--", *argv]
 
 
-def sized_tmpfs(cmd, size):
-    """`cmd`, a bwrap command line, with the tmpfs mounts it makes (/tmp, /dev/shm) sharing `size`
-    bytes, the run's memory: /dev/shm a quarter, /tmp the rest. Without a memory cgroup of the run's
+def tmpfs_sizes(size):
+    """The sizes of the sandbox's tmpfs mounts, sharing `size` bytes, the run's memory: /dev/shm
+    (multiprocessing's semaphores) a quarter, /tmp the rest. Without a memory cgroup of the run's
     own (a pod), tmpfs pages are no process's memory, so RLIMIT_AS never sees them: an unsized
     tmpfs may take half the node's RAM, and two of the run's full size let a script fill twice its
     memory, past the pod's headroom, so that the kernel killed the whole container, harness and
-    what the script had printed with it. Sized so, a full tmpfs is the script's own ENOSPC.
-    nsjail's --tmpfsmount is sized too (4 MiB)."""
+    what the script had printed with it. Sized so, a full tmpfs is the script's own ENOSPC."""
+    return {"/tmp": size - size // 4, "/dev/shm": size // 4}
+
+
+def sized_tmpfs(cmd, size):
+    """`cmd`, a bwrap command line, with the tmpfs mounts it makes sized by tmpfs_sizes(`size`)."""
     end = cmd.index("--") if "--" in cmd else len(cmd)
-    shares = {"/dev/shm": size // 4}
+    sizes = tmpfs_sizes(size)
     sized = []
     for at, arg in enumerate(cmd):
         if arg == "--tmpfs" and at < end:
-            sized += ["--size", str(shares.get(cmd[at + 1], size - size // 4))]
+            sized += ["--size", str(sizes[cmd[at + 1]])]
         sized.append(arg)
     return sized
 
@@ -130,10 +138,16 @@ def nsjail_command(limits, fds, lifetime=None):
            "--rlimit_nofile", "256",
            # rlimits, not --cgroup_*: those need a writable parent cgroup, which a pod has not.
            "--rlimit_nproc", str(limits["pids"]),
-           "--tmpfsmount", "/tmp", "--bindmount_ro", f"{HARNESS_DIR}:{INNER_DIR}",
-           "--cwd", "/tmp"]
+           "--bindmount_ro", f"{HARNESS_DIR}:{INNER_DIR}", "--cwd", "/tmp"]
     for d in _system_binds():
         cmd += ["--bindmount_ro", d]
+    # What bubblewrap's --dev gives: the device nodes a program expects (subprocess.DEVNULL, os.urandom),
+    # read-only binds of the pod's own; and the tmpfs mounts sized as bubblewrap's (--tmpfsmount's
+    # are 4 MiB, too small for a script's files, and /dev/shm would be missing).
+    for node in DEV_NODES:
+        cmd += ["--bindmount_ro", node]
+    for at, size in tmpfs_sizes(limits["memory"]).items():
+        cmd += ["--mount", f"none:{at}:tmpfs:size={size}"]
     for fd in fds:
         cmd += ["--pass_fd", str(fd)]
     for key, value in SANDBOX_ENV.items():

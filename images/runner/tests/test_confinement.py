@@ -177,3 +177,45 @@ def test_the_pods_path_unprivileged_without_proc_or_cgroup_keeps_the_guards():
     assert run("def main():\n    x = []\n    while True:\n        x.append(bytearray(1 << 24))\n")["error"]["type"] \
         == "memory_limit"
     assert run(WRITES)["result"] == {"cap": ["no-proc"], "wrote": []}
+
+
+# A stand-in for nsjail where none is installed, in a directory of PATH outside the sandbox's
+# environment (as the production image's /usr/local/bin): it notes the cgroup it was started in
+# beside itself, then runs the jail's command line in a pid namespace of its own (the reporter must be
+# its pid 1) and otherwise unconfined, with the harness where its bind puts it.
+FAKE_NSJAIL = """#!/usr/bin/python3
+import os, sys
+args = sys.argv[1:]
+inner = next(a for i, a in enumerate(args) if args[i - 1] == "--bindmount_ro" and ":" in a)
+source, target = inner.split(":")
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes"), "w") as notes:
+    notes.write(open("/proc/self/cgroup").read())
+argv = [a.replace(target, source) for a in args[args.index("--") + 1:]]
+os.execv("/usr/bin/unshare", ["unshare", "--pid", "--fork", "--kill-child", *argv])
+"""
+
+
+@pytest.fixture
+def fake_nsjail(tmp_path, monkeypatch):
+    path = tmp_path / "nsjail"
+    path.write_text(FAKE_NSJAIL)
+    path.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("SCRIPTRUN_SANDBOX_BACKEND", "nsjail")
+    return tmp_path / "notes"
+
+
+def test_nsjail_runs_in_the_runs_cgroup_where_one_can_be_made(fake_nsjail):
+    import runner
+    envelope = runner.run_request({"script": "def main():\n    return 1\n"})
+    assert envelope["result"] == 1 and envelope["sandbox"] == {"backend": "nsjail", "memory": "cgroup"}, envelope
+    assert "/scriptrun/run-" in fake_nsjail.read_text()
+
+
+def test_nsjail_says_rlimit_where_no_cgroup_of_the_run_can_be_made(fake_nsjail, monkeypatch):
+    # As in a pod: nsjail sets no cgroup of its own, so only RLIMIT_AS bounds the run's memory.
+    import cgroups
+    import runner
+    monkeypatch.setattr(cgroups, "ROOT", "/proc/no-cgroups-here")
+    envelope = runner.run_request({"script": "def main():\n    return 1\n"})
+    assert envelope["result"] == 1 and envelope["sandbox"] == {"backend": "nsjail", "memory": "rlimit"}, envelope

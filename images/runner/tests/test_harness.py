@@ -105,7 +105,18 @@ def test_the_nsjail_command_carries_every_limit():
     assert "--chroot" not in cmd and any(cmd[i:i + 2] == ["--bindmount_ro", "/usr"] for i in range(len(cmd)))
     assert flag("--user") == "65534" and "--disable_clone_newnet" not in cmd
     assert cmd[-2:] == ["7", "8"] and ["--pass_fd", "7"] == cmd[cmd.index("--pass_fd"):cmd.index("--pass_fd") + 2]
-    assert "--tmpfsmount" in cmd and not any(a.startswith("KUBERNETES") for a in cmd)
+    assert not any(a.startswith("KUBERNETES") for a in cmd)
+
+
+def test_the_nsjail_jail_has_what_bubblewraps_has_dev_nodes_and_tmpfs_sized_from_the_run_memory():
+    # nsjail's --tmpfsmount is 4 MiB and it makes no /dev: the jail gets bubblewrap's.
+    limits = sandbox.limits_of({"timeoutSeconds": 5, "resources": {"memory": "128Mi"}, "limits": {}})
+    cmd = sandbox.nsjail_command(limits, (7, 8))
+    pairs = {(cmd[i], cmd[i + 1]) for i in range(cmd.index("--"))}
+    assert ("--mount", "none:/tmp:tmpfs:size=100663296") in pairs
+    assert ("--mount", "none:/dev/shm:tmpfs:size=33554432") in pairs
+    assert {("--bindmount_ro", node) for node in ("/dev/null", "/dev/zero", "/dev/urandom")} <= pairs
+    assert "--tmpfsmount" not in cmd and "--rw" not in cmd
 
 
 def test_memory_quantities_parse_like_kubernetes():

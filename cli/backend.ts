@@ -45,15 +45,19 @@ export interface RuntimeLimits {
 export interface Backend {
   /** Where the commands go, as messages name it: "the cluster (context kind)" or "the API at URL". */
   readonly where: string;
-  /** Creates a run in `namespace` (the backend's default when absent). */
-  submit(spec: ScriptRunSpecInput, namespace: string | undefined): Promise<RunRef>;
+  /** Creates a run in `namespace` (the backend's default when absent). With an `idempotencyKey`, a
+   * run the same key made already is answered instead of a new one (the API's Idempotency-Key). */
+  submit(spec: ScriptRunSpecInput, namespace: string | undefined, idempotencyKey?: string): Promise<RunRef>;
   get(name: string, namespace: string | undefined): Promise<RunView>;
   /** Every run of the namespace. */
   list(namespace: string | undefined): Promise<RunSummary[]>;
   /** Asks for the run to be cancelled; a CliError when it finished already or is not there. */
   cancel(name: string, namespace: string | undefined): Promise<RunRef>;
-  /** The run's events until it finished or was deleted, the current phase first. */
-  follow(ref: RunRef, signal: AbortSignal): AsyncIterable<RunEvent>;
+  /** The run's events until it finished or was deleted, the current phase first. `known`: this
+   * process has just created or read the run, so the way to it is right and the run was there: a
+   * first look that fails for a while is tried again as later ones are, and a run not found was
+   * deleted meanwhile. */
+  follow(ref: RunRef, signal: AbortSignal, known?: boolean): AsyncIterable<RunEvent>;
   /** The runtimes runs can name: with the API, those a run in `namespace` may use; with the
    * cluster, every runtime whose spec is usable. */
   runtimes(namespace: string | undefined): Promise<RuntimeInfo[]>;

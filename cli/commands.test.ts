@@ -1,9 +1,12 @@
 // What `run` and `logs -f` print of a followed run's output, and of a follow that lost its way;
-// how `run` ends on a failed run.
+// how `run` ends on a failed run, and on one it cannot follow or that went before it finished.
 import assert from "node:assert/strict";
+import { type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Backend, Outcome, RunEvent } from "./backend.js";
 import { type Io, OutputPrinter, logs, run } from "./commands.js";
-import { EXIT } from "./errors.js";
+import { CliError, EXIT } from "./errors.js";
+import { HttpBackend } from "./httpBackend.js";
 
 function io(): Io & { out: string; err: string } {
   const io: Io & { out: string; err: string } = {
@@ -85,5 +88,63 @@ describe("a run that failed", () => {
     const { code, err } = await runFailing({ type: "runtime_error", message: "ZeroDivisionError: division by zero", line: 3 });
     assert.equal(code, EXIT.failed);
     assert.match(err, /runtime_error: ZeroDivisionError: division by zero \(line 3\)/);
+  });
+});
+
+describe("a run followed through the API right after it was created, or read", () => {
+  const outcome: Outcome = {
+    name: "run-a", namespace: "default", phase: "Succeeded", success: true, result: 42, stdout: "", stderr: "", error: null, exitCode: 0, durationMs: 5,
+  };
+  const refused = (status: number, type: string, headers: Record<string, string> = {}) => (res: ServerResponse) => {
+    res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify({ error: { type, message: `${type} here` } }));
+  };
+  const done = (res: ServerResponse) => {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    res.end(`retry: 10\n\nevent: phase\ndata: {"phase":"Succeeded"}\n\nevent: finished\ndata: ${JSON.stringify(outcome)}\n\n`);
+  };
+
+  /** `scriptrun --server URL run -` (or `logs -f run-a`) against an API that creates run-a, shows it
+   * Running, and answers its event stream with `events` in turn. */
+  async function against(events: ((res: ServerResponse) => void)[], command: "run" | "logs" = "run") {
+    const server = createServer((req, res) => {
+      if (req.method === "POST") res.writeHead(202, { "content-type": "application/json" }).end('{"name":"run-a","namespace":"default"}');
+      else if (req.url?.startsWith("/runs/run-a/events")) events.shift()?.(res);
+      else res.writeHead(200, { "content-type": "application/json" }).end('{"name":"run-a","namespace":"default","phase":"Running"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const streams = io();
+    streams.readStdin = async () => "def main():\n    return 42\n";
+    const common = {
+      backend: new HttpBackend(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, undefined),
+      io: streams, namespace: undefined, signal: AbortSignal.timeout(5_000),
+    };
+    try {
+      const code = command === "run" ? await run(common, "-", { arg: [] }, "table") : await logs(common, "run-a", true);
+      return { code, out: streams.out, err: streams.err };
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  it("waits out an API that is full or shutting down as the stream first opens", async () => {
+    const { code, out, err } = await against([refused(429, "too_many_waits", { "retry-after": "0" }), refused(503, "shutting_down", { "retry-after": "0" }), done]);
+    assert.equal(code, EXIT.ok);
+    assert.equal(out, "42\n");
+    assert.match(err, /Lost the run's events: the API at \S+ answered 429 \(no room for one more wait\); trying again every 0 s/);
+  }).timeout(5_000);
+
+  it("follows the output of a run it read likewise", async () => {
+    assert.equal((await against([refused(503, "cluster_unavailable", { "retry-after": "0" }), done], "logs")).code, EXIT.ok);
+  }).timeout(5_000);
+
+  it("names the run when it cannot follow it", async () => {
+    await assert.rejects(against([refused(403, "forbidden")]), (err: unknown) => err instanceof CliError && err.exitCode === EXIT.failed &&
+      /answered 403: forbidden here\nRun run-a was created: scriptrun get run-a shows how it goes$/.test(err.message));
+  });
+
+  it("says the run was deleted when it is gone before its stream opens", async () => {
+    await assert.rejects(against([refused(404, "not_found")]), (err: unknown) => err instanceof CliError && err.exitCode === EXIT.failed &&
+      err.message === "Run run-a was deleted before it finished");
   });
 });

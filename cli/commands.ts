@@ -3,7 +3,7 @@
 // controller refused the run as invalid; other failures are CliErrors (errors.ts) with their own codes.
 import { type Phase, isFinished } from "../crds/schema.js";
 import type { Backend, Outcome, RunRef } from "./backend.js";
-import { EXIT, failed } from "./errors.js";
+import { CliError, EXIT, asCliError, failed } from "./errors.js";
 import { type Format, errorText, runTable, runtimeTable, structured, summaryOf } from "./format.js";
 import { Progress, type StatusStream } from "./progress.js";
 import { type Inputs, type RunOptions, buildSpec, readScript, readStdinOption } from "./spec.js";
@@ -44,19 +44,21 @@ export class OutputPrinter {
   }
 }
 
-/** Follows the run to its end: its outcome, or undefined when the wait was stopped. `note` tells
- * the user what keeps the wait from seeing the run for now. */
+/** Follows the run, just created or read, to its end: its outcome, "deleted" when it went first, or
+ * undefined when the wait was stopped. `note` tells the user what keeps the wait from seeing the run for now. */
 async function outcomeOf(common: Common, ref: RunRef, onPhase: (phase: Phase, queuePosition: number | undefined) => void,
   printer?: OutputPrinter, note: (message: string) => void = (message) => common.io.stderr.write(`${message}\n`)) {
-  for await (const event of common.backend.follow(ref, common.signal)) {
+  for await (const event of common.backend.follow(ref, common.signal, true)) {
     if (event.type === "phase") onPhase(event.phase, event.queuePosition);
     else if (event.type === "interrupted") note(event.message);
     else if (event.type === "output") printer?.output(event.stream, event.offset, event.text);
     else if (event.type === "finished") return event.outcome;
-    else throw failed(`Run ${ref.name} was deleted before it finished`);
+    else return "deleted";
   }
   return undefined;
 }
+
+const deleted = (ref: RunRef) => failed(`Run ${ref.name} was deleted before it finished`);
 
 function stopped(common: Common, ref: RunRef): number {
   common.io.stderr.write(`\nStopped waiting; run ${ref.name} goes on (scriptrun get ${ref.name}, scriptrun cancel ${ref.name})\n`);
@@ -78,18 +80,23 @@ async function specOf(io: Io, file: string, options: RunOptions) {
 export async function run(common: Common, file: string, options: RunOptions, output: Format): Promise<number> {
   const { backend, io, namespace } = common;
   const spec = await specOf(io, file, options);
-  const ref = await backend.submit(spec, namespace);
+  const ref = await backend.submit(spec, namespace, options.idempotencyKey);
   const progress = new Progress(io.stderr, ref.name, io.now(), io.now);
   // The script's output as it comes, unless the command prints one structured document at the end.
   const structuredAs = output === "json" || output === "yaml" ? output : undefined;
   const printer = new OutputPrinter(io, (write, endsLine) => progress.around(write, endsLine));
-  let outcome: Outcome | undefined;
+  let outcome: Outcome | "deleted" | undefined;
   try {
     outcome = await outcomeOf(common, ref, (phase, queuePosition) => progress.update(phase, queuePosition), structuredAs ? undefined : printer,
       (message) => progress.note(message));
+  } catch (err) {
+    // The run was made: told its name, the user can follow it rather than run the command again for a second.
+    const error = asCliError(err, backend.where);
+    throw new CliError(`${error.message}\nRun ${ref.name} was created: scriptrun get ${ref.name} shows how it goes`, error.exitCode);
   } finally {
     progress.done();
   }
+  if (outcome === "deleted") throw deleted(ref);
   if (!outcome) return stopped(common, ref);
   if (structuredAs) {
     io.stdout.write(structured(outcome, structuredAs));
@@ -108,7 +115,7 @@ export async function run(common: Common, file: string, options: RunOptions, out
 }
 
 export async function submit(common: Common, file: string, options: RunOptions, output: Format): Promise<number> {
-  const ref = await common.backend.submit(await specOf(common.io, file, options), common.namespace);
+  const ref = await common.backend.submit(await specOf(common.io, file, options), common.namespace, options.idempotencyKey);
   common.io.stdout.write(output === "json" || output === "yaml" ? structured(ref, output) : `${ref.name}\n`);
   return EXIT.ok;
 }
@@ -133,8 +140,8 @@ export async function list(common: Common, output: Format): Promise<number> {
   return EXIT.ok;
 }
 
-/** The run's stdout and stderr; with `follow`, as it comes (through the API; from the cluster, whose
- * runs carry their output in their status, once the run has finished). */
+/** The run's stdout and stderr; with `follow`, as it comes (from the API's output events, or from
+ * the cluster the runner pod's log). */
 export async function logs(common: Common, name: string, follow: boolean): Promise<number> {
   const view = await common.backend.get(name, common.namespace);
   if (isFinished(view.phase ?? undefined)) {
@@ -148,6 +155,7 @@ export async function logs(common: Common, name: string, follow: boolean): Promi
   const ref = { name, namespace: view.namespace };
   const printer = new OutputPrinter(common.io);
   const outcome = await outcomeOf(common, ref, () => {}, printer);
+  if (outcome === "deleted") throw deleted(ref);
   if (!outcome) return stopped(common, ref);
   printer.rest(outcome);
   return EXIT.ok;

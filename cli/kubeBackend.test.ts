@@ -1,7 +1,8 @@
 // Reading the kubeconfig: with none to read, the command says what to do rather than trying a
 // made-up cluster. Following a run on the cluster while its watch is well: a re-read the apiserver
 // answers with a passing failure is tried again at the next one, and only a definitive answer ends
-// the follow. (What it does against a real cluster is for the real-cluster tests.)
+// the follow. An Idempotency-Key, which only the API keeps, is refused. (What it does against a real
+// cluster is for the real-cluster tests.)
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type Server, type ServerResponse, createServer } from "node:http";
@@ -109,5 +110,14 @@ describe("following a run on the cluster", () => {
     await withApiserver([answer(run({ phase: "Queued" })), status(403, "scriptruns is forbidden")], async (backend) => {
       await assert.rejects(follow(backend), (err: unknown) => err instanceof CliError && err.exitCode === EXIT.failed && /403.*forbidden/.test(err.message));
     });
+  });
+});
+
+describe("creating a run on the cluster", () => {
+  it("refuses an --idempotency-key, which only the API keeps, as bad usage before anything is sent", async () => {
+    // Nothing listens there: a create sent would end as unreachable.
+    const backend = new KubeBackend(kubeConfigFor("http://127.0.0.1:9"));
+    await assert.rejects(backend.submit({ script: "def main():\n    return 1\n" }, undefined, "nightly-1"),
+      (err: unknown) => err instanceof CliError && err.exitCode === EXIT.usage && /--idempotency-key needs --server/.test(err.message));
   });
 });

@@ -101,7 +101,9 @@ export class KubeBackend implements Backend {
     this.defaultNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default";
   }
 
-  async submit(spec: ScriptRunSpecInput, namespace: string | undefined): Promise<RunRef> {
+  async submit(spec: ScriptRunSpecInput, namespace: string | undefined, idempotencyKey?: string): Promise<RunRef> {
+    // Only the API makes a key's retries one run (api/idempotency.ts); a run made here has a random name.
+    if (idempotencyKey !== undefined) throw usage("--idempotency-key needs --server: the API is what answers a retry with the first run");
     const ns = namespace ?? this.defaultNamespace;
     const name = newRunName();
     const created = await this.call(() => this.store.create({

@@ -45,6 +45,8 @@ describe("the scriptrun command line", () => {
     assert.deepEqual(parse("runtimes", "-o", "name").invocation, { command: "runtimes", globals: {}, output: "name" });
     assert.deepEqual(parse("submit", "-", "--mode", "script").invocation,
       { command: "submit", globals: {}, file: "-", options: { arg: [], mode: "script" }, output: "table" });
+    assert.deepEqual(parse("submit", "job.py", "--idempotency-key", "nightly-2024-06-01").invocation,
+      { command: "submit", globals: {}, file: "job.py", options: { arg: [], idempotencyKey: "nightly-2024-06-01" }, output: "table" });
     assert.deepEqual(parse("completion", "zsh").invocation, { command: "completion", globals: {}, shell: "zsh" });
   });
 
@@ -53,6 +55,9 @@ describe("the scriptrun command line", () => {
       ["run"], ["run", "a.py", "--timeout", "0"], ["run", "a.py", "--kwargs", "[1]"], ["run", "a.py", "--kwargs", "{"],
       ["run", "a.py", "--mode", "module"], ["get", "run-a", "-o", "xml"], ["run", "a.py", "--frobnicate"], ["explode"],
       ["--server", "http://x", "--context", "kind", "list"], ["get"], ["get", "a", "b"], ["completion", "fish"],
+      // What the API refuses as an Idempotency-Key, refused before the script is read and sent.
+      ["run", "a.py", "--idempotency-key", ""], ["run", "a.py", "--idempotency-key", "two words"],
+      ["submit", "a.py", "--idempotency-key", "k".repeat(256)], ["submit", "a.py", "--idempotency-key", "clé"],
     ]) {
       const { invocation, err, exitCode } = parse(...words);
       assert.equal(invocation, undefined, words.join(" "));
@@ -67,6 +72,9 @@ describe("the scriptrun command line", () => {
     }
     assert.match(parse("--help").out, /Exit codes: 0 success; 1 the script failed/);
     assert.match(parse("run", "--help").out, /--arg <value>[\s\S]*--stdin <text>[\s\S]*Examples:/);
+    // logs -f prints the output live, not once the run has finished.
+    assert.doesNotMatch(parse("logs", "--help").out, /finish first|until it finishes, then print/);
+    assert.match(parse("logs", "--help").out, /as it comes/);
   });
 
   it("is kubectl scriptrun when kubectl runs it as a plugin", () => {

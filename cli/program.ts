@@ -2,7 +2,7 @@
 // Invocation that main.ts carries out. Parsing does nothing else, so it is tested on its own.
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import type { Format } from "./format.js";
-import { type RunOptions, parseArg, parseKwargs, parseSeconds } from "./spec.js";
+import { type RunOptions, isIdempotencyKey, parseArg, parseKwargs, parseSeconds } from "./spec.js";
 
 /** Where the commands go: the cluster of a kubeconfig, or the HTTP API at `server`. */
 export interface Globals {
@@ -67,14 +67,21 @@ function runOptions(command: Command): Command {
     .option("--memory <quantity>", "memory for the script, e.g. 256Mi; the runtime's default when absent")
     .addOption(new Option("--mode <mode>", "function: call the entrypoint, whose return value is the result; script: run the file top to bottom")
       .choices(["function", "script"]))
-    .option("--entrypoint <name>", "the function to call in function mode (main when absent)");
+    .option("--entrypoint <name>", "the function to call in function mode (main when absent)")
+    .option("--idempotency-key <key>", "with --server, the API's Idempotency-Key: the same command run again with the same key "
+      + "(after an answer that never came) gets the first one's run rather than starting a second (a new key each time when absent)",
+    (value: string) => {
+      if (!isIdempotencyKey(value)) throw new InvalidArgumentError("Not 1 to 255 printable ASCII characters without spaces.");
+      return value;
+    });
 }
 
 function runOptionsOf(opts: Record<string, unknown>): RunOptions {
-  const { arg, kwargs, stdin, runtime, timeout, cpu, memory, mode, entrypoint } = opts as Partial<RunOptions> & Record<string, unknown>;
+  const { arg, kwargs, stdin, runtime, timeout, cpu, memory, mode, entrypoint, idempotencyKey } = opts as Partial<RunOptions> & Record<string, unknown>;
   return {
     arg: arg ?? [],
-    ...Object.fromEntries(Object.entries({ kwargs, stdin, runtime, timeout, cpu, memory, mode, entrypoint }).filter(([, v]) => v !== undefined)),
+    ...Object.fromEntries(Object.entries({ kwargs, stdin, runtime, timeout, cpu, memory, mode, entrypoint, idempotencyKey })
+      .filter(([, v]) => v !== undefined)),
   } as RunOptions;
 }
 
@@ -129,9 +136,9 @@ ${EXIT_CODES}`)
     .action((opts: { output?: Format }, command: Command) => done({ command: "list", globals: globals(command), output: opts.output ?? "table" }));
 
   program.command("logs")
-    .description("print a finished run's stdout and stderr; with -f, wait for the run to finish first")
+    .description("print a finished run's stdout and stderr; with -f, print them as the run goes, until it finishes")
     .argument("<name>", "the run's name")
-    .option("-f, --follow", "follow the run until it finishes, then print its output", false)
+    .option("-f, --follow", "print the run's output as it comes, until the run finishes", false)
     .action((runName: string, opts: { follow: boolean }, command: Command) =>
       done({ command: "logs", globals: globals(command), name: runName, follow: opts.follow }));
 

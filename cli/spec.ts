@@ -16,6 +16,8 @@ export interface RunOptions {
   memory?: string;
   mode?: "function" | "script";
   entrypoint?: string;
+  /** Sent with the create, not in the spec: a run the same key made already is answered instead. */
+  idempotencyKey?: string;
 }
 
 /** An --arg value: JSON when it parses as JSON (3, true, [1, 2], "a"), else the text itself. */
@@ -44,6 +46,10 @@ export function parseKwargs(value: string): Record<string, unknown> | string {
 export function parseSeconds(value: string): number | undefined {
   return /^[1-9][0-9]*$/.test(value) ? Number(value) : undefined;
 }
+
+/** Whether the API takes `value` as an Idempotency-Key (api/idempotency.ts), which it refuses with a
+ * 400 after the script was read and sent. */
+export const isIdempotencyKey = (value: string): boolean => /^[\x21-\x7e]{1,255}$/.test(value);
 
 export interface Inputs {
   /** Reads all of this process's standard input, once. */

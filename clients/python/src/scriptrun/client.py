@@ -1,21 +1,24 @@
 """The client of the ScriptRun HTTP API (api/README.md in the repository), standard library only.
 
-A run is started with ``POST /runs`` and followed on its event stream (``GET /runs/NAME/events``), which
-the client opens again whenever the API ends it (after its longest stream) or the connection drops, and
-again while the API is away for a moment (unreachable, or 502, 503 or 504 while it restarts), so a run of
-any length can be waited for."""
+A run is started with ``POST /runs`` (with an ``Idempotency-Key``) and followed on its event stream
+(``GET /runs/NAME/events``), which the client opens again whenever the API ends it (after its longest
+stream) or the connection drops, and again while the API is away for a moment (unreachable, or 502, 503
+or 504 while it restarts), so a run of any length can be waited for."""
 
 from __future__ import annotations
 
 import http.client
 import inspect
 import json
+import re
 import socket
 import textwrap
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Union
 
@@ -26,6 +29,8 @@ from .sse import Event, StreamState, parse_events
 RECONNECT_SECONDS = 2.0
 #: Longest silence on an event stream before it counts as dropped: the API sends a heartbeat every 15 s.
 STREAM_READ_TIMEOUT = 60.0
+# What the API takes as an Idempotency-Key (api/idempotency.ts): printable ASCII without spaces.
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -86,17 +91,28 @@ class Client:
         self.token = token
         self.namespace = namespace
         self.timeout = timeout
+        # The runs this client created, while their Run is held: each is known to exist at a URL that answered.
+        self._created: "weakref.WeakSet[Run]" = weakref.WeakSet()
 
     def run(self, script_or_function: Script, *args: Any, runtime: Optional[str] = None, timeout: Optional[int] = None,
-            **kwargs: Any) -> Any:
+            idempotency_key: Optional[str] = None, **kwargs: Any) -> Any:
         """Runs the script (calling its ``main``) or the function with ``args`` and ``kwargs``, waits, and
         returns the result; raises the ScriptRunError subclass named for the error when the run fails.
-        ``runtime``: the ScriptRuntime to run on; ``timeout``: the run's wall-clock limit in seconds."""
-        return self.wait(self.submit(script_or_function, *args, runtime=runtime, timeout=timeout, **kwargs)).result
+        ``runtime``: the ScriptRuntime to run on; ``timeout``: the run's wall-clock limit in seconds;
+        ``idempotency_key`` as ``submit`` takes it. An ApiError once the run was created carries it as ``run``."""
+        return self.wait(self.submit(script_or_function, *args, runtime=runtime, timeout=timeout, idempotency_key=idempotency_key,
+                                     **kwargs)).result
 
     def submit(self, script_or_function: Script, *args: Any, runtime: Optional[str] = None, timeout: Optional[int] = None,
-               **kwargs: Any) -> Run:
-        """Starts the run without waiting for it."""
+               idempotency_key: Optional[str] = None, **kwargs: Any) -> Run:
+        """Starts the run without waiting for it. ``idempotency_key`` is sent as the API's ``Idempotency-Key``
+        (1 to 255 printable ASCII characters without spaces; a new uuid4 when None): a submit of the same
+        request with the same key, by the same caller in the same namespace, returns the run the first one
+        made, while that run exists, rather than starting a second. An ApiError carries the key sent as its
+        ``idempotency_key``, to submit again with when no answer came."""
+        key = str(uuid.uuid4()) if idempotency_key is None else idempotency_key
+        if not _IDEMPOTENCY_KEY.fullmatch(key):
+            raise ValueError(f"idempotency_key must be 1 to 255 printable ASCII characters without spaces, not {key!r}")
         body: Dict[str, Any] = dict(script_of(script_or_function))
         if args:
             body["args"] = list(args)
@@ -108,32 +124,52 @@ class Client:
             body["timeoutSeconds"] = timeout
         if self.namespace is not None:
             body["namespace"] = self.namespace
-        answer = self._call("POST", "/runs", body=body)
-        return Run(answer["name"], answer["namespace"])
+        try:
+            answer = self._call("POST", "/runs", body=body, headers={"Idempotency-Key": key})
+        except ApiError as err:
+            err.idempotency_key = key
+            raise
+        created = Run(answer["name"], answer["namespace"])
+        self._created.add(created)
+        return created
 
     def wait(self, run: RunLike) -> Outcome:
-        """Waits for the run to finish; its outcome when it succeeded, else raises its ScriptRunError."""
-        for event in self.stream(run):
+        """Waits for the run to finish; its outcome when it succeeded, else raises its ScriptRunError (or,
+        when it was deleted first, ApiError 410 ``run_deleted``)."""
+        ref = self._ref(run)
+        for event in self.stream(ref):
             if event.type == "finished":
                 outcome = Outcome.from_api(event.data)
                 if not outcome.success:
                     raise error_from(event.data)
                 return outcome
             if event.type == "deleted":
-                raise ApiError(410, "run_deleted", f"run {self._ref(run).name} was deleted before it finished")
-        raise ApiError(None, "stream_ended", f"the event stream of run {self._ref(run).name} ended without its outcome")
+                raise ApiError(410, "run_deleted", f"run {ref.name} was deleted before it finished", run=ref)
+        raise ApiError(None, "stream_ended", f"the event stream of run {ref.name} ended without its outcome", run=ref)
 
     def stream(self, run: RunLike) -> Iterator[Event]:
         """The run's events as the API sends them (``phase`` on each change, with ``queuePosition`` while
         queued; ``output`` with ``stream``, ``offset`` and ``text`` as the script prints; then ``finished``
         with the outcome, or ``deleted``), until the run finished or was deleted. A stream opened again
-        sends the Last-Event-ID, so no output comes twice.
+        sends the Last-Event-ID, so no output comes twice, and the phase it starts with is passed on only
+        when it changed.
         The API ends a stream after its longest wait; the client then opens it again (``timeout`` events,
-        the stream's own, are not passed on), as it does after a dropped connection."""
+        the stream's own, are not passed on), as it does after a dropped connection. An ApiError carries
+        the run as its ``run``."""
         ref = self._ref(run)
+        try:
+            yield from self._events(ref)
+        except ApiError as err:
+            err.run = ref
+            raise
+
+    def _events(self, ref: Run) -> Iterator[Event]:
+        # A run this client created is there, at a URL that answered: its first open is as a reopen.
+        known = ref in self._created
         state = StreamState()
         path = f"/runs/{urllib.parse.quote(ref.name)}/events"
         pause: Optional[float] = None  # before opening the stream again; None before the first open
+        last_phase: Any = None  # the phase (and place in the queue) last passed on
         while True:
             if pause is not None:
                 time.sleep(pause)
@@ -143,10 +179,16 @@ class Client:
             try:
                 response = self._open("GET", path, {"namespace": ref.namespace}, None, headers, STREAM_READ_TIMEOUT)
             except ApiError as err:
-                # The first open fails at once, so that a wrong URL is told; a stream once open is opened
-                # again while the API is away for a moment (restarting, say) or has no room for one more
-                # wait (429, after its Retry-After), as EventSource does.
-                if pause is None or not (isinstance(err, ApiUnavailable) or err.status == 429):
+                # A stream once open, or of a run just created, is opened again while the API is away for a
+                # moment (restarting, say) or has no room for one more wait (429, after its Retry-After), as
+                # EventSource does, and a run no longer found was deleted meanwhile. Else the first open fails
+                # at once, so that a wrong URL or name is told.
+                if pause is None and not known:
+                    raise
+                if err.status == 404:
+                    yield Event("deleted", {"name": ref.name, "namespace": ref.namespace})
+                    return
+                if not (isinstance(err, ApiUnavailable) or err.status == 429):
                     raise
                 pause = err.retry_after if err.retry_after is not None else _reconnect_delay(state)
                 continue
@@ -154,6 +196,13 @@ class Client:
                 for event in parse_events(response, state):
                     if event.type == "timeout":
                         continue
+                    if event.type == "phase":
+                        # Each connection starts with the current phase: the same again is no change.
+                        data = event.data
+                        phase = (data.get("phase"), data.get("queuePosition")) if isinstance(data, dict) else data
+                        if phase == last_phase:
+                            continue
+                        last_phase = phase
                     yield event
                     if event.type in ("finished", "deleted"):
                         return
@@ -180,10 +229,11 @@ class Client:
             return run
         return Run(run, self.namespace or "")
 
-    def _call(self, method: str, path: str, query: Optional[Mapping[str, str]] = None, body: Any = None) -> Any:
+    def _call(self, method: str, path: str, query: Optional[Mapping[str, str]] = None, body: Any = None,
+              headers: Optional[Mapping[str, str]] = None) -> Any:
         data = json.dumps(body).encode("utf-8") if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        with self._open(method, path, query or {}, data, headers, self.timeout) as response:
+        sent = {**(headers or {}), **({"Content-Type": "application/json"} if data is not None else {})}
+        with self._open(method, path, query or {}, data, sent, self.timeout) as response:
             return json.loads(response.read().decode("utf-8"))
 
     def _open(self, method: str, path: str, query: Mapping[str, str], data: Optional[bytes], headers: Dict[str, str],
@@ -206,8 +256,13 @@ def _refusal(err: urllib.error.HTTPError) -> Exception:
     (the run's own error type for it), anything else an ApiError with the API's type and message."""
     text = err.read().decode("utf-8", "replace")
     try:
-        error = json.loads(text).get("error") or {}
-    except (ValueError, AttributeError):
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    # Only the API's own shape says a type and message; a gateway's JSON ({"error": "Bad Gateway"}, a list)
+    # is no more than its text.
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
         error = {}
     kind, message = error.get("type", "http_error"), error.get("message", text[:500] or str(err.reason))
     if err.code == 400 and kind == "invalid_input":

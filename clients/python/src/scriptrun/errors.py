@@ -4,7 +4,10 @@ and ApiError for what the API itself refused or could not do (no such run, not a
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Type
+
+if TYPE_CHECKING:
+    from .client import Run
 
 
 class ScriptRunError(Exception):
@@ -118,14 +121,19 @@ def error_from(outcome: Mapping[str, Any]) -> ScriptRunError:
 class ApiError(Exception):
     """The API refused a request or failed it: ``status`` is the HTTP status, ``type`` the API's error type
     (``not_found``, ``conflict``, ``forbidden``, ... see the API's README); ``retry_after`` the seconds its
-    ``Retry-After`` asked to wait before trying again (a 429 or 503), else None."""
+    ``Retry-After`` asked to wait before trying again (a 429 or 503), else None. ``run``: the Run that
+    ``wait`` or ``stream`` (and so ``run``, once its run was created) was following, to wait for again
+    rather than start a second; ``idempotency_key``: the key a failed ``submit`` sent, to submit again with."""
 
-    def __init__(self, status: Optional[int], type: str, message: str, retry_after: Optional[float] = None) -> None:
+    def __init__(self, status: Optional[int], type: str, message: str, retry_after: Optional[float] = None, *,
+                 run: Optional[Run] = None) -> None:
         super().__init__(f"{status} {type}: {message}" if status is not None else f"{type}: {message}")
         self.status = status
         self.type = type
         self.message = message
         self.retry_after = retry_after
+        self.run = run
+        self.idempotency_key: Optional[str] = None
 
 
 class ApiUnavailable(ApiError):

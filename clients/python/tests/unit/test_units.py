@@ -1,9 +1,11 @@
-"""What the client does without an API: reading event streams, sending functions, naming errors."""
+"""What the client does without an API: reading event streams, following runs through an API that goes away
+for a moment, creating runs, sending functions, naming errors."""
 
 import http.server
 import io
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -43,13 +45,16 @@ def test_keeps_an_id_for_last_event_id_only_once_a_blank_line_ends_its_message()
 
 
 class FakeApi:
-    """An API on a local port that answers the run's event stream with ``answers`` in turn: a status code
-    with nothing more, or the text of a stream that then ends; ``None`` goes away for a moment, refusing
-    connections, and comes back on the same port."""
+    """An API on a local port that creates run-a in namespace default (or answers ``post``, a status and a
+    body) and answers the run's event stream with ``answers`` in turn: a status code with nothing more, a
+    status with its body and headers, or the text of a stream that then ends; ``None`` goes away for a
+    moment, refusing connections, and comes back on the same port."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, post=None):
         self.answers = list(answers)
+        self.post = post
         self.last_event_ids = []
+        self.idempotency_keys = []
         self.server = self._serve(0)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -57,24 +62,30 @@ class FakeApi:
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                api.idempotency_keys.append(self.headers.get("Idempotency-Key"))
+                status, body = api.post or (202, '{"name":"run-a","namespace":"default"}')
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body.encode("utf-8"))
+
             def do_GET(self):
                 api.last_event_ids.append(self.headers.get("Last-Event-ID"))
                 answer = api.answers.pop(0)
                 if isinstance(answer, int):
-                    self.send_response(answer)
-                    self.send_header("Content-Type", "application/json")
-                    if answer == 429:
-                        self.send_header("Retry-After", "1")
-                    self.end_headers()
-                    self.wfile.write(b'{"error":{"type":"unavailable","message":"restarting"}}')
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
+                    answer = (answer, '{"error":{"type":"unavailable","message":"restarting"}}', {"Retry-After": "1"} if answer == 429 else {})
+                status, body, headers = answer if isinstance(answer, tuple) else (200, answer, {})
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json" if isinstance(answer, tuple) else "text/event-stream")
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(answer.encode("utf-8"))
+                self.wfile.write(body.encode("utf-8"))
                 self.wfile.flush()
                 if api.answers and api.answers[0] is None:
-                    # Gone before the client sees the stream end, back after several reconnection delays.
+                    # Gone before the client sees the answer end, back after several reconnection delays.
                     api.answers.pop(0)
                     port = api.server.server_address[1]
                     api.close()
@@ -95,6 +106,11 @@ class FakeApi:
 
 RUNNING = 'retry: 10\n\nid: 1-0\nevent: phase\ndata: {"phase":"Running"}\n\n'
 FINISHED = 'event: finished\ndata: {"success":true,"result":42}\n\n'
+MAIN = "def main():\n    return 42\n"
+
+
+def refused(status, kind, retry_after="0"):
+    return status, f'{{"error":{{"type":"{kind}","message":"{kind} for now"}}}}', {"Retry-After": retry_after}
 
 
 @pytest.mark.parametrize("away", [[503, 502, 504], [None]], ids=["answering 502, 503, 504", "refusing connections"])
@@ -115,6 +131,107 @@ def test_opens_the_stream_again_after_the_retry_after_of_an_api_with_no_room_for
         # The stream's own retry is 10 ms: the wait is the 429's Retry-After, a second.
         assert time.monotonic() - began >= 1
         assert api.last_event_ids == [None, "1-0", "1-0"]
+    finally:
+        api.close()
+
+
+def test_opens_the_stream_of_a_run_it_just_created_again_while_the_api_is_full_or_away_from_the_first_open_on(monkeypatch):
+    # The POST was answered: the URL is right, and the run is there. The API answers as it does under load or
+    # while it shuts down, then goes away for a moment.
+    monkeypatch.setattr(scriptrun.client, "RECONNECT_SECONDS", 0.05)
+    api = FakeApi([refused(429, "too_many_waits", "1"), refused(503, "shutting_down"), None, FINISHED])
+    try:
+        client = scriptrun.Client(api.url)
+        began = time.monotonic()
+        assert client.run(MAIN) == 42
+        assert time.monotonic() - began >= 1  # the 429's Retry-After
+        run = client.submit(MAIN)
+        api.answers = [refused(503, "cluster_unavailable"), FINISHED]
+        assert client.wait(run).result == 42
+    finally:
+        api.close()
+
+
+def test_names_the_run_in_an_error_once_it_was_created():
+    api = FakeApi([refused(403, "forbidden"), RUNNING, refused(500, "internal")])
+    try:
+        client = scriptrun.Client(api.url)
+        with pytest.raises(scriptrun.ApiError) as raised:
+            client.run(MAIN)
+        assert (raised.value.status, raised.value.run) == (403, scriptrun.Run("run-a", "default"))
+        with pytest.raises(scriptrun.ApiError) as raised:
+            list(client.stream("run-a"))
+        assert (raised.value.status, raised.value.run) == (500, scriptrun.Run("run-a", ""))
+    finally:
+        api.close()
+
+
+def test_tells_a_run_gone_while_its_stream_was_away_or_as_it_first_opens_as_deleted():
+    gone = (404, '{"error":{"type":"not_found","message":"No run run-a in namespace default"}}', {})
+    api = FakeApi([RUNNING, gone, gone, gone])
+    try:
+        client = scriptrun.Client(api.url)
+        assert [event.type for event in client.stream("run-a")] == ["phase", "deleted"]
+        with pytest.raises(scriptrun.ApiError) as raised:
+            client.run(MAIN)
+        assert (raised.value.status, raised.value.type, raised.value.run) == (410, "run_deleted", scriptrun.Run("run-a", "default"))
+        # A run the caller named that is not there is no run of that name.
+        with pytest.raises(scriptrun.ApiError) as raised:
+            client.wait("run-a")
+        assert (raised.value.status, raised.value.type) == (404, "not_found")
+    finally:
+        api.close()
+
+
+def test_takes_a_gateways_json_for_what_it_is():
+    # A gateway's 502 or 503 while the API restarts, with JSON of another shape than the API's.
+    api = FakeApi([RUNNING, (502, '{"error": "Bad Gateway"}', {}), (503, '["no", "upstream"]', {}), FINISHED, (502, '{"error": "Bad Gateway"}', {})])
+    try:
+        client = scriptrun.Client(api.url)
+        assert client.wait("run-a").result == 42
+        with pytest.raises(scriptrun.ApiUnavailable) as raised:
+            client.wait("run-a")
+        assert str(raised.value) == 'the API answered 502 http_error: {"error": "Bad Gateway"}'
+    finally:
+        api.close()
+
+
+def test_passes_on_a_phase_only_when_it_changed_though_each_reopened_stream_starts_with_it():
+    def queued(position):
+        return f'retry: 10\n\nevent: phase\ndata: {{"phase":"Queued","queuePosition":{position}}}\n\n'
+
+    api = FakeApi([queued(2), queued(2), queued(2) + 'event: phase\ndata: {"phase":"Queued","queuePosition":1}\n\n', RUNNING, RUNNING + FINISHED])
+    try:
+        assert [(event.type, event.data.get("phase"), event.data.get("queuePosition")) for event in scriptrun.Client(api.url).stream("run-a")] == [
+            ("phase", "Queued", 2), ("phase", "Queued", 1), ("phase", "Running", None), ("finished", None, None)]
+    finally:
+        api.close()
+
+
+def test_sends_an_idempotency_key_with_each_submit_a_new_one_unless_given():
+    api = FakeApi([])
+    try:
+        client = scriptrun.Client(api.url)
+        assert client.submit(MAIN, idempotency_key="nightly-2024-06-01") == scriptrun.Run("run-a", "default")
+        client.submit(MAIN)
+        client.submit(MAIN)
+        given, first, second = api.idempotency_keys
+        assert given == "nightly-2024-06-01"
+        assert uuid.UUID(first).version == 4 and first != second
+        for bad in ["", "two words", "k" * 256, "clé"]:
+            with pytest.raises(ValueError, match="idempotency_key"):
+                client.submit(MAIN, idempotency_key=bad)
+        assert len(api.idempotency_keys) == 3
+    finally:
+        api.close()
+
+
+def test_names_the_key_a_submit_sent_when_it_failed():
+    api = FakeApi([], post=(503, '{"error":{"type":"cluster_unavailable","message":"the create may land still"}}'))
+    try:
+        with pytest.raises(scriptrun.ApiUnavailable) as raised:
+            scriptrun.Client(api.url).run(MAIN, idempotency_key="retry-me")
+        assert (raised.value.idempotency_key, raised.value.run) == ("retry-me", None)
     finally:
         api.close()
 

@@ -4,11 +4,12 @@
 // schema refuses, and what it renders (runtimes, RBAC) is what the processes and users need
 // (charts/scriptrun). test/e2e/helm.test.ts installs it.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { parse, parseAllDocuments } from "yaml";
 import { API_VARIABLES } from "../api/config.js";
 import { CHART_VALUES_SCHEMA_PATH, CRD_FILES, type CrdFile, chartCrdPath, crdPath, renderCrd, renderValuesSchema } from "../crds/generate.js";
@@ -85,23 +86,28 @@ interface Rendered {
   subjects?: Array<{ kind: string; name: string }>;
 }
 
-// helm of the local cluster's build (make up), unless PATH has one first.
-const helmEnv = {
-  ...process.env,
-  PATH: [process.env.PATH, join(process.env.SCRIPTRUN_CACHE_DIR ?? join(homedir(), ".cache", "scriptrun"), "bin", "current")].join(delimiter),
-};
+// The helm of the local cluster (cluster/lib/build.sh, with its release flags), which the first run
+// on a machine builds from its Go module (minutes), before `make up` ever has; later runs, and
+// `make up`, find it in the cache.
+const HELM_BUILD_TIMEOUT_MS = 20 * 60_000;
+let helmBuilt: Promise<string> | undefined;
+function buildHelm(): Promise<string> {
+  helmBuilt ??= promisify(execFile)("bash", [join(repo, "cluster", "lib", "build.sh"), "helm"]).then((r) => r.stdout.trim());
+  return helmBuilt;
+}
 
 describe("the Helm chart, rendered", function () {
   this.timeout(30_000);
+  let helm: string;
   let work: string;
 
   /** `helm template` with these values; throws helm's own message when it refuses them. */
   function render(values: Record<string, unknown> = {}): Rendered[] {
     const file = join(work, "values.json");
     writeFileSync(file, JSON.stringify(values));
-    const helm = spawnSync("helm", ["template", "scriptrun", chart, "-n", "scriptrun-system", "-f", file], { env: helmEnv, encoding: "utf8" });
-    if (helm.status !== 0) throw new Error(helm.stderr.trim());
-    return parseAllDocuments(helm.stdout).map((doc) => doc.toJSON() as Rendered | null).filter((o): o is Rendered => o !== null);
+    const rendered = spawnSync(helm, ["template", "scriptrun", chart, "-n", "scriptrun-system", "-f", file], { encoding: "utf8" });
+    if (rendered.status !== 0) throw new Error(rendered.stderr.trim());
+    return parseAllDocuments(rendered.stdout).map((doc) => doc.toJSON() as Rendered | null).filter((o): o is Rendered => o !== null);
   }
   const runtimesOf = (objects: Rendered[]) => objects.filter((o) => o.kind === "ScriptRuntime");
   const grants = (role: Rendered | undefined, resource: string, verb: string) =>
@@ -110,9 +116,9 @@ describe("the Helm chart, rendered", function () {
   const clusterRole = (objects: Rendered[], suffix: string) =>
     objects.find((o) => o.kind === "ClusterRole" && o.metadata.name.endsWith(`-${suffix}`));
 
-  before(function () {
-    // make test-unit runs before make up has built helm on a fresh machine; the e2e renders it there.
-    if (spawnSync("helm", ["version"], { env: helmEnv }).status !== 0) this.skip();
+  before(async function () {
+    this.timeout(HELM_BUILD_TIMEOUT_MS);
+    helm = await buildHelm();
     work = mkdtempSync(join(tmpdir(), "chart-test-"));
   });
   after(() => {
@@ -192,6 +198,58 @@ describe("the Helm chart, rendered", function () {
     for (const verb of ["get", "list", "watch"]) assert.ok(grants(role, "scriptruntimes", verb) && grants(role, "namespaces", verb), verb);
   });
 
+  it("puts the runner pods' deny-all NetworkPolicy in every namespace where the chart knows runs happen", () => {
+    const denyAll = (values: Record<string, unknown>) => render(values)
+      .filter((o) => o.kind === "NetworkPolicy" && o.metadata.name.endsWith("-runner-deny-all")).map((o) => o.metadata.namespace).sort();
+    // Watching every namespace: the release namespace, the API's default one, the warm pools'.
+    assert.deepEqual(denyAll({}), ["scriptrun-system"]);
+    assert.deepEqual(denyAll({ api: { defaultNamespace: "scripts" } }), ["scriptrun-system", "scripts"]);
+    assert.deepEqual(denyAll({ api: { enabled: false, defaultNamespace: "scripts" } }), ["scriptrun-system"]);
+    const pooled = { python: { spec: { warmPool: { size: 1, namespaces: ["pool", "scripts"] } } } };
+    assert.deepEqual(denyAll({ api: { defaultNamespace: "scripts" }, runtimes: pooled }), ["pool", "scriptrun-system", "scripts"]);
+    // Watching some: those. Listed: those alone.
+    assert.deepEqual(denyAll({ api: { defaultNamespace: "b" }, controller: { watchNamespaces: ["a", "b"] } }), ["a", "b"]);
+    assert.deepEqual(denyAll({ api: { defaultNamespace: "scripts" }, runner: { networkPolicy: { namespaces: ["x"] } } }), ["x"]);
+  });
+
+  it("refuses an API default namespace the controller does not watch, where the API may create no run", () => {
+    assert.throws(() => render({ api: { defaultNamespace: "other" }, controller: { watchNamespaces: ["a"] } }),
+      /api\.defaultNamespace other is not one of controller\.watchNamespaces \(a\)/);
+    const apiNamespace = (values: Record<string, unknown>) => (render(values).find((o) => o.kind === "Deployment" && o.metadata.name.endsWith("-api"))!
+      .spec as { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } })
+      .template.spec.containers[0]!.env.find((e) => e.name === "SCRIPTRUN_API_NAMESPACE")?.value;
+    assert.equal(apiNamespace({ api: { defaultNamespace: "b" }, controller: { watchNamespaces: ["a", "b"] } }), "b");
+    assert.equal(apiNamespace({ controller: { watchNamespaces: ["a", "b"] } }), "a");
+    assert.doesNotThrow(() => render({ api: { enabled: false, defaultNamespace: "other" }, controller: { watchNamespaces: ["a"] } }));
+  });
+
+  it("takes for the PodDisruptionBudgets' maxUnavailable what Kubernetes takes: a number of pods or a percentage up to 100%", () => {
+    const budgets = (maxUnavailable: unknown) => render({ podDisruptionBudget: { enabled: true, maxUnavailable } })
+      .filter((o) => o.kind === "PodDisruptionBudget").map((o) => o.spec?.maxUnavailable);
+    for (const accepted of [0, 1, "0%", "50%", "100%"]) assert.deepEqual(budgets(accepted), [accepted, accepted]);
+    for (const refused of ["abc", "50", "101%", "-1%", -1, 1.5]) assert.throws(() => budgets(refused), /maxUnavailable/, String(refused));
+  });
+
+  it("grants the controller and the API exactly the permissions the chart's README lists for them", () => {
+    const readme = readFileSync(join(chart, "README.md"), "utf8");
+    // The RBAC section's first table is the controller's, the second the API's.
+    const [controllerTable, apiTable] = readme.slice(readme.indexOf("## Permissions (RBAC)")).split("\n\n")
+      .filter((block) => block.startsWith("| resource | verbs | why |"));
+    const listed = (table: string) => new Set(table.split("\n").slice(2).flatMap((row) => {
+      const [resources, verbs] = row.split("|").slice(1, 3) as [string, string];
+      return [...resources.matchAll(/`([^`]+)`/g)].flatMap((m) => verbs.split(",").map((verb) => `${m[1]} ${verb.trim()}`));
+    }));
+    for (const watchNamespaces of [[], ["team-a"]]) {
+      const objects = render({ controller: { watchNamespaces }, api: { defaultNamespace: watchNamespaces[0] ?? "" } });
+      const granted = (component: string) => new Set(objects
+        .filter((o) => ["Role", "ClusterRole"].includes(o.kind) && o.metadata.labels?.["app.kubernetes.io/component"] === component)
+        .flatMap((o) => (o.rules ?? []).flatMap((r) => r.resources.flatMap((resource) => r.verbs.map((verb) => `${resource} ${verb}`)))));
+      const watching = watchNamespaces.join() || "all";
+      assert.deepEqual([...granted("controller")].sort(), [...listed(controllerTable!)].sort(), `the controller, watching ${watching}`);
+      assert.deepEqual([...granted("api")].sort(), [...listed(apiTable!)].sort(), `the API, watching ${watching}`);
+    }
+  });
+
   it("adds scriptruns to the built-in view, edit and admin roles, and lets every authenticated user read runtimes", () => {
     const objects = render();
     const view = clusterRole(objects, "view");
@@ -217,6 +275,7 @@ describe("the Helm chart, rendered", function () {
 
 describe("the Helm chart's monitoring (all off by default)", function () {
   this.timeout(30_000);
+  let helmPath: string;
   let work: string;
   const everythingOn = {
     monitoring: {
@@ -231,10 +290,13 @@ describe("the Helm chart's monitoring (all off by default)", function () {
   function helm(args: string[], values: Record<string, unknown>): { status: number | null; stdout: string; stderr: string } {
     const file = join(work, "values.json");
     writeFileSync(file, JSON.stringify(values));
-    return spawnSync("helm", [...args, "-f", file], { env: helmEnv, encoding: "utf8" });
+    return spawnSync(helmPath, [...args, "-f", file], { encoding: "utf8" });
   }
   function render(values: Record<string, unknown>, ...args: string[]): Rendered[] {
-    const rendered = helm(["template", "scriptrun", chart, "-n", "scriptrun-system", ...args], values);
+    return renderAs("scriptrun", values, ...args);
+  }
+  function renderAs(release: string, values: Record<string, unknown>, ...args: string[]): Rendered[] {
+    const rendered = helm(["template", release, chart, "-n", "scriptrun-system", ...args], values);
     if (rendered.status !== 0) throw new Error(rendered.stderr.trim());
     return parseAllDocuments(rendered.stdout).map((doc) => doc.toJSON() as Rendered | null).filter((o): o is Rendered => o !== null);
   }
@@ -242,8 +304,9 @@ describe("the Helm chart's monitoring (all off by default)", function () {
   const named = (objects: Rendered[], kind: string, suffix: string) =>
     objects.find((o) => o.kind === kind && o.metadata.name.endsWith(suffix));
 
-  before(function () {
-    if (spawnSync("helm", ["version"], { env: helmEnv }).status !== 0) this.skip();
+  before(async function () {
+    this.timeout(HELM_BUILD_TIMEOUT_MS);
+    helmPath = await buildHelm();
     work = mkdtempSync(join(tmpdir(), "chart-monitoring-"));
   });
   after(() => {
@@ -257,24 +320,44 @@ describe("the Helm chart's monitoring (all off by default)", function () {
     assert.deepEqual(objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name), ["scriptrun-api"]);
   });
 
-  it("scrapes the controller and the API through their Services, on the ports their containers name", () => {
-    const objects = render(everythingOn, ...withMonitoringApi);
-    for (const component of ["controller", "api"]) {
-      const monitor = named(objects, "ServiceMonitor", `-${component}`);
-      assert.equal(monitor?.metadata.labels?.release, "kube-prometheus-stack", component);
-      const spec = monitor!.spec as { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string; path: string }> };
-      const services = objects.filter((o) => o.kind === "Service"
-        && Object.entries(spec.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v));
-      assert.equal(services.length, 1, `${component}: ServiceMonitor selects ${services.map((s) => s.metadata.name).join() || "no Service"}`);
-      const service = services[0]!.spec as { selector: Record<string, string>; ports: Array<{ name: string; targetPort: string }> };
-      const port = service.ports.find((p) => p.name === spec.endpoints[0]!.port);
-      assert.ok(port, `${component}: the Service has no port ${spec.endpoints[0]!.port}`);
-      assert.equal(spec.endpoints[0]!.path, "/metrics");
-      // The Service's target is a port the component's pods name.
-      const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name.endsWith(`-${component}`))!;
-      const pod = (deployment.spec as { template: { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ ports: Array<{ name: string }> }> } } }).template;
-      assert.ok(Object.entries(service.selector).every(([k, v]) => pod.metadata.labels[k] === v), `${component}: the Service selects no pod of it`);
-      assert.ok(pod.spec.containers[0]!.ports.some((p) => p.name === port.targetPort), `${component}: no container port ${port.targetPort}`);
+  // The longest release name Helm takes, and no "scriptrun" in it: the fullname gets the chart's name
+  // too, cut at 63 characters.
+  const longestRelease = `release-${"x".repeat(45)}`;
+
+  it("scrapes the controller and the API through their Services, on the ports their containers name, whatever the release's name", () => {
+    for (const release of ["scriptrun", longestRelease]) {
+      const objects = renderAs(release, everythingOn, ...withMonitoringApi);
+      for (const component of ["controller", "api"]) {
+        const monitor = named(objects, "ServiceMonitor", `-${component}`);
+        assert.equal(monitor?.metadata.labels?.release, "kube-prometheus-stack", component);
+        const spec = monitor!.spec as { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string; path: string }> };
+        const services = objects.filter((o) => o.kind === "Service"
+          && Object.entries(spec.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v));
+        assert.equal(services.length, 1, `${component}: ServiceMonitor selects ${services.map((s) => s.metadata.name).join() || "no Service"}`);
+        const service = services[0]!.spec as { selector: Record<string, string>; ports: Array<{ name: string; targetPort: string }> };
+        const port = service.ports.find((p) => p.name === spec.endpoints[0]!.port);
+        assert.ok(port, `${component}: the Service has no port ${spec.endpoints[0]!.port}`);
+        assert.equal(spec.endpoints[0]!.path, "/metrics");
+        // The Service's target is a port the component's pods name.
+        const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name.endsWith(`-${component}`))!;
+        const pod = (deployment.spec as { template: { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ ports: Array<{ name: string }> }> } } }).template;
+        assert.ok(Object.entries(service.selector).every(([k, v]) => pod.metadata.labels[k] === v), `${component}: the Service selects no pod of it`);
+        assert.ok(pod.spec.containers[0]!.ports.some((p) => p.name === port.targetPort), `${component}: no container port ${port.targetPort}`);
+      }
+    }
+  });
+
+  it("names every object as its kind must be named, even for the longest release name or fullnameOverride", () => {
+    const dnsLabel = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/; // a Service's name
+    const dnsSubdomain = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+    const RBAC_KINDS = ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"]; // any name without "/" or "%"
+    const values = { ...everythingOn, monitoring: { ...everythingOn.monitoring, controllerService: { enabled: true } } };
+    for (const objects of [renderAs(longestRelease, values, ...withMonitoringApi),
+      render({ ...values, fullnameOverride: `scriptrun-${"x".repeat(53)}` }, ...withMonitoringApi)]) {
+      assert.equal(objects.filter((o) => o.kind === "Service").length, 2);
+      for (const { kind, metadata: { name } } of objects.filter((o) => !RBAC_KINDS.includes(o.kind))) {
+        assert.match(name, kind === "Service" ? dnsLabel : dnsSubdomain, `${kind} ${name} (${name.length} characters)`);
+      }
     }
   });
 

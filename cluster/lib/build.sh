@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the cluster's binaries from their upstream Go modules (pinned in
 # cluster/go/*/go.mod) into a cache keyed by version. A second run is a no-op.
+# `build.sh helm` builds only helm and prints its path: the chart's tests render the chart with it
+# on a machine that has no cluster yet (test/chart.test.ts).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -49,7 +51,17 @@ build() { # build MODULE_DIR CGO PACKAGE... (each binary is named after its pack
   for pkg in "${missing[@]}"; do mv "$BIN_DIR.partial/$(basename "$pkg")" "$BIN_DIR/"; done
 }
 
-mkdir -p "$CACHE_DIR"
+mkdir -p "$CACHE_DIR/bin"
+# Runs started side by side (make up, the chart's tests) wait for one build instead of racing it.
+exec 9>"$CACHE_DIR/bin/.build.lock"
+flock 9
+if [ "${1:-}" = helm ]; then
+  build helm 0 helm.sh/helm/v3/cmd/helm
+  rmdir "$BIN_DIR.partial" 2>/dev/null || true
+  ldflags helm >"$BIN_DIR/.ldflags-helm"
+  echo "$BIN_DIR/helm"
+  exit 0
+fi
 build k8s 0 k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kubectl
 # The kubelet links cgo (as upstream builds it) for its host-level helpers.

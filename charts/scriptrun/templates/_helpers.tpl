@@ -49,14 +49,24 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" .Values.image.repository .Values.image.tag }}
 {{- end }}
 
+{{/* A Service's name: fullname-SUFFIX, fullname shortened so that the whole is at most 63
+characters, as a Service's name must be (a DNS label). Other kinds take names of up to 253. */}}
+{{- define "scriptrun.serviceName" -}}
+{{- printf "%s-%s" (include "scriptrun.fullname" .root | trunc (int (sub 62 (len .suffix))) | trimSuffix "-") .suffix }}
+{{- end }}
+
 {{- define "scriptrun.leaseName" -}}
 {{- include "scriptrun.fullname" . }}-controller
 {{- end }}
 
 {{/* Namespaces where runner pods are (runs, and the warm pools of the chart's runtimes) and
-need their NetworkPolicy. */}}
+need their NetworkPolicy. Watching every namespace, the known ones are the release namespace, the
+API's default namespace (every run of a request that names none) and the warm pools'. */}}
 {{- define "scriptrun.runnerNamespaces" -}}
 {{- $namespaces := list .Release.Namespace }}
+{{- if .Values.api.enabled }}
+{{- $namespaces = append $namespaces (include "scriptrun.apiNamespace" .) }}
+{{- end }}
 {{- range $runtime := .Values.runtimes }}
 {{- if and $runtime $runtime.spec.warmPool }}
 {{- $namespaces = concat $namespaces ($runtime.spec.warmPool.namespaces | default list) }}

@@ -97,12 +97,17 @@ export function bodyTooLarge(maxBodyBytes: number): ApiError {
   return new ApiError(413, "too_large", `The body is larger than the ${maxBodyBytes} bytes allowed`);
 }
 
+// multer's limits on size; its others (fields, parts, a field name's length) are on a form's shape.
+const SIZE_LIMITS = new Set(["LIMIT_FILE_SIZE", "LIMIT_FIELD_VALUE"]);
+
 /** What the body parsers (co-body/raw-body, multer) throw. */
 function fromHttp(err: unknown, maxBodyBytes: number): ApiError | undefined {
   if (err instanceof MulterError) {
+    const field = err.field ? ` (${err.field})` : "";
+    if (SIZE_LIMITS.has(err.code)) return new ApiError(413, "too_large", `${err.message}${field}; the body may be at most ${maxBodyBytes} bytes`);
     if (err.code === "LIMIT_UNEXPECTED_FILE") return invalid(`Unexpected file field '${err.field}'; send the script as 'file'`);
     if (err.code === "LIMIT_FILE_COUNT") return invalid("Send one file, as 'file'");
-    return new ApiError(413, "too_large", `${err.message}${err.field ? ` (${err.field})` : ""}; the body may be at most ${maxBodyBytes} bytes`);
+    return invalid(`${err.message}${field}; a form takes the fields of the JSON body, each once, and the script as 'file'`);
   }
   const fields = err as { status?: unknown; message?: unknown } | null;
   const status = typeof fields?.status === "number" ? fields.status : undefined;

@@ -74,6 +74,24 @@ describe("an Idempotency-Key", () => {
     assert.deepEqual([retry.status, retry.body.name, retry.body.result], [200, name, 2]);
   });
 
+  it("makes a retry of POST /execute answer with its own run's outcome when the earlier run of its key finished and is told late", async () => {
+    t.store.outcome = () => ({ phase: "Succeeded", result: "earlier" });
+    const first = await t.http.post("/execute").set("Idempotency-Key", "k10").send({ script: SCRIPT });
+    const name = first.body.name as string;
+    const earlier = (await t.store.get("default", name))!;
+    // The earlier run is deleted (its TTL, kubectl delete); the watch has not told it yet.
+    t.store.runs.delete(`default/${name}`);
+    t.store.outcome = () => ({ phase: "Succeeded", result: "own" });
+    const create = t.store.create.bind(t.store);
+    t.store.create = async (run) => {
+      // It tells the earlier run's last change only now, as the new run is made.
+      t.waiter.changed(earlier);
+      return create(run);
+    };
+    const retry = await t.http.post("/execute").set("Idempotency-Key", "k10").send({ script: SCRIPT });
+    assert.deepEqual([retry.status, retry.body.name, retry.body.result], [200, name, "own"]);
+  });
+
   it("refuses with 422 the same key for another request, creating nothing", async () => {
     await t.http.post("/runs").set("Idempotency-Key", "k3").send({ script: SCRIPT });
     const other = await t.http.post("/runs").set("Idempotency-Key", "k3").send({ script: SCRIPT, args: [] });

@@ -63,6 +63,18 @@ describe("the copy of a run a wait follows", () => {
     assert.equal(rechecked.current?.metadata.uid, "later");
   });
 
+  it("keeps each outcome told before `follow`, and gives only the one of the copy it follows", () => {
+    const copies = new OwnCopy();
+    copies.changed(copy("earlier", 0, "Succeeded"), WATCH);
+    copies.follow(copy("own", 5, "Running"));
+    assert.equal(copies.outcomeToldBefore(), undefined);
+    const finished = new OwnCopy();
+    finished.changed(copy("earlier", 0, "Succeeded"), WATCH);
+    finished.changed(copy("own", 5, "Failed"), recheck(50));
+    finished.follow(copy("own", 5, "Running"), 100);
+    assert.equal(finished.outcomeToldBefore()?.metadata.uid, "own");
+  });
+
   it("weighs the watch's news before `follow` in its order", () => {
     const copies = new OwnCopy();
     copies.changed(copy("earlier", 5), WATCH);

@@ -6,12 +6,13 @@
 // instead. Two copies of one name never exist at once, so a copy is later than the one followed
 // when it was made in a later second (the apiserver sets creation times, to the second), when the
 // watch tells it after a change of the one followed (it tells changes in order), or when a re-check
-// asked after the copy followed was known shows it. Only the copy followed gives an outcome. One
+// asked after the copy followed was known shows it. Only the copy followed gives an outcome: one
+// told before it is known is kept until then, and given only if it is that copy's. One
 // case stays undecided: a copy of the same second that the watch tells before the copy followed is
 // known, and before any change of it, may be an earlier copy's late news or a later copy's relist;
 // it is taken for the first, so a later copy's deletion then ends the wait only at its timeout.
 import { toMillis } from "../core/time.js";
-import type { ScriptRun } from "../crds/schema.js";
+import { type ScriptRun, isFinished } from "../crds/schema.js";
 
 /** Whether `run` is a copy of its name made in a later second than `than`. */
 export function madeLater(run: ScriptRun, than: ScriptRun): boolean {
@@ -33,21 +34,33 @@ export class OwnCopy {
   /** Before a copy is followed: the changes the watch told, in order, and the copies it told deleted. */
   private readonly toldBefore: ScriptRun[] = [];
   private readonly goneBefore = new Set<string>();
+  /** Before a copy is followed: the last finished change told of each copy, by uid. */
+  private readonly finishedBefore = new Map<string, ScriptRun>();
 
   /** The copy followed, once told (`follow`). */
   get current(): ScriptRun | undefined {
     return this.own;
   }
 
-  /** Whether `run` is the copy followed, or may be: no copy is followed yet. */
+  /** Whether `run` is the copy followed, or may be: no copy is followed yet. An outcome is the
+   * copy's own only once a copy is followed (`outcomeToldBefore`). */
   follows(run: ScriptRun): boolean {
     return this.own === undefined || this.own.metadata.uid === run.metadata.uid;
   }
 
   /** A change of the run, told by the watch or a re-check. */
   changed(run: ScriptRun, from: From): void {
-    if (this.own) this.consider(run, from);
-    else if (from.watched) this.toldBefore.push(run);
+    if (this.own) {
+      this.consider(run, from);
+    } else {
+      if (from.watched) this.toldBefore.push(run);
+      if (isFinished(run.status?.phase)) this.finishedBefore.set(run.metadata.uid ?? "", run);
+    }
+  }
+
+  /** The outcome of the copy followed, when it was told before that copy was followed. */
+  outcomeToldBefore(): ScriptRun | undefined {
+    return this.own && this.finishedBefore.get(this.own.metadata.uid ?? "");
   }
 
   /** A deletion the watch told, of the copy with `uid`: true when it is the copy followed. Before a

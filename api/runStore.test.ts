@@ -120,7 +120,7 @@ describe("the cluster store when the cluster does not answer", () => {
 
   it("refuses an empty namespace rather than reach every namespace's runs", async () => {
     const runs = new KubeRunStore(kubeConfigFor("https://127.0.0.1:1"), { timeoutMs: 300, relistMs: 60_000, log });
-    for (const call of [() => runs.list("", { limit: 5 }), () => runs.get("", "run-x"), () => runs.requestCancel("", "run-x")]) {
+    for (const call of [() => runs.list("", { limit: 5 }), () => runs.get("", "run-x"), () => runs.requestCancel("", "run-x", undefined)]) {
       await assert.rejects(call(), /A run's namespace must not be empty/);
     }
   });

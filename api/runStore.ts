@@ -6,7 +6,7 @@ import { CustomObjectsApi, type KubeConfig, PatchStrategy } from "@kubernetes/cl
 import { JsonClient, RUNS, listInPages, runsPath, unless, within } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { CANCEL_ANNOTATION } from "../core/runs.js";
-import type { ScriptRun } from "../crds/schema.js";
+import { type ScriptRun, isFinished } from "../crds/schema.js";
 import { RunInformer } from "./runInformer.js";
 import type { RunListener, RunWatch } from "./runWatch.js";
 
@@ -24,8 +24,9 @@ export interface RunStore {
   create(run: ScriptRun): Promise<ScriptRun | "exists">;
   get(namespace: string, name: string): Promise<ScriptRun | undefined>;
   list(namespace: string, page: { limit: number; continue?: string }): Promise<RunPage>;
-  /** Marks the run for cancellation; undefined when there is no such run. */
-  requestCancel(namespace: string, name: string): Promise<ScriptRun | undefined>;
+  /** Marks that version of the run for cancellation: "changed" when it has changed since, and
+   * nothing was marked; undefined when there is no such run. */
+  requestCancel(namespace: string, name: string, resourceVersion: string | undefined): Promise<ScriptRun | "changed" | undefined>;
   /** Resolves when the cluster answers a cheap call. */
   ping(): Promise<void>;
   /** One watch of every ScriptRun, shared by all waiting requests. */
@@ -64,9 +65,11 @@ export class KubeRunStore implements RunStore {
     return { items: answer.items ?? [], continue: answer.metadata?.continue || undefined };
   }
 
-  async requestCancel(namespace: string, name: string): Promise<ScriptRun | undefined> {
-    return unless([404], this.json.request<ScriptRun>("PATCH", this.path(namespace, name),
-      { metadata: { annotations: { [CANCEL_ANNOTATION]: "true" } } }, { ...this.timeout(), contentType: PatchStrategy.MergePatch }), undefined);
+  async requestCancel(namespace: string, name: string, resourceVersion: string | undefined): Promise<ScriptRun | "changed" | undefined> {
+    // A resourceVersion in a patch is a precondition: the apiserver answers 409 when it is not the run's.
+    const metadata = { ...(resourceVersion !== undefined ? { resourceVersion } : {}), annotations: { [CANCEL_ANNOTATION]: "true" } };
+    const patch = this.json.request<ScriptRun>("PATCH", this.path(namespace, name), { metadata }, { ...this.timeout(), contentType: PatchStrategy.MergePatch });
+    return unless([404], unless([409], patch, "changed" as const), undefined);
   }
 
   async ping(): Promise<void> {
@@ -95,4 +98,26 @@ export class KubeRunStore implements RunStore {
     if (namespace === "") throw new Error("A run's namespace must not be empty");
     return `${runsPath(encodeURIComponent(namespace))}${name === undefined ? "" : `/${encodeURIComponent(name)}`}`;
   }
+}
+
+/** Reads of a run a cancel makes before it gives up on a run that changes before each mark. */
+const CANCEL_ATTEMPTS = 5;
+
+/** What a cancel found: the run marked, the run finished already (nothing to cancel), no such
+ * run, or a run that changed each time it was about to be marked. */
+export type CancelAnswer = { kind: "marked" } | { kind: "finished"; run: ScriptRun } | { kind: "missing" } | { kind: "changing" };
+
+/** Cancels a run not yet finished (the API's DELETE /runs/:name, and scriptrun cancel with a
+ * kubeconfig). The run may finish between its read and the mark, so the mark holds to the version
+ * read, and a run changed meanwhile is read again: a finished run is never marked. */
+export async function cancelRun(store: Pick<RunStore, "get" | "requestCancel">, namespace: string, name: string): Promise<CancelAnswer> {
+  for (let attempt = 1; attempt <= CANCEL_ATTEMPTS; attempt++) {
+    const run = await store.get(namespace, name);
+    if (!run) return { kind: "missing" };
+    if (isFinished(run.status?.phase)) return { kind: "finished", run };
+    const marked = await store.requestCancel(namespace, name, run.metadata.resourceVersion);
+    if (!marked) return { kind: "missing" };
+    if (marked !== "changed") return { kind: "marked" };
+  }
+  return { kind: "changing" };
 }

@@ -2,7 +2,9 @@
 // phases as Server-Sent Events.
 import assert from "node:assert/strict";
 import { CANCEL_ANNOTATION } from "../core/runs.js";
+import { aRuntime, testRuntimes } from "../core/testkit.js";
 import type { ScriptRun } from "../crds/schema.js";
+import { NoAuth } from "./auth.js";
 import { type TestApp, testApp } from "./testkit.js";
 
 const SCRIPT = "def main():\n    return 1\n";
@@ -29,6 +31,8 @@ async function until(what: string, ok: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(ok(), what);
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const outputs = (events: SseEvent[]) => events.filter((e) => e.event === "output").map((e) => [e.id, e.data.stream, e.data.offset, e.data.text]);
 
@@ -110,6 +114,58 @@ describe("the runs resource", () => {
     assert.equal(finished.status, 409);
     assert.match(finished.body.error.message, /already finished \(Succeeded\)/);
     assert.equal((await t.http.delete("/runs/run-nothere")).status, 404);
+  });
+
+  it("DELETE /runs/:name answers 409 for a run that finished between its read and the cancel, and marks nothing", async () => {
+    t.store.outcome = () => undefined;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const cancel = t.store.requestCancel.bind(t.store);
+    t.store.requestCancel = async (namespace, name, resourceVersion) => {
+      // The controller finishes the run after the API read it.
+      t.store.setStatus(namespace, name, { phase: "Succeeded", result: 1 });
+      return cancel(namespace, name, resourceVersion);
+    };
+    const res = await t.http.delete(`/runs/${created.name}`);
+    assert.deepEqual([res.status, res.body.error?.type], [409, "conflict"]);
+    assert.match(res.body.error.message, /already finished \(Succeeded\)/);
+    assert.equal(t.store.runs.get(`default/${created.name}`)!.metadata.annotations?.[CANCEL_ANNOTATION], undefined);
+  });
+
+  it("DELETE /runs/:name cancels a run that changed between its read and the cancel but is still under way", async () => {
+    t.store.outcome = () => undefined;
+    const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+    const cancel = t.store.requestCancel.bind(t.store);
+    let changes = 1;
+    t.store.requestCancel = async (namespace, name, resourceVersion) => {
+      if (changes-- > 0) t.store.setStatus(namespace, name, { phase: "Running", podName: "p1" });
+      return cancel(namespace, name, resourceVersion);
+    };
+    const res = await t.http.delete(`/runs/${created.name}`);
+    assert.equal(res.status, 202);
+    assert.equal(t.store.runs.get(`default/${created.name}`)!.metadata.annotations?.[CANCEL_ANNOTATION], "true");
+    // One that changes before every attempt is answered 409 in the end, not tried forever.
+    const { body: busy } = await t.http.post("/runs").send({ script: SCRIPT });
+    changes = Infinity;
+    const refused = await t.http.delete(`/runs/${busy.name}`);
+    assert.deepEqual([refused.status, refused.body.error?.type], [409, "conflict"]);
+    assert.equal(t.store.runs.get(`default/${busy.name}`)!.metadata.annotations?.[CANCEL_ANNOTATION], undefined);
+  });
+
+  it("POST /runs takes a runtime created since the API cached the runtimes: admission reads it", async () => {
+    const runtimes = testRuntimes(aRuntime("python"), aRuntime("gpu"));
+    // As RuntimeCatalog: its cache (list) lacks a runtime created a moment ago, which choose() reads.
+    runtimes.list = () => runtimes.runtimes.filter((r) => r.metadata.name !== "gpu");
+    const lagging = testApp({ runtimes });
+    try {
+      const res = await lagging.http.post("/runs").send({ script: SCRIPT, runtime: "gpu" });
+      assert.equal(res.status, 202);
+      assert.equal(lagging.store.runs.get(`default/${res.body.name}`)!.spec.runtime, "gpu");
+      const unknown = await lagging.http.post("/runs").send({ script: SCRIPT, runtime: "gpu2" });
+      assert.deepEqual([unknown.status, unknown.body.error?.type], [400, "invalid_input"]);
+      assert.match(unknown.body.error.message, /runtime "gpu2" does not exist; the runtimes this namespace may use are: gpu, python/);
+    } finally {
+      await lagging.close();
+    }
   });
 });
 
@@ -202,6 +258,26 @@ describe("GET /runs/:name/events", () => {
     const events = parseEvents(await res.text());
     assert.deepEqual(events.map((e) => e.event), ["phase", "phase", "finished"]);
     assert.equal(events[2]!.data.result, 1);
+  });
+
+  it("passes over an earlier run's outcome told while it first reads the run, and sends its own told then", async () => {
+    t.store.finishAfterMs = 60_000;
+    const get = t.store.get.bind(t.store);
+    for (const told of ["earlier", "own"] as const) {
+      const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
+      t.store.get = async (namespace, name) => {
+        const read = (await get(namespace, name))!;
+        // The watch tells an outcome while the read's answer is on its way.
+        if (told === "own") t.store.setStatus(namespace, name, { phase: "Succeeded", result: 1 });
+        else t.waiter.changed({ ...read, metadata: { ...read.metadata, uid: "uid-earlier" }, status: { phase: "Succeeded", result: "earlier" } });
+        return read;
+      };
+      const res = await fetch(`${await t.url()}/runs/${created.name}/events`);
+      if (told === "earlier") t.store.setStatus(created.namespace, created.name, { phase: "Succeeded", result: 1 });
+      const events = parseEvents(await res.text());
+      assert.deepEqual(events.map((e) => [e.event, e.data.phase]), [["phase", "Pending"], ["phase", "Succeeded"], ["finished", "Succeeded"]], told);
+      assert.equal(events[2]!.data.result, 1, told);
+    }
   });
 
   it("ends with a deleted event when a copy made after the one read is deleted, told after or during the read", async () => {
@@ -352,6 +428,38 @@ describe("GET /runs/:name/events", () => {
     assert.equal(res.status, 404);
     assert.equal(res.body.error.type, "not_found");
     assert.equal(t.waiter.inFlight, 0);
+  });
+
+  it("frees its slot when the client hangs up before the stream began, while it was authorised or the run first read", async function () {
+    this.timeout(5000);
+    let slow: "authorised" | "read" | undefined;
+    const auth = Object.assign(new NoAuth(), {
+      async authorize() {
+        if (slow === "authorised") await sleep(300);
+      },
+    });
+    const slowed = testApp({ auth, env: { SCRIPTRUN_API_HEARTBEAT_SECONDS: "1" } });
+    try {
+      slowed.store.outcome = () => undefined;
+      const { body: created } = await slowed.http.post("/runs").send({ script: SCRIPT });
+      const get = slowed.store.get.bind(slowed.store);
+      slowed.store.get = async (namespace, name) => {
+        if (slow === "read") await sleep(300);
+        return get(namespace, name);
+      };
+      for (const stage of ["authorised", "read"] as const) {
+        slow = stage;
+        const hangUp = new AbortController();
+        const pending = fetch(`${await slowed.url()}/runs/${created.name}/events`, { signal: hangUp.signal }).catch(() => "hung up");
+        await sleep(100);
+        hangUp.abort();
+        assert.equal(await pending, "hung up");
+        await sleep(400);
+        assert.equal(slowed.waiter.inFlight, 0, `hung up while it was ${stage}`);
+      }
+    } finally {
+      await slowed.close();
+    }
   });
 
   it("frees its slot when the client goes away", async () => {

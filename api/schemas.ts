@@ -1,9 +1,10 @@
 // What the API accepts and answers, as zod schemas derived from the ScriptRun spec schema
 // (crds/schema.ts); they validate requests and generate /openapi.json, and turn a validated body
 // into the run it asks for (with the `params` convention of params.ts). What a run may ask for
-// depends on its runtime: the schemas name the runtimes there are and the most any of them
-// allows, so they follow the runtimes (built again when those change); the run service then holds
-// each run to its own runtime's limits.
+// depends on its runtime: the schemas hold it to the most any runtime allows, and the document
+// names the runtimes there are, so they follow the runtimes (built again when those change); the
+// run service then holds each run to its own runtime's limits, and refuses a runtime that does
+// not exist.
 import { z } from "zod";
 import { parseQuantity } from "../core/quantity.js";
 import { scriptTooLarge } from "../core/request.js";
@@ -65,9 +66,9 @@ function resourcesSchema(bounds: RuntimeBounds) {
 /** Every field a run request may carry; each route accepts a subset. */
 function baseSchema(config: ApiConfig, bounds: RuntimeBounds) {
   const maxTimeout = bounds.timeoutSeconds;
-  const runtime = bounds.names.length > 0
-    ? z.enum(bounds.names as [string, ...string[]], { error: (i) => `runtime "${String(i.input)}" does not exist; the runtimes are: ${bounds.names.join(", ")}` })
-    : spec.runtime.unwrap();
+  // Any name here: the runtimes known are a cache, which lacks one created a moment ago, and the
+  // run service's admission reads such a runtime before it refuses a name. The document lists them.
+  const runtime = spec.runtime.unwrap().meta(bounds.names.length > 0 ? { enum: bounds.names } : {});
   return ScriptRunSpecSchema.pick({ args: true, kwargs: true, stdin: true }).extend({
     // The most a runtime allows, so that the document says it too (the run's own runtime holds it again).
     timeoutSeconds: described(z.int().min(1).max(maxTimeout, { error: (i) => `timeoutSeconds ${String(i.input)} exceeds the maximum of ${maxTimeout} of every runtime` })

@@ -69,6 +69,7 @@ describe("the service endpoints", () => {
     assert.deepEqual(execute, z.toJSONSchema(schemasFor(t.config, runtimeBounds(testRuntimes().list())).execute, { target: "openapi-3.0", io: "input" }));
     assert.deepEqual(Object.keys(execute.properties).sort(), ["args", "code", "entrypoint", "kwargs", "mode", "namespace", "params",
       "resources", "runtime", "script", "stdin", "timeoutSeconds", "waitSeconds"]);
+    assert.deepEqual((execute.properties.runtime as { enum: string[] }).enum, ["python"]);
     assert.equal((doc.components.schemas.ExecuteRequestForm!.properties.file as { format: string }).format, "binary");
     for (const target of refs(doc)) {
       assert.ok(doc.components.schemas[target.replace("#/components/schemas/", "")], `${target} does not resolve`);

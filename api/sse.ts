@@ -12,7 +12,7 @@ import type { Context } from "koa";
 import { type OutputFrame, RUNNER_CONTAINER, parseOutputFrame } from "../core/liveOutput.js";
 import { type Seen, progressOf } from "../core/runProgress.js";
 import { type ScriptRun, isFinished } from "../crds/schema.js";
-import { notFound } from "./errors.js";
+import { ApiError, notFound } from "./errors.js";
 import { OwnCopy } from "./ownCopy.js";
 import type { Services } from "./services.js";
 import { outcomeOf } from "./views.js";
@@ -121,8 +121,10 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
       return;
     }
     if (from) copies.changed(run, from);
-    // An earlier copy's news, told late: not the copy streamed.
-    if (!copies.follows(run)) return;
+    // An earlier copy's news, told late: not the copy streamed. Until the first read says which copy
+    // that is, an outcome may be such news: it is kept (ownCopy.ts), and sent after the read if it
+    // is the copy's own.
+    if (!copies.follows(run) || (!copies.current && isFinished(run.status?.phase))) return;
     // Older than what was told: the first read, or a re-check, answered after a watch event.
     const next = progressOf(seen, run);
     if (!next) return;
@@ -141,6 +143,10 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   stream.write(`retry: ${RECONNECT_MS}\n\n`);
   // Subscribed before the first read, so no change falls between the two.
   const unsubscribe = deps.waiter.subscribe(namespace, name, show);
+  // Before the read, which can take the cluster's timeout: a caller that hangs up meanwhile, or
+  // already did while it was authorised, gives its slot back then, not never.
+  if (ctx.res.closed) closed();
+  else ctx.res.once("close", closed);
   let current: ScriptRun | undefined;
   try {
     current = await deps.runs.get(namespace, name);
@@ -152,6 +158,8 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
     closed();
     throw notFound(`No run ${name} in namespace ${namespace}`, { name, namespace });
   }
+  // Gone already: no stream to answer, and no heartbeat to keep.
+  if (ctx.res.closed) throw new ApiError(499, "client_closed", "The client closed the connection before the stream began", { name, namespace });
 
   ctx.req.socket.setTimeout(0);
   ctx.req.socket.setNoDelay(true);
@@ -160,13 +168,14 @@ export async function streamRunEvents(ctx: Context, deps: Services, namespace: s
   ctx.set({ "Cache-Control": "no-cache", "X-Accel-Buffering": "no" });
   ctx.body = stream;
   stream.on("close", end);
-  ctx.res.once("close", closed);
   ctx.res.once("finish", () => clearInterval(beating));
   beating = setInterval(heartbeat, deps.config.heartbeatSeconds * 1000);
 
   // The watch may have told the deletion of the copy read while it was read.
   const goneWhileRead = copies.follow(current);
   show(current);
+  const outcomeWhileRead = copies.outcomeToldBefore();
+  if (outcomeWhileRead) show(outcomeWhileRead);
   if (goneWhileRead) show(undefined);
   // Finished already (or while it was read): the stream holds every event and has ended.
   if (ended) return;

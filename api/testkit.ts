@@ -130,10 +130,12 @@ export class FakeRunStore implements RunStore {
     return { items: all.slice(from, next).map(copy), continue: next < all.length ? String(next) : undefined };
   }
 
-  async requestCancel(namespace: string, name: string): Promise<ScriptRun | undefined> {
+  async requestCancel(namespace: string, name: string, resourceVersion?: string): Promise<ScriptRun | "changed" | undefined> {
     this.check();
     const run = this.runs.get(runKey(namespace, name));
     if (!run) return undefined;
+    // As the apiserver holds a patch to the resourceVersion it carries.
+    if (resourceVersion !== undefined && resourceVersion !== run.metadata.resourceVersion) return "changed";
     run.metadata.annotations = { ...run.metadata.annotations, [CANCEL_ANNOTATION]: "true" };
     this.put(run);
     this.later(() => this.setStatus(namespace, name, { phase: "Failed", error: { type: "cancelled", message: "The run was cancelled" } }));

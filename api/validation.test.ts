@@ -81,7 +81,8 @@ describe("bad requests", () => {
   });
 
   it("answers 400 to an unknown runtime, and to one the namespace may not use, before any run", async () => {
-    assertRefused(await t.http.post("/execute").send({ script: SCRIPT, runtime: "python-gpu" }), 400, "invalid_input", /runtime: runtime "python-gpu" does not exist; the runtimes are: python, small, team-only/);
+    assertRefused(await t.http.post("/execute").send({ script: SCRIPT, runtime: "python-gpu" }), 400, "invalid_input",
+      /runtime "python-gpu" does not exist; the runtimes this namespace may use are: python, small$/);
     assertRefused(await t.http.post("/execute").send({ script: SCRIPT, runtime: "team-only" }), 400, "invalid_input",
       /runtime "team-only" may not be used in namespace "default": its namespaceSelector does not match/);
   });
@@ -154,6 +155,12 @@ describe("bad requests", () => {
   it("answers 400 to a form whose file is under another name", async () => {
     const res = await t.http.post("/execute").attach("script", Buffer.from(SCRIPT), "a.py");
     assertRefused(res, 400, "invalid_input", /Unexpected file field 'script'/);
+  });
+
+  it("answers 400, not 413, to a small form with more fields than a run request has", async () => {
+    let form = t.http.post("/execute").field("script", SCRIPT);
+    for (let i = 0; i < 21; i++) form = form.field(`x${i}`, "1");
+    assertRefused(await form, 400, "invalid_input", /^Too many fields; a form takes the fields of the JSON body/);
   });
 
   it("answers 400 to a form field that should be JSON and is not", async () => {

@@ -29,11 +29,11 @@ describe("the waiter", () => {
     const waiter = new Waiter(store, { maxWaits: 5, recheckMs: 60_000, log: silentLogger() });
     waiter.start();
     try {
-      const done = waiter.waitFor("default", "run-late", 2000, new AbortController().signal).result;
+      const wait = waiter.waitFor("default", "run-late", 2000, new AbortController().signal);
       store.resync();
       await new Promise((r) => setTimeout(r, 20));
-      await store.create(aRun("run-late"));
-      const result = await done;
+      wait.follows(await store.create(aRun("run-late")) as ScriptRun);
+      const result = await wait.result;
       assert.equal(result.kind, "finished");
     } finally {
       await waiter.stop();
@@ -60,6 +60,23 @@ describe("the waiter", () => {
       const result = await wait.result;
       assert.equal(result.kind, "finished");
       assert.equal(result.kind === "finished" && result.run.metadata.uid, "uid-own");
+    });
+
+    it("answers with its own copy's outcome, never an earlier copy's, when either is told before it knew which copy was its own", async () => {
+      const earlierFirst = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
+      // The watch lags: it tells the earlier copy's outcome while the create is under way.
+      waiter.changed(runCopy("uid-earlier", 0, "Succeeded"));
+      earlierFirst.follows(runCopy("uid-own", 5, "Running"));
+      waiter.changed(runCopy("uid-own", 5, "Succeeded"));
+      const first = await earlierFirst.result;
+      assert.equal(first.kind === "finished" && first.run.metadata.uid, "uid-own");
+      const ownToo = waiter.waitFor("default", "run-k", 2000, new AbortController().signal);
+      // The run finished before the create's answer came.
+      waiter.changed(runCopy("uid-earlier", 0, "Succeeded"));
+      waiter.changed(runCopy("uid-own", 5, "Succeeded"));
+      ownToo.follows(runCopy("uid-own", 5, "Running"));
+      const second = await ownToo.result;
+      assert.equal(second.kind === "finished" && second.run.metadata.uid, "uid-own");
     });
 
     it("ends on its own copy's deletion, told before or after it knew which copy was its own", async () => {
@@ -131,9 +148,10 @@ describe("the waiter", () => {
     waiter.start();
     const stop = new AbortController();
     try {
-      await store.create(aRun("run-awaited"));
+      const awaited = await store.create(aRun("run-awaited")) as ScriptRun;
       await store.create(aRun("run-busy"));
-      const done = waiter.waitFor("default", "run-awaited", 3000, stop.signal).result;
+      const wait = waiter.waitFor("default", "run-awaited", 3000, stop.signal);
+      wait.follows(awaited);
       // Another run changes every 25 ms: the watch is running, so 4 intervals pass with no GET.
       let ticks = 0;
       const busy = setInterval(() => store.setStatus("default", "run-busy", { phase: "Running", stdout: String(ticks++) }), 25);
@@ -142,7 +160,7 @@ describe("the waiter", () => {
       assert.deepEqual(gets, []);
       // The awaited run ends unseen, and the watch tells nothing more: the re-check finds it.
       store.setStatus("default", "run-awaited", { phase: "Succeeded", result: 1 }, true);
-      const result = await done;
+      const result = await wait.result;
       assert.equal(result.kind, "finished");
       assert.deepEqual(gets, ["run-awaited"]);
     } finally {

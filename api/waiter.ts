@@ -35,7 +35,7 @@ export type WaitResult =
 /** One wait. `exists()` tells it the run existed before the wait began (a retry found it), so that
  * its deletion ends the wait even if no change of the run came first. `follows(run)` tells it which
  * copy of the run is its own (the create's answer, or the run a retry found): only that copy's
- * deletion, or a later copy's once seen, ends it (ownCopy.ts). */
+ * outcome or deletion, or a later copy's once seen, ends it (ownCopy.ts). */
 export interface Wait {
   result: Promise<WaitResult>;
   exists(): void;
@@ -161,8 +161,9 @@ export class Waiter implements RunListener {
         if (run) {
           exists = true;
           copies.changed(run, from);
-          // Once its own copy is known, another's outcome (an earlier copy's, told late) is not its own.
-          if (isFinished(run.status?.phase) && copies.follows(run)) finish({ kind: "finished", run });
+          // Only its own copy's outcome ends it. Before that copy is known, any outcome may be an
+          // earlier copy's, told late: `follows` takes it if it is the copy's own (ownCopy.ts).
+          if (isFinished(run.status?.phase) && copies.current && copies.follows(run)) finish({ kind: "finished", run });
         } else if ((from.gone === undefined || copies.deleted(from.gone)) && exists) {
           finish({ kind: "deleted" });
         }
@@ -175,7 +176,10 @@ export class Waiter implements RunListener {
       result,
       exists: () => { exists = true; },
       follows: (run) => {
-        if (copies.follow(run) && exists) finish({ kind: "deleted" });
+        const gone = copies.follow(run);
+        const outcome = copies.outcomeToldBefore();
+        if (outcome) finish({ kind: "finished", run: outcome });
+        else if (gone && exists) finish({ kind: "deleted" });
       },
     };
   }

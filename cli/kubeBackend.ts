@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CustomObjectsApi, KubeConfig, Watch, findHomeDir } from "@kubernetes/client-node";
 import { KubePodLogs } from "../api/podLogs.js";
 import { newRunName } from "../api/runNames.js";
-import { CREATED_BY_LABEL, KubeRunStore } from "../api/runStore.js";
+import { CREATED_BY_LABEL, KubeRunStore, cancelRun } from "../api/runStore.js";
 import { runSummary, runView } from "../api/views.js";
 import { runsPath, within } from "../core/kube.js";
 import { type OutputFrame, RUNNER_CONTAINER, parseOutputFrame } from "../core/liveOutput.js";
@@ -18,7 +18,7 @@ import { silentLogger } from "../core/log.js";
 import { isDefault, parseRuntime } from "../core/runtime.js";
 import { RUNTIMES } from "../core/runtimeCatalog.js";
 import type { ScriptRuntime } from "../crds/runtime.js";
-import { API_VERSION, KIND, type ScriptRun, type ScriptRunSpecInput, isFinished } from "../crds/schema.js";
+import { API_VERSION, KIND, type ScriptRun, type ScriptRunSpecInput } from "../crds/schema.js";
 import type { Backend, RunEvent, RunRef, RunSummary, RunView, RuntimeInfo } from "./backend.js";
 import { CliError, asCliError, failed, isTransient, unreachable, usage } from "./errors.js";
 import type { Seen } from "../core/runProgress.js";
@@ -132,9 +132,10 @@ export class KubeBackend implements Backend {
 
   async cancel(name: string, namespace: string | undefined): Promise<RunRef> {
     const ref = { name, namespace: namespace ?? this.defaultNamespace };
-    const run = await this.read(ref);
-    if (isFinished(run.status?.phase)) throw failed(`Run ${name} already finished (${run.status?.phase}); there is nothing to cancel`);
-    if (!(await this.call(() => this.store.requestCancel(ref.namespace, name)))) throw notFound(ref);
+    const answer = await this.call(() => cancelRun(this.store, ref.namespace, name));
+    if (answer.kind === "missing") throw notFound(ref);
+    if (answer.kind === "finished") throw failed(`Run ${name} already finished (${answer.run.status?.phase}); there is nothing to cancel`);
+    if (answer.kind === "changing") throw failed(`Run ${name} changed each time it was about to be cancelled; try again`);
     return ref;
   }
 

@@ -10,15 +10,16 @@
 //
 // Cancelling marks the run with the scriptrun.dev/cancel-requested annotation (a merge patch);
 // the controller sees it, stops the pod and fails the run with error type `cancelled`. The
-// ScriptRun is kept, so its outcome can still be read.
+// ScriptRun is kept, so its outcome can still be read. The run may finish between its read and
+// the patch, so the patch holds to the version read: a run changed meanwhile is read again.
 import Router, { type RouterContext } from "@koa/router";
 import { z } from "zod";
-import { isFinished } from "../../crds/schema.js";
 import { type Verb, authenticated } from "../auth.js";
 import { readRunBody } from "../body.js";
 import { ApiError, notFound } from "../errors.js";
 import { IDEMPOTENCY_HEADER } from "../idempotency.js";
 import { admit, createRun, parseRunRequest, runIdentity } from "../runService.js";
+import { cancelRun } from "../runStore.js";
 import { ListQuerySchema, NamespaceQuerySchema, RunNameSchema } from "../schemas.js";
 import type { ApiState, Services } from "../services.js";
 import { streamRunEvents } from "../sse.js";
@@ -68,12 +69,12 @@ export function runsRouter(deps: Services): Router<ApiState> {
 
   router.delete("/:name", async (ctx) => {
     const { namespace, name } = await target(ctx, deps, "delete");
-    const run = await deps.runs.get(namespace, name);
-    if (!run) throw noSuchRun(name, namespace);
-    if (isFinished(run.status?.phase)) {
-      throw new ApiError(409, "conflict", `Run ${name} already finished (${run.status?.phase}); there is nothing to cancel`, { name, namespace });
+    const answer = await cancelRun(deps.runs, namespace, name);
+    if (answer.kind === "missing") throw noSuchRun(name, namespace);
+    if (answer.kind === "finished") {
+      throw new ApiError(409, "conflict", `Run ${name} already finished (${answer.run.status?.phase}); there is nothing to cancel`, { name, namespace });
     }
-    if (!(await deps.runs.requestCancel(namespace, name))) throw noSuchRun(name, namespace);
+    if (answer.kind === "changing") throw new ApiError(409, "conflict", `Run ${name} changed each time it was about to be cancelled; retry`, { name, namespace });
     ctx.status = 202;
     ctx.body = { name, namespace };
   });

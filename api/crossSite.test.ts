@@ -41,6 +41,11 @@ describe("requests pages of other sites send", () => {
     assert.equal((await t.http.post("/runs").send({ script: SCRIPT })).status, 202);
     assert.equal((await t.http.post("/runs").set("Origin", "https://app.example").set("Sec-Fetch-Site", "cross-site").send({ script: SCRIPT })).status, 202);
     assert.equal(t.store.runs.size, 4);
+    // A listed origin is the whole origin.
+    for (const origin of ["https://app.example.pages.example", "http://app.example", "https://app.example:8443"]) {
+      assert.equal((await t.http.post("/runs").set("Origin", origin).set("Sec-Fetch-Site", "cross-site").send({ script: SCRIPT })).status, 403, origin);
+    }
+    assert.equal(t.store.runs.size, 4);
   });
 
   it("lets pages of other sites read (the answer is theirs only through CORS)", async () => {
@@ -53,6 +58,10 @@ describe("requests pages of other sites send", () => {
     const rebound = await t.http.get("/runs").set("Host", "pages.example:8080");
     assert.equal(rebound.status, 403);
     assert.match(rebound.body.error.message, /answers only requests addressed to localhost, 127\.0\.0\.1 or \[::1\], not to "pages\.example:8080"/);
+    // Names a rebinding page would have: a loopback name is the whole host name, not a part of it.
+    for (const host of ["localhost.pages.example", "127.0.0.1.pages.example:8080", "pages.localhost.example", "127.0.0.1.1"]) {
+      assert.equal((await t.http.get("/runs").set("Host", host)).status, 403, host);
+    }
     for (const host of ["localhost:8080", "127.0.0.1", "[::1]:8080", "LOCALHOST"]) {
       assert.equal((await t.http.get("/runs").set("Host", host)).status, 200, host);
     }

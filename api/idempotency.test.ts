@@ -2,8 +2,9 @@
 // run, another request under the same key is refused, and nothing is kept in the API itself.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { KubernetesAuth } from "./auth.js";
 import { IDEMPOTENCY_ANNOTATION } from "./idempotency.js";
-import { type TestApp, testApp } from "./testkit.js";
+import { ScriptedReviews, type TestApp, testApp } from "./testkit.js";
 
 const SCRIPT = "def main():\n    return 1\n";
 
@@ -149,5 +150,25 @@ describe("an Idempotency-Key", () => {
     assert.equal(res.status, 400);
     assert.match(res.body.error.message, /Idempotency-Key must be 1 to 255 printable ASCII characters/);
     assert.equal(t.store.runs.size, 0);
+  });
+});
+
+describe("an Idempotency-Key of two callers", () => {
+  let t: TestApp;
+  afterEach(() => t.close());
+
+  it("is each caller's own: the same key from another caller starts another run", async () => {
+    const reviews = new ScriptedReviews();
+    for (const user of ["alice", "bob"]) {
+      reviews.users.set(`${user}-token`, { username: user });
+      reviews.grant(user, ["create", "get"], "default");
+    }
+    t = testApp({ auth: new KubernetesAuth(reviews, 1) });
+    const post = (user: string) => t.http.post("/runs").set("Authorization", `Bearer ${user}-token`).set("Idempotency-Key", "order-1").send({ script: SCRIPT });
+    const [alice, bob, aliceAgain] = [await post("alice"), await post("bob"), await post("alice")];
+    assert.deepEqual([alice.status, bob.status, aliceAgain.status], [202, 202, 202]);
+    assert.notEqual(bob.body.name, alice.body.name);
+    assert.equal(aliceAgain.body.name, alice.body.name);
+    assert.equal(t.store.runs.size, 2);
   });
 });

@@ -43,7 +43,7 @@ describe("the runs resource", () => {
   });
   afterEach(() => t.close());
 
-  it("POST /runs answers 202 with the name at once, and the run finishes on its own", async () => {
+  it("POST /runs answers 202 with the name and its Location at once, before the run has any status", async () => {
     t.store.finishAfterMs = 200;
     const res = await t.http.post("/runs").send({ script: SCRIPT, namespace: "team-a" });
     assert.equal(res.status, 202);
@@ -96,7 +96,7 @@ describe("the runs resource", () => {
     assert.deepEqual(new Set(seen), names);
   });
 
-  it("DELETE /runs/:name asks the controller to cancel, and the run ends cancelled", async () => {
+  it("DELETE /runs/:name marks the run for the controller to cancel, and the run then reads as cancelled", async () => {
     t.store.outcome = () => undefined;
     const { body: created } = await t.http.post("/runs").send({ script: SCRIPT });
     const res = await t.http.delete(`/runs/${created.name}`);

@@ -443,10 +443,26 @@ describe("reconciling a ScriptRun", () => {
     });
 
     it("are never exceeded by reconciles running at once", async () => {
-      const { cluster, create, reconcile } = setup({ SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
-      for (const name of ["a", "b", "c"]) create(name);
-      await Promise.all(["a", "b", "c"].map((name) => reconcile(name)));
-      assert.equal(cluster.pods.size, 1);
+      // The race the reservation closes: b is admitted and its pod is being created, unseen by the
+      // pods cache and not yet in b's status, when an older run a is reconciled. Only b's reserved
+      // slot tells a to wait: by creation order alone a, not b, would hold the one slot.
+      const { cluster, pods, create, reconcile } = setup({ SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
+      pods.freeze();
+      create("b", {}, T0 + 1000);
+      const createPod = cluster.createPod.bind(cluster);
+      let during: Promise<unknown> | undefined;
+      cluster.createPod = async (pod) => {
+        if (pod.metadata?.name === "b-runner") {
+          create("a", {}, T0);
+          during = reconcile("a");
+          await during;
+        }
+        return createPod(pod);
+      };
+      await reconcile("b");
+      assert.ok(during, "a was reconciled while b's pod was being created");
+      assert.deepEqual([...cluster.pods.keys()], ["default/b-runner"]);
+      assert.equal(cluster.run("a")?.status?.phase, "Queued");
     });
 
     it("hold per namespace too", async () => {

@@ -1,11 +1,28 @@
 // The controller's caps and leader election, on the real cluster.
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import * as k8s from "@kubernetes/client-node";
 import { createRun, finished, startController, stopController } from "./controller.js";
 import { core, createNamespace, deleteNamespace, eventReasons, eventually, kc } from "./kube.js";
 
 const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+
+/** A port free now, for a controller's metrics server (its own port 0 would hide which it took). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The sum of a metric's samples whose name and labels start with `series`, as the controller serves them. */
+async function metric(port: number, series: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text.split("\n").filter((line) => line.startsWith(series) && [" ", "{"].includes(line.charAt(series.length)))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+}
 
 describe("the controller's caps and replicas", function () {
   let namespace: string;
@@ -61,11 +78,24 @@ describe("the controller's caps and replicas", function () {
     controllers.push(first);
     const holder = async () => (await coordination.readNamespacedLease({ name: "sr-test", namespace })).spec?.holderIdentity;
     await eventually("the first replica to lead", async () => ((await holder()) === "first" ? true : undefined));
-    const second = startController(namespace, { ...env, SCRIPTRUN_LEADER_IDENTITY: "second" });
+    const secondMetrics = await freePort();
+    const second = startController(namespace, { ...env, SCRIPTRUN_LEADER_IDENTITY: "second", SCRIPTRUN_METRICS_PORT: String(secondMetrics) });
     controllers.push(second);
+    await eventually("the second replica's metrics", async () => metric(secondMetrics, "scriptrun_controller_is_leader"));
     await createRun(namespace, "led", { script: "def main():\n    return 'led'\n" });
     assert.equal((await finished(namespace, "led")).status?.result, "led");
     assert.equal(await holder(), "first");
+    // The follower did nothing: every event on the run is the leader's (events.ts names the
+    // replica in reportingInstance), and the follower took no key from a work queue, let alone
+    // started a run (a replica that reconciled the run at all counts its wait in the queue stage).
+    assert.deepEqual({
+      leader: await metric(secondMetrics, "scriptrun_controller_is_leader"),
+      reconciled: await metric(secondMetrics, 'scriptrun_stage_duration_seconds_count{stage="queue"}'),
+      started: await metric(secondMetrics, "scriptrun_runs_started_total"),
+    }, { leader: 0, reconciled: 0, started: 0 });
+    const events = (await core.listNamespacedEvent({ namespace, fieldSelector: "involvedObject.name=led" })).items;
+    assert.ok(events.some((e) => e.reason === "Created"), "the leader told of the run's pod");
+    assert.deepEqual([...new Set(events.map((e) => e.reportingInstance))], ["first"]);
     await stopController(first, "SIGKILL");
     await eventually("the second replica to take over", async () => ((await holder()) === "second" ? true : undefined), 30_000);
     await createRun(namespace, "handed-over", { script: "def main():\n    return 'second'\n" });

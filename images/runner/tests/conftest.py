@@ -1,5 +1,12 @@
+"""Shared helpers of the runner's tests.
+
+Some tests run the harness as a runner pod does, as uid 65532 (through setpriv), which only root can
+become. Where the tests do not run as root, those fail rather than skip, so that `pytest -q` cannot
+lose them to a quiet "s". To run the rest on a machine where that is known and accepted, set
+SCRIPTRUN_TESTS_NOT_ROOT=1: they are then skipped, with the reason."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +24,21 @@ def is_frame(line):
     """Whether a line of the runner's stdout is a frame of live output: each begins with its mark as
     the first key, as core/liveOutput.ts's FRAME_START reads it, and no envelope does."""
     return line.startswith('{"' + live.MARK + '"')
+
+
+NOT_ROOT_OPT_OUT = "SCRIPTRUN_TESTS_NOT_ROOT"
+
+
+def become_pod_user():
+    """Call first in a test that becomes uid 65532: it fails where that cannot be done, or is
+    skipped when SCRIPTRUN_TESTS_NOT_ROOT=1 says this machine is known not to be root."""
+    if not shutil.which("setpriv"):
+        pytest.fail("setpriv (util-linux) is needed to become uid 65532, as a runner pod runs")
+    if os.geteuid() == 0:
+        return
+    if os.environ.get(NOT_ROOT_OPT_OUT) == "1":
+        pytest.skip(f"needs root to become uid 65532 ({NOT_ROOT_OPT_OUT}=1)")
+    pytest.fail(f"needs root to become uid 65532, as a runner pod runs; set {NOT_ROOT_OPT_OUT}=1 to skip this knowingly")
 
 
 def run_runner(request, *args, raw=None):

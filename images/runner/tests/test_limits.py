@@ -2,12 +2,11 @@
 which limit and what sets it, with its traceback and line as any error has them. A script that only
 looks as if it did (EAGAIN from its own socket, a signal it sends itself) gets a runtime_error."""
 import json
-import os
 import signal
 
 import pytest
 
-from conftest import run_runner
+from conftest import become_pod_user, run_runner
 from test_redteam import run_in_pod_path
 import outcome
 import runner
@@ -68,9 +67,9 @@ def test_starting_a_process_or_thread_past_the_pids_limit_is_a_resource_limit_na
         "BlockingIOError: [Errno 11] Resource temporarily unavailable")
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become uid 65532")
 def test_forking_past_the_pids_limit_on_the_pods_path_is_a_resource_limit():
     # No cgroup there: RLIMIT_NPROC alone stops the fork.
+    become_pod_user()
     envelope, _, _ = run_in_pod_path({"script": STARTERS["fork"], "limits": {"pids": PIDS}})
     assert envelope["error"]["type"] == "resource_limit" and envelope["error"]["line"] == 4
 

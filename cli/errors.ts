@@ -9,8 +9,8 @@ import { statusMessage } from "../core/kube.js";
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, interrupted: 130 } as const;
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number) {
-    super(message);
+  constructor(message: string, readonly exitCode: number, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -34,6 +34,18 @@ export function isUnreachable(err: unknown): boolean {
   return false;
 }
 
+// Codes of a connection never made: no request left this process.
+const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
+
+/** True when `err`, or what it was made from, says the connection was never made, so nothing was sent. */
+export function neverConnected(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    const { code } = e as { code?: unknown };
+    if (typeof code === "string" && NEVER_CONNECTED.has(code)) return true;
+  }
+  return false;
+}
+
 /** True when a call that failed with `err` may well work if made again: the apiserver could not be
  * reached, was too busy (429) or failed on its side (5xx). */
 export function isTransient(err: unknown): boolean {
@@ -52,7 +64,7 @@ export function exitForStatus(status: number): number {
 export function asCliError(err: unknown, where: string): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof ApiException) return new CliError(`${where} answered ${err.code}: ${statusMessage(err)}`, exitForStatus(err.code));
-  if (isUnreachable(err)) return unreachable(`Could not reach ${where}: ${describe(err)}`);
+  if (isUnreachable(err)) return new CliError(`Could not reach ${where}: ${describe(err)}`, EXIT.unreachable, { cause: err });
   // fetch never connects to the ports the Fetch standard keeps for other protocols (1, 22, 25…).
   if (causes(err).includes("bad port")) {
     return usage(`fetch will not connect to ${where}: its port is one the Fetch standard keeps for another protocol. Serve the API on another port`);

@@ -253,4 +253,12 @@ describe("creating a run through the API", () => {
       await close(server);
     }
   });
+
+  it("names no key when the connection was refused: nothing was sent", async () => {
+    const server = createServer();
+    const port = await listen(server);
+    await close(server);
+    await assert.rejects(new HttpBackend(`http://127.0.0.1:${port}`, undefined).submit(spec, undefined, "key-1"),
+      (err: unknown) => err instanceof CliError && err.exitCode === EXIT.unreachable && /ECONNREFUSED/.test(err.message) && !/key-1/.test(err.message));
+  });
 });

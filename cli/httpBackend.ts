@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { IDEMPOTENCY_HEADER } from "../api/idempotency.js";
 import type { ScriptRunSpecInput } from "../crds/schema.js";
 import type { Backend, RunEvent, RunRef, RunSummary, RunView, RuntimeInfo } from "./backend.js";
-import { CliError, EXIT, asCliError, exitForStatus, isUnreachable } from "./errors.js";
+import { CliError, EXIT, asCliError, exitForStatus, isUnreachable, neverConnected } from "./errors.js";
 import { eventOfMessage } from "./events.js";
 import { type SseState, sseMessages } from "./sse.js";
 
@@ -54,7 +54,7 @@ export class HttpBackend implements Backend {
     } catch (err) {
       // No answer (or a 503 that says the create may land still): the key is the one way to learn
       // whether a run was made without risking a second.
-      if (!(err instanceof CliError) || err.exitCode !== EXIT.unreachable) throw err;
+      if (!(err instanceof CliError) || err.exitCode !== EXIT.unreachable || neverConnected(err)) throw err;
       throw new CliError(`${err.message}\nIf the run was created all the same, the same command with --idempotency-key ${idempotencyKey} `
         + "answers that run rather than starting a second one", err.exitCode);
     }

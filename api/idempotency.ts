@@ -13,8 +13,9 @@ import { runNameOf } from "./runNames.js";
 
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
 export const IDEMPOTENCY_ANNOTATION = "scriptrun.dev/idempotency-digest";
-// Printable ASCII without spaces, as the IETF draft's examples (UUIDs, random tokens) are.
-const KEY = /^[\x21-\x7e]{1,255}$/;
+/** Whether `key` is one: printable ASCII without spaces, as the IETF draft's examples (UUIDs,
+ * random tokens) are. The CLI checks its --idempotency-key with it before anything is sent. */
+export const isIdempotencyKey = (key: string): boolean => /^[\x21-\x7e]{1,255}$/.test(key);
 
 export interface Idempotency {
   /** The run's name: the same for the same namespace, caller and key. */
@@ -60,7 +61,7 @@ function specDigest(spec: unknown): string {
 /** The run a key names, or undefined without a key; 400 for a key that is not one. */
 export function idempotency(key: string | undefined, namespace: string, caller: string, spec: unknown): Idempotency | undefined {
   if (key === undefined || key === "") return undefined;
-  if (!KEY.test(key)) throw invalid(`${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces`);
+  if (!isIdempotencyKey(key)) throw invalid(`${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces`);
   const hash = createHash("sha256").update(`${namespace}\n${caller}\n${key}`).digest();
   return { name: runNameOf(hash), digest: specDigest(spec), mark: sha256(canonical(spec, (text) => text)) };
 }

@@ -24,10 +24,14 @@ const CONNECTION_CODES = new Set([
   "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_SOCKET", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT",
 ]);
 
+/** `err` and the errors it was made from (`cause`), outermost first. */
+function* chain(err: unknown): Generator<{ name?: unknown; code?: unknown }> {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) yield e as { name?: unknown; code?: unknown };
+}
+
 /** True when `err` says the other end could not be reached or did not answer in time. */
 export function isUnreachable(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    const { name, code } = e as { name?: unknown; code?: unknown };
+  for (const { name, code } of chain(err)) {
     if (name === "AbortError" || name === "TimeoutError" || name === "FetchError") return true;
     if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
   }
@@ -39,10 +43,7 @@ const NEVER_CONNECTED = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOS
 
 /** True when `err`, or what it was made from, says the connection was never made, so nothing was sent. */
 export function neverConnected(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    const { code } = e as { code?: unknown };
-    if (typeof code === "string" && NEVER_CONNECTED.has(code)) return true;
-  }
+  for (const { code } of chain(err)) if (typeof code === "string" && NEVER_CONNECTED.has(code)) return true;
   return false;
 }
 

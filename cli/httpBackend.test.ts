@@ -21,6 +21,14 @@ async function close(server: Server): Promise<void> {
   await new Promise((resolve) => server.close(resolve));
 }
 
+/** A loopback port nothing listens on (just closed): connecting to it is refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  const port = await listen(server);
+  await close(server);
+  return port;
+}
+
 async function follow(backend: HttpBackend, known = false): Promise<RunEvent[]> {
   const events: RunEvent[] = [];
   for await (const event of backend.follow(ref, AbortSignal.timeout(5_000), known)) events.push(event);
@@ -31,6 +39,11 @@ async function follow(backend: HttpBackend, known = false): Promise<RunEvent[]> 
 function running(res: ServerResponse): void {
   res.writeHead(200, { "content-type": "text/event-stream" });
   res.end('retry: 10\n\nevent: phase\ndata: {"phase":"Running"}\n\n');
+}
+
+/** The API with no room for one more wait, for a second. */
+function full(res: ServerResponse): void {
+  res.writeHead(429, { "content-type": "application/json", "retry-after": "1" }).end('{"error":{"type":"too_many_waits","message":"full"}}');
 }
 
 function finished(res: ServerResponse): void {
@@ -63,9 +76,7 @@ describe("following a run through the API", () => {
   });
 
   it("opens a stream again after the Retry-After of an API with no room for one more wait", async () => {
-    const answers = [running, (res: ServerResponse) => {
-      res.writeHead(429, { "content-type": "application/json", "retry-after": "1" }).end('{"error":{"type":"too_many_waits","message":"full"}}');
-    }, finished];
+    const answers = [running, full, finished];
     const server = createServer((_req, res) => answers.shift()?.(res));
     const port = await listen(server);
     try {
@@ -117,9 +128,7 @@ describe("following a run through the API", () => {
   it("opens the stream of a run it just created again while the API is full or away, from the first open on", async () => {
     const answers = [(res: ServerResponse) => {
       res.writeHead(503, { "content-type": "application/json" }).end('{"error":{"type":"shutting_down","message":"shutting down"}}');
-    }, (res: ServerResponse) => {
-      res.writeHead(429, { "content-type": "application/json", "retry-after": "1" }).end('{"error":{"type":"too_many_waits","message":"full"}}');
-    }, finished];
+    }, full, finished];
     const server = createServer((_req, res) => answers.shift()?.(res));
     const port = await listen(server);
     try {
@@ -204,9 +213,7 @@ describe("following a run through the API", () => {
   });
 
   it("fails at once when the first open finds no API", async () => {
-    const server = createServer();
-    const port = await listen(server);
-    await close(server);
+    const port = await closedPort();
     await assert.rejects(follow(new HttpBackend(`http://127.0.0.1:${port}`, undefined)),
       (err: unknown) => err instanceof CliError && err.exitCode === EXIT.unreachable && /ECONNREFUSED/.test(err.message));
   });
@@ -255,9 +262,7 @@ describe("creating a run through the API", () => {
   });
 
   it("names no key when the connection was refused: nothing was sent", async () => {
-    const server = createServer();
-    const port = await listen(server);
-    await close(server);
+    const port = await closedPort();
     await assert.rejects(new HttpBackend(`http://127.0.0.1:${port}`, undefined).submit(spec, undefined, "key-1"),
       (err: unknown) => err instanceof CliError && err.exitCode === EXIT.unreachable && /ECONNREFUSED/.test(err.message) && !/key-1/.test(err.message));
   });

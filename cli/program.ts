@@ -2,7 +2,8 @@
 // Invocation that main.ts carries out. Parsing does nothing else, so it is tested on its own.
 import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import type { Format } from "./format.js";
-import { type RunOptions, isIdempotencyKey, parseArg, parseKwargs, parseSeconds } from "./spec.js";
+import { isIdempotencyKey } from "../api/idempotency.js";
+import { type RunOptions, parseArg, parseKwargs, parseSeconds } from "./spec.js";
 
 /** Where the commands go: the cluster of a kubeconfig, or the HTTP API at `server`. */
 export interface Globals {
@@ -71,6 +72,7 @@ function runOptions(command: Command): Command {
     .option("--idempotency-key <key>", "with --server, the API's Idempotency-Key: the same command run again with the same key "
       + "(after an answer that never came) gets the first one's run rather than starting a second (a new key each time when absent)",
     (value: string) => {
+      // Checked as the API checks it, which would refuse it with a 400 only after the script was read and sent.
       if (!isIdempotencyKey(value)) throw new InvalidArgumentError("Not 1 to 255 printable ASCII characters without spaces.");
       return value;
     });

@@ -47,10 +47,6 @@ export function parseSeconds(value: string): number | undefined {
   return /^[1-9][0-9]*$/.test(value) ? Number(value) : undefined;
 }
 
-/** Whether the API takes `value` as an Idempotency-Key (api/idempotency.ts), which it refuses with a
- * 400 after the script was read and sent. */
-export const isIdempotencyKey = (value: string): boolean => /^[\x21-\x7e]{1,255}$/.test(value);
-
 export interface Inputs {
   /** Reads all of this process's standard input, once. */
   readStdin(): Promise<string>;

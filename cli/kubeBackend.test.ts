@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { runsPath } from "../core/kube.js";
 import { kubeConfigFor } from "../core/testkit.js";
 import { API_VERSION, KIND, type ScriptRunStatus } from "../crds/schema.js";
@@ -73,6 +73,25 @@ describe("reading the kubeconfig", () => {
 
   it("takes an empty KUBECONFIG as none", () => {
     assert.throws(() => loadKubeConfig({}, { ...nowhere(), variable: "" }), noKubeconfig);
+  });
+
+  it("ends as unreachable, naming the files, when KUBECONFIG names only files that do not exist", () => {
+    const gone = [join(home, "a"), join(home, "b")];
+    assert.throws(() => loadKubeConfig({}, { ...nowhere(), variable: gone.join(delimiter) }), (err: unknown) => err instanceof CliError
+      && err.exitCode === EXIT.unreachable && err.message.includes(`KUBECONFIG names ${gone.join(", ")}, which do not exist`) && /--server URL/.test(err.message));
+  });
+
+  it("reads KUBECONFIG's file when it is there", () => {
+    const file = join(home, "kubeconfig");
+    writeFileSync(file, kubeConfigFor("https://127.0.0.1:6443").exportConfig());
+    const there = (path: string) => path === file;
+    const previous = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = file;
+    try {
+      assert.equal(loadKubeConfig({}, { ...nowhere(), variable: file, exists: there }).getCurrentCluster()?.server, "https://127.0.0.1:6443");
+    } finally {
+      if (previous === undefined) delete process.env.KUBECONFIG; else process.env.KUBECONFIG = previous;
+    }
   });
 
   it("reads the kubeconfig --kubeconfig names wherever else there is none", () => {

@@ -5,7 +5,7 @@
 // one run, re-read now and then in case the watch stops without a word, and, while it runs, its
 // runner pod's log for the script's output (pods/log, as kubectl logs reads it).
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CustomObjectsApi, KubeConfig, Watch, findHomeDir } from "@kubernetes/client-node";
 import { KubePodLogs } from "../api/podLogs.js";
@@ -56,10 +56,16 @@ const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/tok
  * http://localhost:8080, which after make up is the ScriptRun API, and fail on it with a puzzle. */
 function expectDefaultKubeconfig(where: DefaultKubeconfig): void {
   const homeConfig = where.home !== null ? join(where.home, ".kube", "config") : undefined;
-  if (where.variable || (homeConfig !== undefined && where.exists(homeConfig)) || where.exists(SERVICE_ACCOUNT_TOKEN)) return;
-  throw unreachable(`No kubeconfig: KUBECONFIG is not set and ${homeConfig ?? "~/.kube/config (no home directory)"} does not exist. `
-    + "Point KUBECONFIG at your cluster's kubeconfig (after make up: export KUBECONFIG=/var/lib/scriptrun-cluster/admin.kubeconfig), "
-    + "or use --server URL to go through the ScriptRun API.");
+  const hint = "Point KUBECONFIG at your cluster's kubeconfig (after make up: export KUBECONFIG=/var/lib/scriptrun-cluster/admin.kubeconfig), "
+    + "or use --server URL to go through the ScriptRun API.";
+  if (where.variable) {
+    // As kubectl: a KUBECONFIG naming only files that are not there is no kubeconfig, not bad usage.
+    const files = where.variable.split(delimiter).filter((file) => file !== "");
+    if (files.some((file) => where.exists(file))) return;
+    throw unreachable(`No kubeconfig: KUBECONFIG names ${files.join(", ")}, which ${files.length === 1 ? "does" : "do"} not exist. ${hint}`);
+  }
+  if ((homeConfig !== undefined && where.exists(homeConfig)) || where.exists(SERVICE_ACCOUNT_TOKEN)) return;
+  throw unreachable(`No kubeconfig: KUBECONFIG is not set and ${homeConfig ?? "~/.kube/config (no home directory)"} does not exist. ${hint}`);
 }
 
 /** The kubeconfig as kubectl would read it, with --kubeconfig and --context applied. `defaults`

@@ -352,13 +352,18 @@ describe("the Helm chart's monitoring (all off by default)", function () {
     const dnsSubdomain = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
     const RBAC_KINDS = ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"]; // any name without "/" or "%"
     const values = { ...everythingOn, monitoring: { ...everythingOn.monitoring, controllerService: { enabled: true } } };
-    for (const objects of [renderAs(longestRelease, values, ...withMonitoringApi),
+    for (const objects of [renderAs(longestRelease, values, ...withMonitoringApi), renderAs("team.scripts", values, ...withMonitoringApi),
       render({ ...values, fullnameOverride: `scriptrun-${"x".repeat(53)}` }, ...withMonitoringApi)]) {
       assert.equal(objects.filter((o) => o.kind === "Service").length, 2);
       for (const { kind, metadata: { name } } of objects.filter((o) => !RBAC_KINDS.includes(o.kind))) {
         assert.match(name, kind === "Service" ? dnsLabel : dnsSubdomain, `${kind} ${name} (${name.length} characters)`);
       }
     }
+  });
+
+  it("refuses, saying what to set, a release whose Services' names would start with a digit", () => {
+    assert.throws(() => renderAs("1st", {}), /scriptrun-api.*must start with a letter; set fullnameOverride/);
+    assert.deepEqual(renderAs("1st", { fullnameOverride: "first" }).filter((o) => o.kind === "Service").map((o) => o.metadata.name), ["first-api"]);
   });
 
   it("carries the alerts of rules/scriptrun.yaml and the dashboard of dashboards/scriptrun.json as they are", () => {

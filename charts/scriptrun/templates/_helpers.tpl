@@ -49,10 +49,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" .Values.image.repository .Values.image.tag }}
 {{- end }}
 
-{{/* A Service's name: fullname-SUFFIX, fullname shortened so that the whole is at most 63
-characters, as a Service's name must be (a DNS label). Other kinds take names of up to 253. */}}
+{{/* A Service's name: fullname-SUFFIX, fullname with its dots made dashes (a release may be
+named my.release) and shortened so that the whole is at most 63 characters, as a Service's name
+must be (a DNS-1035 label, which starts with a letter). Other kinds take names of up to 253. */}}
 {{- define "scriptrun.serviceName" -}}
-{{- printf "%s-%s" (include "scriptrun.fullname" .root | trunc (int (sub 62 (len .suffix))) | trimSuffix "-") .suffix }}
+{{- $base := include "scriptrun.fullname" .root | replace "." "-" | trunc (int (sub 62 (len .suffix))) | trimSuffix "-" }}
+{{- if not (regexMatch "^[a-z]" $base) }}
+{{- fail (printf "the Services would be named %s-%s, but a Service's name must start with a letter; set fullnameOverride to a name that does" $base .suffix) }}
+{{- end }}
+{{- printf "%s-%s" $base .suffix }}
 {{- end }}
 
 {{- define "scriptrun.leaseName" -}}

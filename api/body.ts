@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { bodyParser } from "@koa/bodyparser";
 import type { Context, Middleware, Next } from "koa";
 import multer from "multer";
+import { firstInexactInteger, inexactIntegerReason } from "../core/exactJson.js";
 import { ApiError, bodyTooLarge, invalid } from "./errors.js";
 
 const JSON_TYPE = "application/json";
@@ -26,6 +27,20 @@ async function requireBodyType(ctx: Context, next: Next): Promise<void> {
   await next();
 }
 
+/** 400 when JSON text holds an integer that parsing it here has rounded. */
+function refuseInexactIntegers(text: string, path: string[]): void {
+  const literal = firstInexactInteger(text);
+  if (literal === undefined) return;
+  const reason = inexactIntegerReason(literal);
+  throw invalid(`${path.length > 0 ? `Form field ${path.join(".")}` : "The body"}: ${reason}`, [{ path, message: reason }]);
+}
+
+/** 400 when the JSON body holds an integer its parsing has rounded. */
+async function requireExactIntegers(ctx: Context, next: Next): Promise<void> {
+  if (ctx.is(JSON_TYPE)) refuseInexactIntegers(ctx.request.rawBody, []);
+  await next();
+}
+
 /** A form's text fields as the JSON body they stand for. */
 export function formToBody(fields: Record<string, unknown>, file: Buffer | undefined): Record<string, unknown> {
   const body: Record<string, unknown> = {};
@@ -37,6 +52,7 @@ export function formToBody(fields: Record<string, unknown>, file: Buffer | undef
       } catch {
         throw invalid(`Form field ${name} must be JSON text`, [{ path: [name], message: "must be JSON text" }]);
       }
+      refuseInexactIntegers(value, [name]);
     } else if (NUMBER_FIELDS.has(name) && /^-?\d+(\.\d+)?$/.test(value.trim())) {
       body[name] = Number(value);
     } else {
@@ -96,5 +112,5 @@ export function readRunBody(maxBodyBytes: number): Middleware[] {
     ctx.request.body = formToBody(req.body ?? {}, req.file?.buffer);
     await next();
   };
-  return [requireBodyType, json, form];
+  return [requireBodyType, json, requireExactIntegers, form];
 }

@@ -168,6 +168,15 @@ describe("bad requests", () => {
     assertRefused(res, 400, "invalid_input", /args must be JSON text/);
   });
 
+  it("answers 400, not a rounded number, to an integer beyond 2^53 - 1 in a JSON body or a form's JSON field", async () => {
+    const json = await t.http.post("/runs").set("Content-Type", "application/json")
+      .send('{"script": "def main(n):\\n    return n\\n", "kwargs": {"n": 12345678901234567890}}');
+    assertRefused(json, 400, "invalid_input", /^The body: the integer 12345678901234567890 is beyond ±9007199254740991 \(2\^53 - 1\).*round \(to 12345678901234567000\); send it as a string$/);
+    const form = await t.http.post("/runs").field("script", SCRIPT).field("args", "[1, -9007199254740992]");
+    assertRefused(form, 400, "invalid_input", /^Form field args: the integer -9007199254740992 is beyond/);
+    assert.deepEqual(form.body.error.issues[0].path, ["args"]);
+  });
+
   it("answers 400 to a script given both as a file and as a field", async () => {
     const res = await t.http.post("/execute").field("code", SCRIPT).attach("file", Buffer.from(SCRIPT), "a.py");
     assertRefused(res, 400, "invalid_input", /not both/);

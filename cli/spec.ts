@@ -2,6 +2,8 @@
 // read from files or this process's standard input, and the whole checked against the ScriptRun
 // schema (crds/schema.ts) before anything is sent, so a mistake is bad usage (exit 2) at once.
 import { readFile } from "node:fs/promises";
+import { InvalidArgumentError } from "commander";
+import { firstInexactInteger, inexactIntegerReason } from "../core/exactJson.js";
 import { ScriptRunSpecSchema, type ScriptRunSpecInput } from "../crds/schema.js";
 import { usage } from "./errors.js";
 
@@ -20,13 +22,24 @@ export interface RunOptions {
   idempotencyKey?: string;
 }
 
+/** Refuses JSON text whose reading here has rounded an integer: the script would get another number. */
+function requireExactIntegers(json: string): void {
+  const literal = firstInexactInteger(json);
+  if (literal === undefined) return;
+  const reason = inexactIntegerReason(literal);
+  throw new InvalidArgumentError(`${reason[0]!.toUpperCase()}${reason.slice(1)}.`);
+}
+
 /** An --arg value: JSON when it parses as JSON (3, true, [1, 2], "a"), else the text itself. */
 export function parseArg(value: string): unknown {
+  let parsed: unknown;
   try {
-    return JSON.parse(value) as unknown;
+    parsed = JSON.parse(value);
   } catch {
     return value;
   }
+  requireExactIntegers(value);
+  return parsed;
 }
 
 /** A --kwargs value: a JSON object, or why not. */
@@ -37,6 +50,7 @@ export function parseKwargs(value: string): Record<string, unknown> | string {
   } catch (err) {
     return `not JSON (${(err as Error).message})`;
   }
+  requireExactIntegers(value);
   return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
     ? parsed as Record<string, unknown>
     : "not a JSON object, e.g. '{\"name\": \"Ada\"}'";

@@ -47,9 +47,9 @@ const status = (code: number, message: string) => (res: ServerResponse) => {
   res.writeHead(code, { "content-type": "application/json" }).end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", message, code }));
 };
 
-async function follow(backend: KubeBackend): Promise<unknown[]> {
+async function follow(backend: KubeBackend, known = false): Promise<unknown[]> {
   const events: unknown[] = [];
-  for await (const event of backend.follow(ref, AbortSignal.timeout(5_000))) {
+  for await (const event of backend.follow(ref, AbortSignal.timeout(5_000), known)) {
     events.push(event.type === "finished" ? { type: event.type, success: event.outcome.success } : event);
   }
   return events;
@@ -111,6 +111,32 @@ describe("following a run on the cluster", () => {
         { type: "phase", phase: "Queued" }, { type: "phase", phase: "Succeeded" }, { type: "finished", success: true },
       ]);
       assert.equal(reads.length, 0);
+    });
+  });
+
+  it("rides out a first read that fails for a moment of a run it has just created, and says so once", async () => {
+    const reads = [status(503, "Service unavailable"), status(429, "Too many requests"), answer(run({ phase: "Succeeded", result: 1 }))];
+    await withApiserver(reads, async (backend) => {
+      const events = await follow(backend, true);
+      assert.equal(events.length, 3, JSON.stringify(events));
+      assert.match((events[0] as { type: string; message: string }).message,
+        /^Could not read run run-a from the cluster at http:\/\/127\.0\.0\.1:\d+ \(context \S+\); trying again every 0\.05 s$/);
+      assert.deepEqual(events.slice(1), [{ type: "phase", phase: "Succeeded" }, { type: "finished", success: true }]);
+    });
+  });
+
+  it("takes a run it has just created and cannot find at the first read as deleted; one it was only named, as not there", async () => {
+    await withApiserver([status(404, "not found")], async (backend) => {
+      assert.deepEqual(await follow(backend, true), [{ type: "deleted" }]);
+    });
+    await withApiserver([status(404, "not found")], async (backend) => {
+      await assert.rejects(follow(backend), (err: unknown) => err instanceof CliError && err.exitCode === EXIT.failed && /No run run-a in namespace default/.test(err.message));
+    });
+  });
+
+  it("ends as unreachable when the first read of a run it was only named fails", async () => {
+    await withApiserver([status(503, "Service unavailable")], async (backend) => {
+      await assert.rejects(follow(backend), (err: unknown) => err instanceof CliError && err.exitCode === EXIT.unreachable);
     });
   });
 

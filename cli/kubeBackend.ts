@@ -145,7 +145,7 @@ export class KubeBackend implements Backend {
     return ref;
   }
 
-  async *follow(ref: RunRef, signal: AbortSignal): AsyncGenerator<RunEvent> {
+  async *follow(ref: RunRef, signal: AbortSignal, known = false): AsyncGenerator<RunEvent> {
     const snapshots = new Mailbox<ScriptRun | undefined | OutputFrame>();
     const stop = new AbortController();
     const stopped = AbortSignal.any([signal, stop.signal]);
@@ -164,7 +164,12 @@ export class KubeBackend implements Backend {
     let following = false;
     try {
       // Read after the watch started, so no change falls between the two.
-      snapshots.put(await this.read(ref));
+      const first = await this.firstLook(ref, known);
+      if (first === "unread") {
+        yield { type: "interrupted", message: `Could not read run ${ref.name} from ${this.where}; trying again every ${this.recheckMs / 1000} s` };
+      } else {
+        snapshots.put(first);
+      }
       let seen: Seen = {};
       for (;;) {
         const next = await snapshots.take(stopped);
@@ -222,6 +227,19 @@ export class KubeBackend implements Backend {
       await ended;
       // A watch that cannot open (no permission to watch, say) leaves the re-reads to follow the run.
       await sleep(REWATCH_MS, undefined, { signal: stopped }).catch(() => undefined);
+    }
+  }
+
+  /** The run as follow first sees it. A run this process has just created or read is there: a
+   * passing failure to read it is "unread" (the watch and the re-reads carry on), and not finding
+   * it means it was deleted meanwhile (undefined). */
+  private async firstLook(ref: RunRef, known: boolean): Promise<ScriptRun | undefined | "unread"> {
+    if (!known) return this.read(ref);
+    try {
+      return await this.store.get(ref.namespace, ref.name);
+    } catch (err) {
+      if (isTransient(err)) return "unread";
+      throw asCliError(err, this.where);
     }
   }
 

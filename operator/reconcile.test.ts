@@ -409,10 +409,18 @@ describe("reconciling a ScriptRun", () => {
       const result = await reconcile("a");
       assert.equal(result.requeueAfterMs, 2000);
       assert.equal(cluster.pod("a")?.metadata?.ownerReferences?.[0]?.uid, old.metadata.uid);
+      // Shown while it waits, rather than no status at all.
+      const waiting = cluster.run("a")?.status;
+      assert.deepEqual([waiting?.phase, waiting?.summary, waiting?.podName], ["Pending", "Waiting for pod a-runner, of an earlier run of this name, to be deleted", undefined]);
+      assert.deepEqual(waiting?.conditions?.map((c) => [c.type, c.status, c.reason]),
+        [["PodCreated", "False", "EarlierPodTerminating"], ["Finished", "False", "EarlierPodTerminating"]]);
       cluster.pods.delete("default/a-runner");
       cluster.configMaps.delete("default/a-request");
       await reconcile("a");
       assert.equal(cluster.pod("a")?.metadata?.ownerReferences?.[0]?.uid, cluster.run("a")?.metadata.uid);
+      const started = cluster.run("a")?.status;
+      assert.deepEqual([started?.phase, started?.podName, started?.summary], ["Pending", "a-runner", undefined]);
+      assert.deepEqual(started?.conditions?.map((c) => [c.type, c.status]), [["Accepted", "True"], ["PodCreated", "True"], ["Finished", "False"]]);
     });
   });
 

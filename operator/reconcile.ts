@@ -24,7 +24,7 @@ import { RUNNER_CONTAINER, configMapNameFor, ownerRunUid, podNameFor } from "./n
 import type { OpenRuns } from "./openRuns.js";
 import { buildConfigMap, buildPod, usesConfigMap } from "./podSpec.js";
 import {
-  type RunOutcome, conditionOf, finishedStatus, isAccepted, podStatus, queuedStatus, reasonOf,
+  type RunOutcome, conditionOf, finishedStatus, isAccepted, podStatus, queuedStatus, reasonOf, waitingForPodNameStatus,
 } from "./runStatus.js";
 import { type SlotView, Slots } from "./slots.js";
 import { runPodOf, statusFromEnvelope, statusFromPod } from "./statusFromPod.js";
@@ -108,10 +108,17 @@ export class Reconciler {
     if (cancelRequested(run) && !(pod && pod !== "foreign" && (podFinished(pod) || runnerEnded(pod)))) {
       return this.cancel(key, run, pod === "foreign" ? undefined : pod);
     }
-    if (pod === "foreign") return { requeueAfterMs: FOREIGN_RETRY_MS };
+    if (pod === "foreign") return this.awaitPodName(key, run);
     if (pod) return this.observe(key, run, pod, heardAt);
     if (reservedAt !== undefined || run.status?.podName !== undefined) return this.podMissing(key, run, reservedAt);
     return this.start(key, run, heardAt);
+  }
+
+  /** An earlier run of the same name is gone but its pod (or ConfigMap) is still being deleted:
+   * the run says so, rather than show nothing, and looks again shortly. */
+  private async awaitPodName(key: string, run: ScriptRun): Promise<ProcessResult> {
+    await this.statuses.write(key, run, waitingForPodNameStatus(run, podNameFor(run.metadata.name ?? ""), this.now()));
+    return { requeueAfterMs: FOREIGN_RETRY_MS };
   }
 
   /** The run is gone (its children go with it, by owner reference): free its slot. */
@@ -207,7 +214,7 @@ export class Reconciler {
     try {
       if (await this.createChildren(run, request, runtime) === "foreign") {
         this.slots.release(key);
-        return { requeueAfterMs: FOREIGN_RETRY_MS };
+        return this.awaitPodName(key, run);
       }
     } catch (err) {
       this.slots.release(key);

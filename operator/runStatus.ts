@@ -94,6 +94,20 @@ export function queuedStatus(run: ScriptRun, position: number, now: number): Scr
   };
 }
 
+/** The run's pod name is still taken: the pod of an earlier run of the same name is being deleted. */
+export function waitingForPodNameStatus(run: ScriptRun, podName: string, now: number): ScriptRunStatus {
+  const message = `Waiting for pod ${podName}, of an earlier run of this name, to be deleted`;
+  return {
+    ...base(run),
+    phase: "Pending",
+    summary: message,
+    conditions: withConditions(run, [
+      { type: "PodCreated", status: "False", reason: "EarlierPodTerminating", message },
+      { type: "Finished", status: "False", reason: "EarlierPodTerminating", message: "Not started yet" },
+    ], now),
+  };
+}
+
 /** The pod exists; `startedAt` once its container runs. */
 export function podStatus(run: ScriptRun, pod: RunPod, startedAt: string | undefined, now: number,
   waitingFor?: string): ScriptRunStatus {

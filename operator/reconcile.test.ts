@@ -37,6 +37,7 @@ class FakeCluster implements Kube {
   maxStoredBytes = 1536 * 1024;
   /** Pod creations still to fail with a passing apiserver fault. */
   failPodCreates = 0;
+  failStatusWrites = 0;
   /** Names of the pods deleted, in order. */
   readonly deletedPods: string[] = [];
   private version = 100;
@@ -88,6 +89,10 @@ class FakeCluster implements Kube {
   async readRun(namespace: string, name: string) { return this.runs.get(runKey(namespace, name)); }
   async readLog(namespace: string, pod: string) { return this.logs.get(runKey(namespace, pod)) ?? ""; }
   async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {
+    if (this.failStatusWrites > 0) {
+      this.failStatusWrites--;
+      throw new ApiException(500, "etcdserver: leader changed", { message: "etcdserver: leader changed" }, {});
+    }
     const run = this.runs.get(runKey(namespace, name));
     if (!run) return false;
     const status = patch.type === "replace" ? structuredClone(patch.status) : applyMergePatch(run.status ?? {}, patch.status);
@@ -1341,6 +1346,17 @@ describe("reconciling a ScriptRun", () => {
     // Once failed: relaunch() deleted the warm pod before the run's status stopped naming it; when
     // creating the cold pod then failed once, the retry found neither pod nor reservation, and
     // podMissing ended the run as "disappeared" instead of starting it again.
+    it("removes its warm pod that ran nothing even when the status write after its own pod's create failed once", async () => {
+      const { cluster, warm, reconcile } = await claimed();
+      warm.answers = { kind: "unrun", reason: "no request arrived" };
+      cluster.failStatusWrites = 1;
+      await assert.rejects(reconcile("a"), /leader changed/);
+      assert.ok(cluster.pod("a"), "its own pod was made");
+      assert.deepEqual(cluster.deletedPods, [POOL_POD], "the warm pod goes with it, not at a retry that would never come back to it");
+      await reconcile("a");
+      assertStartedAgainCold(cluster);
+    });
+
     it("is started again cold, not lost, when creating its own pod failed once after its warm pod ran nothing", async () => {
       const { cluster, warm, reconcile, clock } = await claimed();
       warm.answers = { kind: "unrun", reason: "no request arrived" };

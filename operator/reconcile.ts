@@ -188,12 +188,13 @@ export class Reconciler {
   }
 
   /** Starts an admitted run (its slot reserved): on a warm pod of its runtime's pool when one is
-   * ready and fits, else on a pod made for it. */
-  private async launch(key: string, run: ScriptRun, runtime: Runtime, request: RunnerRequest, heardAt: number, warm = true): Promise<ProcessResult> {
+   * ready and fits, else on a pod made for it. `unused`: a warm pod the run claimed that ran
+   * nothing; the run then starts on a pod made for it, and `unused` is deleted once that exists. */
+  private async launch(key: string, run: ScriptRun, runtime: Runtime, request: RunnerRequest, heardAt: number, unused?: V1Pod): Promise<ProcessResult> {
     const { config, metrics, log, events } = this.deps;
     let claimed: V1Pod | undefined;
     try {
-      claimed = warm && poolServes(runtime, request) ? await this.deps.warm.claim(run, runtime, request) : undefined;
+      claimed = unused === undefined && poolServes(runtime, request) ? await this.deps.warm.claim(run, runtime, request) : undefined;
     } catch (err) {
       // Had the claim landed after all, the retry finds the pod by its owner and resumes it.
       this.slots.release(key);
@@ -228,11 +229,15 @@ export class Reconciler {
     observeStage(metrics, "pod_created", (this.now() - since) / 1000);
     metrics.runsStarted.inc({ start: "cold", runtime: runtime.name });
     log.info({ run: key, pod: podName }, "Created pod");
-    // The event and the status say the same start: neither waits for the other.
+    // The event and the status say the same start: neither waits for the other. Nor does the unused
+    // warm pod's removal: were it to wait for them and either fail, the retry would find the run's
+    // own pod and never look at the warm pod again, which would then stay as long as the run.
+    const removal = unused && this.deps.kube.deletePod(run.metadata.namespace ?? "", unused.metadata?.name ?? "");
     await Promise.all([
       this.recordStart(key, run, { metadata: { name: podName } }),
       this.statuses.write(key, run, podStatus(run, { name: podName, runtime: { name: runtime.name, image: runtime.spec.image }, start: "cold" },
         undefined, this.now())),
+      removal,
     ]);
     return { requeueAfterMs: config.podStartTimeoutSeconds * 1000 };
   }
@@ -263,8 +268,7 @@ export class Reconciler {
     await events.record(run, { type: "Normal", reason: "WarmPodUnused", once: `unused/${pod.metadata?.name}`,
       message: `Warm pod ${pod.metadata?.name} ran nothing (${reason}); starting the run on a pod of its own` });
     this.slots.reserve(key, run, this.now());
-    const started = await this.launch(key, run, choice.runtime, resolution.request, heardAt, false);
-    await kube.deletePod(namespace, pod.metadata?.name ?? "");
+    const started = await this.launch(key, run, choice.runtime, resolution.request, heardAt, pod);
     this.deps.warm.forget(key);
     return started;
   }

@@ -230,7 +230,7 @@ describe("KeptAgent", () => {
 
   it("keys its pools by host, port and server name, without decoding the PEM it was made with", () => {
     const at = (port: number, servername?: string) => ({ ca, host: "127.0.0.1", port, ...(servername ? { servername } : {}) });
-    assert.match(new Agent({ ca }).getName(at(6443)), /BEGIN CERTIFICATE/, "node's own agent joins the CA into every key");
+    // Node 20's own agent joins the CA's PEM into every key (Node 22's no longer does).
     const agent = new KeptAgent({ ca });
     try {
       assert.doesNotMatch(agent.getName(at(6443)), /BEGIN CERTIFICATE/);

@@ -38,6 +38,7 @@ class FakeCluster implements Kube {
   /** Pod creations still to fail with a passing apiserver fault. */
   failPodCreates = 0;
   failStatusWrites = 0;
+  failPodDeletes = 0;
   /** Names of the pods deleted, in order. */
   readonly deletedPods: string[] = [];
   private version = 100;
@@ -107,6 +108,10 @@ class FakeCluster implements Kube {
     return true;
   }
   async deletePod(namespace: string, name: string) {
+    if (this.failPodDeletes > 0) {
+      this.failPodDeletes--;
+      throw new ApiException(500, "etcdserver: leader changed", { message: "etcdserver: leader changed" }, {});
+    }
     this.deletedPods.push(name);
     this.pods.delete(runKey(namespace, name));
   }
@@ -126,6 +131,10 @@ class Cache<T> implements ObjectCache<T> {
   constructor(private readonly live: Map<string, T>) {}
   freeze(): void {
     this.frozen = new Map([...this.live].map(([k, v]) => [k, structuredClone(v)]));
+  }
+  /** Sees the fake cluster as it is again. */
+  thaw(): void {
+    this.frozen = undefined;
   }
   /** What an earlier freeze kept, again: a relist whose list is older than what the cache showed. */
   setBack(to: Map<string, T>): void {
@@ -200,6 +209,8 @@ class FakeWarm implements Warm {
   answers: AttachResult | undefined;
   /** Claims still to fail as the apiserver's passing faults do (WarmRuns.claim passes them on). */
   failClaims = 0;
+  /** Claims still to land whose answer is then lost (a timeout after the write). */
+  landThenFailClaims = 0;
   private readonly claimed = new Map<string, V1Pod>();
 
   constructor(private readonly cluster: FakeCluster, private readonly config: Config, private readonly now: () => number) {}
@@ -217,6 +228,10 @@ class FakeWarm implements Warm {
     pod.metadata!.resourceVersion = "11";
     this.cluster.pods.set(runKey(ready.metadata!.namespace!, ready.metadata!.name!), pod);
     this.claims.push(runKey(run.metadata.namespace!, run.metadata.name!));
+    if (this.landThenFailClaims > 0) {
+      this.landThenFailClaims--;
+      throw new ApiException(504, "Timeout: request did not complete within the allowed duration", {}, {});
+    }
     return structuredClone(pod);
   }
   send(key: string, pod: V1Pod, request: RunnerRequest): void {
@@ -1355,6 +1370,44 @@ describe("reconciling a ScriptRun", () => {
       assert.deepEqual(cluster.deletedPods, [POOL_POD], "the warm pod goes with it, not at a retry that would never come back to it");
       await reconcile("a");
       assertStartedAgainCold(cluster);
+    });
+
+    /** Ends the run "a" on its own pod, and reconciles what follows. */
+    async function finishCold(cluster: FakeCluster, reconcile: (name: string) => Promise<unknown>): Promise<void> {
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope({ result: 3 }))));
+      await reconcile("a");
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
+      assert.equal(cluster.run("a")?.status?.start, "cold");
+    }
+
+    it("removes its warm pod that ran nothing by its end, when deleting it failed once after its own pod was made", async () => {
+      const { cluster, warm, reconcile, clock } = await claimed();
+      warm.answers = { kind: "unrun", reason: "no request arrived" };
+      cluster.failPodDeletes = 1;
+      await assert.rejects(reconcile("a"), /leader changed/);
+      assert.ok(cluster.pod("a"), "its own pod was made");
+      clock.now += 1000;
+      await reconcile("a");
+      await finishCold(cluster, reconcile);
+      assert.ok(!cluster.pods.has(WARM_POD), "the warm pod that ran nothing stayed");
+    });
+
+    it("removes by its end a pod whose claim landed though the claim's answer was lost, when the retry started cold", async () => {
+      const { cluster, warm, create, reconcile, clock, pods, addPoolPod } = warmSetup();
+      addPoolPod();
+      create("a");
+      pods.freeze(); // the cache has not seen the claim yet
+      warm.landThenFailClaims = 1;
+      await assert.rejects(reconcile("a"), /Timeout/);
+      assert.equal(ownerRunUid(cluster.pods.get(WARM_POD)!), cluster.run("a")?.metadata.uid, "the claim landed");
+      clock.now += 50;
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.start, "cold");
+      pods.thaw();
+      await finishCold(cluster, reconcile);
+      assert.deepEqual(warm.sent, [], "nothing was sent to the pod the lost claim took");
+      assert.ok(!cluster.pods.has(WARM_POD), "the pod the lost claim took stayed");
     });
 
     it("is started again cold, not lost, when creating its own pod failed once after its warm pod ran nothing", async () => {

@@ -131,6 +131,20 @@ export class Reconciler {
     return {};
   }
 
+  /** Deletes the warm pods a finished run claimed besides the one it ran on, each of which ran
+   * nothing: a claim whose answer was lost that landed after all (the run then started on another
+   * pod), or a warm pod whose removal failed after it was replaced. Nothing else looks at them, and
+   * they would stay, owned by the run, for as long as the run does. */
+  private async removeStrays(run: ScriptRun, own: V1Pod | undefined): Promise<void> {
+    const { namespace = "", uid = "" } = run.metadata;
+    const ran = own?.metadata?.name ?? run.status?.podName;
+    const strays = this.deps.pods.list(namespace).filter((p) => ownerRunUid(p) === uid && isClaimed(p) && p.metadata?.name !== ran);
+    for (const stray of strays) {
+      await this.deps.kube.deletePod(namespace, stray.metadata?.name ?? "");
+      this.deps.log.info({ run: keyOf(run), pod: stray.metadata?.name }, "Deleted a warm pod the run claimed but did not run on");
+    }
+  }
+
   /** The run's pod: the one made for it (by its deterministic name), or a warm pod it claimed.
    * `claimedBy`: the claimed pods by their run's uid, when the caller looks up many runs. */
   private cachedPod(run: ScriptRun, claimedBy?: Map<string, V1Pod>): V1Pod | "foreign" | undefined {
@@ -491,6 +505,7 @@ export class Reconciler {
       this.deps.warm.forget(key);
       log.info({ run: key, pod: podName }, "Deleted runner pod");
     }
+    await this.removeStrays(run, ours ? pod : undefined);
     // A pod that ends, or goes, may free the slot it held: its last events all come here.
     if (hadSlot || remove || removing || !ours || justFinished) this.slots.wake();
     const ttl = run.spec.ttlSecondsAfterFinished;

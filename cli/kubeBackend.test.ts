@@ -4,11 +4,12 @@
 // the follow. An Idempotency-Key, which only the API keeps, is refused. (What it does against a real
 // cluster is for the real-cluster tests.)
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
 import { runsPath } from "../core/kube.js";
 import { kubeConfigFor } from "../core/testkit.js";
 import { API_VERSION, KIND, type ScriptRunStatus } from "../crds/schema.js";
@@ -65,7 +66,7 @@ describe("reading the kubeconfig", () => {
   /** A machine with no KUBECONFIG, nothing in the home directory and no service account. */
   const nowhere = (): DefaultKubeconfig => ({ variable: undefined, home, exists: () => false });
   const noKubeconfig = (err: unknown) => err instanceof CliError && err.exitCode === EXIT.unreachable
-    && err.message.includes(join(home, ".kube", "config")) && /KUBECONFIG is not set/.test(err.message) && /--server URL/.test(err.message);
+    && err.message.includes(join(home, ".kube", "config")) && /KUBECONFIG (is not set|names no file)/.test(err.message) && /--server URL/.test(err.message);
 
   it("says what to do, and ends as unreachable, when there is no kubeconfig anywhere", () => {
     assert.throws(() => loadKubeConfig({}, nowhere()), noKubeconfig);
@@ -81,17 +82,26 @@ describe("reading the kubeconfig", () => {
       && err.exitCode === EXIT.unreachable && err.message.includes(`KUBECONFIG names ${gone.join(", ")}, which do not exist`) && /--server URL/.test(err.message));
   });
 
-  it("reads KUBECONFIG's file when it is there", () => {
-    const file = join(home, "kubeconfig");
-    writeFileSync(file, kubeConfigFor("https://127.0.0.1:6443").exportConfig());
-    const there = (path: string) => path === file;
-    const previous = process.env.KUBECONFIG;
-    process.env.KUBECONFIG = file;
-    try {
-      assert.equal(loadKubeConfig({}, { ...nowhere(), variable: file, exists: there }).getCurrentCluster()?.server, "https://127.0.0.1:6443");
-    } finally {
-      if (previous === undefined) delete process.env.KUBECONFIG; else process.env.KUBECONFIG = previous;
-    }
+  it("reads the files of KUBECONFIG that exist, in order, as kubectl does: the first to name a current context wins", () => {
+    const config = (name: string, server: string, current: boolean) => {
+      const kc = new KubeConfig();
+      kc.loadFromOptions({ clusters: [{ name, server, skipTLSVerify: true }], users: [{ name, token: "t" }],
+        contexts: [{ name, cluster: name, user: name }], currentContext: current ? name : "" });
+      const file = join(home, name);
+      writeFileSync(file, kc.exportConfig());
+      return file;
+    };
+    const none = config("none", "https://127.0.0.1:5443", false);
+    const first = config("first", "https://127.0.0.1:6443", true);
+    const second = config("second", "https://127.0.0.1:7443", true);
+    const kc = loadKubeConfig({}, { ...nowhere(), variable: [join(home, "missing"), none, first, second].join(delimiter), exists: existsSync });
+    assert.equal(kc.getCurrentContext(), "first");
+    assert.equal(kc.getCurrentCluster()?.server, "https://127.0.0.1:6443");
+    assert.deepEqual(kc.getContexts().map((c) => c.name), ["none", "first", "second"]);
+  });
+
+  it("takes a KUBECONFIG of separators only as none", () => {
+    assert.throws(() => loadKubeConfig({}, { ...nowhere(), variable: delimiter }), noKubeconfig);
   });
 
   it("reads the kubeconfig --kubeconfig names wherever else there is none", () => {

@@ -49,23 +49,41 @@ export interface DefaultKubeconfig {
 
 const hereAndNow = (): DefaultKubeconfig => ({ variable: process.env.KUBECONFIG, home: findHomeDir(), exists: existsSync });
 
-// What a pod's service account gives loadFromDefault to reach its cluster with.
+// What a pod's service account gives client-node to reach its cluster with.
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
-/** Refuses to go on when loadFromDefault has nothing to read: it would make up a cluster at
- * http://localhost:8080, which after make up is the ScriptRun API, and fail on it with a puzzle. */
-function expectDefaultKubeconfig(where: DefaultKubeconfig): void {
-  const homeConfig = where.home !== null ? join(where.home, ".kube", "config") : undefined;
+/** The kubeconfig files to read without --kubeconfig, as kubectl finds them: those of KUBECONFIG
+ * that exist, in order, else ~/.kube/config; none for a pod's service account. Refuses to go on
+ * when there is nothing to read, where client-node would make up a cluster at
+ * http://localhost:8080 (after make up, the ScriptRun API) and fail on it with a puzzle. */
+function defaultKubeconfigFiles(where: DefaultKubeconfig): string[] {
   const hint = "Point KUBECONFIG at your cluster's kubeconfig (after make up: export KUBECONFIG=/var/lib/scriptrun-cluster/admin.kubeconfig), "
     + "or use --server URL to go through the ScriptRun API.";
-  if (where.variable) {
-    // As kubectl: a KUBECONFIG naming only files that are not there is no kubeconfig, not bad usage.
-    const files = where.variable.split(delimiter).filter((file) => file !== "");
-    if (files.some((file) => where.exists(file))) return;
-    throw unreachable(`No kubeconfig: KUBECONFIG names ${files.join(", ")}, which ${files.length === 1 ? "does" : "do"} not exist. ${hint}`);
+  const listed = (where.variable ?? "").split(delimiter).filter((file) => file !== "");
+  if (listed.length > 0) {
+    const there = listed.filter((file) => where.exists(file));
+    if (there.length > 0) return there;
+    throw unreachable(`No kubeconfig: KUBECONFIG names ${listed.join(", ")}, which ${listed.length === 1 ? "does" : "do"} not exist. ${hint}`);
   }
-  if ((homeConfig !== undefined && where.exists(homeConfig)) || where.exists(SERVICE_ACCOUNT_TOKEN)) return;
-  throw unreachable(`No kubeconfig: KUBECONFIG is not set and ${homeConfig ?? "~/.kube/config (no home directory)"} does not exist. ${hint}`);
+  const homeConfig = where.home !== null ? join(where.home, ".kube", "config") : undefined;
+  if (homeConfig !== undefined && where.exists(homeConfig)) return [homeConfig];
+  if (where.exists(SERVICE_ACCOUNT_TOKEN)) return [];
+  throw unreachable(`No kubeconfig: KUBECONFIG ${where.variable ? "names no file" : "is not set"} and ${homeConfig ?? "~/.kube/config (no home directory)"} does not exist. ${hint}`);
+}
+
+/** Reads `files` into `kc` as kubectl merges them: the first to set a value (the current context
+ * too) wins; no files: the service account of the pod this runs in. */
+function loadFiles(kc: KubeConfig, files: string[]): void {
+  if (files.length === 0) {
+    kc.loadFromCluster();
+    return;
+  }
+  kc.loadFromFile(files[0]!);
+  for (const file of files.slice(1)) {
+    const more = new KubeConfig();
+    more.loadFromFile(file);
+    kc.mergeConfig(more, Boolean(kc.getCurrentContext()));
+  }
 }
 
 /** The kubeconfig as kubectl would read it, with --kubeconfig and --context applied. `defaults`
@@ -77,8 +95,7 @@ export function loadKubeConfig(options: KubeOptions, defaults: DefaultKubeconfig
       if (!existsSync(options.kubeconfig)) throw usage(`No kubeconfig at ${options.kubeconfig}`);
       kc.loadFromFile(options.kubeconfig);
     } else {
-      expectDefaultKubeconfig(defaults);
-      kc.loadFromDefault();
+      loadFiles(kc, defaultKubeconfigFiles(defaults));
     }
   } catch (err) {
     throw err instanceof CliError ? err : usage(`Could not read the kubeconfig: ${err instanceof Error ? err.message : String(err)}`);

@@ -110,7 +110,7 @@ describe("POST /execute", () => {
     assert.deepEqual([spec.entrypoint, spec.args, spec.kwargs], ["add", [1, 2], undefined]);
   });
 
-  it("takes the largest integers JSON carries exactly, and floats of any size, as sent", async () => {
+  it("takes the largest integers JSON carries exactly, and numbers with a fraction or an exponent, as JavaScript reads them", async () => {
     const res = await t.http.post("/execute").set("Content-Type", "application/json")
       .send('{"script": "def main(*a):\\n    return 1\\n", "args": [9007199254740991, -9007199254740991, 1e300, 12345678901234567890.5, "12345678901234567890"]}');
     assert.equal(res.status, 200, JSON.stringify(res.body));

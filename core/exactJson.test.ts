@@ -15,6 +15,13 @@ describe("integers that JSON readers round", () => {
     }
   });
 
+  it("shows a long integer cut, and says when no double holds it", () => {
+    const huge = `-${"9".repeat(400)}`;
+    assert.equal(firstInexactInteger(`[${huge}]`), huge);
+    assert.equal(inexactIntegerReason(huge), `the integer -${"9".repeat(39)}… (400 digits) is beyond ±9007199254740991 (2^53 - 1), `
+      + "which JSON readers such as JavaScript's cannot hold at all; send it as a string");
+  });
+
   it("says what the integer would become, and what to send instead", () => {
     assert.equal(inexactIntegerReason("12345678901234567890"),
       "the integer 12345678901234567890 is beyond ±9007199254740991 (2^53 - 1), which JSON readers such as JavaScript's round (to 12345678901234567000); send it as a string");

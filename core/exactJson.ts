@@ -50,8 +50,13 @@ export function firstInexactInteger(text: string): string | undefined {
   return undefined;
 }
 
+// Longer literals are shown cut, so that an answer stays short whatever was sent.
+const SHOWN_DIGITS = 40;
+
 /** Why an integer literal cannot be taken, for an error message. */
 export function inexactIntegerReason(literal: string): string {
-  return `the integer ${literal} is beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), which JSON readers such as JavaScript's `
-    + `round (to ${Number(literal)}); send it as a string`;
+  const shown = literal.length > SHOWN_DIGITS ? `${literal.slice(0, SHOWN_DIGITS)}… (${literal.replace("-", "").length} digits)` : literal;
+  const read = Number(literal);
+  const becomes = Number.isFinite(read) ? `round (to ${read})` : "cannot hold at all";
+  return `the integer ${shown} is beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), which JSON readers such as JavaScript's ${becomes}; send it as a string`;
 }

@@ -231,6 +231,7 @@ describe("KeptAgent", () => {
   it("keys its pools by host, port and server name, without decoding the PEM it was made with", () => {
     const at = (port: number, servername?: string) => ({ ca, host: "127.0.0.1", port, ...(servername ? { servername } : {}) });
     // Node 20's own agent joins the CA's PEM into every key (Node 22's no longer does).
+    if (process.versions.node.startsWith("20.")) assert.match(new Agent({ ca }).getName(at(6443)), /BEGIN CERTIFICATE/);
     const agent = new KeptAgent({ ca });
     try {
       assert.doesNotMatch(agent.getName(at(6443)), /BEGIN CERTIFICATE/);

@@ -431,9 +431,10 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(cluster.pod("a")?.metadata?.ownerReferences?.[0]?.uid, old.metadata.uid);
       // Shown while it waits, rather than no status at all.
       const waiting = cluster.run("a")?.status;
-      assert.deepEqual([waiting?.phase, waiting?.summary, waiting?.podName], ["Pending", "Waiting for pod a-runner, of an earlier run of this name, to be deleted", undefined]);
-      assert.deepEqual(waiting?.conditions?.map((c) => [c.type, c.status, c.reason]),
-        [["PodCreated", "False", "EarlierPodTerminating"], ["Finished", "False", "EarlierPodTerminating"]]);
+      assert.deepEqual([waiting?.phase, waiting?.summary, waiting?.podName], ["Pending", "Waiting for Pod a-runner to be deleted", undefined]);
+      assert.deepEqual(waiting?.conditions?.map((c) => [c.type, c.status, c.reason, c.message]), [
+        ["PodCreated", "False", "EarlierRunTerminating", "Waiting for Pod a-runner, of an earlier run of this name, to be deleted"],
+        ["Finished", "False", "EarlierRunTerminating", "Not started yet"]]);
       cluster.pods.delete("default/a-runner");
       cluster.configMaps.delete("default/a-request");
       await reconcile("a");
@@ -441,6 +442,35 @@ describe("reconciling a ScriptRun", () => {
       const started = cluster.run("a")?.status;
       assert.deepEqual([started?.phase, started?.podName, started?.summary], ["Pending", "a-runner", undefined]);
       assert.deepEqual(started?.conditions?.map((c) => [c.type, c.status]), [["Accepted", "True"], ["PodCreated", "True"], ["Finished", "False"]]);
+    });
+  });
+
+  describe("a run whose pod's name another object holds", () => {
+    it("says that a pod no run owns holds the name, and starts once it is gone", async () => {
+      const { cluster, create, reconcile } = setup();
+      create("a");
+      cluster.pods.set("default/a-runner", { metadata: { name: "a-runner", namespace: "default" } });
+      assert.equal((await reconcile("a")).requeueAfterMs, 2000);
+      const status = cluster.run("a")?.status;
+      assert.deepEqual([status?.phase, status?.summary], ["Pending", "Pod a-runner holds this run's name"]);
+      assert.deepEqual(cluster.run("a")?.status?.conditions?.find((c) => c.type === "PodCreated")?.message,
+        "Pod a-runner, which no run owns, holds the name this run's Pod needs; the run starts once it is deleted");
+      cluster.pods.delete("default/a-runner");
+      await reconcile("a");
+      assert.equal(ownerRunUid(cluster.pod("a")!), cluster.run("a")?.metadata.uid);
+    });
+
+    it("names the earlier run's ConfigMap when that, not its pod, is still there", async () => {
+      const { cluster, create, reconcile } = setup();
+      const old = create("a", { script: `# ${"x".repeat(MAX_ANNOTATED_REQUEST_BYTES)}\ndef main():\n    return 1\n` });
+      await reconcile("a");
+      assert.ok(cluster.configMaps.has("default/a-request"));
+      cluster.runs.delete("default/a");
+      cluster.pods.delete("default/a-runner");
+      create("a", { script: old.spec.script });
+      await reconcile("a");
+      assert.equal(cluster.run("a")?.status?.summary, "Waiting for ConfigMap a-request to be deleted");
+      assert.equal(cluster.pod("a"), undefined);
     });
   });
 
@@ -1380,6 +1410,19 @@ describe("reconciling a ScriptRun", () => {
       assert.equal(cluster.run("a")?.status?.phase, "Succeeded");
       assert.equal(cluster.run("a")?.status?.start, "cold");
     }
+
+    it("keeps the status that names its warm pod while another object holds its own pod's name", async () => {
+      const { cluster, warm, reconcile, clock } = await claimed();
+      clock.now += 1000;
+      await reconcile("a"); // no answer yet: shown Running on its warm pod
+      const before = cluster.run("a")?.status;
+      assert.deepEqual([before?.phase, before?.podName], ["Running", POOL_POD]);
+      warm.answers = { kind: "unrun", reason: "no request arrived" };
+      cluster.pods.set("default/a-runner", { metadata: { name: "a-runner", namespace: "default" } });
+      assert.equal((await reconcile("a")).requeueAfterMs, 2000);
+      assert.deepEqual(cluster.run("a")?.status, before, "its slot is counted by the pod its status names");
+      assert.ok(cluster.pods.has(WARM_POD), "kept until the run has a pod of its own");
+    });
 
     it("removes its warm pod that ran nothing by its end, when deleting it failed once after its own pod was made", async () => {
       const { cluster, warm, reconcile, clock } = await claimed();

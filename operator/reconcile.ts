@@ -4,7 +4,7 @@
 // podSpec, statusFromPod, runStatus); the state this process keeps between reconciles lives in
 // slots.ts (slots it reserved) and statusWriter.ts (statuses it wrote); this file dispatches and
 // does the I/O through the small Kube interface.
-import { ApiException, type ObjectCache, type V1Pod } from "@kubernetes/client-node";
+import { ApiException, type KubernetesObject, type ObjectCache, type V1Pod } from "@kubernetes/client-node";
 import { statusCode, statusMessage } from "../core/kube.js";
 import { LIVE_LOG_BYTES, type Printed, printedIn } from "../core/liveOutput.js";
 import type { Logger } from "../core/log.js";
@@ -24,7 +24,8 @@ import { RUNNER_CONTAINER, configMapNameFor, ownerRunUid, podNameFor } from "./n
 import type { OpenRuns } from "./openRuns.js";
 import { buildConfigMap, buildPod, usesConfigMap } from "./podSpec.js";
 import {
-  type RunOutcome, conditionOf, finishedStatus, isAccepted, podStatus, queuedStatus, reasonOf, waitingForPodNameStatus,
+  type RunOutcome, conditionOf, finishedStatus, isAccepted, podStatus, queuedStatus, reasonOf, waitingForNameStatus,
+  type NameHolder,
 } from "./runStatus.js";
 import { type SlotView, Slots } from "./slots.js";
 import { runPodOf, statusFromEnvelope, statusFromPod } from "./statusFromPod.js";
@@ -75,6 +76,12 @@ function refusedAsStored(err: unknown): boolean {
 }
 
 
+/** What holds a name a run's child needs. `there`: false when it was gone by the time it was read. */
+function nameHolder(kind: NameHolder["kind"], holder: KubernetesObject, there = true): NameHolder {
+  // An object an earlier run owns goes with that run; gone already, it was one too.
+  return { kind, name: holder.metadata?.name ?? "", earlierRun: !there || ownerRunUid(holder) !== undefined };
+}
+
 /** A warm pod a run claimed, not yet being deleted. */
 function isClaimed(pod: V1Pod): boolean {
   return startedWarm(pod) && !pod.metadata?.deletionTimestamp;
@@ -108,16 +115,18 @@ export class Reconciler {
     if (cancelRequested(run) && !(pod && pod !== "foreign" && (podFinished(pod) || runnerEnded(pod)))) {
       return this.cancel(key, run, pod === "foreign" ? undefined : pod);
     }
-    if (pod === "foreign") return this.awaitPodName(key, run);
+    if (pod === "foreign") return this.awaitName(key, run, nameHolder("Pod", this.deps.pods.get(podNameFor(run.metadata.name ?? ""), run.metadata.namespace)!));
     if (pod) return this.observe(key, run, pod, heardAt);
     if (reservedAt !== undefined || run.status?.podName !== undefined) return this.podMissing(key, run, reservedAt);
     return this.start(key, run, heardAt);
   }
 
-  /** An earlier run of the same name is gone but its pod (or ConfigMap) is still being deleted:
-   * the run says so, rather than show nothing, and looks again shortly. */
-  private async awaitPodName(key: string, run: ScriptRun): Promise<ProcessResult> {
-    await this.statuses.write(key, run, waitingForPodNameStatus(run, podNameFor(run.metadata.name ?? ""), this.now()));
+  /** The name of the run's pod (or ConfigMap) is held by another's, mostly an earlier run's of the
+   * same name, not yet garbage-collected: the run says so, rather than show nothing, and looks
+   * again shortly. A run whose status names a pod already (one started again after its warm pod
+   * ran nothing) keeps that status, which its slot is counted by. */
+  private async awaitName(key: string, run: ScriptRun, holder: NameHolder): Promise<ProcessResult> {
+    if (run.status?.podName === undefined) await this.statuses.write(key, run, waitingForNameStatus(run, holder, this.now()));
     return { requeueAfterMs: FOREIGN_RETRY_MS };
   }
 
@@ -227,9 +236,10 @@ export class Reconciler {
       return { requeueAfterMs: WARM_RUNNING_AFTER_MS };
     }
     try {
-      if (await this.createChildren(run, request, runtime) === "foreign") {
+      const holder = await this.createChildren(run, request, runtime);
+      if (holder !== "created") {
         this.slots.release(key);
-        return this.awaitPodName(key, run);
+        return this.awaitName(key, run, holder);
       }
     } catch (err) {
       this.slots.release(key);
@@ -247,12 +257,14 @@ export class Reconciler {
     // warm pod's removal: were it to wait for them and either fail, the retry would find the run's
     // own pod and never look at the warm pod again, which would then stay as long as the run.
     const removal = unused && this.deps.kube.deletePod(run.metadata.namespace ?? "", unused.metadata?.name ?? "");
-    await Promise.all([
+    // All three settle before a failure is passed on: a retry must not write beside this status write.
+    const failed = (await Promise.allSettled([
       this.recordStart(key, run, { metadata: { name: podName } }),
       this.statuses.write(key, run, podStatus(run, { name: podName, runtime: { name: runtime.name, image: runtime.spec.image }, start: "cold" },
         undefined, this.now())),
       removal,
-    ]);
+    ])).find((settled) => settled.status === "rejected");
+    if (failed) throw failed.reason;
     return { requeueAfterMs: config.podStartTimeoutSeconds * 1000 };
   }
 
@@ -299,18 +311,18 @@ export class Reconciler {
 
   /** Creates the pod, after the ConfigMap of a request too large to annotate; "foreign" when an
    * earlier run's objects hold the names. */
-  private async createChildren(run: ScriptRun, request: RunnerRequest, runtime: Runtime): Promise<"created" | "foreign"> {
+  private async createChildren(run: ScriptRun, request: RunnerRequest, runtime: Runtime): Promise<"created" | NameHolder> {
     const { kube, config } = this.deps;
     const namespace = run.metadata.namespace ?? "";
     const pod = buildPod(run, request, runtime, config);
     const configMap = usesConfigMap(pod) ? buildConfigMap(run, request) : undefined;
     if (configMap && await kube.createConfigMap(configMap) === "exists") {
       const existing = await kube.readConfigMap(namespace, configMap.metadata!.name!);
-      if (!existing || ownerRunUid(existing) !== run.metadata.uid) return "foreign";
+      if (!existing || ownerRunUid(existing) !== run.metadata.uid) return nameHolder("ConfigMap", existing ?? configMap, existing !== undefined);
     }
     if (await kube.createPod(pod) === "exists") {
       const existing = await kube.readPod(namespace, pod.metadata!.name!);
-      if (!existing || ownerRunUid(existing) !== run.metadata.uid) return "foreign";
+      if (!existing || ownerRunUid(existing) !== run.metadata.uid) return nameHolder("Pod", existing ?? pod, existing !== undefined);
     }
     return "created";
   }
@@ -497,6 +509,9 @@ export class Reconciler {
     // A pod already being deleted was removed at an earlier look: each of its events brings another.
     const removing = ours && pod.metadata?.deletionTimestamp !== undefined;
     const remove = !removing && endsInMs <= 0 && (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
+    // At the finish, and while the run's pod is still to be removed (a failure here comes back to
+    // it): not at each later look at a finished run, which keepPods makes many.
+    if (justFinished || remove) await this.removeStrays(run, ours ? pod : undefined);
     if (remove) {
       const podName = ours ? pod.metadata?.name ?? "" : run.status?.podName ?? podNameFor(name);
       await kube.deletePod(namespace, podName);
@@ -505,7 +520,6 @@ export class Reconciler {
       this.deps.warm.forget(key);
       log.info({ run: key, pod: podName }, "Deleted runner pod");
     }
-    await this.removeStrays(run, ours ? pod : undefined);
     // A pod that ends, or goes, may free the slot it held: its last events all come here.
     if (hadSlot || remove || removing || !ours || justFinished) this.slots.wake();
     const ttl = run.spec.ttlSecondsAfterFinished;

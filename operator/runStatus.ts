@@ -94,16 +94,27 @@ export function queuedStatus(run: ScriptRun, position: number, now: number): Scr
   };
 }
 
-/** The run's pod name is still taken: the pod of an earlier run of the same name is being deleted. */
-export function waitingForPodNameStatus(run: ScriptRun, podName: string, now: number): ScriptRunStatus {
-  const message = `Waiting for pod ${podName}, of an earlier run of this name, to be deleted`;
+/** An object that holds the name of a run's pod or ConfigMap. `earlierRun`: an earlier run of
+ * the same name owns it, and it goes with that run; else nothing will remove it but a user. */
+export interface NameHolder {
+  kind: "Pod" | "ConfigMap";
+  name: string;
+  earlierRun: boolean;
+}
+
+/** The run cannot have its pod yet: another object holds the name its pod or ConfigMap needs. */
+export function waitingForNameStatus(run: ScriptRun, holder: NameHolder, now: number): ScriptRunStatus {
+  const { kind, name, earlierRun } = holder;
+  const [reason, summary, message] = earlierRun
+    ? ["EarlierRunTerminating", `Waiting for ${kind} ${name} to be deleted`, `Waiting for ${kind} ${name}, of an earlier run of this name, to be deleted`]
+    : ["NameTaken", `${kind} ${name} holds this run's name`, `${kind} ${name}, which no run owns, holds the name this run's ${kind} needs; the run starts once it is deleted`];
   return {
     ...base(run),
     phase: "Pending",
-    summary: message,
+    summary: clip(summary),
     conditions: withConditions(run, [
-      { type: "PodCreated", status: "False", reason: "EarlierPodTerminating", message },
-      { type: "Finished", status: "False", reason: "EarlierPodTerminating", message: "Not started yet" },
+      { type: "PodCreated", status: "False", reason, message },
+      { type: "Finished", status: "False", reason, message: "Not started yet" },
     ], now),
   };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { firstInexactInteger, inexactIntegerReason } from "./exactJson.js";
+import { firstInexactInteger, inexactIntegerReason, mayHoldInexactInteger } from "./exactJson.js";
 
 describe("integers that JSON readers round", () => {
   it("finds the first integer beyond ±(2^53 - 1), as written, wherever it sits", () => {
@@ -25,5 +25,11 @@ describe("integers that JSON readers round", () => {
   it("says what the integer would become, and what to send instead", () => {
     assert.equal(inexactIntegerReason("12345678901234567890"),
       "the integer 12345678901234567890 is beyond ±9007199254740991 (2^53 - 1), which JSON readers such as JavaScript's round (to 12345678901234567000); send it as a string");
+  });
+
+  it("tells a parsed value that may hold a rounded integer: a whole number beyond ±(2^53 - 1), however deep", () => {
+    assert.deepEqual([9007199254740991, -9007199254740991, 1.5, "12345678901234567890", null, [1, { a: 2 }], Infinity].map(mayHoldInexactInteger),
+      [false, false, false, false, false, false, false]);
+    assert.deepEqual([9007199254740992, -1e300, [[{ n: 12345678901234567890 }]], { a: [1, 2 ** 60] }].map(mayHoldInexactInteger), [true, true, true, true]);
   });
 });

@@ -60,3 +60,11 @@ export function inexactIntegerReason(literal: string): string {
   const becomes = Number.isFinite(read) ? `round (to ${read})` : "cannot hold at all";
   return `the integer ${shown} is beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), which JSON readers such as JavaScript's ${becomes}; send it as a string`;
 }
+
+/** Whether a value JSON.parse made may hold an integer it rounded: a whole number beyond
+ * ±(2^53 - 1), which may as well have been written with an exponent (the text tells). */
+export function mayHoldInexactInteger(value: unknown): boolean {
+  if (typeof value === "number") return Number.isInteger(value) && !Number.isSafeInteger(value);
+  if (typeof value !== "object" || value === null) return false;
+  return (Array.isArray(value) ? value : Object.values(value)).some(mayHoldInexactInteger);
+}

@@ -387,6 +387,17 @@ describe("JsonClient", () => {
     }
   });
 
+  it("answers the text as the apiserver wrote it when asked for text, and fails as request does", async () => {
+    const written = '{"spec":{"args":[12345678901234567890]}}';
+    const api = await apiserver(({ url }) => (url.endsWith("/a") ? [200, written] : [404, JSON.stringify({ kind: "Status", code: 404, message: "not found" })]));
+    try {
+      assert.equal(await api.client.text("GET", "/apis/g/v1/namespaces/n/things/a"), written);
+      assert.equal(statusCode(await api.client.text("GET", "/apis/g/v1/namespaces/n/things/b").catch((err: unknown) => err)), 404);
+    } finally {
+      api.close();
+    }
+  });
+
   it("fails with the status code and the apiserver's message, as client-node's calls do", async () => {
     const api = await apiserver(({ method }) => (method === "POST"
       ? [409, JSON.stringify({ kind: "Status", code: 409, message: 'pods "p" already exists' })]

@@ -299,15 +299,20 @@ export class JsonClient {
 
   /** The answer's JSON. */
   request<T>(method: JsonMethod, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
-    return this.exchange<T>(method, path, body, options, true);
+    return this.exchange<T>(method, path, body, options, "json");
   }
 
   /** The same, for a caller that needs no answer: a successful one is not parsed. */
   async send(method: JsonMethod, path: string, body?: unknown, options: CallOptions = {}): Promise<void> {
-    await this.exchange(method, path, body, options, false);
+    await this.exchange(method, path, body, options, "none");
   }
 
-  private async exchange<T>(method: JsonMethod, path: string, body: unknown, options: CallOptions, parse: boolean): Promise<T> {
+  /** The answer's JSON as the apiserver wrote it, for a caller that must see more than JSON.parse keeps. */
+  text(method: JsonMethod, path: string, options: CallOptions = {}): Promise<string> {
+    return this.exchange<string>(method, path, undefined, options, "text");
+  }
+
+  private async exchange<T>(method: JsonMethod, path: string, body: unknown, options: CallOptions, read: "json" | "none" | "text"): Promise<T> {
     const began = Date.now();
     const { url, headers, agent, send } = await prepared(this.kc, path);
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -327,7 +332,7 @@ export class JsonClient {
         const code = response.statusCode ?? 0;
         const ok = code >= 200 && code < 300;
         response.on("error", reject);
-        if (ok && !parse) {
+        if (ok && read === "none") {
           response.on("end", () => resolve(undefined as T)).resume();
           return;
         }
@@ -335,6 +340,10 @@ export class JsonClient {
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
         response.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
+          if (ok && read === "text") {
+            resolve(text as T);
+            return;
+          }
           let answer: unknown = text;
           try {
             answer = text === "" ? undefined : JSON.parse(text);

@@ -28,6 +28,8 @@ export interface Kube {
   /** A merge patch of a pod; "conflict" when its resourceVersion precondition failed (409). */
   patchPod(namespace: string, name: string, patch: Record<string, unknown>): Promise<V1Pod | "conflict" | "gone">;
   readRun(namespace: string, name: string): Promise<ScriptRun | undefined>;
+  /** The run's JSON as the apiserver writes it; undefined when it is gone. */
+  readRunText(namespace: string, name: string): Promise<string | undefined>;
   /** A container's log, at most `limitBytes` of it (the envelope is its last line). */
   readLog(namespace: string, pod: string, container: string, limitBytes: number): Promise<string>;
   /** False when the run is gone. */
@@ -86,6 +88,10 @@ export class ClientKube implements Kube {
 
   readRun(namespace: string, name: string): Promise<ScriptRun | undefined> {
     return unless([404], this.custom.getNamespacedCustomObject({ ...RUNS, namespace, name }), undefined);
+  }
+
+  readRunText(namespace: string, name: string): Promise<string | undefined> {
+    return unless([404], this.json.text("GET", `${runsPath(namespace)}/${name}`), undefined);
   }
 
   readLog(namespace: string, name: string, container: string, limitBytes: number): Promise<string> {

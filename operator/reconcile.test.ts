@@ -88,6 +88,12 @@ class FakeCluster implements Kube {
     return [...this.pods.values()].filter((p) => p.metadata?.namespace === namespace && p.metadata.labels?.[RUN_LABEL] === runLabelValue(runName));
   }
   async readRun(namespace: string, name: string) { return this.runs.get(runKey(namespace, name)); }
+  /** A run's JSON as the apiserver would write it, where JSON.stringify of the run would not. */
+  readonly runTexts = new Map<string, string>();
+  async readRunText(namespace: string, name: string) {
+    const run = this.runs.get(runKey(namespace, name));
+    return run && (this.runTexts.get(runKey(namespace, name)) ?? JSON.stringify(run));
+  }
   async readLog(namespace: string, pod: string) { return this.logs.get(runKey(namespace, pod)) ?? ""; }
   async patchRunStatus(namespace: string, name: string, patch: StatusPatch): Promise<boolean> {
     if (this.failStatusWrites > 0) {
@@ -442,6 +448,33 @@ describe("reconciling a ScriptRun", () => {
       const started = cluster.run("a")?.status;
       assert.deepEqual([started?.phase, started?.podName, started?.summary], ["Pending", "a-runner", undefined]);
       assert.deepEqual(started?.conditions?.map((c) => [c.type, c.status]), [["Accepted", "True"], ["PodCreated", "True"], ["Finished", "False"]]);
+    });
+  });
+
+  describe("a run with an integer JSON readers round", () => {
+    it("is refused as invalid_input, naming the integer as kubectl sent it, with no pod", async () => {
+      const { cluster, create, reconcile, preflight } = setup();
+      create("a", { args: [12345678901234567890] });
+      cluster.runTexts.set("default/a", '{"metadata":{"name":"a"},"spec":{"script":"x","args":[12345678901234567890]}}');
+      await reconcile("a");
+      const status = cluster.run("a")?.status;
+      assert.equal(status?.error?.type, "invalid_input");
+      assert.match(status?.error?.message ?? "", /^spec: the integer 12345678901234567890 is beyond ±9007199254740991 \(2\^53 - 1\)/);
+      assert.equal(cluster.pod("a"), undefined);
+      assert.equal(preflight.checks, 0);
+    });
+
+    it("runs a whole number written with an exponent, and asks the apiserver nothing when every number is exact", async () => {
+      const { cluster, create, reconcile } = setup();
+      create("a", { args: [1e300] });
+      cluster.runTexts.set("default/a", '{"metadata":{"name":"a"},"spec":{"script":"x","args":[1e+300]}}');
+      create("b", { args: [9007199254740991, 1.5], kwargs: { n: -9007199254740991 } });
+      // Were it asked, this text would refuse it.
+      cluster.runTexts.set("default/b", '{"spec":{"args":[99999999999999999999]}}');
+      await reconcile("a");
+      await reconcile("b");
+      assert.equal(cluster.run("a")?.status?.phase, "Pending");
+      assert.equal(cluster.run("b")?.status?.phase, "Pending");
     });
   });
 

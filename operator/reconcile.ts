@@ -13,6 +13,7 @@ import { type RunnerRequest, resolveRequest } from "../core/request.js";
 import { type Runtime, missingModule, runtimeLimits } from "../core/runtime.js";
 import type { Runtimes } from "../core/runtimeCatalog.js";
 import { CANCEL_ANNOTATION, cancelRequested, keyOf, parseKey } from "../core/runs.js";
+import { firstInexactInteger, inexactIntegerReason, mayHoldInexactInteger } from "../core/exactJson.js";
 import { infrastructureError, runError } from "../core/runError.js";
 import { isoTime, toMillis, within } from "../core/time.js";
 import { FINAL_STATUS_MESSAGE, type RunError, type RunRuntime, type ScriptRun, type ScriptRunStatus, isFinished } from "../crds/schema.js";
@@ -140,6 +141,15 @@ export class Reconciler {
     return {};
   }
 
+  /** An integer of the run's args or kwargs that reading the run here has rounded (kubectl sends
+   * what the API refuses), as the run's own JSON writes it. Asked of the apiserver only when a whole
+   * number too large for a double to hold exactly is there, which an exponent may have written too. */
+  private async inexactInteger(run: ScriptRun): Promise<string | undefined> {
+    if (!mayHoldInexactInteger([run.spec.args, run.spec.kwargs])) return undefined;
+    const text = await this.deps.kube.readRunText(run.metadata.namespace ?? "", run.metadata.name ?? "");
+    return text === undefined ? undefined : firstInexactInteger(text);
+  }
+
   /** Deletes the warm pods a finished run claimed besides the one it ran on, each of which ran
    * nothing: a claim whose answer was lost that landed after all (the run then started on another
    * pod), or a warm pod whose removal failed after it was replaced. Nothing else looks at them, and
@@ -191,6 +201,11 @@ export class Reconciler {
         [`Stay within the limits of runtime "${runtime.name}" (kubectl get scriptruntime ${runtime.name} -o yaml), or use a runtime that allows more.`]));
     }
     if (!isAccepted(run)) {
+      const inexact = await this.inexactInteger(run);
+      if (inexact !== undefined) {
+        return this.refuse(key, run, runError("invalid_input", `spec: ${inexactIntegerReason(inexact)}`,
+          ["Give such an integer as a string (\"12345678901234567890\") and make it an int in the script: int(value)."]));
+      }
       const began = this.now();
       const answer = await this.deps.preflight.check(resolution.request);
       observeStage(metrics, "preflight", (this.now() - began) / 1000);

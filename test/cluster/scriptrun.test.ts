@@ -2,7 +2,7 @@
 // in the local runner image (the request in the pod's annotation); a request large enough for a
 // ConfigMap; a restarted controller; a run deleted mid-run.
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { type ApiException, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { MAX_ANNOTATED_REQUEST_BYTES } from "../../operator/podSpec.js";
 import { assertMatchesCase, caseFailures, loadCases } from "../cases.js";
@@ -44,6 +44,18 @@ describe("ScriptRuns on the real cluster", function () {
     const run = await finished(namespace, "no-pod", 20_000);
     assert.equal((run.status?.error as { type: string }).type, "syntax_error");
     assert.equal((await runPods(namespace, "no-pod")).length, 0);
+  });
+
+  it("refuses, with no pod, an integer JSON readers round, as kubectl sends it (the API refuses it before)", async () => {
+    // Sent as text: client-node, a JavaScript client, would round it before the apiserver saw it.
+    // 2^53 + 1, which the apiserver keeps exactly (beyond int64 it makes a float of it itself).
+    const manifest = `{"apiVersion": "scriptrun.dev/v1alpha1", "kind": "ScriptRun", "metadata": {"name": "big-int", "namespace": "${namespace}"},`
+      + ' "spec": {"script": "def main(n):\\n    return str(n)\\n", "args": [9007199254740993]}}';
+    execFileSync("kubectl", ["create", "-f", "-"], { input: manifest, env: process.env });
+    const run = await finished(namespace, "big-int", 20_000);
+    assert.equal((run.status?.error as { type: string }).type, "invalid_input", JSON.stringify(run.status));
+    assert.match((run.status?.error as { message: string }).message, /the integer 9007199254740993 is beyond/);
+    assert.equal((await runPods(namespace, "big-int")).length, 0);
   });
 
   it("keeps a finished run's status: the apiserver refuses one that changes it", async () => {

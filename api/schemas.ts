@@ -28,7 +28,8 @@ const spec = ScriptRunSpecSchema.shape;
 const described = <T extends z.ZodType>(schema: T, from: z.ZodType): T => schema.describe(from.description ?? "");
 
 const Params = z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())])
-  .describe("Arguments for the function the script's last line names (or the entrypoint): an object gives keyword arguments, an array positional ones.");
+  .describe("Arguments for the function the script's last line names (or the entrypoint): an object gives keyword arguments, an array positional ones. "
+    + "An integer beyond ±(2^53 - 1) is refused (JSON readers in JavaScript round it): send it as a string.");
 
 /** The runtimes as the schemas see them: their names, and the most any of them allows. */
 export interface RuntimeBounds {

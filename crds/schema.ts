@@ -86,10 +86,10 @@ export const ScriptRunSpecSchema = z.object({
   entrypoint: z.string().regex(PYTHON_IDENTIFIER).max(255).default("main")
     .describe("Name of the function to call in function mode."),
   args: z.array(jsonValue("A positional argument (any JSON value).")).max(MAX_ARGS).optional()
-    .describe("Positional arguments for the entrypoint, as a JSON array."),
+    .describe("Positional arguments for the entrypoint, as a JSON array. An integer beyond ±(2^53 - 1) is refused (JSON readers in JavaScript round it): send it as a string."),
   kwargs: z.record(z.string(), z.unknown()).optional()
     .meta({ "x-kubernetes-preserve-unknown-fields": true, maxProperties: MAX_KWARGS })
-    .describe("Keyword arguments for the entrypoint, as a JSON object."),
+    .describe("Keyword arguments for the entrypoint, as a JSON object. An integer beyond ±(2^53 - 1) is refused (JSON readers in JavaScript round it): send it as a string."),
   stdin: z.string().max(HARD_MAX_SCRIPT_BYTES).optional()
     .describe("Text given to the script on standard input."),
   timeoutSeconds: z.int().min(1).max(HARD_MAX_TIMEOUT_SECONDS).optional()

@@ -4,7 +4,7 @@
 // the follow. An Idempotency-Key, which only the API keeps, is refused. (What it does against a real
 // cluster is for the real-cluster tests.)
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -98,6 +98,11 @@ describe("reading the kubeconfig", () => {
     assert.equal(kc.getCurrentContext(), "first");
     assert.equal(kc.getCurrentCluster()?.server, "https://127.0.0.1:6443");
     assert.deepEqual(kc.getContexts().map((c) => c.name), ["none", "first", "second"]);
+    // Two files that name their cluster, user and context alike: the first file's are kept.
+    const again = join(home, "again");
+    writeFileSync(again, readFileSync(first, "utf8").replace("https://127.0.0.1:6443", "https://127.0.0.1:8443"));
+    const both = loadKubeConfig({}, { ...nowhere(), variable: [second, again, first].join(delimiter), exists: existsSync });
+    assert.deepEqual([both.getCurrentContext(), both.getCluster("first")?.server], ["second", "https://127.0.0.1:8443"]);
   });
 
   it("takes a KUBECONFIG of separators only as none", () => {

@@ -71,8 +71,8 @@ function defaultKubeconfigFiles(where: DefaultKubeconfig): string[] {
   throw unreachable(`No kubeconfig: KUBECONFIG ${where.variable ? "names no file" : "is not set"} and ${homeConfig ?? "~/.kube/config (no home directory)"} does not exist. ${hint}`);
 }
 
-/** Reads `files` into `kc` as kubectl merges them: the first to set a value (the current context
- * too) wins; no files: the service account of the pod this runs in. */
+/** Reads `files` into `kc` as kubectl merges them: the first to set a value (a cluster, user or
+ * context of a name, the current context) wins; no files: the service account of the pod this runs in. */
 function loadFiles(kc: KubeConfig, files: string[]): void {
   if (files.length === 0) {
     kc.loadFromCluster();
@@ -82,7 +82,12 @@ function loadFiles(kc: KubeConfig, files: string[]): void {
   for (const file of files.slice(1)) {
     const more = new KubeConfig();
     more.loadFromFile(file);
-    kc.mergeConfig(more, Boolean(kc.getCurrentContext()));
+    // Not mergeConfig, which fails on a name two files share (as ~/.kube/config and an admin
+    // kubeconfig often do): the first file's entry of a name is kept.
+    for (const cluster of more.clusters) if (!kc.getCluster(cluster.name)) kc.addCluster(cluster);
+    for (const user of more.users) if (!kc.getUser(user.name)) kc.addUser(user);
+    for (const context of more.contexts) if (!kc.getContextObject(context.name)) kc.addContext(context);
+    if (!kc.getCurrentContext() && more.getCurrentContext()) kc.setCurrentContext(more.getCurrentContext());
   }
 }
 

@@ -454,12 +454,13 @@ describe("reconciling a ScriptRun", () => {
   describe("a run with an integer JSON readers round", () => {
     it("is refused as invalid_input, naming the integer as kubectl sent it, with no pod", async () => {
       const { cluster, create, reconcile, preflight } = setup();
-      create("a", { args: [12345678901234567890] });
-      cluster.runTexts.set("default/a", '{"metadata":{"name":"a"},"spec":{"script":"x","args":[12345678901234567890]}}');
+      // 2^53 + 1, as the apiserver writes an int64 back.
+      create("a", { args: [9007199254740993] });
+      cluster.runTexts.set("default/a", '{"metadata":{"name":"a"},"spec":{"script":"x","args":[9007199254740993]}}');
       await reconcile("a");
       const status = cluster.run("a")?.status;
       assert.equal(status?.error?.type, "invalid_input");
-      assert.match(status?.error?.message ?? "", /^spec: the integer 12345678901234567890 is beyond ±9007199254740991 \(2\^53 - 1\)/);
+      assert.match(status?.error?.message ?? "", /^spec: the integer 9007199254740993 is beyond ±9007199254740991 \(2\^53 - 1\)/);
       assert.equal(cluster.pod("a"), undefined);
       assert.equal(preflight.checks, 0);
     });
@@ -1484,6 +1485,29 @@ describe("reconciling a ScriptRun", () => {
       await finishCold(cluster, reconcile);
       assert.deepEqual(warm.sent, [], "nothing was sent to the pod the lost claim took");
       assert.ok(!cluster.pods.has(WARM_POD), "the pod the lost claim took stayed");
+    });
+
+    it("removes the stray at the retry, and wakes the queue first, when deleting it at the finish failed once, though its pod is kept", async () => {
+      const { cluster, warm, create, reconcile, clock, pods, addPoolPod, enqueued } = warmSetup({ SCRIPTRUN_KEEP_PODS: "true", SCRIPTRUN_MAX_CONCURRENT_RUNS: "1" });
+      addPoolPod();
+      create("a");
+      pods.freeze();
+      warm.landThenFailClaims = 1;
+      await assert.rejects(reconcile("a"), /Timeout/);
+      clock.now += 50;
+      await reconcile("a");
+      pods.thaw();
+      create("b", {}, T0 + 1000);
+      await reconcile("b");
+      assert.equal(cluster.run("b")?.status?.phase, "Queued");
+      cluster.setPod("a", "Succeeded", terminated(JSON.stringify(envelope({ result: 3 }))));
+      cluster.failPodDeletes = 1;
+      await assert.rejects(reconcile("a"), /leader changed/);
+      assert.ok(enqueued.includes("default/b"), "the freed slot goes to the queued run");
+      assert.ok(cluster.pods.has(WARM_POD));
+      await reconcile("a");
+      assert.ok(!cluster.pods.has(WARM_POD), "the stray stayed");
+      assert.ok(cluster.pod("a"), "its own pod is kept, as asked");
     });
 
     it("is started again cold, not lost, when creating its own pod failed once after its warm pod ran nothing", async () => {

@@ -89,6 +89,8 @@ function isClaimed(pod: V1Pod): boolean {
 }
 
 export class Reconciler {
+  /** Finished runs whose stray warm pods could not all be deleted: looked at again at the retry. */
+  private readonly strayChecks = new Set<string>();
   private readonly statuses: StatusWriter;
   private readonly slots: Slots;
   /** The pod whose start this process told (or found told), by run. */
@@ -134,6 +136,7 @@ export class Reconciler {
   /** The run is gone (its children go with it, by owner reference): free its slot. */
   private gone(key: string): ProcessResult {
     this.slots.release(key);
+    this.strayChecks.delete(key);
     this.told.delete(key);
     this.statuses.forget(key);
     this.deps.warm.forget(key);
@@ -524,9 +527,6 @@ export class Reconciler {
     // A pod already being deleted was removed at an earlier look: each of its events brings another.
     const removing = ours && pod.metadata?.deletionTimestamp !== undefined;
     const remove = !removing && endsInMs <= 0 && (ours || (justFinished && run.status?.podName !== undefined)) && (live || !config.keepPods);
-    // At the finish, and while the run's pod is still to be removed (a failure here comes back to
-    // it): not at each later look at a finished run, which keepPods makes many.
-    if (justFinished || remove) await this.removeStrays(run, ours ? pod : undefined);
     if (remove) {
       const podName = ours ? pod.metadata?.name ?? "" : run.status?.podName ?? podNameFor(name);
       await kube.deletePod(namespace, podName);
@@ -537,6 +537,17 @@ export class Reconciler {
     }
     // A pod that ends, or goes, may free the slot it held: its last events all come here.
     if (hadSlot || remove || removing || !ours || justFinished) this.slots.wake();
+    // At the finish, and at the retries of a failure here: not at each later look at a finished
+    // run, which keepPods makes many.
+    if (justFinished || remove || this.strayChecks.has(key)) {
+      try {
+        await this.removeStrays(run, ours ? pod : undefined);
+        this.strayChecks.delete(key);
+      } catch (err) {
+        this.strayChecks.add(key);
+        throw err;
+      }
+    }
     const ttl = run.spec.ttlSecondsAfterFinished;
     const expiresInMs = ttl === undefined ? undefined : (toMillis(run.status?.finishedAt) ?? this.now()) + ttl * 1000 - this.now();
     if (expiresInMs !== undefined && expiresInMs <= 0) {

@@ -158,9 +158,9 @@ export class Reconciler {
    * pod), or a warm pod whose removal failed after it was replaced. Nothing else looks at them, and
    * they would stay, owned by the run, for as long as the run does. */
   private async removeStrays(run: ScriptRun, own: V1Pod | undefined): Promise<void> {
-    const { namespace = "", uid = "" } = run.metadata;
+    const { namespace = "" } = run.metadata;
     const ran = own?.metadata?.name ?? run.status?.podName;
-    const strays = this.deps.pods.list(namespace).filter((p) => ownerRunUid(p) === uid && isClaimed(p) && p.metadata?.name !== ran);
+    const strays = this.claimedPodsOf(run).filter((p) => p.metadata?.name !== ran);
     for (const stray of strays) {
       await this.deps.kube.deletePod(namespace, stray.metadata?.name ?? "");
       this.deps.log.info({ run: keyOf(run), pod: stray.metadata?.name }, "Deleted a warm pod the run claimed but did not run on");
@@ -178,9 +178,15 @@ export class Reconciler {
     if (run.status?.start !== "warm" && run.status?.podName !== undefined) return undefined;
     // A run may own two claimed pods (a claim whose answer was lost landed after all, or a deposed
     // leader's claim landed late): the one this process sent the request to, or its status names, is its pod.
-    const claimed = claimedBy ? claimedBy.get(uid) : this.ownClaimed(run, this.deps.pods.list(namespace).filter((p) => ownerRunUid(p) === uid && isClaimed(p)));
+    const claimed = claimedBy ? claimedBy.get(uid) : this.ownClaimed(run, this.claimedPodsOf(run));
     // Claimed a moment ago: the cache may not show the claim yet, but the claim's answer does.
     return claimed ?? this.deps.warm.claimedPod(run, this.deps.config.podGoneGraceSeconds * 1000);
+  }
+
+  /** The warm pods the run claimed, as the cache has them: a look through its namespace's pods. */
+  private claimedPodsOf(run: ScriptRun): V1Pod[] {
+    const { namespace, uid = "" } = run.metadata;
+    return this.deps.pods.list(namespace).filter((p) => ownerRunUid(p) === uid && isClaimed(p));
   }
 
   private ownClaimed(run: ScriptRun, claimed: V1Pod[]): V1Pod | undefined {

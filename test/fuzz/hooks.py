@@ -15,7 +15,10 @@ def _exact(value):
     and a whole float beyond it, which schemathesis writes out as an integer too."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, (int, float)) and float(value).is_integer() and abs(value) > MAX_EXACT_INT:
+    # An int is checked as it is: float() of one past 1e308 would raise.
+    if isinstance(value, int) and abs(value) > MAX_EXACT_INT:
+        return str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) > MAX_EXACT_INT:
         return str(int(value))
     if isinstance(value, dict):
         return {k: _exact(v) for k, v in value.items()}

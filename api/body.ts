@@ -35,9 +35,21 @@ function refuseInexactIntegers(text: string, path: string[]): void {
   throw invalid(`${path.length > 0 ? `Form field ${path.join(".")}` : "The body"}: ${reason}`, [{ path, message: reason }]);
 }
 
-/** 400 when the JSON body holds an integer its parsing has rounded. */
-async function requireExactIntegers(ctx: Context, next: Next): Promise<void> {
-  if (ctx.is(JSON_TYPE)) refuseInexactIntegers(ctx.request.rawBody, []);
+/**
+ * The JSON body, read as text by the body parser, parsed as JSON.parse parses: a member named
+ * `__proto__` is data like any other (co-body's own JSON parsing refuses the whole body for it, and
+ * takes no option to keep it). 400 when it is not JSON, or holds an integer parsing it has rounded.
+ */
+async function parseJson(ctx: Context, next: Next): Promise<void> {
+  if (ctx.is(JSON_TYPE)) {
+    const text = ctx.request.rawBody;
+    try {
+      ctx.request.body = JSON.parse(text) as unknown;
+    } catch (err) {
+      throw invalid(text.trim() === "" ? "The body is empty; send a JSON object" : `The body is not valid JSON: ${(err as Error).message}`);
+    }
+    refuseInexactIntegers(text, []);
+  }
   await next();
 }
 
@@ -74,7 +86,7 @@ export function formToBody(fields: Record<string, unknown>, file: Buffer | undef
 
 /** Middleware that leaves the request's JSON body, or its form as one, in ctx.request.body. */
 export function readRunBody(maxBodyBytes: number): Middleware[] {
-  const json = bodyParser({ enableTypes: ["json"], jsonLimit: maxBodyBytes, encoding: "utf-8" });
+  const json = bodyParser({ enableTypes: ["text"], extendTypes: { text: [JSON_TYPE] }, textLimit: maxBodyBytes, encoding: "utf-8" });
   const upload = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: maxBodyBytes, fieldSize: maxBodyBytes, files: 1, fields: MAX_FORM_FIELDS, parts: MAX_FORM_FIELDS + 1 },
@@ -112,5 +124,5 @@ export function readRunBody(maxBodyBytes: number): Middleware[] {
     ctx.request.body = formToBody(req.body ?? {}, req.file?.buffer);
     await next();
   };
-  return [requireBodyType, json, requireExactIntegers, form];
+  return [requireBodyType, json, parseJson, form];
 }

@@ -118,6 +118,21 @@ describe("POST /execute", () => {
     assert.deepEqual(spec.args, [9007199254740991, -9007199254740991, 1e300, 12345678901234567890.5, "12345678901234567890"]);
   });
 
+  it("passes a member named __proto__ on as data, at the top of kwargs or params and within values", async () => {
+    const members = '{"__proto__": {"polluted": true}, "b": [{"__proto__": 1}]}';
+    const json = await t.http.post("/execute").set("Content-Type", "application/json")
+      .send(`{"script": "def main(**kw):\\n    return 1\\n", "kwargs": ${members}}`);
+    const params = await t.http.post("/execute").set("Content-Type", "application/json")
+      .send(`{"code": "def f(**kw):\\n    return 1\\nf\\n", "params": ${members}}`);
+    const form = await t.http.post("/execute").field("script", "def main(**kw):\n    return 1\n").field("kwargs", members);
+    for (const res of [json, params, form]) {
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const { spec } = t.store.runs.get(`default/${res.body.name}`)!;
+      assert.equal(JSON.stringify(spec.kwargs), JSON.stringify(JSON.parse(members)));
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
   it("leaves a script alone when its last line is a statement, not a name", async () => {
     const res = await t.http.post("/execute").send({ script: "def main(x):\n    pass\n", params: { x: 1 } });
     assert.equal(res.status, 200);

@@ -10,7 +10,7 @@ import { parseQuantity } from "../core/quantity.js";
 import { scriptTooLarge } from "../core/request.js";
 import { parseRuntime } from "../core/runtime.js";
 import { BUILTIN_MAXIMA, type ScriptRuntime } from "../crds/runtime.js";
-import { PHASES, RunErrorSchema, type ScriptRunSpecInput, ScriptRunSpecSchema } from "../crds/schema.js";
+import { jsonObject, PHASES, RunErrorSchema, type ScriptRunSpecInput, ScriptRunSpecSchema } from "../crds/schema.js";
 import { type ApiConfig, NAMESPACE } from "./config.js";
 import { applyParams, splitCallee } from "./params.js";
 import { cpuPattern, memoryPattern } from "./quantityPatterns.js";
@@ -27,7 +27,7 @@ export interface RunRequest {
 const spec = ScriptRunSpecSchema.shape;
 const described = <T extends z.ZodType>(schema: T, from: z.ZodType): T => schema.describe(from.description ?? "");
 
-const Params = z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())])
+const Params = z.union([z.array(z.unknown()), jsonObject()])
   .describe("Arguments for the function the script's last line names (or the entrypoint): an object gives keyword arguments, an array positional ones. "
     + "An integer beyond ±(2^53 - 1) is refused (JSON readers in JavaScript round it): send it as a string.");
 

@@ -40,7 +40,7 @@ describe("bad requests", () => {
     ["an unknown mode", { script: SCRIPT, mode: "notebook" }, /mode: Invalid option/],
     ["an entrypoint that is not an identifier", { script: SCRIPT, entrypoint: "main()" }, /entrypoint/],
     ["args that are not an array", { script: SCRIPT, args: { a: 1 } }, /args: Invalid input: expected array/],
-    ["kwargs that are not an object", { script: SCRIPT, kwargs: [1] }, /kwargs: Invalid input: expected record/],
+    ["kwargs that are not an object", { script: SCRIPT, kwargs: [1] }, /kwargs: Invalid input: expected a JSON object, received array/],
     ["a timeout given as text", { script: SCRIPT, timeoutSeconds: "5" }, /timeoutSeconds: Invalid input: expected number/],
     ["a timeout below one second", { script: SCRIPT, timeoutSeconds: 0 }, /timeoutSeconds: Too small/],
     ["a memory that is not a quantity", { script: SCRIPT, resources: { memory: "lots" } }, /resources.memory: must be a Kubernetes quantity, such as 500m or 2 for CPU and 256Mi or 1Gi for memory/],
@@ -63,6 +63,11 @@ describe("bad requests", () => {
     const res = await t.http.post("/execute").send({ script: 1, mode: "x", extra: true });
     assert.equal(res.status, 400);
     assert.deepEqual(res.body.error.issues.map((i: { path: string[] }) => i.path.join(".")).sort(), ["", "mode", "script"]);
+  });
+
+  it("answers 400 to an empty JSON body, saying so", async () => {
+    const res = await t.http.post("/execute").set("Content-Type", "application/json").send(" ");
+    assertRefused(res, 400, "invalid_input", /^The body is empty; send a JSON object$/);
   });
 
   it("answers 400 to a body that is not JSON", async () => {

@@ -35,6 +35,15 @@ describe("resolving a spec into the harness request", () => {
     assert.deepEqual(resolution.request.kwargs, { a: { b: null } });
   });
 
+  it("keeps a keyword argument named __proto__, which a key-by-key copy would drop", () => {
+    // As kubectl's run reaches the controller: JSON.parse makes __proto__ an own member.
+    const spec = JSON.parse('{"script": "x", "kwargs": {"__proto__": {"a": 1}, "b": 2}, "args": [{"__proto__": 3}]}') as Record<string, unknown>;
+    const resolution = resolveRequest(spec, config);
+    assert.ok(resolution.ok);
+    assert.equal(JSON.stringify(resolution.request.kwargs), '{"__proto__":{"a":1},"b":2}');
+    assert.equal(JSON.stringify(resolution.request.args), '[{"__proto__":3}]');
+  });
+
   it("applies the runtime's import policy unless the spec has its own", () => {
     const withDefault = resolveRequest({ script: "x" }, testLimits({ imports: { deny: ["socket"] } }));
     assert.ok(withDefault.ok);

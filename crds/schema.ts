@@ -55,6 +55,22 @@ function jsonValue(description: string) {
   return z.unknown().meta({ description, nullable: true, "x-kubernetes-preserve-unknown-fields": true });
 }
 
+/**
+ * A JSON object of any keys, kept as it came. zod's record builds its output key by key, and a key
+ * named `__proto__` set that way is lost (it sets the new object's prototype): a keyword argument
+ * of that name would vanish with the run reported a success.
+ */
+export function jsonObject(meta: Record<string, unknown> = {}) {
+  const isObject = (value: unknown): value is Record<string, unknown> =>
+    typeof value === "object" && value !== null && !Array.isArray(value);
+  // z.unknown() passes the value itself on; its JSON Schema comes from the meta alone.
+  const kept = z.unknown().refine(isObject, {
+    error: (issue) => `Invalid input: expected a JSON object, received ${Array.isArray(issue.input) ? "array" : issue.input === null ? "null" : typeof issue.input}`,
+  })
+    .meta({ type: "object", additionalProperties: {}, ...meta });
+  return kept as unknown as z.ZodType<Record<string, unknown>>;
+}
+
 const moduleNames = (description: string) =>
   z.array(z.string().regex(PYTHON_IDENTIFIER).max(255).describe("A top-level module name, e.g. numpy."))
     .max(MAX_IMPORT_NAMES).optional().describe(description);
@@ -87,8 +103,7 @@ export const ScriptRunSpecSchema = z.object({
     .describe("Name of the function to call in function mode."),
   args: z.array(jsonValue("A positional argument (any JSON value).")).max(MAX_ARGS).optional()
     .describe("Positional arguments for the entrypoint, as a JSON array. An integer beyond ±(2^53 - 1) is refused (JSON readers in JavaScript round it): send it as a string."),
-  kwargs: z.record(z.string(), z.unknown()).optional()
-    .meta({ "x-kubernetes-preserve-unknown-fields": true, maxProperties: MAX_KWARGS })
+  kwargs: jsonObject({ "x-kubernetes-preserve-unknown-fields": true, maxProperties: MAX_KWARGS }).optional()
     .describe("Keyword arguments for the entrypoint, as a JSON object. An integer beyond ±(2^53 - 1) is refused (JSON readers in JavaScript round it): send it as a string."),
   stdin: z.string().max(HARD_MAX_SCRIPT_BYTES).optional()
     .describe("Text given to the script on standard input."),

@@ -60,9 +60,20 @@ describe("the preflight client", function () {
     });
   });
 
-  it("fails the pending checks when the server dies, saying why, and starts a new one for the next", async () => {
+  it("fails the check a server died on, saying why, and starts a new one for the next", async () => {
     await assert.rejects(client.check(request("die")), (err: unknown) => err instanceof PreflightError && /code 3\): harness broke/.test(err.message));
     assert.deepEqual(await client.check(request("def main(): pass")), { ok: true });
+  });
+
+  it("fails only the check a dying server was working on: the ones queued behind it go to a fresh child", async () => {
+    const single = new PreflightClient({ runnerPath: fakeRunner, timeoutMs: 3000, workers: 1 });
+    try {
+      const [died, queued] = await Promise.allSettled([single.check(request("die")), single.check(request("def main(): pass"))]);
+      assert.equal(died.status, "rejected");
+      assert.deepEqual(queued, { status: "fulfilled", value: { ok: true } });
+    } finally {
+      await single.close();
+    }
   });
 
   it("gives up on a server that does not answer in time and starts a new one", async () => {

@@ -1,9 +1,9 @@
 // A client for the harness's preflight server (`python3 runner.py --preflight-server`): a small
 // pool of long-lived children that check scripts with CPython's own parser without running them.
 // Each check goes to the child with the fewest in flight; requests to one child are pipelined as
-// JSON lines and answered in order. A child that dies or answers garbage is killed and its pending
-// checks fail. A child that takes longer than the timeout on one check is killed too, but only that
-// check fails: the checks queued behind it are sent again to a fresh child, so one pathological
+// JSON lines and answered in order. A child that answers garbage is killed and its pending checks
+// fail. A child that dies, or takes longer than the timeout on one check, fails only the check it
+// was working on: the checks queued behind it are sent again to a fresh child, so one pathological
 // script cannot fail everyone else's. An answer depends on the request alone, so the last ones are
 // kept and a check asked again (the same script run again with the same arguments) is answered
 // without a child. Used by the controller and by the API.
@@ -143,14 +143,15 @@ class Worker {
   private arm(child: ChildProcessWithoutNullStreams): void {
     const head = this.pending[0];
     if (!head || head.timer) return;
-    head.timer = setTimeout(() => this.timedOut(child, head), this.timeoutMs);
+    head.timer = setTimeout(() => this.failHead(child, new PreflightError(`The preflight server gave no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
   }
 
-  private timedOut(child: ChildProcessWithoutNullStreams, head: Pending): void {
+  /** Fails the check the child was working on, and sends those behind it to a fresh child. */
+  private failHead(child: ChildProcessWithoutNullStreams, err: Error): void {
     if (child !== this.child) return;
-    const behind = this.pending.filter((entry) => entry !== head);
-    this.pending = [head];
-    this.fail(child, new PreflightError(`The preflight server gave no answer within ${this.timeoutMs} ms`));
+    const [head, ...behind] = this.pending;
+    this.pending = head ? [head] : [];
+    this.fail(child, err);
     // The rest never reached the child's parser; a check already sent twice fails rather than loops.
     for (const entry of behind) {
       if (entry.resent) entry.reject(new PreflightError("The preflight server was restarted twice with this check waiting"));
@@ -169,10 +170,11 @@ class Worker {
     // A write to a dead child fails with EPIPE; the exit below reports why it died.
     child.stdin.on("error", () => undefined);
     child.on("error", (err) => this.fail(child, new PreflightError(`The preflight server could not run: ${err.message}`)));
-    // "close", not "exit": by then stderr has been read to the end.
+    // "close", not "exit": by then stderr has been read to the end. Answers come in order, so
+    // what killed it is the check at the head of the line.
     child.on("close", (code, signal) => {
       const stderr = this.stderrTail.trim();
-      this.fail(child, new PreflightError(
+      this.failHead(child, new PreflightError(
         `The preflight server exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr}` : ""}`));
     });
     return child;

@@ -15,7 +15,7 @@ function io(): Io & { out: string; err: string } {
     stdout: { write: (text: string) => { io.out += text; } },
     stderr: { write: (text: string) => { io.err += text; } },
     now: () => 0,
-    readStdin: async () => "",
+    readStdin: async () => new Uint8Array(),
   };
   return io;
 }
@@ -63,7 +63,7 @@ describe("a run that failed", () => {
   /** `scriptrun run - --mode script` of a run that the backend sees fail with `error`. */
   async function runFailing(error: NonNullable<Outcome["error"]>): Promise<{ code: number; err: string }> {
     const streams = io();
-    streams.readStdin = async () => "print('hi')\n";
+    streams.readStdin = async () => Buffer.from("print('hi')\n");
     const outcome: Outcome = {
       name: "run-a", namespace: "default", phase: "Failed", success: false, result: null, stdout: "", stderr: "", error, exitCode: null, durationMs: 0,
     };
@@ -113,7 +113,7 @@ describe("a run followed through the API right after it was created, or read", (
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const streams = io();
-    streams.readStdin = async () => "def main():\n    return 42\n";
+    streams.readStdin = async () => Buffer.from("def main():\n    return 42\n");
     const common = {
       backend: new HttpBackend(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, undefined),
       io: streams, namespace: undefined, signal: AbortSignal.timeout(5_000),

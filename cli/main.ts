@@ -19,14 +19,15 @@ function backendFor(globals: Globals): Backend {
   return new KubeBackend(loadKubeConfig(globals));
 }
 
-let stdinText: Promise<string> | undefined;
-async function readStdin(): Promise<string> {
-  stdinText ??= (async () => {
+// As bytes: spec.ts decodes them, refusing what is not UTF-8 rather than replacing it.
+let stdinBytes: Promise<Uint8Array> | undefined;
+async function readStdin(): Promise<Uint8Array> {
+  stdinBytes ??= (async () => {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString("utf8");
+    return Buffer.concat(chunks);
   })();
-  return stdinText;
+  return stdinBytes;
 }
 
 async function carryOut(name: string, invocation: Invocation, signal: AbortSignal): Promise<number> {

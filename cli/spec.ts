@@ -62,18 +62,34 @@ export function parseSeconds(value: string): number | undefined {
 }
 
 export interface Inputs {
-  /** Reads all of this process's standard input, once. */
-  readStdin(): Promise<string>;
+  /** Reads all of this process's standard input, once, as the bytes it is. */
+  readStdin(): Promise<Uint8Array>;
+}
+
+// fatal: bytes that are not UTF-8 are refused, not replaced with U+FFFD; ignoreBOM: a BOM is kept, as
+// readFile's "utf8" kept it.
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The text of `bytes`, read from `what`. The script and its stdin are text: the API refuses a file that
+ * is not UTF-8, and decoding one here would hand the script other bytes than the file's. */
+function utf8Text(bytes: Uint8Array, what: string): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw usage(`${what} is not UTF-8 text`);
+  }
 }
 
 /** The script of `run FILE` (`-`: standard input). */
 export async function readScript(file: string, inputs: Inputs): Promise<string> {
-  if (file === "-") return inputs.readStdin();
+  if (file === "-") return utf8Text(await inputs.readStdin(), "The script (standard input)");
+  let bytes: Uint8Array;
   try {
-    return await readFile(file, "utf8");
+    bytes = await readFile(file);
   } catch (err) {
     throw usage(`Could not read the script ${file}: ${(err as Error).message}`);
   }
+  return utf8Text(bytes, `The script ${file}`);
 }
 
 /** The script's standard input as --stdin gives it: text, @FILE, or @- for this process's stdin. */
@@ -82,13 +98,15 @@ export async function readStdinOption(value: string | undefined, file: string, i
   const source = value.slice(1);
   if (source === "-") {
     if (file === "-") throw usage("The script and --stdin cannot both be read from standard input");
-    return inputs.readStdin();
+    return utf8Text(await inputs.readStdin(), "--stdin @- (standard input)");
   }
+  let bytes: Uint8Array;
   try {
-    return await readFile(source, "utf8");
+    bytes = await readFile(source);
   } catch (err) {
     throw usage(`Could not read --stdin ${value}: ${(err as Error).message}`);
   }
+  return utf8Text(bytes, `--stdin ${value}`);
 }
 
 /** The spec the options ask for, checked against the ScriptRun schema. */

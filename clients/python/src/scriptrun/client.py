@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import inspect
 import json
+import math
 import re
 import socket
 import textwrap
@@ -20,7 +21,7 @@ import urllib.request
 import uuid
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
 
 from .errors import ApiError, ApiUnavailable, ScriptInvalidInput, error_from
 from .sse import Event, StreamState, parse_events
@@ -231,7 +232,7 @@ class Client:
 
     def _call(self, method: str, path: str, query: Optional[Mapping[str, str]] = None, body: Any = None,
               headers: Optional[Mapping[str, str]] = None) -> Any:
-        data = json.dumps(body).encode("utf-8") if body is not None else None
+        data = _json_text(body).encode("utf-8") if body is not None else None
         sent = {**(headers or {}), **({"Content-Type": "application/json"} if data is not None else {})}
         with self._open(method, path, query or {}, data, sent, self.timeout) as response:
             return json.loads(response.read().decode("utf-8"))
@@ -249,6 +250,38 @@ class Client:
         except (urllib.error.URLError, socket.timeout, ConnectionError) as err:
             reason = getattr(err, "reason", err)
             raise ApiUnavailable(f"could not reach the API at {self.url}: {reason}") from None
+
+
+def _json_text(body: Any) -> str:
+    """The body as the strict JSON the API reads. Python's json writes NaN and Infinity, which JSON has
+    not: the API would refuse the body as a whole, without saying which value it could not read."""
+    try:
+        return json.dumps(body, allow_nan=False)
+    except ValueError:
+        where = _non_finite(body, "", set())
+        if where is None:
+            raise  # not a float's doing (a circular reference): json's own message says it
+        raise ValueError(f"{where[0]} is {where[1]!r}, which JSON cannot carry (it has no NaN or infinity), so nothing was "
+                         "sent; pass None or a string for it") from None
+
+
+def _non_finite(value: Any, path: str, seen: Set[int]) -> Optional[Tuple[str, float]]:
+    """Where in ``value`` the first NaN or infinite float is (``args[0]``, ``kwargs['x'][1]``), and it; or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path or "the value", value)
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in seen:
+            return None
+        seen.add(id(value))
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, float) and not math.isfinite(key):
+                return (f"a key of {path or 'the value'}", key)
+            # The body's own members by name (args, kwargs), what is inside them by index or key.
+            found = _non_finite(item, f"{path}[{key!r}]" if path else str(key), seen)
+            if found is not None:
+                return found
+    return None
 
 
 def _refusal(err: urllib.error.HTTPError) -> Exception:

@@ -226,6 +226,21 @@ def test_sends_an_idempotency_key_with_each_submit_a_new_one_unless_given():
         api.close()
 
 
+def test_refuses_a_nan_or_infinite_float_before_sending_naming_where_it_is():
+    # Python's json writes NaN, which is no JSON: the API would refuse the whole body as not JSON.
+    api = FakeApi([])
+    try:
+        client = scriptrun.Client(api.url)
+        for args, kwargs, where in [((float("nan"),), {}, r"args\[0\] is nan"), ((1, [2.5, float("inf")]), {}, r"args\[1\]\[1\] is inf"),
+                                    ((), {"x": {"y": -float("inf")}}, r"kwargs\['x'\]\['y'\] is -inf")]:
+            with pytest.raises(ValueError, match=where + ", which JSON cannot carry"):
+                client.submit("def main(*args, **kwargs):\n    return 1\n", *args, **kwargs)
+        assert api.idempotency_keys == []
+        assert client.submit(MAIN, 2.5, x=[1e308]) == scriptrun.Run("run-a", "default")
+    finally:
+        api.close()
+
+
 def test_names_the_key_a_submit_sent_when_it_failed():
     api = FakeApi([], post=(503, '{"error":{"type":"cluster_unavailable","message":"the create may land still"}}'))
     try:

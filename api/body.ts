@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { bodyParser } from "@koa/bodyparser";
 import type { Context, Middleware, Next } from "koa";
 import multer from "multer";
-import { firstInexactInteger, inexactIntegerReason } from "../core/exactJson.js";
+import { firstInexactNumber, inexactNumberReason } from "../core/exactJson.js";
 import { ApiError, bodyTooLarge, invalid } from "./errors.js";
 
 const JSON_TYPE = "application/json";
@@ -29,9 +29,9 @@ async function requireBodyType(ctx: Context, next: Next): Promise<void> {
 
 /** 400 when JSON text holds an integer that parsing it here has rounded. */
 function refuseInexactIntegers(text: string, path: string[]): void {
-  const literal = firstInexactInteger(text);
+  const literal = firstInexactNumber(text);
   if (literal === undefined) return;
-  const reason = inexactIntegerReason(literal);
+  const reason = inexactNumberReason(literal);
   throw invalid(`${path.length > 0 ? `Form field ${path.join(".")}` : "The body"}: ${reason}`, [{ path, message: reason }]);
 }
 

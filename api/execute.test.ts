@@ -110,12 +110,12 @@ describe("POST /execute", () => {
     assert.deepEqual([spec.entrypoint, spec.args, spec.kwargs], ["add", [1, 2], undefined]);
   });
 
-  it("takes the largest integers JSON carries exactly, and numbers with a fraction or an exponent, as JavaScript reads them", async () => {
+  it("takes integers a double holds exactly, past 2^53 too, and numbers with a fraction or an exponent, as JavaScript reads them", async () => {
     const res = await t.http.post("/execute").set("Content-Type", "application/json")
-      .send('{"script": "def main(*a):\\n    return 1\\n", "args": [9007199254740991, -9007199254740991, 1e300, 12345678901234567890.5, "12345678901234567890"]}');
+      .send('{"script": "def main(*a):\\n    return 1\\n", "args": [9007199254740991, -9007199254740991, 9007199254740994, 100000000000000000000, 1e20, 1e300, 12345678901234567890.5, "12345678901234567890"]}');
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const { spec } = t.store.runs.get(`default/${res.body.name}`)!;
-    assert.deepEqual(spec.args, [9007199254740991, -9007199254740991, 1e300, 12345678901234567890.5, "12345678901234567890"]);
+    assert.deepEqual(spec.args, [9007199254740991, -9007199254740991, 9007199254740994, 1e20, 1e20, 1e300, 12345678901234567890.5, "12345678901234567890"]);
   });
 
   it("passes a member named __proto__ on as data, at the top of kwargs or params and within values", async () => {

@@ -29,7 +29,7 @@ const described = <T extends z.ZodType>(schema: T, from: z.ZodType): T => schema
 
 const Params = z.union([z.array(z.unknown()), jsonObject()])
   .describe("Arguments for the function the script's last line names (or the entrypoint): an object gives keyword arguments, an array positional ones. "
-    + "An integer beyond ±(2^53 - 1) is refused (JSON readers in JavaScript round it): send it as a string.");
+    + "A number a double would change is refused (JSON readers in JavaScript read numbers as doubles): an integer one does not hold exactly, as most beyond ±(2^53 - 1), or one beyond ±1.8e308; send it as a string.");
 
 /** The runtimes as the schemas see them: their names, and the most any of them allows. */
 export interface RuntimeBounds {

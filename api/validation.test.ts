@@ -65,6 +65,15 @@ describe("bad requests", () => {
     assert.deepEqual(res.body.error.issues.map((i: { path: string[] }) => i.path.join(".")).sort(), ["", "mode", "script"]);
   });
 
+  it("answers 400 to arguments nested past the harness's cap, with or without an Idempotency-Key", async () => {
+    const deep = `${"[".repeat(1500)}${"]".repeat(1500)}`;
+    for (const key of ["abc", undefined]) {
+      const post = t.http.post("/execute").set("Content-Type", "application/json");
+      const res = await (key ? post.set("Idempotency-Key", key) : post).send(`{"script": "def main(x):\\n    return 1\\n", "args": [${deep}]}`);
+      assertRefused(res, 400, "invalid_input", /^args holds a value nested more than 100 levels deep/);
+    }
+  });
+
   it("answers 400 to an empty JSON body, saying so", async () => {
     const res = await t.http.post("/execute").set("Content-Type", "application/json").send(" ");
     assertRefused(res, 400, "invalid_input", /^The body is empty; send a JSON object$/);
@@ -173,13 +182,15 @@ describe("bad requests", () => {
     assertRefused(res, 400, "invalid_input", /args must be JSON text/);
   });
 
-  it("answers 400, not a rounded number, to an integer beyond 2^53 - 1 in a JSON body or a form's JSON field", async () => {
+  it("answers 400, not a changed number, to an integer a double does not hold exactly or a number past the largest double, in a JSON body or a form's JSON field", async () => {
     const json = await t.http.post("/runs").set("Content-Type", "application/json")
       .send('{"script": "def main(n):\\n    return n\\n", "kwargs": {"n": 12345678901234567890}}');
-    assertRefused(json, 400, "invalid_input", /^The body: the integer 12345678901234567890 is beyond ±9007199254740991 \(2\^53 - 1\).*round \(to 12345678901234567000\); send it as a string$/);
-    const form = await t.http.post("/runs").field("script", SCRIPT).field("args", "[1, -9007199254740992]");
-    assertRefused(form, 400, "invalid_input", /^Form field args: the integer -9007199254740992 is beyond/);
+    assertRefused(json, 400, "invalid_input", /^The body: the integer 12345678901234567890 would become 12345678901234567000: .*; send it as a string$/);
+    const form = await t.http.post("/runs").field("script", SCRIPT).field("args", "[1, -9007199254740993]");
+    assertRefused(form, 400, "invalid_input", /^Form field args: the integer -9007199254740993 would become -9007199254740992: /);
     assert.deepEqual(form.body.error.issues[0].path, ["args"]);
+    const huge = await t.http.post("/runs").set("Content-Type", "application/json").send('{"script": "def main(n):\\n    return n\\n", "args": [1e400]}');
+    assertRefused(huge, 400, "invalid_input", /^The body: the number 1e400 would become null: /);
   });
 
   it("answers 400 to a script given both as a file and as a field", async () => {

@@ -58,7 +58,8 @@ describe("the scriptrun command line", () => {
       // What the API refuses as an Idempotency-Key, refused before the script is read and sent.
       ["run", "a.py", "--idempotency-key", ""], ["run", "a.py", "--idempotency-key", "two words"],
       ["submit", "a.py", "--idempotency-key", "k".repeat(256)], ["submit", "a.py", "--idempotency-key", "clé"],
-      ["run", "a.py", "--arg", "9007199254740992"], ["run", "a.py", "--kwargs", '{"n": 9007199254740993}'],
+      ["run", "a.py", "--arg", "9007199254740993"], ["run", "a.py", "--kwargs", '{"n": 9007199254740993}'],
+      ["run", "a.py", "--arg", "1e400"], ["run", "a.py", "--kwargs", '{"n": [-1e309]}'],
     ]) {
       const { invocation, err, exitCode } = parse(...words);
       assert.equal(invocation, undefined, words.join(" "));
@@ -68,8 +69,9 @@ describe("the scriptrun command line", () => {
     assert.match(parse("run", "a.py", "--kwargs", "[1]").err, /not a JSON object/);
     // Read here as doubles, they would reach the script as other numbers.
     assert.match(parse("run", "a.py", "--arg", "[12345678901234567890]").err,
-      /argument '\[12345678901234567890\]' is invalid\. The integer 12345678901234567890 is beyond ±9007199254740991 .*; send it as a string\./);
-    assert.match(parse("submit", "a.py", "--kwargs", '{"n": -9007199254740993}').err, /The integer -9007199254740993 is beyond/);
+      /argument '\[12345678901234567890\]' is invalid\. The integer 12345678901234567890 would become 12345678901234567000: .*; send it as a string\./);
+    assert.match(parse("submit", "a.py", "--kwargs", '{"n": -9007199254740993}').err, /The integer -9007199254740993 would become -9007199254740992/);
+    assert.match(parse("run", "a.py", "--arg", "1e400").err, /The number 1e400 would become null/);
     for (const words of [["--help"], ["run", "--help"], ["logs", "--help"], ["completion", "--help"]]) {
       const { out, exitCode } = parse(...words);
       assert.equal(exitCode, 0, words.join(" "));
@@ -91,8 +93,8 @@ describe("the scriptrun command line", () => {
 
 describe("the spec a run's options make", () => {
   it("takes --arg values as JSON, or as text when they are not JSON", () => {
-    assert.deepEqual(["3", "true", "null", '"3"', "[1, 2]", "Ada", "007", "{x", "9007199254740991", '"12345678901234567890"', "1e300"].map(parseArg),
-      [3, true, null, "3", [1, 2], "Ada", "007", "{x", 9007199254740991, "12345678901234567890", 1e300]);
+    assert.deepEqual(["3", "true", "null", '"3"', "[1, 2]", "Ada", "007", "{x", "9007199254740991", '"12345678901234567890"', "1e300", "9007199254740994"].map(parseArg),
+      [3, true, null, "3", [1, 2], "Ada", "007", "{x", 9007199254740991, "12345678901234567890", 1e300, 9007199254740994]);
   });
 
   it("sends only what was given, with resources together", () => {

@@ -3,7 +3,7 @@
 // schema (crds/schema.ts) before anything is sent, so a mistake is bad usage (exit 2) at once.
 import { readFile } from "node:fs/promises";
 import { InvalidArgumentError } from "commander";
-import { firstInexactInteger, inexactIntegerReason } from "../core/exactJson.js";
+import { firstInexactNumber, inexactNumberReason } from "../core/exactJson.js";
 import { ScriptRunSpecSchema, type ScriptRunSpecInput } from "../crds/schema.js";
 import { usage } from "./errors.js";
 
@@ -22,11 +22,11 @@ export interface RunOptions {
   idempotencyKey?: string;
 }
 
-/** Refuses JSON text whose reading here has rounded an integer: the script would get another number. */
-function requireExactIntegers(json: string): void {
-  const literal = firstInexactInteger(json);
+/** Refuses JSON text whose reading here has changed a number: the script would get another one. */
+function requireExactNumbers(json: string): void {
+  const literal = firstInexactNumber(json);
   if (literal === undefined) return;
-  const reason = inexactIntegerReason(literal);
+  const reason = inexactNumberReason(literal);
   throw new InvalidArgumentError(`${reason[0]!.toUpperCase()}${reason.slice(1)}.`);
 }
 
@@ -38,7 +38,7 @@ export function parseArg(value: string): unknown {
   } catch {
     return value;
   }
-  requireExactIntegers(value);
+  requireExactNumbers(value);
   return parsed;
 }
 
@@ -50,7 +50,7 @@ export function parseKwargs(value: string): Record<string, unknown> | string {
   } catch (err) {
     return `not JSON (${(err as Error).message})`;
   }
-  requireExactIntegers(value);
+  requireExactNumbers(value);
   return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
     ? parsed as Record<string, unknown>
     : "not a JSON object, e.g. '{\"name\": \"Ada\"}'";

@@ -1,7 +1,9 @@
-// JavaScript reads every JSON number as a double, so an integer past 2^53 - 1 comes out rounded:
-// 12345678901234567890 becomes 12345678901234567000. The runner refuses such integers in a result
-// (images/runner/outcome.py); this finds them in a run's inputs, so that those are refused with the
-// reason rather than changed on the way to the script.
+// JavaScript reads every JSON number as a double, so an integer a double cannot hold exactly comes
+// out changed (12345678901234567890 becomes 12345678901234567168; most integers past 2^53 - 1 are
+// such), and a number past the largest double becomes Infinity, which JSON writes as null. This
+// finds such numbers in a run's inputs, so that those are refused with the reason rather than
+// changed on the way to the script. The runner refuses integers past 2^53 - 1 in a result
+// (images/runner/outcome.py).
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -10,8 +12,9 @@ const ZERO = 0x30;
 const NINE = 0x39;
 
 const isDigit = (c: number) => c >= ZERO && c <= NINE;
-// 2^53 has 16 digits: text without 16 digits in a row holds no integer that JSON readers round.
-const SIXTEEN_DIGITS = /\d{16}/;
+// A double holds every integer of up to 15 digits, and every number whose exponent has fewer than
+// 3 digits: text with neither 16 digits in a row nor such an exponent holds no number to refuse.
+const MAY_CHANGE = /\d{16}|[eE][-+]?\d{3}/;
 
 /** Where the string that starts at `start` (its opening quote) ends: the index of its closing quote. */
 function endOfString(text: string, start: number): number {
@@ -26,10 +29,18 @@ function endOfString(text: string, start: number): number {
   }
 }
 
-/** The first integer literal (no fraction, no exponent) in valid JSON text that lies beyond
- * ±(2^53 - 1), as written; undefined when there is none. */
-export function firstInexactInteger(text: string): string | undefined {
-  if (!SIXTEEN_DIGITS.test(text)) return undefined;
+/** Whether JSON.parse changes the number a literal writes: an integer literal (no fraction, no
+ * exponent) a double does not hold exactly, or any literal past the largest double. */
+function changedByParsing(literal: string, integer: boolean): boolean {
+  const read = Number(literal);
+  if (!Number.isFinite(read)) return true;
+  return integer && !Number.isSafeInteger(read) && BigInt(literal) !== BigInt(read);
+}
+
+/** The first number literal in valid JSON text that JSON.parse changes, as written; undefined
+ * when there is none. */
+export function firstInexactNumber(text: string): string | undefined {
+  if (!MAY_CHANGE.test(text)) return undefined;
   for (let i = 0; i < text.length; i += 1) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
@@ -37,13 +48,10 @@ export function firstInexactInteger(text: string): string | undefined {
     } else if (c === MINUS || isDigit(c)) {
       let end = i + 1;
       while (end < text.length && isDigit(text.charCodeAt(end))) end += 1;
+      const integer = !/[.eE]/.test(text[end] ?? "");
+      while (end < text.length && /[-+.eE0-9]/.test(text[end]!)) end += 1;
       const literal = text.slice(i, end);
-      const next = text[end];
-      if (next === "." || next === "e" || next === "E") {
-        while (end < text.length && /[-+.eE0-9]/.test(text[end]!)) end += 1;
-      } else if (!Number.isSafeInteger(Number(literal))) {
-        return literal;
-      }
+      if (changedByParsing(literal, integer)) return literal;
       i = end - 1;
     }
   }
@@ -53,18 +61,28 @@ export function firstInexactInteger(text: string): string | undefined {
 // Longer literals are shown cut, so that an answer stays short whatever was sent.
 const SHOWN_DIGITS = 40;
 
-/** Why an integer literal cannot be taken, for an error message. */
-export function inexactIntegerReason(literal: string): string {
-  const shown = literal.length > SHOWN_DIGITS ? `${literal.slice(0, SHOWN_DIGITS)}… (${literal.replace("-", "").length} digits)` : literal;
+/** Why a number literal firstInexactNumber found cannot be taken, for an error message. */
+export function inexactNumberReason(literal: string): string {
+  const digits = literal.replace(/^-/, "").length;
+  const shown = literal.length > SHOWN_DIGITS ? `${literal.slice(0, SHOWN_DIGITS)}… (${digits} characters)` : literal;
   const read = Number(literal);
-  const becomes = Number.isFinite(read) ? `round (to ${read})` : "cannot hold at all";
-  return `the integer ${shown} is beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), which JSON readers such as JavaScript's ${becomes}; send it as a string`;
+  if (!Number.isFinite(read)) {
+    return `the number ${shown} would become null: JSON readers such as JavaScript's read numbers as doubles, `
+      + `which end at ±${Number.MAX_VALUE}; send it as a string`;
+  }
+  return `the integer ${shown} would become ${read}: JSON readers such as JavaScript's read numbers as doubles, `
+    + `which hold every integer up to ±${Number.MAX_SAFE_INTEGER} (2^53 - 1) but not every one past it; send it as a string`;
 }
 
-/** Whether a value JSON.parse made may hold an integer it rounded: a whole number beyond
- * ±(2^53 - 1), which may as well have been written with an exponent (the text tells). */
+/** Whether a value JSON.parse made may hold a number it changed: a whole number beyond
+ * ±(2^53 - 1), which may as well have been written exactly (the text tells). Level by level, not
+ * by recursion: a value may nest thousands deep. */
 export function mayHoldInexactInteger(value: unknown): boolean {
-  if (typeof value === "number") return Number.isInteger(value) && !Number.isSafeInteger(value);
-  if (typeof value !== "object" || value === null) return false;
-  return (Array.isArray(value) ? value : Object.values(value)).some(mayHoldInexactInteger);
+  const waiting = [value];
+  while (waiting.length > 0) {
+    const next = waiting.pop();
+    if (typeof next === "number" && Number.isInteger(next) && !Number.isSafeInteger(next)) return true;
+    if (typeof next === "object" && next !== null) for (const inner of Array.isArray(next) ? next : Object.values(next)) waiting.push(inner);
+  }
+  return false;
 }

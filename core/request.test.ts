@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HARD_MAX_SCRIPT_BYTES } from "../crds/schema.js";
 import { formatBytes, parseQuantity } from "./quantity.js";
-import { MAX_REQUEST_BYTES, resolveRequest, scriptTooLarge } from "./request.js";
+import { MAX_NESTING, MAX_REQUEST_BYTES, resolveRequest, scriptTooLarge } from "./request.js";
 import { testLimits } from "./testkit.js";
 
 const config = testLimits();
@@ -42,6 +42,16 @@ describe("resolving a spec into the harness request", () => {
     assert.ok(resolution.ok);
     assert.equal(JSON.stringify(resolution.request.kwargs), '{"__proto__":{"a":1},"b":2}');
     assert.equal(JSON.stringify(resolution.request.args), '[{"__proto__":3}]');
+  });
+
+  it("refuses args or kwargs nested past the harness's cap, however deep, before serialising them", () => {
+    const nested = (depth: number): unknown => JSON.parse(`${"[".repeat(depth)}${"]".repeat(depth)}`);
+    const reason = (key: string) => `${key} holds a value nested more than 100 levels deep (lists and objects inside one another), the most an argument or a result may be`;
+    assert.ok(resolveRequest({ script: "x", args: [nested(100)], kwargs: { a: nested(100) } }, config).ok);
+    for (const depth of [101, 50_000]) {
+      assert.deepEqual(resolveRequest({ script: "x", args: [nested(depth)] }, config), { ok: false, reasons: [reason("args")] });
+      assert.deepEqual(resolveRequest({ script: "x", kwargs: { a: { b: nested(depth) } } }, config), { ok: false, reasons: [reason("kwargs")] });
+    }
   });
 
   it("applies the runtime's import policy unless the spec has its own", () => {
@@ -120,6 +130,12 @@ describe("the script-size rule", () => {
     assert.equal(scriptTooLarge("x = 1 # ok", 10), undefined);
     assert.equal(scriptTooLarge("x = '日本語'", 10), "script is 15 bytes; at most 10 are allowed");
     assert.equal(scriptTooLarge("x = '日本語'", 10, "code"), "code is 15 bytes; at most 10 are allowed");
+  });
+
+  it("has the same nesting cap as the harness", () => {
+    const harness = execFileSync("python3", ["-c", "import outcome; print(outcome.MAX_DEPTH)"],
+      { cwd: join(dirname(fileURLToPath(import.meta.url)), "..", "images", "runner"), encoding: "utf8" });
+    assert.equal(Number(harness), MAX_NESTING);
   });
 
   it("has the same hard cap in the harness as in the CRD", () => {

@@ -46,6 +46,35 @@ export function scriptTooLarge(script: string, maxBytes: number, field = "script
   return bytes > maxBytes ? `${field} is ${bytes} bytes; at most ${maxBytes} are allowed` : undefined;
 }
 
+/** How deep an argument (or a result) may nest lists and objects: the harness's MAX_DEPTH. */
+export const MAX_NESTING = 100;
+
+/**
+ * Whether a parsed JSON value nests arrays and objects more than `room` levels deep (looking no
+ * deeper), as the harness's nested_past. Level by level, not by recursion: a value may nest
+ * thousands deep, past what a recursive walk (or JSON.stringify) has stack for.
+ */
+export function nestedPast(value: unknown, room: number): boolean {
+  let level = [value];
+  for (let depth = 0; level.length > 0; depth++) {
+    const next: unknown[] = [];
+    for (const member of level) {
+      if (typeof member !== "object" || member === null) continue;
+      if (depth === room) return true;
+      for (const inner of Array.isArray(member) ? member : Object.values(member)) next.push(inner);
+    }
+    level = next;
+  }
+  return false;
+}
+
+/** Why args or kwargs nest too deep for the harness, before anything serialises them. */
+function nestingReasons(spec: ScriptRunSpec): string[] {
+  // args and kwargs are a level themselves, as in the harness.
+  return (["args", "kwargs"] as const).filter((key) => nestedPast(spec[key], MAX_NESTING + 1)).map((key) =>
+    `${key} holds a value nested more than ${MAX_NESTING} levels deep (lists and objects inside one another), the most an argument or a result may be`);
+}
+
 function capReasons(spec: ScriptRunSpec, request: RunnerRequest, limits: RequestLimits): string[] {
   const reasons: string[] = [];
   const tooLarge = scriptTooLarge(spec.script, limits.maxScriptBytes);
@@ -81,6 +110,8 @@ export function resolveRequest(spec: unknown, limits: RequestLimits): Resolution
     return { ok: false, reasons: parsed.error.issues.map((i) => `${i.path.join(".") || "spec"}: ${i.message}`) };
   }
   const s = parsed.data;
+  const tooDeep = nestingReasons(s);
+  if (tooDeep.length > 0) return { ok: false, reasons: tooDeep };
   const imports = s.imports ?? limits.importPolicy;
   const request: RunnerRequest = {
     script: s.script,

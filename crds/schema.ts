@@ -102,9 +102,9 @@ export const ScriptRunSpecSchema = z.object({
   entrypoint: z.string().regex(PYTHON_IDENTIFIER).max(255).default("main")
     .describe("Name of the function to call in function mode."),
   args: z.array(jsonValue("A positional argument (any JSON value).")).max(MAX_ARGS).optional()
-    .describe("Positional arguments for the entrypoint, as a JSON array. An integer beyond ±(2^53 - 1) is refused (JSON readers in JavaScript round it): send it as a string."),
+    .describe("Positional arguments for the entrypoint, as a JSON array. A number a double would change is refused (JSON readers in JavaScript read numbers as doubles): an integer one does not hold exactly, as most beyond ±(2^53 - 1), or one beyond ±1.8e308; send it as a string."),
   kwargs: jsonObject({ "x-kubernetes-preserve-unknown-fields": true, maxProperties: MAX_KWARGS }).optional()
-    .describe("Keyword arguments for the entrypoint, as a JSON object. An integer beyond ±(2^53 - 1) is refused (JSON readers in JavaScript round it): send it as a string."),
+    .describe("Keyword arguments for the entrypoint, as a JSON object. A number a double would change is refused (JSON readers in JavaScript read numbers as doubles): an integer one does not hold exactly, as most beyond ±(2^53 - 1), or one beyond ±1.8e308; send it as a string."),
   stdin: z.string().max(HARD_MAX_SCRIPT_BYTES).optional()
     .describe("Text given to the script on standard input."),
   timeoutSeconds: z.int().min(1).max(HARD_MAX_TIMEOUT_SECONDS).optional()

@@ -13,7 +13,7 @@ import { type RunnerRequest, resolveRequest } from "../core/request.js";
 import { type Runtime, missingModule, runtimeLimits } from "../core/runtime.js";
 import type { Runtimes } from "../core/runtimeCatalog.js";
 import { CANCEL_ANNOTATION, cancelRequested, keyOf, parseKey } from "../core/runs.js";
-import { firstInexactInteger, inexactIntegerReason, mayHoldInexactInteger } from "../core/exactJson.js";
+import { firstInexactNumber, inexactNumberReason, mayHoldInexactInteger } from "../core/exactJson.js";
 import { infrastructureError, runError } from "../core/runError.js";
 import { isoTime, toMillis, within } from "../core/time.js";
 import { FINAL_STATUS_MESSAGE, type RunError, type RunRuntime, type ScriptRun, type ScriptRunStatus, isFinished } from "../crds/schema.js";
@@ -150,7 +150,7 @@ export class Reconciler {
   private async inexactInteger(run: ScriptRun): Promise<string | undefined> {
     if (!mayHoldInexactInteger([run.spec.args, run.spec.kwargs])) return undefined;
     const text = await this.deps.kube.readRunText(run.metadata.namespace ?? "", run.metadata.name ?? "");
-    return text === undefined ? undefined : firstInexactInteger(text);
+    return text === undefined ? undefined : firstInexactNumber(text);
   }
 
   /** Deletes the warm pods a finished run claimed besides the one it ran on, each of which ran
@@ -212,7 +212,7 @@ export class Reconciler {
     if (!isAccepted(run)) {
       const inexact = await this.inexactInteger(run);
       if (inexact !== undefined) {
-        return this.refuse(key, run, runError("invalid_input", `spec: ${inexactIntegerReason(inexact)}`,
+        return this.refuse(key, run, runError("invalid_input", `spec: ${inexactNumberReason(inexact)}`,
           ["Give such an integer as a string (\"12345678901234567890\") and make it an int in the script: int(value)."]));
       }
       const began = this.now();

@@ -301,6 +301,21 @@ describe("admission of /execute calls", () => {
     assert.equal(await settled(next), "admitted");
   });
 
+  it("lets a held call go once no run is ahead of it, however little of its wait is left", async () => {
+    const { state, admission } = fixture({ perSecond: 1, concurrency: 50 }, 50, 40);
+    const held = track(admission.enter(key(), 60, open()));
+    state.now += 59_000;
+    state.pending = 0;
+    admission.pump();
+    assert.equal(await settled(held), "admitted");
+  });
+
+  it("refuses no call at once with no run ahead, whatever runs lately took", () => {
+    const { state, admission } = fixture({ perSecond: 0.1, concurrency: 1 }, 0, 30, false);
+    void admission.enter(key(), 1, open());
+    assert.equal(state.inFlight, 1);
+  });
+
   it("forgets a held call whose caller went away, and creates nothing for it", async () => {
     const { state, admission } = fixture({ perSecond: 10, concurrency: 50 }, 50);
     const caller = new AbortController();

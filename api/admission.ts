@@ -91,8 +91,10 @@ export class Admission {
     // Calls held before it go first, if they may go now.
     this.pump();
     const { load, cap } = this.look();
-    if (load) {
-      const ahead = this.underWay() + this.held.length;
+    const ahead = this.underWay() + this.held.length;
+    // With no run ahead there is nothing to wait for: how long the call's own script runs is its own,
+    // and a retry would be refused alike.
+    if (load && ahead > 0) {
       const eta = (ahead + 1) / load.perSecond;
       if (eta > waitSeconds * WAIT_HEADROOM) {
         this.onRefused("arrival");
@@ -149,10 +151,11 @@ export class Admission {
         held.admit();
         continue;
       }
-      const eta = (underWay + still.length + 1) / load.perSecond;
-      if (eta > left * WAIT_HEADROOM) {
+      const ahead = underWay + still.length;
+      const eta = (ahead + 1) / load.perSecond;
+      if (ahead > 0 && eta > left * WAIT_HEADROOM) {
         this.onRefused("held");
-        held.refuse(this.refusal(underWay + still.length, eta, held.waitSeconds, left));
+        held.refuse(this.refusal(ahead, eta, held.waitSeconds, left));
         refused.push(held);
         continue;
       }
@@ -160,7 +163,7 @@ export class Admission {
         // 95% of the runs of the window took at most `slow` with `concurrency` under way on
         // average: with fewer under way now, a run takes less.
         const slow = (this.slots.capacity.slowSeconds() ?? 0) * Math.min(1, (underWay + 1) / Math.max(1, load.concurrency));
-        if (slow > left) {
+        if (underWay > 0 && slow > left) {
           this.onRefused("held");
           held.refuse(this.tooSlow(underWay, slow, left, held.waitSeconds, underWay / load.perSecond));
           refused.push(held);
@@ -247,9 +250,8 @@ export class Admission {
   }
 
   private refusal(ahead: number, eta: number, waitSeconds: number, left: number): ApiError {
-    const queue = ahead === 0 ? "No run is ahead, but" : `${ahead} ${ahead === 1 ? "run is" : "runs are"} ahead;`;
     const wait = left === waitSeconds ? `the ${waitSeconds} s wait` : `the ${Math.floor(left)} s left of the ${waitSeconds} s wait`;
-    return overCapacity(`${queue} at the recent rate a new run would finish in about ${Math.round(eta)} s, past ${wait}`,
+    return overCapacity(`${ahead} ${ahead === 1 ? "run is" : "runs are"} ahead; at the recent rate a new run would finish in about ${Math.round(eta)} s, past ${wait}`,
       eta - left * WAIT_HEADROOM);
   }
 

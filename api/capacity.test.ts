@@ -149,15 +149,16 @@ describe("an /execute call the runs ahead leave no time for", () => {
     assert.equal(res.headers["retry-after"], "1");
   });
 
-  it("says so when no run is ahead and a run alone takes longer than the wait", async () => {
+  it("says how many runs are ahead, and runs a call with none ahead whatever its wait", async () => {
     aheadAtOnePerSecond(1);
     const one = await t.http.post("/execute").send({ script: "def main():\n    return 1\n", waitSeconds: 1 });
     assert.equal(one.body.error.message, "1 run is ahead; at the recent rate a new run would finish in about 2 s, past the 1 s wait. " +
       "Retry later, or submit it with POST /runs");
+    // Runs of a second each lately: the call's own script may take a millisecond, and a retry would
+    // find the node as it is.
     aheadAtOnePerSecond(0);
     const none = await t.http.post("/execute").send({ script: "def main():\n    return 1\n", waitSeconds: 1 });
-    assert.equal(none.body.error.message, "No run is ahead, but at the recent rate a new run would finish in about 1 s, past the 1 s wait. " +
-      "Retry later, or submit it with POST /runs");
+    assert.equal(none.status, 200, JSON.stringify(none.body));
   });
 
   it("is run when the rate is not known yet", async () => {

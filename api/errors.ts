@@ -60,6 +60,19 @@ function fromZod(err: ZodError): ApiError {
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
 
 /** A Kubernetes client failure as the HTTP answer it deserves, or undefined when it is not one. */
+/** Whether the apiserver refused a create because its namespace does not exist (a 404 whose Status
+ * names a namespace, not the resource: the CRD missing is the cluster's fault, not the request's). */
+export function namespaceMissing(err: unknown): boolean {
+  if (!(err instanceof ApiException) || err.code !== 404) return false;
+  let body: unknown = err.body;
+  try {
+    if (typeof body === "string") body = JSON.parse(body) as unknown;
+  } catch {
+    return false;
+  }
+  return (body as { details?: { kind?: unknown } } | null)?.details?.kind === "namespaces";
+}
+
 export function fromCluster(err: unknown): ApiError | undefined {
   if (err instanceof ApiException) {
     const message = statusMessage(err);

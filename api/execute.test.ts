@@ -188,6 +188,20 @@ describe("POST /execute", () => {
       assert.equal(t.waiter.inFlight, 0);
     });
 
+    it("answers 400 naming the namespace when it does not exist, and 503 when the cluster lacks the resource", async () => {
+      const missing = (details: string) => new ApiException(404, "Not Found", `{"kind":"Status","message":"not found","reason":"NotFound",${details}"code":404}`, {});
+      for (const route of ["/execute", "/runs"]) {
+        t.store.createLost = { err: missing('"details":{"name":"nope","kind":"namespaces"},'), made: false };
+        const res = await t.http.post(route).send({ script: SCRIPT, namespace: "nope" });
+        assert.deepEqual([res.status, res.body.error.type, res.body.error.message], [400, "invalid_input", "Namespace nope does not exist"], route);
+        assert.deepEqual(res.body.error.issues, [{ path: ["namespace"], message: "Namespace nope does not exist" }]);
+      }
+      t.store.createLost = { err: missing('"details":{"group":"scriptrun.dev","kind":"scriptruns"},'), made: false };
+      const res = await t.http.post("/runs").send({ script: SCRIPT });
+      assert.notEqual(res.status, 400);
+      assert.equal(t.store.runs.size, 0);
+    });
+
     it("answers POST /runs 202 with the run the create made", async () => {
       t.store.createLost = { err: new ApiException(504, "Gateway Timeout", '{"kind":"Status","message":"Timeout: request did not complete within requested timeout"}', {}), made: true };
       const res = await t.http.post("/runs").send({ script: SCRIPT });

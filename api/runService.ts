@@ -14,7 +14,7 @@ import { runtimeLimits } from "../core/runtime.js";
 import { API_VERSION, KIND, type RunError, type ScriptRun, isFinished } from "../crds/schema.js";
 import { overCapacity } from "./admission.js";
 import type { Identity } from "./auth.js";
-import { ApiError, RETRY_AFTER_SECONDS, fromCluster, invalid, mayHaveLanded, unavailable } from "./errors.js";
+import { ApiError, RETRY_AFTER_SECONDS, fromCluster, invalid, mayHaveLanded, namespaceMissing, unavailable } from "./errors.js";
 import { IDEMPOTENCY_ANNOTATION, IDEMPOTENCY_HEADER, type Idempotency, assertSameRequest, idempotency } from "./idempotency.js";
 import { newRunName } from "./runNames.js";
 import { CREATED_BY_LABEL } from "./runStore.js";
@@ -84,6 +84,10 @@ export async function createRun(deps: Services, identity: Identity, request: Run
       spec: request.spec,
     });
   } catch (err) {
+    if (namespaceMissing(err)) {
+      const why = `Namespace ${request.namespace} does not exist`;
+      throw invalid(why, [{ path: ["namespace"], message: why }]);
+    }
     if (!mayHaveLanded(err)) throw err;
     const landed = await findLanded(deps, request.namespace, name, err);
     // Under a key the run found may be an earlier attempt's, finished long ago: answer it as a retry.

@@ -18,6 +18,16 @@ const MAX_FORM_FIELDS = 20;
 type NodeHandler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 type UploadedRequest = IncomingMessage & { body?: Record<string, unknown>; file?: { buffer: Buffer } };
 
+/** 400 for query parameters: a run request is its body alone, namespace included. */
+async function refuseQuery(ctx: Context, next: Next): Promise<void> {
+  const names = Object.keys(ctx.query);
+  if (names.length > 0) {
+    throw invalid(`${ctx.method} ${ctx.path} takes no query parameters (${names.join(", ")}); give the run's fields, namespace among them, in the body`,
+      names.map((name) => ({ path: [name], message: "not a query parameter here" })));
+  }
+  await next();
+}
+
 /** 415 unless the body is JSON or form data. */
 async function requireBodyType(ctx: Context, next: Next): Promise<void> {
   if (!ctx.is(JSON_TYPE, FORM_TYPE)) {
@@ -124,5 +134,5 @@ export function readRunBody(maxBodyBytes: number): Middleware[] {
     ctx.request.body = formToBody(req.body ?? {}, req.file?.buffer);
     await next();
   };
-  return [requireBodyType, json, parseJson, form];
+  return [refuseQuery, requireBodyType, json, parseJson, form];
 }

@@ -5,7 +5,7 @@
 import { ApiException, FetchError } from "@kubernetes/client-node";
 import type { Context, Next } from "koa";
 import { MulterError } from "multer";
-import { ZodError } from "zod";
+import { ZodError, type ZodType } from "zod";
 import { CallTimeout, statusMessage } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { PreflightError } from "../core/preflight.js";
@@ -48,6 +48,15 @@ export const unavailable = (message: string, at: { name?: string; namespace?: st
 // Fields whose size the operator caps; above the cap the request is too large, not malformed.
 const SIZED_FIELDS = new Set(["script", "code", "stdin"]);
 
+/** Query parameters as `schema` reads them: 400 naming them as query parameters, not the body. */
+export function parseQuery<T>(schema: ZodType<T>, query: unknown): T {
+  const parsed = schema.safeParse(query);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message, code: i.code }));
+  const summary = issues.map((i) => `${i.path.length > 0 ? `query parameter ${i.path.join(".")}` : "query"}: ${i.message}`).join("; ");
+  throw new ApiError(400, "invalid_input", summary, { issues });
+}
+
 function fromZod(err: ZodError): ApiError {
   const issues = err.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message, code: i.code }));
   const summary = issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
@@ -59,7 +68,6 @@ function fromZod(err: ZodError): ApiError {
 
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
 
-/** A Kubernetes client failure as the HTTP answer it deserves, or undefined when it is not one. */
 /** Whether the apiserver refused a create because its namespace does not exist (a 404 whose Status
  * names a namespace, not the resource: the CRD missing is the cluster's fault, not the request's). */
 export function namespaceMissing(err: unknown): boolean {
@@ -73,6 +81,7 @@ export function namespaceMissing(err: unknown): boolean {
   return (body as { details?: { kind?: unknown } } | null)?.details?.kind === "namespaces";
 }
 
+/** A Kubernetes client failure as the HTTP answer it deserves, or undefined when it is not one. */
 export function fromCluster(err: unknown): ApiError | undefined {
   if (err instanceof ApiException) {
     const message = statusMessage(err);

@@ -74,6 +74,18 @@ describe("bad requests", () => {
     }
   });
 
+  it("answers 400 to query parameters on a run request, which would otherwise be passed over", async () => {
+    for (const route of ["/execute", "/runs"]) {
+      const res = await t.http.post(`${route}?namespace=kube-system`).send({ script: SCRIPT });
+      assertRefused(res, 400, "invalid_input", new RegExp(`^POST ${route} takes no query parameters \\(namespace\\); give the run's fields, namespace among them, in the body$`));
+    }
+  });
+
+  it("names a bad query parameter as one, not as the body", async () => {
+    assertRefused(await t.http.get("/runs/run-x?foo=1"), 400, "invalid_input", /^query: Unrecognized key: "foo"$/);
+    assertRefused(await t.http.get("/runs?limit=0"), 400, "invalid_input", /^query parameter limit: Too small/);
+  });
+
   it("answers 400 to an empty JSON body, saying so", async () => {
     const res = await t.http.post("/execute").set("Content-Type", "application/json").send(" ");
     assertRefused(res, 400, "invalid_input", /^The body is empty; send a JSON object$/);

@@ -16,7 +16,7 @@ import Router, { type RouterContext } from "@koa/router";
 import { z } from "zod";
 import { type Verb, authenticated } from "../auth.js";
 import { readRunBody } from "../body.js";
-import { ApiError, notFound } from "../errors.js";
+import { ApiError, notFound, parseQuery } from "../errors.js";
 import { IDEMPOTENCY_HEADER } from "../idempotency.js";
 import { admit, createRun, parseRunRequest, runIdentity } from "../runService.js";
 import { cancelRun } from "../runStore.js";
@@ -28,7 +28,7 @@ import { runSummary, runView } from "../views.js";
 /** The run a request names, once the caller may `verb` it. */
 async function target(ctx: RouterContext<ApiState>, deps: Services, verb: Verb): Promise<{ namespace: string; name: string }> {
   const { name } = z.object({ name: RunNameSchema }).parse(ctx.params);
-  const namespace = NamespaceQuerySchema.parse(ctx.query).namespace ?? deps.config.defaultNamespace;
+  const namespace = parseQuery(NamespaceQuerySchema, ctx.query).namespace ?? deps.config.defaultNamespace;
   await deps.auth.authorize(ctx.state.identity, verb, namespace);
   return { namespace, name };
 }
@@ -53,7 +53,7 @@ export function runsRouter(deps: Services): Router<ApiState> {
   });
 
   router.get("/", async (ctx) => {
-    const query = ListQuerySchema.parse(ctx.query);
+    const query = parseQuery(ListQuerySchema, ctx.query);
     const namespace = query.namespace ?? deps.config.defaultNamespace;
     await deps.auth.authorize(ctx.state.identity, "list", namespace);
     const page = await deps.runs.list(namespace, { limit: query.limit, ...(query.continue !== undefined ? { continue: query.continue } : {}) });

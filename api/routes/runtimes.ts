@@ -5,6 +5,7 @@
 import Router from "@koa/router";
 import { isDefault } from "../../core/runtime.js";
 import { authenticated } from "../auth.js";
+import { parseQuery } from "../errors.js";
 import { NamespaceQuerySchema, type RuntimeList } from "../schemas.js";
 import type { ApiState, Services } from "../services.js";
 
@@ -12,7 +13,7 @@ export function runtimesRouter(deps: Services): Router<ApiState> {
   const router = new Router<ApiState>();
 
   router.get("/runtimes", authenticated(deps.auth), async (ctx) => {
-    const namespace = NamespaceQuerySchema.parse(ctx.query).namespace ?? deps.config.defaultNamespace;
+    const namespace = parseQuery(NamespaceQuerySchema, ctx.query).namespace ?? deps.config.defaultNamespace;
     await deps.auth.authorize(ctx.state.identity, "create", namespace);
     const items: RuntimeList["items"] = [];
     for (const runtime of deps.runtimes.list()) {

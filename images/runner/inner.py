@@ -136,7 +136,7 @@ def main():
     os.close(child_end)
     cap = limits["output"] + outcome.MESSAGE_ALLOWANCE
     report = verdict(*watch(child, channel, wakeup, cap), limits)
-    write_all(report_fd, (json.dumps(report, allow_nan=False) + "\n").encode())
+    write_all(report_fd, outcome.to_json(report) + b"\n")
     os._exit(0)  # at once: the run waits for the sandbox to end, and tearing an interpreter down takes ms
 
 

@@ -135,6 +135,14 @@ def loads(data):
     return json.loads(data, parse_constant=_no_constants)
 
 
+def to_json(value):
+    """value as the JSON a ScriptRun's status stores it in, as UTF-8 bytes: compact, and text as itself, not
+    \\u-escaped ("é" is 2 bytes, not 6). How a result is measured against the output limit, and how it travels
+    from the script to the envelope, so that every step sees the same size. A lone surrogate, which a Python str
+    can hold and UTF-8 cannot, is written as its JSON escape (\\udcff): it reads back as the same str."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
+
+
 def _text(value, optional=False):
     if (value is None and optional) or isinstance(value, str):
         return value
@@ -183,7 +191,7 @@ def accept(data, limits):
         strict_json(message.get("result"))
     except TypeError as exc:
         return failure(error("invalid_result", str(exc)))
-    size = len(json.dumps(message.get("result")))
+    size = len(to_json(message.get("result")))
     if size > output_limit:
         return too_big(size, output_limit)
     return {"ok": True, "result": message.get("result"), "exitCode": 0, "error": None}

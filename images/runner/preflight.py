@@ -8,6 +8,7 @@ from outcome import MAX_DEPTH, error, nested_past
 
 MAX_SCRIPT_BYTES = 1024 * 1024
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Refused(Exception):
@@ -39,8 +40,16 @@ def validate(request):
     script = _expect(request, "script", str, "a string")
     if not script or not script.strip():
         raise Refused("invalid_input", "script is required and must not be empty")
-    if len(script.encode()) > MAX_SCRIPT_BYTES:
+    if len(script.encode("utf-8", "surrogatepass")) > MAX_SCRIPT_BYTES:
         raise Refused("invalid_input", f"script is larger than {MAX_SCRIPT_BYTES} bytes")
+    # JSON can carry half of a UTF-16 pair (JavaScript strings hold them); Python source cannot, being
+    # Unicode text. The apiserver makes one U+FFFD, so a ScriptRun never holds one; a direct request can.
+    lone = SURROGATE.search(script)
+    if lone:
+        line = script.count("\n", 0, lone.start()) + 1
+        raise Refused("invalid_input", f"script holds a lone UTF-16 surrogate (U+{ord(lone.group()):04X}) on line "
+                                       f"{line}, which is not Unicode text; to mean that code point, write its "
+                                       f"escape in a string (\"\\u{ord(lone.group()):04x}\")", line=line)
     mode = _expect(request, "mode", str, "a string") or "function"
     if mode not in ("function", "script"):
         raise Refused("invalid_input", "mode must be 'function' or 'script'")
@@ -114,7 +123,8 @@ def preflight(request):
         # compile() also finds what the parser lets through ('return' outside a function).
         compile(tree, "<script>", "exec")
     except SyntaxError as err:
-        raise Refused("syntax_error", f"{err.msg} (line {err.lineno})", line=err.lineno) from None
+        where = "" if err.lineno is None else f" (line {err.lineno})"  # a NUL byte's error has none
+        raise Refused("syntax_error", f"{err.msg}{where}", line=err.lineno) from None
     except ValueError as err:  # e.g. a NUL byte in the source
         raise Refused("syntax_error", str(err)) from None
     except (RecursionError, MemoryError):  # CPython's parser and compiler recurse; hostile source goes deep

@@ -29,14 +29,15 @@ import pump
 import sandbox
 import warm
 from cgroups import RunCgroup, oom_kills
-from outcome import error
+from outcome import error, to_json
 from preflight import Refused, preflight
 
 TERMINATION_LIMIT = 4096
 # The longest envelope line: the controller reads a runner's log up to SCRIPTRUN_MAX_LOG_BYTES
 # (8 MiB by default, never less than this; core/liveOutput.ts ENVELOPE_BYTES) past the live frames,
 # and a ScriptRun keeps some 1.5 MiB of outcome. Each stream's output, to its cap, can take six
-# times its bytes in JSON (a control character, an undecodable byte): past this line they are cut.
+# times its bytes in JSON (a control character; the line is UTF-8, as outcome.to_json writes it): past
+# this line they are cut.
 ENVELOPE_BYTES = 4 * 1024 * 1024
 PREFLIGHT_MEMORY = 1 << 30  # address space of the preflight server: hostile source cannot exhaust its host
 
@@ -174,29 +175,30 @@ def run_request(raw, handle=None, arrived=None, frames=None):
 
 
 def dumps(envelope):
-    """One line of strict, ASCII JSON (a lone surrogate in a result or output cannot break it), within
-    ENVELOPE_BYTES: stdout and stderr cut to fit (marked truncated), each to half of what is left
-    unless the other needs less; a result that leaves no room is output_limit."""
+    """One line of strict JSON, UTF-8 as the result was measured (outcome.to_json: a lone surrogate in a
+    result or output cannot break it), within ENVELOPE_BYTES bytes: stdout and stderr cut to fit (marked
+    truncated), each to half of what is left unless the other needs less; a result that leaves no room is
+    output_limit."""
     try:
-        full = json.dumps(envelope, allow_nan=False)
+        full = to_json(envelope)
         if len(full) <= ENVELOPE_BYTES or not isinstance(envelope.get("stdout"), str):
-            return full
+            return full.decode()
         streams = ("stdout", "stderr")
         # Measured with both flags false, the longer spelling: whichever each ends as, the line fits.
-        room = ENVELOPE_BYTES - len(json.dumps({**envelope, "stdout": "", "stderr": "", "stdoutTruncated": False,
-                                                "stderrTruncated": False}, allow_nan=False))
+        room = ENVELOPE_BYTES - len(to_json({**envelope, "stdout": "", "stderr": "", "stdoutTruncated": False,
+                                             "stderrTruncated": False}))
         if room < 0:
             return dumps({**_failed(error("output_limit", "the result and the error are larger than an outcome can "
                                                           f"carry ({ENVELOPE_BYTES >> 20} MiB)")),
                           "durationMs": envelope.get("durationMs", 0), "sandbox": envelope.get("sandbox")})
-        needs = {name: len(json.dumps(envelope[name])) - 2 for name in streams}
+        needs = {name: len(to_json(envelope[name])) - 2 for name in streams}
         shares = {name: max(room // 2, room - needs[other]) for name, other in zip(streams, reversed(streams))}
         fitted = dict(envelope)
         for name in streams:
             if needs[name] > shares[name]:
                 fitted[name] = _cut_to(envelope[name], shares[name])
                 fitted[f"{name}Truncated"] = True
-        return json.dumps(fitted, allow_nan=False)
+        return to_json(fitted).decode()
     except (TypeError, ValueError, RecursionError) as exc:
         return json.dumps(_failed(error("infrastructure_error", f"the envelope is not JSON: {exc}")))
 
@@ -206,7 +208,7 @@ def _cut_to(text, room):
     low, high = 0, min(len(text), room)
     while low < high:
         mid = (low + high + 1) // 2
-        if len(json.dumps(text[:mid])) - 2 <= room:
+        if len(to_json(text[:mid])) - 2 <= room:
             low = mid
         else:
             high = mid - 1
@@ -233,18 +235,24 @@ def parse_request(text):
 
 
 def preflight_answer(text):
+    """The answer to one request (its JSON text or bytes), whatever it holds: never an exception, which
+    would end the preflight server and fail every check waiting on it."""
     try:
         preflight(parse_request(text))
         return {"ok": True}
     except Refused as refused:
         return {"ok": False, "error": refused.error}
+    except Exception as exc:  # a request the checks did not foresee is refused, alone
+        return {"ok": False, "error": error("invalid_input", "the harness cannot check this request: "
+                                                             f"{type(exc).__name__}: {exc}")}
 
 
 def deliver(answer, termination_log):
     """The answer (an envelope, or a warm runner's "unrun") as the last line on stdout, after any
     frames of live output, and, when a path is given, as the termination message."""
     line = dumps(answer)
-    print(line, flush=True)
+    sys.stdout.buffer.write(line.encode() + b"\n")  # UTF-8, whatever the locale says
+    sys.stdout.buffer.flush()
     if termination_log:
         with open(termination_log, "w", encoding="utf-8") as f:
             f.write(termination_message(answer, line))
@@ -302,12 +310,12 @@ def main():
         hard = resource.getrlimit(resource.RLIMIT_AS)[1]
         limit = PREFLIGHT_MEMORY if hard == resource.RLIM_INFINITY else min(hard, PREFLIGHT_MEMORY)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        for line in sys.stdin:
+        for line in sys.stdin.buffer:  # bytes: a line that is not UTF-8 is an answer too (invalid_input)
             sys.stdout.write(json.dumps(preflight_answer(line)) + "\n")
             sys.stdout.flush()
         return
     if args.preflight:
-        print(json.dumps(preflight_answer(sys.stdin.read())))
+        print(json.dumps(preflight_answer(sys.stdin.buffer.read())))
         return
     if args.warm:
         serve_warm(args.termination_log, frames)

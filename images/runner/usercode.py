@@ -12,7 +12,7 @@ import traceback
 import types
 
 import confine
-from outcome import error, resource_messages
+from outcome import error, resource_messages, to_json
 from tojson import plain
 
 # Named in a ModuleNotFoundError's message when this image has them; runtimes differ in which.
@@ -201,10 +201,10 @@ def message(request, limits):
     try:
         if result["ok"]:
             result["result"] = plain(result["result"])
-            size = len(json.dumps(result["result"], allow_nan=False))
+            size = len(to_json(result["result"]))
             if size > limits["output"]:
                 result = {"ok": True, "exitCode": 0, "resultBytes": size}
-        return (json.dumps(result, allow_nan=False) + "\n").encode()
+        return to_json(result) + b"\n"
     except TypeError as exc:
         failed = error("invalid_result", str(exc))
     except RecursionError:

@@ -86,6 +86,20 @@ def test_the_termination_message_is_the_envelope_or_a_marker_within_4_kib(tmp_pa
         assert json.loads(proc.stdout.splitlines()[-1])["result"] == "x" * result_size
 
 
+def test_a_result_of_non_ascii_text_and_a_lone_surrogate_reaches_the_termination_message_and_the_log(tmp_path):
+    log = tmp_path / "termination"
+    request = tmp_path / "request.json"
+    for expression, result, marker in (("'\\udcff' + '\u00e9' * 10", "\udcff" + "\u00e9" * 10, False),
+                                       ("'\u00e9' * 3000", "\u00e9" * 3000, True)):
+        request.write_text(json.dumps({"script": f"def main():\n    return {expression}\n"}))
+        proc = subprocess.run([sys.executable, RUNNER, "--request", str(request), "--termination-log", str(log)],
+                              capture_output=True, check=True)
+        message, line = log.read_bytes(), proc.stdout.splitlines()[-1]
+        assert len(message) <= 4096 and json.loads(message).get("truncated", False) is marker
+        assert json.loads(line)["result"] == result and len(line) < 7000  # UTF-8: 2 bytes an é, not 6
+        assert marker or json.loads(message)["result"] == result
+
+
 def test_the_preflight_server_answers_each_line_in_order():
     lines = [{"script": "def main():\n    return 1\n"}, {"script": "def main(:\n"}, {"script": "x = 1\n"}]
     proc = subprocess.run([sys.executable, RUNNER, "--preflight-server"], capture_output=True, text=True, check=True,
@@ -93,6 +107,53 @@ def test_the_preflight_server_answers_each_line_in_order():
     answers = [json.loads(l) for l in proc.stdout.splitlines()]
     assert [a["ok"] for a in answers] == [True, False, False, False]
     assert [a["error"]["type"] for a in answers[1:]] == ["syntax_error", "missing_entrypoint", "invalid_input"]
+
+
+# As JSON.stringify writes a lone surrogate in a JavaScript string: escaped, so the line itself is ASCII.
+LONE_SURROGATE = b'{"script": "def main():\\n    return \\"\\ud800\\""}\n'
+
+
+def test_the_preflight_server_answers_a_lone_surrogate_and_whatever_else_a_line_holds_then_goes_on():
+    # Its stdin as strict as a locale can make it (Python reads a C or C.UTF-8 one's with surrogateescape).
+    server = subprocess.Popen([sys.executable, RUNNER, "--preflight-server"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env={**os.environ, "PYTHONIOENCODING": "utf-8:strict"})
+    try:
+        def ask(line):
+            server.stdin.write(line)
+            server.stdin.flush()
+            answer = server.stdout.readline()
+            assert answer, server.stderr.read().decode()[-2000:]
+            return json.loads(answer)
+
+        refused = ask(LONE_SURROGATE)["error"]
+        assert (refused["type"], refused["line"]) == ("invalid_input", 2)
+        assert refused["message"].startswith("script holds a lone UTF-16 surrogate (U+D800) on line 2")
+        # Not UTF-8; and a shape the checks never foresaw (a deny list that is a number): each its own answer.
+        assert ask(b'{"script": "x = \xff"}\n')["error"]["type"] == "invalid_input"
+        unforeseen = ask(b'{"script": "import os\\ndef main():\\n    return 1\\n", "imports": {"deny": 5}}\n')
+        assert unforeseen["error"]["type"] == "invalid_input"
+        assert unforeseen["error"]["message"].startswith("the harness cannot check this request: TypeError")
+        assert ask(b'{"script": "def main():\\n    return 1\\n"}\n') == {"ok": True}
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_lone_surrogate_in_the_script_is_invalid_input_in_the_one_shot_preflight_and_the_run():
+    checked, _, _ = run_runner(None, "--preflight", raw=LONE_SURROGATE.decode())
+    envelope, _, _ = run_runner(None, raw=LONE_SURROGATE.decode())
+    assert checked["error"] == envelope["error"]
+    assert (envelope["error"]["type"], envelope["error"]["line"], envelope["sandbox"]) == ("invalid_input", 2, None)
+    assert "\\ud800" in envelope["error"]["message"]
+
+
+def test_a_null_byte_in_the_script_is_a_syntax_error_without_a_line():
+    envelope, _, _ = run_runner({"script": "def main():\n    return 1\x00\n"})
+    assert envelope["error"] == {**envelope["error"], "type": "syntax_error", "line": None,
+                                 "message": "source code string cannot contain null bytes"}
+    envelope, _, _ = run_runner({"script": "def main(:\n"})
+    assert envelope["error"]["message"].endswith("(line 1)") and envelope["error"]["line"] == 1
 
 
 def test_the_nsjail_command_carries_every_limit():

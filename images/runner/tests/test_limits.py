@@ -116,6 +116,27 @@ def test_limit_messages_give_sizes_in_readable_units_and_name_what_sets_them():
                                            "(limits.outputBytes)"
 
 
+def test_a_non_ascii_result_is_measured_as_the_utf8_json_a_scriptrun_stores():
+    # 600 KB of UTF-8, which \\u-escaped JSON spells in 1.8 MB; printing it was always fine.
+    envelope, _, _ = run_runner({"script": "def main():\n    return '\u00e9' * 300000\n"})
+    assert envelope["success"] and envelope["result"] == "\u00e9" * 300000
+    # Every step on the way (the script's message, the report, the envelope's line) carries what the limit
+    # lets through: exactly 1 MiB; and 2 MiB of a 4 MiB limit, 6 MiB \\u-escaped, within the 4 MiB line.
+    for length, limit in ((((1 << 20) - 2) // 2, 1 << 20), (1 << 20, 4 << 20)):
+        envelope, _, _ = run_runner({"script": f"def main():\n    return '\u00e9' * {length}\n",
+                                     "limits": {"outputBytes": limit}})
+        assert envelope["success"] and envelope["result"] == "\u00e9" * length, envelope["error"]
+    # Compact UTF-8 JSON: 2 bytes for an é, 4 for a character past U+FFFF, 2 for the quotes, 1 between items.
+    sizes = {"'\u00e9' * 499": 1000, "'\u00e9' * 500": 1002, "'\U0001F600' * 249 + 'x'": 999, "[1] * 500": 1001}
+    for result, size in sizes.items():
+        envelope, _, _ = run_runner({"script": f"def main():\n    return {result}\n", "limits": {"outputBytes": 1000}})
+        if size <= 1000:
+            assert envelope["success"], (result, envelope["error"])
+        else:
+            assert envelope["error"]["message"] == f"the result is {size} bytes, more than the 1000 bytes output " \
+                                                   "limit (limits.outputBytes)"
+
+
 def test_an_envelope_stays_within_its_line_however_its_output_is_spelled_in_json():
     # Each stream at its 1 MiB cap, of a control character JSON spells in six bytes: 12 MiB as it was.
     script = "import os\ndef main():\n    os.write(1, b'\\x01' * (1 << 20))\n    os.write(2, b'\\x02' * (1 << 20))\n    return 'ok'\n"
@@ -139,7 +160,19 @@ def test_an_envelope_gives_one_stream_the_room_the_other_does_not_need():
     for out, err in [("x" * (4 << 20), "y" * (4 << 20)), ("x" * half, "y" * (half + 1)), ("x" * (half + 1), "y" * (half + 1))]:
         assert len(runner.dumps({**envelope, "stdout": out, "stderr": err})) <= runner.ENVELOPE_BYTES
     small = {**envelope, "stdout": "fits"}
-    assert runner.dumps(small) == json.dumps(small)
+    assert json.loads(runner.dumps(small)) == small
+
+
+def test_an_envelope_is_utf8_within_its_line_whatever_text_or_lone_surrogates_it_holds():
+    envelope = {"success": True, "result": "\udcff" + "\u00e9" * 10, "stdout": "\u00e9" * (3 << 20), "stderr": "\ud800" * 10,
+                "stdoutTruncated": False, "stderrTruncated": False, "error": None, "exitCode": 0, "durationMs": 1,
+                "sandbox": None}
+    data = runner.dumps(envelope).encode()  # no surrogate is left in the line to break its encoding
+    assert runner.ENVELOPE_BYTES - 2 <= len(data) <= runner.ENVELOPE_BYTES
+    fitted = json.loads(data)
+    assert (fitted["result"], fitted["stderr"], fitted["stdoutTruncated"]) == (envelope["result"], "\ud800" * 10, True)
+    # Two bytes an é, not the six of its \\u-escape: the line holds three times as much of it.
+    assert len(fitted["stdout"]) > runner.ENVELOPE_BYTES // 2 - 1000
 
 
 def test_an_error_at_a_limit_is_told_even_when_the_policy_denies_what_telling_it_takes():

@@ -148,10 +148,12 @@ describe("an Idempotency-Key", () => {
     assert.equal(t.store.runs.size, 2);
   });
 
-  it("refuses a key that is not 1 to 255 printable characters", async () => {
-    const res = await t.http.post("/runs").set("Idempotency-Key", "with space").send({ script: SCRIPT });
-    assert.equal(res.status, 400);
-    assert.match(res.body.error.message, /Idempotency-Key must be 1 to 255 printable ASCII characters/);
+  it("refuses a key that is not 1 to 255 printable characters, an empty one too", async () => {
+    for (const [route, key] of [["/runs", "with space"], ["/runs", ""], ["/execute", ""]]) {
+      const res = await t.http.post(route!).set("Idempotency-Key", key!).send({ script: SCRIPT });
+      assert.equal(res.status, 400, `${route} ${JSON.stringify(key)}`);
+      assert.match(res.body.error.message, /Idempotency-Key must be 1 to 255 printable ASCII characters/);
+    }
     assert.equal(t.store.runs.size, 0);
   });
 });

@@ -12,6 +12,13 @@ import { ApiError, invalid } from "./errors.js";
 import { runNameOf } from "./runNames.js";
 
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
+
+/** The request's Idempotency-Key as sent, or undefined when it sent none: an empty one is sent, and
+ * refused, not taken for none (the caller would think itself protected from running twice). */
+export function idempotencyKeyOf(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const value = headers[IDEMPOTENCY_HEADER.toLowerCase()];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
 export const IDEMPOTENCY_ANNOTATION = "scriptrun.dev/idempotency-digest";
 /** Whether `key` is one: printable ASCII without spaces, as the IETF draft's examples (UUIDs,
  * random tokens) are. The CLI checks its --idempotency-key with it before anything is sent. */
@@ -60,7 +67,7 @@ function specDigest(spec: unknown): string {
 
 /** The run a key names, or undefined without a key; 400 for a key that is not one. */
 export function idempotency(key: string | undefined, namespace: string, caller: string, spec: unknown): Idempotency | undefined {
-  if (key === undefined || key === "") return undefined;
+  if (key === undefined) return undefined;
   if (!isIdempotencyKey(key)) throw invalid(`${IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters without spaces`);
   const hash = createHash("sha256").update(`${namespace}\n${caller}\n${key}`).digest();
   return { name: runNameOf(hash), digest: specDigest(spec), mark: sha256(canonical(spec, (text) => text)) };

@@ -113,7 +113,8 @@ function buildDocument(config: ApiConfig, bounds: RuntimeBounds): Json {
   }
   const waited = {
     200: answer("The run finished (success true or false); preflight refusals come back at once with name null", "Outcome"),
-    429: answer("Too many requests are waiting already; retry after Retry-After"),
+    410: answer("The run was deleted while it was awaited (run_deleted)"),
+    429: answer("Too many requests are waiting already (too_many_waits), or the runs ahead could not finish within the wait (over_capacity); retry after Retry-After"),
     504: answer("The run did not finish in time; error.name names it, to fetch later"),
   };
   const namespaceQuery = jsonSchema(NamespaceQuerySchema, "input") as { properties: { namespace: Json } };

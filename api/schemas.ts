@@ -298,7 +298,8 @@ export const RunRefSchema = z.object({ name: z.string(), namespace: z.string() }
 export const ErrorSchema = z.object({
   error: z.object({
     type: z.string().describe("Stable type: invalid_input, too_large, unsupported_media_type, unauthenticated, forbidden, not_found, " +
-      "method_not_allowed, conflict, too_many_waits, cluster_unavailable, preflight_unavailable, not_ready, shutting_down, wait_timeout, run_deleted, internal."),
+      "method_not_allowed, conflict, idempotency_key_reused, too_many_waits, over_capacity, cluster_unavailable, preflight_unavailable, " +
+      "not_ready, shutting_down, wait_timeout, run_deleted, internal."),
     message: z.string(),
     issues: z.array(z.object({ path: z.array(z.union([z.string(), z.number()])), message: z.string(), code: z.string().optional() })).optional(),
     name: z.string().optional().describe("The run concerned (e.g. on wait_timeout, to fetch it later)."),

@@ -1,10 +1,15 @@
 // The service's own endpoints: liveness, readiness, metrics, the OpenAPI document, and CORS.
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ApiException } from "@kubernetes/client-node";
 import { z } from "zod";
 import { testRuntimes } from "../core/testkit.js";
 import { runtimeBounds, schemasFor } from "./schemas.js";
 import { type TestApp, testApp } from "./testkit.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 /** Every `$ref` in a JSON document. */
 function refs(value: unknown): string[] {
@@ -74,6 +79,21 @@ describe("the service endpoints", () => {
     for (const target of refs(doc)) {
       assert.ok(doc.components.schemas[target.replace("#/components/schemas/", "")], `${target} does not resolve`);
     }
+  });
+
+  it("GET /openapi.json names every error type the API answers with, and /execute's 410 and 429", async () => {
+    const doc = JSON.parse((await t.http.get("/openapi.json")).text) as {
+      paths: Record<string, { post?: { responses: Record<string, unknown> } }>;
+      components: { schemas: { Error: { properties: { error: { properties: { type: { description: string } } } } } } };
+    };
+    const described = doc.components.schemas.Error.properties.error.properties.type.description;
+    const sources = readdirSync(here, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"));
+    const thrown = new Set(sources.flatMap((f) => [...readFileSync(join(here, f), "utf8").matchAll(/new ApiError\(\d+, "([a-z_]+)"/g)].map((m) => m[1]!)));
+    // 499: the client went away; nobody reads that answer.
+    thrown.delete("client_closed");
+    assert.ok(thrown.size > 10, [...thrown].join(", "));
+    for (const type of thrown) assert.match(described, new RegExp(`\\b${type}\\b`), type);
+    assert.deepEqual(["410", "429"].filter((code) => !doc.paths["/execute"]?.post?.responses[code]), []);
   });
 
   it("sends no CORS headers unless origins are configured", async () => {

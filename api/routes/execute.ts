@@ -4,7 +4,7 @@
 import Router from "@koa/router";
 import { authenticated } from "../auth.js";
 import { readRunBody } from "../body.js";
-import { IDEMPOTENCY_HEADER } from "../idempotency.js";
+import { idempotencyKeyOf } from "../idempotency.js";
 import { parseRunRequest, runAndWait } from "../runService.js";
 import type { Route } from "../schemas.js";
 import type { ApiState, Services } from "../services.js";
@@ -18,7 +18,7 @@ export function executeRouter(deps: Services): Router<ApiState> {
       // The client hanging up ends the wait (and frees its slot); the run itself goes on.
       const hungUp = new AbortController();
       ctx.res.once("close", () => hungUp.abort());
-      ctx.body = await runAndWait(deps, ctx.state.identity, request, hungUp.signal, ctx.get(IDEMPOTENCY_HEADER) || undefined);
+      ctx.body = await runAndWait(deps, ctx.state.identity, request, hungUp.signal, idempotencyKeyOf(ctx.headers));
     });
   }
   return router;

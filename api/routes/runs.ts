@@ -17,7 +17,7 @@ import { z } from "zod";
 import { type Verb, authenticated } from "../auth.js";
 import { readRunBody } from "../body.js";
 import { ApiError, notFound, parseQuery } from "../errors.js";
-import { IDEMPOTENCY_HEADER } from "../idempotency.js";
+import { idempotencyKeyOf } from "../idempotency.js";
 import { admit, createRun, parseRunRequest, runIdentity } from "../runService.js";
 import { cancelRun } from "../runStore.js";
 import { ListQuerySchema, NamespaceQuerySchema, RunNameSchema } from "../schemas.js";
@@ -43,7 +43,7 @@ export function runsRouter(deps: Services): Router<ApiState> {
     const { identity } = ctx.state;
     const request = parseRunRequest(ctx.request.body, "runs", deps);
     await admit(deps, identity, request);
-    const { name, key } = runIdentity(identity, request, ctx.get(IDEMPOTENCY_HEADER) || undefined);
+    const { name, key } = runIdentity(identity, request, idempotencyKeyOf(ctx.headers));
     const { reused } = await createRun(deps, identity, request, name, key);
     // A retry with the same Idempotency-Key gets the first attempt's run.
     if (reused) ctx.set("Idempotent-Replayed", "true");

@@ -146,8 +146,12 @@ function firstLine(text: string): string {
   return text.split("\n", 1)[0] ?? "";
 }
 
+/** `text` cut to `length` UTF-16 units, the last an ellipsis, never between the halves of a pair
+ * (an emoji cut there is U+FFFD once the apiserver stores it). */
 function clip(text: string, length = SUMMARY_LENGTH): string {
-  return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
+  if (text.length <= length) return text;
+  const cut = /[\ud800-\udbff]/.test(text[length - 2] ?? "") ? length - 2 : length - 1;
+  return `${text.slice(0, cut)}…`;
 }
 
 /** The printer column: the result as JSON, or `type: message`, cut to ~60 characters. */

@@ -68,6 +68,15 @@ describe("the printer column summary", () => {
     assert.ok(summary.endsWith("…"));
   });
 
+  it("cuts before an emoji rather than between the halves of its pair", () => {
+    // '"' then 57 x: the emoji's first half would be the 59th unit, the last before the ellipsis.
+    for (const result of [`${"x".repeat(57)}😀😀`, `${"x".repeat(56)}😀😀`]) {
+      const summary = summarize({ result });
+      assert.doesNotMatch(summary, /[\ud800-\udbff](?![\udc00-\udfff])/, summary);
+      assert.ok(summary.length >= 59 && summary.endsWith("…"), summary);
+    }
+  });
+
   it("shows the error type and the first line of its message", () => {
     assert.equal(summarize({ error: { type: "timeout", message: "Too slow\nmore", suggestions: [], availableFunctions: [] } }), "timeout: Too slow");
   });

@@ -67,7 +67,12 @@ async function parseJson(ctx: Context, next: Next): Promise<void> {
 export function formToBody(fields: Record<string, unknown>, file: Buffer | undefined): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(fields)) {
-    if (typeof value !== "string") throw invalid(`Form field ${name} was given more than once`, [{ path: [name], message: "given more than once" }]);
+    // multer makes a list of a name given more than once, and an object of names with brackets (a[b]).
+    if (Array.isArray(value)) throw invalid(`Form field ${name} was given more than once`, [{ path: [name], message: "given more than once" }]);
+    if (typeof value !== "string") {
+      throw invalid(`Form field ${name}[...]: a field's name is one of the body's fields, without brackets; send ${name} as JSON text`,
+        [{ path: [name], message: "a field name with brackets" }]);
+    }
     if (JSON_FIELDS.has(name)) {
       try {
         body[name] = JSON.parse(value) as unknown;

@@ -86,6 +86,13 @@ describe("bad requests", () => {
     assertRefused(await t.http.get("/runs?limit=0"), 400, "invalid_input", /^query parameter limit: Too small/);
   });
 
+  it("answers 400 to a form field given twice, or named with brackets, saying which", async () => {
+    const twice = await t.http.post("/execute").field("script", SCRIPT).field("stdin", "a").field("stdin", "b");
+    assertRefused(twice, 400, "invalid_input", /^Form field stdin was given more than once$/);
+    const brackets = await t.http.post("/execute").field("script", SCRIPT).field("kwargs[a]", "1");
+    assertRefused(brackets, 400, "invalid_input", /^Form field kwargs\[...\]: a field's name is one of the body's fields, without brackets; send kwargs as JSON text$/);
+  });
+
   it("answers 400 to an empty JSON body, saying so", async () => {
     const res = await t.http.post("/execute").set("Content-Type", "application/json").send(" ");
     assertRefused(res, 400, "invalid_input", /^The body is empty; send a JSON object$/);

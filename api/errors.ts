@@ -88,7 +88,7 @@ export function fromCluster(err: unknown): ApiError | undefined {
     if (err.code === 404) return notFound(message);
     if (err.code === 409) return new ApiError(409, "conflict", message);
     if (err.code === 410) return invalid(`${message}; list again without a continue token`);
-    if (err.code === 400 || err.code === 422) return invalid(`The cluster refused the run: ${message}`);
+    if (err.code === 400 || err.code === 422) return invalid(`The cluster refused the request: ${message}`);
     return unavailable(`The Kubernetes API answered ${err.code}: ${message}`);
   }
   if (err instanceof CallTimeout && !err.sent) return unavailable(err.message);

@@ -1,6 +1,7 @@
 // The runs resource: create without waiting, read, list page by page, cancel, and follow a run's
 // phases as Server-Sent Events.
 import assert from "node:assert/strict";
+import { ApiException } from "@kubernetes/client-node";
 import { CANCEL_ANNOTATION } from "../core/runs.js";
 import { aRuntime, testRuntimes } from "../core/testkit.js";
 import type { ScriptRun } from "../crds/schema.js";
@@ -94,6 +95,14 @@ describe("the runs resource", () => {
     } while (token);
     assert.equal(pages, 3);
     assert.deepEqual(new Set(seen), names);
+  });
+
+  it("GET /runs answers 400 with the cluster's reason for a continue token it refuses, not as a refused run", async () => {
+    t.store.failure = new ApiException(400, "Bad Request", '{"kind":"Status","message":"continue key is not valid: illegal base64 data at input byte 0","code":400}', {});
+    const res = await t.http.get("/runs").query({ continue: "abc" });
+    assert.deepEqual([res.status, res.body.error.type, res.body.error.message],
+      [400, "invalid_input", "The cluster refused the request: continue key is not valid: illegal base64 data at input byte 0"]);
+    t.store.failure = undefined;
   });
 
   it("DELETE /runs/:name marks the run for the controller to cancel, and the run then reads as cancelled", async () => {

@@ -2,8 +2,10 @@
 image), bubblewrap otherwise (the local test image), with the same limits.
 Pure functions of the limits, so they are unit-tested without running either."""
 import os
+import re
 import shutil
 import sys
+from decimal import ROUND_CEILING, Decimal
 
 SANDBOX_PYTHON = os.environ.get("SCRIPTRUN_SANDBOX_PYTHON", "/usr/bin/python3")
 HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -26,16 +28,22 @@ SANDBOX_ENV = {
     "MATPLOTLIBRC": "/usr/share/matplotlib/mpl-data/matplotlibrc",
     "MPLBACKEND": "Agg",
 }
-UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+# Kubernetes' quantity suffixes (resource.Quantity): binary, decimal, and a decimal exponent.
+UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+         "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
+         "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:([eE][-+]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$")
 
 
 def parse_quantity(text):
-    """Bytes in a Kubernetes memory quantity such as 256Mi, 1G or 1048576."""
-    text = str(text).strip()
-    for suffix in sorted(UNITS, key=len, reverse=True):
-        if suffix and text.endswith(suffix):
-            return int(float(text[: -len(suffix)]) * UNITS[suffix])
-    return int(float(text))
+    """Bytes in a Kubernetes memory quantity, in any spelling the apiserver takes (256Mi, 1G,
+    300000000000m, 0.0002Ti, 1e9), rounded up to a whole byte as Kubernetes rounds memory."""
+    match = QUANTITY.match(str(text).strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity")
+    number, exponent, suffix = match.groups()
+    value = Decimal(number + (exponent or "")) * UNITS[suffix or ""]
+    return int(value.to_integral_value(rounding=ROUND_CEILING))
 
 
 def limits_of(request):

@@ -6,6 +6,8 @@ import sys
 import tempfile
 import time
 
+import pytest
+
 from conftest import RUNNER, run_runner
 import runner
 import sandbox
@@ -183,6 +185,12 @@ def test_the_nsjail_jail_has_what_bubblewraps_has_dev_nodes_and_tmpfs_sized_from
 def test_memory_quantities_parse_like_kubernetes():
     assert [sandbox.parse_quantity(q) for q in ("256Mi", "1Gi", "500M", "0.5Gi", "1048576")] == \
         [256 << 20, 1 << 30, 500_000_000, 512 << 20, 1048576]
+    # Every spelling the CRD and the apiserver take, milli-bytes and exponents among them: a run
+    # asking for one was an infrastructure_error from the harness.
+    assert [sandbox.parse_quantity(q) for q in ("300000000000m", "0.0002Ti", "1e9", "1.5E3", "2k", "1E", "1Pi", "100n", ".5Mi")] == \
+        [300_000_000, 219_902_326, 10**9, 1500, 2000, 10**18, 1 << 50, 1, 512 << 10]
+    with pytest.raises(ValueError, match="not a Kubernetes quantity"):
+        sandbox.parse_quantity("lots")
 
 
 def test_a_run_cannot_start_more_processes_than_its_pids_limit():

@@ -28,7 +28,9 @@ MAX_EXACT_INT = 2**53 - 1
 # 100 is far past any real data's nesting, and leaves every step, and the clients that parse the
 # envelope, a margin of several hundred frames.
 MAX_DEPTH = 100
-SCRIPT_ERRORS = ("runtime_error", "invalid_result", "disallowed_import", "memory_limit", "resource_limit")
+SCRIPT_ERRORS = ("runtime_error", "invalid_result", "disallowed_import", "memory_limit", "resource_limit", "missing_entrypoint")
+# The most function names a run's own missing_entrypoint passes on.
+MAX_NAMED = 50
 # What usercode.py says of a MemoryError, the only memory_limit a script's own message may carry.
 MEMORY_MESSAGES = ("the script ran out of memory (MemoryError)", "the script ran out of memory turning its result into JSON")
 
@@ -181,7 +183,10 @@ def accept(data, limits):
         if kind == "disallowed_import" and not text.startswith("ImportError: disallowed import: "):
             raise Tampered("a disallowed_import the harness did not write")
         code = 1 if kind in ("memory_limit", "disallowed_import", "resource_limit") else code
-        return failure(error(kind, text, line, _text(err.get("traceback"), True)), code)
+        # The functions a run that missed its entrypoint did define: names, a few of them.
+        named = err.get("availableFunctions") if kind == "missing_entrypoint" else None
+        available = [name for name in named[:MAX_NAMED] if isinstance(name, str)] if isinstance(named, list) else []
+        return failure(error(kind, text, line, _text(err.get("traceback"), True), available=[cut(n, 255) for n in available]), code)
     if "resultBytes" in message:  # the script measured a result too big to send
         size = message["resultBytes"]
         if "result" in message or type(size) is not int or size <= output_limit:

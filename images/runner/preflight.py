@@ -92,6 +92,25 @@ def _check_imports(tree, policy):
                               line=node.lineno)
 
 
+def _may_bind(tree, name):
+    """Whether running the script might bind `name` though no top-level statement does: a def inside an
+    if, a try or a with, a global statement, a star import, or the name in a string (exec, globals()).
+    Run time tells; preflight refuses only what certainly misses its entrypoint."""
+    word = re.compile(rf"\b{re.escape(name)}\b")
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler)) and node.name == name:
+            return True
+        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
+            return True
+        if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+            return True
+        if isinstance(node, ast.alias) and (node.name == "*" or (node.asname or node.name).split(".")[0] == name):
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and word.search(node.value):
+            return True
+    return False
+
+
 def _check_entrypoint(tree, entrypoint):
     functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     bound = set(functions)
@@ -103,7 +122,7 @@ def _check_entrypoint(tree, entrypoint):
             bound.update(t.id for t in targets if isinstance(t, ast.Name))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             bound.update((a.asname or a.name).split(".")[0] for a in node.names)
-    if entrypoint in bound:
+    if entrypoint in bound or _may_bind(tree, entrypoint):
         return
     import difflib  # here, not at the top: only a script that misses its entrypoint needs it, at every pod's start
 

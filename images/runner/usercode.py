@@ -152,6 +152,17 @@ def guard_imports(policy):
     sys.meta_path.insert(0, Denied())
 
 
+class MissingEntrypoint(LookupError):
+    """The script ran, and left no function of the entrypoint's name (preflight leaves to run time what
+    it cannot tell from the source: a def inside an if or a try, exec, globals())."""
+
+    def __init__(self, name, namespace):
+        self.available = sorted(k for k, v in namespace.items() if isinstance(v, types.FunctionType) and not k.startswith("_"))
+        found = namespace.get(name)
+        super().__init__(f"the script defines no function '{name}'" if found is None
+                         else f"the script's '{name}' is not a function but {type(found).__name__}")
+
+
 def run(request):
     code = compile(request["script"], "<script>", "exec")
     if request["mode"] == "script":
@@ -162,7 +173,7 @@ def run(request):
     exec(code, module.__dict__)
     entry = module.__dict__.get(request["entrypoint"])
     if not callable(entry):
-        raise LookupError(f"'{request['entrypoint']}' is not a function")
+        raise MissingEntrypoint(request["entrypoint"], module.__dict__)
     result = entry(*request["args"], **request["kwargs"])
     if isinstance(result, types.CoroutineType):  # inspect.iscoroutine, without importing inspect
         import asyncio  # here, not above: a 30 ms import that only async entrypoints need
@@ -186,6 +197,8 @@ def outcome(request, limits):
         return {"ok": True, "result": run(request), "exitCode": 0}
     except SystemExit as exc:
         return _exited(exc.code)
+    except MissingEntrypoint as exc:
+        return {"ok": False, "exitCode": 1, "error": error("missing_entrypoint", str(exc), available=exc.available)}
     except ImportError as exc:
         err = from_exception(exc, limits)
         if str(exc).startswith("disallowed import"):

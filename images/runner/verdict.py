@@ -57,7 +57,10 @@ def _outcome(said):
     if not isinstance(err.get("message"), str) or not (line is None or type(line) is int) \
             or not (trace is None or isinstance(trace, str)):
         raise Malformed("the sandbox's report has a malformed error")
-    return False, None, error(err["type"], err["message"], line, trace), code
+    # accept() left only names in the list, and only for missing_entrypoint.
+    available = err.get("availableFunctions")
+    available = available if isinstance(available, list) and all(isinstance(n, str) for n in available) else []
+    return False, None, error(err["type"], err["message"], line, trace, available=available), code
 
 
 def _ended(status, signum, cpu_seconds, limits, oom_killed):

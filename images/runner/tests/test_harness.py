@@ -64,6 +64,21 @@ def test_a_missing_entrypoint_suggests_the_close_name():
     assert "Did you mean 'mian'?" in envelope["error"]["suggestions"]
 
 
+def test_an_entrypoint_defined_inside_a_block_or_by_exec_runs_and_one_the_run_leaves_unbound_is_missing():
+    for script in ("try:\n    import nosuchmodule\n    def main():\n        return 'a'\nexcept ImportError:\n    def main():\n        return 'b'\n",
+                   "import sys\nif sys.version_info >= (3, 0):\n    def main():\n        return 'b'\n",
+                   "exec('def main():\\n    return \"b\"')\n"):
+        envelope, _, _ = run_runner({"script": script})
+        assert (envelope["success"], envelope["result"]) == (True, "b"), (script, envelope)
+    envelope, _, _ = run_runner({"script": "def main():\n    return 1\ndef other():\n    return 2\ndel main\n"})
+    assert envelope["error"]["type"] == "missing_entrypoint", envelope
+    assert envelope["error"]["message"] == "the script defines no function 'main'"
+    assert envelope["error"]["availableFunctions"] == ["other"]
+    envelope, _, _ = run_runner({"script": "if True:\n    main = 3\n"})
+    assert envelope["error"]["type"] == "missing_entrypoint"
+    assert envelope["error"]["message"] == "the script's 'main' is not a function but int"
+
+
 def test_a_missing_module_is_named_with_what_the_image_provides():
     envelope, _, _ = run_runner({"script": "import requests\ndef main():\n    return 1\n"})
     assert "requests" in envelope["error"]["message"] and "numpy" in envelope["error"]["message"]

@@ -7,7 +7,7 @@ import {
 } from "@kubernetes/client-node";
 import { JsonClient, RUNS, runsPath, unless } from "../core/kube.js";
 import { RUNTIMES } from "../core/runtimeCatalog.js";
-import type { ScriptRuntimeStatus } from "../crds/runtime.js";
+import type { RuntimeStatusPatch } from "./runtimeKeeper.js";
 import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { RUN_LABEL, runLabelValue } from "./names.js";
 
@@ -43,7 +43,8 @@ export interface Kube {
   /** Records an event; one of the same name already there (an event recorded `once`) is left as it is. */
   createEvent(event: CoreV1Event): Promise<void>;
   /** Replaces a runtime's status (a merge patch of all of it); false when the runtime is gone. */
-  patchRuntimeStatus(name: string, status: ScriptRuntimeStatus): Promise<boolean>;
+  /** A JSON merge patch of the runtime's status; false when the runtime is gone. */
+  patchRuntimeStatus(name: string, patch: RuntimeStatusPatch): Promise<boolean>;
 }
 
 const podsPath = (namespace: string) => `/api/v1/namespaces/${namespace}/pods`;
@@ -125,8 +126,8 @@ export class ClientKube implements Kube {
     }), undefined);
   }
 
-  async patchRuntimeStatus(name: string, status: ScriptRuntimeStatus): Promise<boolean> {
-    const request = this.custom.patchClusterCustomObjectStatus({ ...RUNTIMES, name, body: { status } },
+  async patchRuntimeStatus(name: string, patch: RuntimeStatusPatch): Promise<boolean> {
+    const request = this.custom.patchClusterCustomObjectStatus({ ...RUNTIMES, name, body: { status: patch } },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
     return unless([404], request.then(() => true), false);
   }

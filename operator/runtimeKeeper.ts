@@ -4,16 +4,20 @@
 // when it changed; a transition to a problem is also a Warning event, for kubectl describe srt.
 import type { Logger } from "../core/log.js";
 import type { RunRuntime } from "../crds/schema.js";
-import type { ScriptRuntime, ScriptRuntimeStatus, WarmPoolStatus } from "../crds/runtime.js";
+import type { ScriptRuntime, WarmPoolStatus } from "../crds/runtime.js";
 import type { EventNote } from "./events.js";
+import { mergePatch } from "./mergePatch.js";
 import { type PullObservation, runtimeStatus, sameStatus } from "./runtimeStatus.js";
 import { WorkQueue } from "./workqueue.js";
+
+/** A JSON merge patch of a runtime's status: the keys it names, null for those to remove. */
+export type RuntimeStatusPatch = Record<string, unknown>;
 
 export interface RuntimeKeeperDeps {
   list(): ScriptRuntime[];
   get(name: string): ScriptRuntime | undefined;
-  /** False when the runtime is gone. */
-  patchStatus(name: string, status: ScriptRuntimeStatus): Promise<boolean>;
+  /** Applies a JSON merge patch to the runtime's status; false when the runtime is gone. */
+  patchStatus(name: string, patch: RuntimeStatusPatch): Promise<boolean>;
   record(runtime: ScriptRuntime, note: EventNote): Promise<void>;
   /** The runtime's warm pools, as the pool keeper counts them. */
   pools(name: string): WarmPoolStatus[];
@@ -67,7 +71,9 @@ export class RuntimeKeeper {
     for (const image of images?.keys() ?? []) if (image !== runtime.spec.image) images!.delete(image);
     const status = runtimeStatus(runtime, this.deps.list(), images?.get(runtime.spec.image), this.now(), this.deps.pools(name));
     if (sameStatus(runtime.status, status)) return;
-    if (!(await this.deps.patchStatus(name, status))) return;
+    // A merge patch keeps what it does not name: what the status no longer says (a warm pool removed)
+    // goes as null.
+    if (!(await this.deps.patchStatus(name, mergePatch(runtime.status ?? {}, status) as RuntimeStatusPatch))) return;
     for (const condition of status.conditions ?? []) {
       const before = runtime.status?.conditions?.find((c) => c.type === condition.type);
       if (condition.status === "False" && before?.status !== "False") {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../core/log.js";
-import { DEFAULT_RUNTIME_ANNOTATION, type ScriptRuntime, type ScriptRuntimeStatus } from "../crds/runtime.js";
+import { DEFAULT_RUNTIME_ANNOTATION, type ScriptRuntime, type ScriptRuntimeStatus, type WarmPoolStatus } from "../crds/runtime.js";
 import type { EventNote } from "./events.js";
 import { RuntimeKeeper } from "./runtimeKeeper.js";
 import { type PullObservation, runtimeStatus, sameStatus } from "./runtimeStatus.js";
@@ -246,6 +246,8 @@ class FakeCluster {
   reads = 0;
   failNextWrites = 0;
   time = T0;
+  /** Each runtime's warm pools, as the pool keeper would count them. */
+  readonly pools = new Map<string, WarmPoolStatus[]>();
 
   constructor(...runtimes: ScriptRuntime[]) {
     for (const runtime of runtimes) this.put(runtime);
@@ -266,7 +268,7 @@ class FakeCluster {
         this.reads++;
         return this.runtimes.get(name);
       },
-      patchStatus: async (name, status) => {
+      patchStatus: async (name, patch) => {
         if (this.failNextWrites > 0) {
           this.failNextWrites--;
           throw new Error("etcdserver: request timed out");
@@ -274,14 +276,20 @@ class FakeCluster {
         const runtime = this.runtimes.get(name);
         if (!runtime) return false;
         this.writes++;
-        // A merge patch of the whole status: the conditions list is replaced as a whole.
-        this.runtimes.set(name, asServed({ ...runtime, status: { ...runtime.status, ...status } }));
+        // As the apiserver applies a JSON merge patch: the keys it names, null removing one; the
+        // conditions list is replaced as a whole.
+        const merged: Record<string, unknown> = { ...runtime.status };
+        for (const [key, value] of Object.entries(patch)) {
+          if (value === null) delete merged[key];
+          else merged[key] = value;
+        }
+        this.runtimes.set(name, asServed({ ...runtime, status: merged as ScriptRuntimeStatus }));
         return true;
       },
       record: async (runtime, note) => {
         this.events.push({ runtime: runtime.metadata.name ?? "", ...note });
       },
-      pools: () => [],
+      pools: (name) => this.pools.get(name) ?? [],
       log: silentLogger(),
       now: () => this.time,
     });
@@ -393,6 +401,22 @@ describe("the runtime keeper", () => {
     keeper.changed();
     await keeper.shutdown();
     assert.equal(cluster.writes, 1);
+  });
+
+  it("says how warm its pools are, and nothing of them once they are gone, then writes nothing more", async () => {
+    const cluster = new FakeCluster(aRuntime("python"));
+    cluster.pools.set("python", [{ namespace: "team-a", ready: 1, desired: 2 }]);
+    keeper = cluster.keeper();
+    keeper.changed();
+    await until("the pool is told", () => cluster.status("python")?.warm === "1/2");
+    cluster.pools.set("python", []);
+    keeper.changed();
+    await until("the pool is no longer told", () => cluster.status("python")?.warm === undefined);
+    assert.equal(cluster.status("python")?.warmPools, undefined);
+    const writes = cluster.writes;
+    keeper.changed();
+    await keeper.shutdown();
+    assert.equal(cluster.writes, writes);
   });
 
   it("marks the image pulled once a run's pod started from it", async () => {

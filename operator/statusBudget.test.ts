@@ -9,12 +9,21 @@ describe("fitting a run's outcome into what etcd stores", () => {
     assert.deepEqual(fitOutput(output, 1000), output);
   });
 
-  it("cuts stdout before stderr and marks what it cut", () => {
+  it("gives each stream half of what is left, and marks what it cut", () => {
+    // 59 bytes left after the result: 29 each, quotes included.
     const fitted = fitOutput({ result: 1, stdout: "x".repeat(100), stderr: "y".repeat(100) }, 60);
-    assert.equal(fitted.stdout, "x".repeat(57));
+    assert.equal(fitted.stdout, "x".repeat(27));
     assert.equal(fitted.stdoutTruncated, true);
-    assert.equal(fitted.stderr, "");
+    assert.equal(fitted.stderr, "y".repeat(27));
     assert.equal(fitted.stderrTruncated, true);
+  });
+
+  it("keeps a short stderr whole beside a flood on stdout, which gets the rest", () => {
+    const fitted = fitOutput({ result: 1, stdout: "x".repeat(1000), stderr: "warning: careful" }, 100);
+    assert.equal(fitted.stderr, "warning: careful");
+    assert.equal(fitted.stderrTruncated, undefined);
+    assert.equal(fitted.stdout, "x".repeat(99 - 18 - 2));
+    assert.equal(fitted.stdoutTruncated, true);
   });
 
   it("drops a result too big to store whole, saying how big it was", () => {

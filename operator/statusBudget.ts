@@ -80,13 +80,16 @@ export function fitOutput(output: Output, budget: number): Fitted {
     fitted.traceback = cutToBytes(output.traceback, Math.min(left, MAX_TRACEBACK_BYTES), true);
     left -= jsonBytes(fitted.traceback);
   }
+  // Each stream half of what is left, unless the other needs less (as the harness fits its envelope):
+  // a short stderr, where warnings and tracebacks go, is kept whole beside a flood on stdout.
+  const needs = { stdout: output.stdout === undefined ? 0 : jsonBytes(output.stdout), stderr: output.stderr === undefined ? 0 : jsonBytes(output.stderr) };
+  const shares = { stdout: Math.max(Math.floor(left / 2), left - needs.stderr), stderr: Math.max(Math.floor(left / 2), left - needs.stdout) };
   for (const [field, flag] of [["stdout", "stdoutTruncated"], ["stderr", "stderrTruncated"]] as const) {
     const text = output[field];
     if (text === undefined) continue;
-    const cut = cutToBytes(text, left);
+    const cut = cutToBytes(text, shares[field]);
     fitted[field] = cut;
     if (cut.length < text.length) fitted[flag] = true;
-    left -= jsonBytes(cut);
   }
   return fitted;
 }

@@ -10,6 +10,7 @@ infrastructure, how it ended (signals), or a second report. accept() enforces
 that on the script's message."""
 import json
 import math
+import re
 
 MESSAGE_LIMIT = 16 * 1024
 TRACEBACK_LIMIT = 64 * 1024
@@ -89,10 +90,25 @@ def error(type_, message, line=None, traceback=None, suggestions=(), available=(
             "suggestions": list(suggestions), "availableFunctions": list(available)}
 
 
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unicode(text, path):
+    """Raises TypeError when text holds a lone surrogate (a str can; Unicode text cannot): the apiserver would
+    store U+FFFD in its place, and the run would report another value than the one returned."""
+    lone = SURROGATE.search(text)
+    if lone:
+        raise TypeError(f"{path} holds a lone UTF-16 surrogate (U+{ord(lone.group()):04X}), which is no Unicode "
+                        "text and which Kubernetes would store as U+FFFD; return the text without it, or its bytes")
+
+
 def strict_json(value, path="result", room=MAX_DEPTH):
     """Raises TypeError unless value is plain JSON (no sets, NaN, objects, integers JSON's readers would round)
     nested at most `room` levels deep (TooDeep, looking no deeper: so it never runs out of stack)."""
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        _unicode(value, path)
         return
     if isinstance(value, int):
         if not -MAX_EXACT_INT <= value <= MAX_EXACT_INT:
@@ -113,6 +129,7 @@ def strict_json(value, path="result", room=MAX_DEPTH):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TypeError(f"{path} has the non-string key {key!r}")
+            _unicode(key, f"a key of {path}")
             strict_json(item, f"{path}[{key!r}]", room - 1)
         return
     raise TypeError(f"{path} is a {type(value).__name__}, which JSON cannot carry")

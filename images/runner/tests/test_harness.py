@@ -103,10 +103,13 @@ def test_the_termination_message_is_the_envelope_or_a_marker_within_4_kib(tmp_pa
         assert json.loads(proc.stdout.splitlines()[-1])["result"] == "x" * result_size
 
 
-def test_a_result_of_non_ascii_text_and_a_lone_surrogate_reaches_the_termination_message_and_the_log(tmp_path):
+def test_a_result_of_non_ascii_text_reaches_the_termination_message_and_the_log_and_one_with_a_lone_surrogate_is_refused(tmp_path):
+    envelope, _, _ = run_runner({"script": "def main():\n    return {'k': ['a\\udcffb']}\n"})
+    assert envelope["error"]["type"] == "invalid_result"
+    assert envelope["error"]["message"].startswith("result['k'][0] holds a lone UTF-16 surrogate (U+DCFF)")
     log = tmp_path / "termination"
     request = tmp_path / "request.json"
-    for expression, result, marker in (("'\\udcff' + '\u00e9' * 10", "\udcff" + "\u00e9" * 10, False),
+    for expression, result, marker in (("'\u00e9' * 10", "\u00e9" * 10, False),
                                        ("'\u00e9' * 3000", "\u00e9" * 3000, True)):
         request.write_text(json.dumps({"script": f"def main():\n    return {expression}\n"}))
         proc = subprocess.run([sys.executable, RUNNER, "--request", str(request), "--termination-log", str(log)],
@@ -230,9 +233,9 @@ def test_import_module_cannot_get_past_a_denied_import():
     assert envelope["error"]["type"] == "disallowed_import"
 
 
-def test_async_main_is_awaited_and_a_lone_surrogate_survives():
-    envelope, _, _ = run_runner({"script": "async def main():\n    return '\\ud800'\n"})
-    assert envelope["success"] and envelope["result"] == "\ud800"
+def test_async_main_is_awaited():
+    envelope, _, _ = run_runner({"script": "async def main():\n    return '\u00e9'\n"})
+    assert envelope["success"] and envelope["result"] == "\u00e9"
 
 
 def test_return_outside_a_function_is_a_syntax_error_and_huge_timeouts_are_refused():

@@ -7,7 +7,6 @@ import {
 } from "@kubernetes/client-node";
 import { JsonClient, RUNS, runsPath, unless } from "../core/kube.js";
 import { RUNTIMES } from "../core/runtimeCatalog.js";
-import type { RuntimeStatusPatch } from "./runtimeKeeper.js";
 import type { ScriptRun, ScriptRunStatus } from "../crds/schema.js";
 import { RUN_LABEL, runLabelValue } from "./names.js";
 
@@ -44,7 +43,7 @@ export interface Kube {
   createEvent(event: CoreV1Event): Promise<void>;
   /** Replaces a runtime's status (a merge patch of all of it); false when the runtime is gone. */
   /** A JSON merge patch of the runtime's status; false when the runtime is gone. */
-  patchRuntimeStatus(name: string, patch: RuntimeStatusPatch): Promise<boolean>;
+  patchRuntimeStatus(name: string, patch: Record<string, unknown>): Promise<boolean>;
 }
 
 const podsPath = (namespace: string) => `/api/v1/namespaces/${namespace}/pods`;
@@ -126,7 +125,7 @@ export class ClientKube implements Kube {
     }), undefined);
   }
 
-  async patchRuntimeStatus(name: string, patch: RuntimeStatusPatch): Promise<boolean> {
+  async patchRuntimeStatus(name: string, patch: Record<string, unknown>): Promise<boolean> {
     const request = this.custom.patchClusterCustomObjectStatus({ ...RUNTIMES, name, body: { status: patch } },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
     return unless([404], request.then(() => true), false);

@@ -30,6 +30,13 @@ export function parseRunRequest(body: unknown, route: Route, deps: Services): Ru
   return toRunRequest(schemasFor(deps.config, runtimeBounds(deps.runtimes.list()))[route].parse(body), route, deps.config);
 }
 
+/** The field a refusal of resolveRequest names first (`resources.memory 3Gi exceeds ...`), as an
+ * issue's path; none for one about the request as a whole. */
+function fieldOf(reason: string): string[] {
+  const field = /^(script|args|kwargs|timeoutSeconds|resources\.(?:cpu|memory)|limits\.(?:pids|outputBytes))\b/.exec(reason)?.[1];
+  return field ? field.split(".") : [];
+}
+
 /** 403 unless the caller may create runs there; 400 for a runtime the run may not have, or a run
  * asking more than its runtime allows. */
 export async function admit(deps: Services, identity: Identity, request: RunRequest): Promise<RunnerRequest> {
@@ -37,7 +44,7 @@ export async function admit(deps: Services, identity: Identity, request: RunRequ
   const choice = await deps.runtimes.choose(request.spec.runtime, request.namespace);
   if (!choice.ok) throw invalid(choice.reason, [{ path: ["runtime"], message: choice.reason }]);
   const resolved = resolveRequest(request.spec, runtimeLimits(choice.runtime, deps.config.maxScriptBytes));
-  if (!resolved.ok) throw invalid(resolved.reasons.join("; "), resolved.reasons.map((message) => ({ path: [], message })));
+  if (!resolved.ok) throw invalid(resolved.reasons.join("; "), resolved.reasons.map((message) => ({ path: fieldOf(message), message })));
   return resolved.request;
 }
 

@@ -71,6 +71,7 @@ describe("bad requests", () => {
       const post = t.http.post("/execute").set("Content-Type", "application/json");
       const res = await (key ? post.set("Idempotency-Key", key) : post).send(`{"script": "def main(x):\\n    return 1\\n", "args": [${deep}]}`);
       assertRefused(res, 400, "invalid_input", /^args holds a value nested more than 100 levels deep/);
+      assert.deepEqual(res.body.error.issues.map((i: { path: string[] }) => i.path), [["args"]]);
     }
   });
 
@@ -109,8 +110,9 @@ describe("bad requests", () => {
 
   it("answers 400 to a request above its own runtime's maximum, naming the runtime and the limit", async () => {
     assertRefused(await t.http.post("/execute").send({ script: SCRIPT, timeoutSeconds: 120 }), 400, "invalid_input", /timeoutSeconds 120 exceeds the maximum of 60 of runtime "python"/);
-    assertRefused(await t.http.post("/runs").send({ script: SCRIPT, runtime: "small", resources: { memory: "128Mi" } }), 400, "invalid_input",
-      /resources.memory 128Mi exceeds the maximum of 64Mi of runtime "small"/);
+    const memory = await t.http.post("/runs").send({ script: SCRIPT, runtime: "small", resources: { memory: "128Mi" } });
+    assertRefused(memory, 400, "invalid_input", /resources.memory 128Mi exceeds the maximum of 64Mi of runtime "small"/);
+    assert.deepEqual(memory.body.error.issues.map((i: { path: string[] }) => i.path), [["resources", "memory"]]);
   });
 
   it("answers 400 to an unknown runtime, and to one the namespace may not use, before any run", async () => {

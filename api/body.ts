@@ -37,8 +37,8 @@ async function requireBodyType(ctx: Context, next: Next): Promise<void> {
   await next();
 }
 
-/** 400 when JSON text holds an integer that parsing it here has rounded. */
-function refuseInexactIntegers(text: string, path: string[]): void {
+/** 400 when JSON text holds a number that parsing it here has changed. */
+function refuseInexactNumbers(text: string, path: string[]): void {
   const literal = firstInexactNumber(text);
   if (literal === undefined) return;
   const reason = inexactNumberReason(literal);
@@ -48,7 +48,7 @@ function refuseInexactIntegers(text: string, path: string[]): void {
 /**
  * The JSON body, read as text by the body parser, parsed as JSON.parse parses: a member named
  * `__proto__` is data like any other (co-body's own JSON parsing refuses the whole body for it, and
- * takes no option to keep it). 400 when it is not JSON, or holds an integer parsing it has rounded.
+ * takes no option to keep it). 400 when it is not JSON, or holds a number parsing it has changed.
  */
 async function parseJson(ctx: Context, next: Next): Promise<void> {
   if (ctx.is(JSON_TYPE)) {
@@ -58,7 +58,7 @@ async function parseJson(ctx: Context, next: Next): Promise<void> {
     } catch (err) {
       throw invalid(text.trim() === "" ? "The body is empty; send a JSON object" : `The body is not valid JSON: ${(err as Error).message}`);
     }
-    refuseInexactIntegers(text, []);
+    refuseInexactNumbers(text, []);
   }
   await next();
 }
@@ -79,7 +79,7 @@ export function formToBody(fields: Record<string, unknown>, file: Buffer | undef
       } catch {
         throw invalid(`Form field ${name} must be JSON text`, [{ path: [name], message: "must be JSON text" }]);
       }
-      refuseInexactIntegers(value, [name]);
+      refuseInexactNumbers(value, [name]);
     } else if (NUMBER_FIELDS.has(name) && /^-?\d+(\.\d+)?$/.test(value.trim())) {
       body[name] = Number(value);
     } else {

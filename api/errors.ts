@@ -6,7 +6,7 @@ import { ApiException, FetchError } from "@kubernetes/client-node";
 import type { Context, Next } from "koa";
 import { MulterError } from "multer";
 import { ZodError, type ZodType } from "zod";
-import { CallTimeout, statusMessage } from "../core/kube.js";
+import { CallTimeout, statusBody, statusMessage } from "../core/kube.js";
 import type { Logger } from "../core/log.js";
 import { PreflightError } from "../core/preflight.js";
 
@@ -48,17 +48,22 @@ export const unavailable = (message: string, at: { name?: string; namespace?: st
 // Fields whose size the operator caps; above the cap the request is too large, not malformed.
 const SIZED_FIELDS = new Set(["script", "code", "stdin"]);
 
+/** zod's issues as the error shape lists them. */
+function issuesOf(err: ZodError) {
+  return err.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message, code: i.code }));
+}
+
 /** Query parameters as `schema` reads them: 400 naming them as query parameters, not the body. */
 export function parseQuery<T>(schema: ZodType<T>, query: unknown): T {
   const parsed = schema.safeParse(query);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message, code: i.code }));
+  const issues = issuesOf(parsed.error);
   const summary = issues.map((i) => `${i.path.length > 0 ? `query parameter ${i.path.join(".")}` : "query"}: ${i.message}`).join("; ");
   throw new ApiError(400, "invalid_input", summary, { issues });
 }
 
 function fromZod(err: ZodError): ApiError {
-  const issues = err.issues.map((i) => ({ path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: i.message, code: i.code }));
+  const issues = issuesOf(err);
   const summary = issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
   const tooLarge = err.issues.some((i) => i.code === "too_big" && SIZED_FIELDS.has(String(i.path[0])));
   return tooLarge
@@ -71,14 +76,7 @@ const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EA
 /** Whether the apiserver refused a create because its namespace does not exist (a 404 whose Status
  * names a namespace, not the resource: the CRD missing is the cluster's fault, not the request's). */
 export function namespaceMissing(err: unknown): boolean {
-  if (!(err instanceof ApiException) || err.code !== 404) return false;
-  let body: unknown = err.body;
-  try {
-    if (typeof body === "string") body = JSON.parse(body) as unknown;
-  } catch {
-    return false;
-  }
-  return (body as { details?: { kind?: unknown } } | null)?.details?.kind === "namespaces";
+  return err instanceof ApiException && err.code === 404 && statusBody(err)?.details?.kind === "namespaces";
 }
 
 /** A Kubernetes client failure as the HTTP answer it deserves, or undefined when it is not one. */

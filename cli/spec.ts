@@ -80,16 +80,21 @@ function utf8Text(bytes: Uint8Array, what: string): string {
   }
 }
 
+/** The text of the file at `path`, which is `what`: bad usage when it cannot be read or is not UTF-8. */
+async function readText(path: string, what: string): Promise<string> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw usage(`Could not read ${what}: ${(err as Error).message}`);
+  }
+  return utf8Text(bytes, `${what[0]!.toUpperCase()}${what.slice(1)}`);
+}
+
 /** The script of `run FILE` (`-`: standard input). */
 export async function readScript(file: string, inputs: Inputs): Promise<string> {
   if (file === "-") return utf8Text(await inputs.readStdin(), "The script (standard input)");
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw usage(`Could not read the script ${file}: ${(err as Error).message}`);
-  }
-  return utf8Text(bytes, `The script ${file}`);
+  return readText(file, `the script ${file}`);
 }
 
 /** The script's standard input as --stdin gives it: text, @FILE, or @- for this process's stdin. */
@@ -100,13 +105,7 @@ export async function readStdinOption(value: string | undefined, file: string, i
     if (file === "-") throw usage("The script and --stdin cannot both be read from standard input");
     return utf8Text(await inputs.readStdin(), "--stdin @- (standard input)");
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(source);
-  } catch (err) {
-    throw usage(`Could not read --stdin ${value}: ${(err as Error).message}`);
-  }
-  return utf8Text(bytes, `--stdin ${value}`);
+  return readText(source, `--stdin ${value}`);
 }
 
 /** The spec the options ask for, checked against the ScriptRun schema. */

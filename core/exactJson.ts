@@ -63,8 +63,7 @@ const SHOWN_DIGITS = 40;
 
 /** Why a number literal firstInexactNumber found cannot be taken, for an error message. */
 export function inexactNumberReason(literal: string): string {
-  const digits = literal.replace(/^-/, "").length;
-  const shown = literal.length > SHOWN_DIGITS ? `${literal.slice(0, SHOWN_DIGITS)}… (${digits} characters)` : literal;
+  const shown = literal.length > SHOWN_DIGITS ? `${literal.slice(0, SHOWN_DIGITS)}… (${literal.replace(/^-/, "").length} characters)` : literal;
   const read = Number(literal);
   if (!Number.isFinite(read)) {
     return `the number ${shown} would become null: JSON readers such as JavaScript's read numbers as doubles, `

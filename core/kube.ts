@@ -13,18 +13,21 @@ import { GROUP, PLURAL, VERSION } from "../crds/schema.js";
 import { LineSplitter } from "./lines.js";
 import { parseWatchEvent } from "./watchEvent.js";
 
+/** The Status body of a refusal, parsed; undefined when it is not JSON. */
+export function statusBody(err: ApiException<unknown>): { message?: unknown; details?: { kind?: unknown } } | undefined {
+  if (typeof err.body !== "string") return (err.body ?? undefined) as { message?: unknown } | undefined;
+  try {
+    return JSON.parse(err.body) as { message?: unknown } | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The apiserver's own message from a Status body, when there is one. */
 export function statusMessage(err: ApiException<unknown>): string {
-  let body: unknown = err.body;
-  if (typeof err.body === "string") {
-    try {
-      body = JSON.parse(err.body) as unknown;
-    } catch {
-      return err.body || `HTTP ${err.code}`;
-    }
-  }
-  const message = (body as { message?: unknown } | null | undefined)?.message;
-  return typeof message === "string" ? message : `HTTP ${err.code}`;
+  const body = statusBody(err);
+  if (body === undefined && typeof err.body === "string") return err.body || `HTTP ${err.code}`;
+  return typeof body?.message === "string" ? body.message : `HTTP ${err.code}`;
 }
 
 /** Where ScriptRuns live in the Kubernetes API, as client-node's CustomObjectsApi takes it. */

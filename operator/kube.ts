@@ -41,7 +41,6 @@ export interface Kube {
   deleteRun(namespace: string, name: string, uid: string): Promise<void>;
   /** Records an event; one of the same name already there (an event recorded `once`) is left as it is. */
   createEvent(event: CoreV1Event): Promise<void>;
-  /** Replaces a runtime's status (a merge patch of all of it); false when the runtime is gone. */
   /** A JSON merge patch of the runtime's status; false when the runtime is gone. */
   patchRuntimeStatus(name: string, patch: Record<string, unknown>): Promise<boolean>;
 }

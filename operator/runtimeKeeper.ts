@@ -10,14 +10,11 @@ import { mergePatch } from "./mergePatch.js";
 import { type PullObservation, runtimeStatus, sameStatus } from "./runtimeStatus.js";
 import { WorkQueue } from "./workqueue.js";
 
-/** A JSON merge patch of a runtime's status: the keys it names, null for those to remove. */
-export type RuntimeStatusPatch = Record<string, unknown>;
-
 export interface RuntimeKeeperDeps {
   list(): ScriptRuntime[];
   get(name: string): ScriptRuntime | undefined;
   /** Applies a JSON merge patch to the runtime's status; false when the runtime is gone. */
-  patchStatus(name: string, patch: RuntimeStatusPatch): Promise<boolean>;
+  patchStatus(name: string, patch: Record<string, unknown>): Promise<boolean>;
   record(runtime: ScriptRuntime, note: EventNote): Promise<void>;
   /** The runtime's warm pools, as the pool keeper counts them. */
   pools(name: string): WarmPoolStatus[];
@@ -73,7 +70,7 @@ export class RuntimeKeeper {
     if (sameStatus(runtime.status, status)) return;
     // A merge patch keeps what it does not name: what the status no longer says (a warm pool removed)
     // goes as null.
-    if (!(await this.deps.patchStatus(name, mergePatch(runtime.status ?? {}, status) as RuntimeStatusPatch))) return;
+    if (!(await this.deps.patchStatus(name, mergePatch(runtime.status ?? {}, status) as Record<string, unknown>))) return;
     for (const condition of status.conditions ?? []) {
       const before = runtime.status?.conditions?.find((c) => c.type === condition.type);
       if (condition.status === "False" && before?.status !== "False") {

@@ -4,11 +4,10 @@ the entrypoint, and the import policy. Shared by the run itself, the
 import ast
 import re
 
-from outcome import MAX_DEPTH, error, nested_past
+from outcome import MAX_DEPTH, SURROGATE, error, nested_past
 
 MAX_SCRIPT_BYTES = 1024 * 1024
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Refused(Exception):

@@ -41,11 +41,13 @@ export function assertBuilt(): void {
 }
 
 /** `caps`: other caps than the bench's for variables the environment does not set; `build`: the
- * sources instead of dist/ for a test, which builds nothing. */
-export async function startBenchController(namespace: string, caps: Partial<typeof CAPS> = {}, build: Build = "dist"): Promise<ControllerProcess> {
+ * sources instead of dist/ for a test, which builds nothing; `entry`: the program, when not the
+ * controller (make scale's floor). */
+export async function startBenchController(namespace: string, caps: Partial<typeof CAPS> = {}, build: Build = "dist",
+  entry = "operator/main"): Promise<ControllerProcess> {
   const port = await freePort();
   const own = Object.fromEntries(Object.entries(caps).filter(([name]) => process.env[name] === undefined));
-  const child = startController(namespace, { ...CAPS, ...own, SCRIPTRUN_METRICS_PORT: String(port) }, build);
+  const child = startController(namespace, { ...CAPS, ...own, SCRIPTRUN_METRICS_PORT: String(port) }, build, "inherit", entry);
   const metricsUrl = `http://127.0.0.1:${port}`;
   await answering("the controller's metrics server", child, `${metricsUrl}/healthz`);
   return { child, metricsUrl };

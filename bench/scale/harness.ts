@@ -18,6 +18,7 @@ import { hostBusyMs } from "../warm.js";
 import { cpuUse, pidOf, treeCpuMs } from "./cpu.js";
 import { driveRuns } from "./drive.js";
 import { PODS_PER_NODE, scaleRuntime } from "./fakeNodes.js";
+import type { Controller } from "./options.js";
 import { createFakeNodes, deleteFakeNodes, startKwok, stopKwok } from "./kwok.js";
 import { type Accounted, type Figures, type Goal, type RunsPhase, figures, goals } from "./report.js";
 
@@ -40,6 +41,8 @@ export interface ScaleOptions {
   stallMs: number;
   /** The controller and API from dist/ (as production runs them: make scale) or the sources (a test). */
   build: Build;
+  /** The operator's controller, or the floor (floor.ts) in its place. */
+  controller: Controller;
   signal: AbortSignal;
   say: (line: string) => void;
 }
@@ -130,7 +133,7 @@ export async function runScale(kc: KubeConfig, options: ScaleOptions): Promise<S
     // Room for a pod on every fake node's every place: the caps are not what is measured.
     const cap = String(options.nodes * PODS_PER_NODE);
     const caps = { SCRIPTRUN_MAX_CONCURRENT_RUNS: cap, SCRIPTRUN_MAX_CONCURRENT_RUNS_PER_NAMESPACE: cap };
-    const controller = await startBenchController(namespace, caps, build);
+    const controller = await startBenchController(namespace, caps, build, options.controller === "floor" ? "bench/scale/floor" : "operator/main");
     undo.push(() => stopController(controller.child));
     // The simulated nodes' runs wait in the control plane, not on image pulls or long scripts: the
     // case SCRIPTRUN_API_HOLD_WHEN_FULL is for (api/README.md, "Overload is refused early").
@@ -167,7 +170,8 @@ export async function runScale(kc: KubeConfig, options: ScaleOptions): Promise<S
       say(`  ${callers.right} right, ${callers.refused} refused (429, p50 ${callers.refusedP50Ms} ms, max ${callers.refusedMaxMs} ms), ${callers.timedOut} timed out (504) in ${callers.elapsedMs} ms; ` +
         `API peak RSS ${callers.apiRssMiB} MiB, CPU ${callers.apiCpuMs} ms`);
     }
-    return { figures: result, runsPhase, callers, goals: goals(result, runsPhase, callers), caps, kwokLog };
+    // The goals are the operator's: the floor is measured beside them, not against them.
+    return { figures: result, runsPhase, callers, goals: options.controller === "operator" ? goals(result, runsPhase, callers) : [], caps, kwokLog };
   } finally {
     say("Cleaning up: the controller and the API, the namespace, the runtime, the fake nodes, kwok");
     for (const step of undo.reverse()) {

@@ -9,7 +9,12 @@ export interface ScaleSettings {
   callers: number;
   stallSeconds: number;
   outDir: string;
+  /** What reconciles the runs: the operator, or the floor (floor.ts) to measure beside it. */
+  controller: Controller;
 }
+
+export const CONTROLLERS = ["operator", "floor"] as const;
+export type Controller = (typeof CONTROLLERS)[number];
 
 const count = (min: number) => z.coerce.number().int().min(min);
 
@@ -21,6 +26,7 @@ const SCHEMA = z.object({
   SCALE_CALLERS: count(0).default(1000),
   SCALE_STALL_SECONDS: count(10).default(120),
   SCALE_OUT: z.string().min(1).default("bench/results"),
+  SCALE_CONTROLLER: z.enum(CONTROLLERS).default("operator"),
 });
 
 export function scaleSettings(env: Record<string, string | undefined>): ScaleSettings {
@@ -29,6 +35,6 @@ export function scaleSettings(env: Record<string, string | undefined>): ScaleSet
   const o = parsed.data;
   return {
     nodes: o.SCALE_NODES, runs: o.SCALE_RUNS, inFlight: o.SCALE_IN_FLIGHT, senders: o.SCALE_SENDERS,
-    callers: o.SCALE_CALLERS, stallSeconds: o.SCALE_STALL_SECONDS, outDir: o.SCALE_OUT,
+    callers: o.SCALE_CALLERS, stallSeconds: o.SCALE_STALL_SECONDS, outDir: o.SCALE_OUT, controller: o.SCALE_CONTROLLER,
   };
 }

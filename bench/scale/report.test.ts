@@ -96,11 +96,14 @@ describe("a run's outcome in make scale", () => {
 
 describe("make scale's settings", () => {
   it("default to 10 000 runs on 100 nodes and 1 000 callers", () => {
-    assert.deepEqual(scaleSettings({}), { nodes: 100, runs: 10_000, inFlight: 500, senders: 32, callers: 1000, stallSeconds: 120, outDir: "bench/results" });
+    assert.deepEqual(scaleSettings({}), { nodes: 100, runs: 10_000, inFlight: 500, senders: 32, callers: 1000, stallSeconds: 120, outDir: "bench/results",
+      controller: "operator" });
   });
 
   it("take SCALE_* variables and refuse nonsense", () => {
     assert.equal(scaleSettings({ SCALE_RUNS: "200", SCALE_NODES: "3" }).runs, 200);
     assert.throws(() => scaleSettings({ SCALE_NODES: "0" }), /SCALE_NODES/);
+    assert.equal(scaleSettings({ SCALE_CONTROLLER: "floor" }).controller, "floor");
+    assert.throws(() => scaleSettings({ SCALE_CONTROLLER: "kube-controller-manager" }), /SCALE_CONTROLLER/);
   });
 });

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const pinned = await versions(kc);
   const result = await runScale(kc, {
     nodes: settings.nodes, runs: settings.runs, inFlight: settings.inFlight, senders: settings.senders,
-    callers: settings.callers, stallMs: settings.stallSeconds * 1000, build: "dist", signal: interrupted.signal, say,
+    callers: settings.callers, stallMs: settings.stallSeconds * 1000, build: "dist", controller: settings.controller, signal: interrupted.signal, say,
   });
   if (interrupted.signal.aborted) throw new Error("Interrupted: nothing written");
   const { figures, runsPhase, callers, goals, caps } = result;
@@ -51,9 +51,9 @@ async function main(): Promise<void> {
   console.log(`${figures.runs} runs on ${settings.nodes} fake nodes: ${figures.completed_runs_per_s} runs/s, create → Succeeded p50 ` +
     `${figures.create_to_succeeded_p50_ms} ms, p95 ${figures.create_to_succeeded_p95_ms} ms; max work queue depth ${figures.max_queue_depth}, ` +
     `max Queued ${figures.max_runs_queued}\n`);
+  if (settings.controller === "floor") console.log("The controller row is the floor's (bench/scale/floor.ts): the runs' I/O and nothing else.\n");
   console.log(cpuTable(runsPhase, finished));
-  console.log("");
-  console.log(goalTable(goals));
+  if (goals.length > 0) console.log(`\n${goalTable(goals)}`);
   console.log(`\nWrote ${out}`);
 }
 

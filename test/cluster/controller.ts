@@ -11,8 +11,8 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** `output`: where its stdout and stderr go (this process's own, or an open file). */
 export function startController(namespace: string, env: Record<string, string> = {}, build: Build = "source",
-  output: "inherit" | number = "inherit"): ChildProcess {
-  const child = spawn("node", serverNodeArgs("operator/main", build), {
+  output: "inherit" | number = "inherit", entry = "operator/main"): ChildProcess {
+  const child = spawn("node", serverNodeArgs(entry, build), {
     cwd: repo,
     env: {
       ...process.env,

@@ -79,10 +79,17 @@ export function namespaceMissing(err: unknown): boolean {
   return err instanceof ApiException && err.code === 404 && statusBody(err)?.details?.kind === "namespaces";
 }
 
+/** What the apiserver's bare 404 means to this API: every other resource it reads is Kubernetes'
+ * own, and a missing object of any kind is a 404 with a Status body. */
+export const RESOURCES_NOT_SERVED = "The cluster does not serve ScriptRuns (scriptrun.dev/v1alpha1); its Kubernetes API answered " +
+  "\"404 page not found\". Install the operator's CRDs (kubectl apply -f crds/, or the Helm chart)";
+
 /** A Kubernetes client failure as the HTTP answer it deserves, or undefined when it is not one. */
 export function fromCluster(err: unknown): ApiError | undefined {
   if (err instanceof ApiException) {
     const message = statusMessage(err);
+    // No Status body: the path itself is unknown to the apiserver, as when the CRDs are not installed.
+    if (err.code === 404 && statusBody(err) === undefined) return unavailable(RESOURCES_NOT_SERVED);
     if (err.code === 404) return notFound(message);
     if (err.code === 409) return new ApiError(409, "conflict", message);
     if (err.code === 410) return invalid(`${message}; list again without a continue token`);

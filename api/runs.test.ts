@@ -6,6 +6,7 @@ import { CANCEL_ANNOTATION } from "../core/runs.js";
 import { aRuntime, testRuntimes } from "../core/testkit.js";
 import type { ScriptRun } from "../crds/schema.js";
 import { NoAuth } from "./auth.js";
+import { RESOURCES_NOT_SERVED } from "./errors.js";
 import { type TestApp, testApp } from "./testkit.js";
 
 const SCRIPT = "def main():\n    return 1\n";
@@ -102,6 +103,15 @@ describe("the runs resource", () => {
     const res = await t.http.get("/runs").query({ continue: "abc" });
     assert.deepEqual([res.status, res.body.error.type, res.body.error.message],
       [400, "invalid_input", "The cluster refused the request: continue key is not valid: illegal base64 data at input byte 0"]);
+    t.store.failure = undefined;
+  });
+
+  it("GET /runs and POST /runs answer 503 naming the CRDs when the apiserver does not serve ScriptRuns", async () => {
+    // The apiserver's answer for a resource it does not serve: plain text, no Status.
+    t.store.failure = new ApiException(404, "Not Found", "404 page not found\n", {});
+    for (const res of [await t.http.get("/runs"), await t.http.post("/runs").send({ script: SCRIPT })]) {
+      assert.deepEqual([res.status, res.body.error.type, res.body.error.message], [503, "cluster_unavailable", RESOURCES_NOT_SERVED]);
+    }
     t.store.failure = undefined;
   });
 

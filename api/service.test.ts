@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { ApiException } from "@kubernetes/client-node";
 import { z } from "zod";
 import { testRuntimes } from "../core/testkit.js";
+import { RESOURCES_NOT_SERVED } from "./errors.js";
 import { runtimeBounds, schemasFor } from "./schemas.js";
 import { type TestApp, testApp } from "./testkit.js";
 
@@ -41,6 +42,13 @@ describe("the service endpoints", () => {
     assert.equal(res.status, 503);
     assert.equal(res.body.error.type, "not_ready");
     assert.match(res.body.error.message, /etcdserver: request timed out/);
+  });
+
+  it("GET /readyz answers 503 naming the CRDs when the apiserver does not serve ScriptRuns", async () => {
+    t.store.failure = new ApiException(404, "Not Found", "404 page not found\n", {});
+    const res = await t.http.get("/readyz");
+    t.store.failure = undefined;
+    assert.deepEqual([res.status, res.body.error.type, res.body.error.message], [503, "not_ready", RESOURCES_NOT_SERVED]);
   });
 
   it("GET /readyz answers 503 once shutdown began, and new waits are refused", async () => {

@@ -252,7 +252,10 @@ describe("connections of calls and of watches", () => {
     const { server, url, ca } = await selfSignedServer((req, res) => {
       connections.add(req.socket);
       // A watch: held open, as the apiserver holds it until it ends the watch.
-      if (req.url?.includes("watch=true")) watches.push(res.writeHead(200, { "Content-Type": "application/json" }));
+      if (req.url?.includes("watch=true")) {
+        res.writeHead(200, { "Content-Type": "application/json" }).flushHeaders();
+        watches.push(res);
+      }
       else setTimeout(() => res.writeHead(200, { "Content-Type": "application/json" }).end("{}"), 20);
     });
     const kc = reuseConnections(kubeConfigFor(url, ca));
@@ -571,6 +574,19 @@ describe("LineWatch", () => {
       assert.deepEqual(events, []);
       assert.equal(dones.length, 1);
       assert.equal((dones[0] as { statusCode?: number }).statusCode, 410);
+    } finally {
+      api.close();
+    }
+  });
+
+  it("is done with a refusal before its start returns, as client-node's Watch is, naming what it watched", async () => {
+    const api = await watchServer((_url, res) => res.writeHead(404, { "Content-Type": "text/plain" }).end("404 page not found\n"));
+    try {
+      const dones: unknown[] = [];
+      await api.watch.watch("/apis/scriptrun.dev/v1alpha1/scriptruns", {}, () => {}, (err) => dones.push(err));
+      assert.equal(dones.length, 1, "done before watch() returned");
+      assert.equal((dones[0] as { statusCode?: number }).statusCode, 404);
+      assert.equal((dones[0] as Error).message, "Not Found: the watch of /apis/scriptrun.dev/v1alpha1/scriptruns");
     } finally {
       api.close();
     }

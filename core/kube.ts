@@ -416,19 +416,28 @@ export class LineWatch implements Watch {
       const query = new URLSearchParams({ watch: "true" });
       for (const [name, value] of Object.entries(queryParams)) if (value !== undefined) query.set(name, String(value));
       const { url, headers, agent, send } = await prepared(this.config, `${path}?${query}`);
-      const sent = send(url, { method: "GET", headers, agent: streamAgent(agent), signal: controller.signal }, (response) => {
-        response.on("error", finish);
-        response.on("close", () => finish(null));
-        if (response.statusCode !== 200) {
-          const code = response.statusCode ?? 0;
-          finish(Object.assign(new Error(STATUS_CODES[code] ?? `HTTP ${code}`), { statusCode: code }));
-          response.resume();
-          return;
-        }
-        response.on("data", (chunk: Buffer) => lines.push(chunk));
+      // Settled once the answer's status is known, as client-node's Watch is: a refused watch is
+      // done before this returns, so an informer's start fails with it (were it done later, the
+      // start would look good, and a watch refused over and over would be retried at once each time).
+      await new Promise<void>((answered) => {
+        const sent = send(url, { method: "GET", headers, agent: streamAgent(agent), signal: controller.signal }, (response) => {
+          response.on("error", finish);
+          response.on("close", () => finish(null));
+          if (response.statusCode !== 200) {
+            const code = response.statusCode ?? 0;
+            finish(Object.assign(new Error(`${STATUS_CODES[code] ?? `HTTP ${code}`}: the watch of ${path}`), { statusCode: code }));
+            response.resume();
+          } else {
+            response.on("data", (chunk: Buffer) => lines.push(chunk));
+          }
+          answered();
+        });
+        sent.on("error", (err) => {
+          finish(err);
+          answered();
+        });
+        sent.end();
       });
-      sent.on("error", finish);
-      sent.end();
     } catch (err) {
       finish(err);
     }

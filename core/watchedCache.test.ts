@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { pino } from "pino";
 import { silentLogger } from "./log.js";
 import { WatchedCache } from "./watchedCache.js";
 
@@ -191,6 +192,38 @@ describe("an informer cache's objects a relist missed", () => {
       assert.deepEqual(deleted, ["b"]);
     } finally {
       await close();
+    }
+  });
+});
+
+describe("an informer cache whose watch is refused", () => {
+  it("retries it with a growing backoff and is not synced meanwhile (the CRD gone after its list)", async () => {
+    let watches = 0;
+    const server: Server = createServer((req, res) => {
+      if (req.url?.includes("watch=true")) watches++;
+      // As the apiserver answers for a resource it does not serve.
+      res.writeHead(404, { "Content-Type": "text/plain" }).end("404 page not found\n");
+    });
+    server.listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    const warnings: Array<{ retryInMs?: number; err?: string }> = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => void warnings.push(JSON.parse(line)) });
+    // Listed once (a resourceVersion to watch from), then only watched: what a restart does.
+    const cache = new WatchedCache<KubernetesObject>(nowhere(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), {
+      what: "scriptruns", path: "/apis/scriptrun.dev/v1alpha1/scriptruns",
+      list: async () => ({ apiVersion: "v1", kind: "List", metadata: { resourceVersion: "7" }, items: [] }),
+    }, { changed: () => undefined, deleted: () => undefined }, log);
+    void cache.start();
+    try {
+      for (let i = 0; i < 300 && warnings.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(warnings.map((w) => w.retryInMs), [1000, 2000]);
+      assert.equal(watches, 2);
+      assert.match(warnings[0]?.err ?? "", /Not Found: the watch of \/apis\/scriptrun.dev\/v1alpha1\/scriptruns/);
+      assert.equal(cache.synced, false);
+    } finally {
+      await cache.stop();
+      server.close();
+      server.closeAllConnections();
     }
   });
 });

@@ -510,8 +510,8 @@ describe("LineWatch", () => {
     const server = createHttpServer((req, res) => serve(req.url ?? "", res));
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
-    const kc = kubeConfigFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return { watch: new LineWatch(reuseConnections(kc)), close: () => server.close().closeAllConnections() };
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { url, watch: new LineWatch(reuseConnections(kubeConfigFor(url))), close: () => server.close().closeAllConnections() };
   }
 
   /** Watches until `done`; the events seen, and what `done` was called with (each call). */
@@ -587,6 +587,40 @@ describe("LineWatch", () => {
       assert.equal(dones.length, 1, "done before watch() returned");
       assert.equal((dones[0] as { statusCode?: number }).statusCode, 404);
       assert.equal((dones[0] as Error).message, "Not Found: the watch of /apis/scriptrun.dev/v1alpha1/scriptruns");
+    } finally {
+      api.close();
+    }
+  });
+
+  it("ends a watch still waiting for its answer when stopped, and any asked for after", async () => {
+    const api = await watchServer((_url, res) => setTimeout(() => {
+      if (!res.destroyed) res.writeHead(200, { "Content-Type": "application/json" }).end(`${JSON.stringify({ type: "ADDED", object: { n: 1 } })}\n`);
+    }, 300));
+    try {
+      const events: string[] = [];
+      const dones: unknown[] = [];
+      const started = api.watch.watch("/api/v1/pods", {}, (type) => events.push(type), (err) => dones.push(err));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      api.watch.stop();
+      await started;
+      await api.watch.watch("/api/v1/pods", {}, (type) => events.push(type), (err) => dones.push(err));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      assert.deepEqual(events, []);
+      assert.equal(dones.length, 2);
+      assert.ok(dones.every((err) => err instanceof Error));
+    } finally {
+      api.close();
+    }
+  });
+
+  it("is done with an error when the watch gets no answer in time", async () => {
+    const api = await watchServer(() => undefined);
+    try {
+      const kc = kubeConfigFor(api.url);
+      const dones: unknown[] = [];
+      await new LineWatch(reuseConnections(kc), 100).watch("/api/v1/pods", {}, () => {}, (err) => dones.push(err));
+      assert.equal(dones.length, 1);
+      assert.equal((dones[0] as Error).message, "No answer to the watch of /api/v1/pods within 100 ms");
     } finally {
       api.close();
     }

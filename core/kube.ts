@@ -389,8 +389,24 @@ export class JsonClient {
  * null when the apiserver ends the watch, else with why it failed (an error with the HTTP
  * `statusCode` when the watch was refused, 410 among them), or the abort's error after `abort()`.
  */
+/** How long a watch waits for the apiserver's answer (its status line; the events may then be
+ * silent for as long as there is nothing to tell) before it is done with an error and retried. */
+export const WATCH_ANSWER_MS = 30_000;
+
 export class LineWatch implements Watch {
-  constructor(readonly config: KubeConfig) {}
+  /** Every watch not yet done, answered or still waiting for its answer. */
+  private readonly open = new Set<AbortController>();
+  private stopped = false;
+
+  /** `answerMs`: how long a watch waits for its answer (WATCH_ANSWER_MS). */
+  constructor(readonly config: KubeConfig, private readonly answerMs = WATCH_ANSWER_MS) {}
+
+  /** Ends every watch of this LineWatch, those still waiting for an answer too, and any asked for
+   * later: an informer's stop can abort only the watch it was handed, never one still on its way. */
+  stop(): void {
+    this.stopped = true;
+    for (const controller of this.open) controller.abort();
+  }
 
   async watch(path: string, queryParams: Record<string, string | number | boolean | undefined>,
     callback: (type: string, object: unknown, event: unknown) => void, done: (err: unknown) => void): Promise<AbortController> {
@@ -408,18 +424,28 @@ export class LineWatch implements Watch {
     const finish = (err: unknown) => {
       if (finished) return;
       finished = true;
+      this.open.delete(controller);
       lines.stop();
       controller.abort();
       done(err);
     };
+    this.open.add(controller);
+    if (this.stopped) controller.abort();
     try {
       const query = new URLSearchParams({ watch: "true" });
       for (const [name, value] of Object.entries(queryParams)) if (value !== undefined) query.set(name, String(value));
       const { url, headers, agent, send } = await prepared(this.config, `${path}?${query}`);
+      if (controller.signal.aborted) throw new Error(`The watch of ${path} was stopped before it began`);
       // Settled once the answer's status is known, as client-node's Watch is: a refused watch is
       // done before this returns, so an informer's start fails with it (were it done later, the
       // start would look good, and a watch refused over and over would be retried at once each time).
       await new Promise<void>((answered) => {
+        const unanswered = setTimeout(() => finish(new Error(`No answer to the watch of ${path} within ${this.answerMs} ms`)), this.answerMs);
+        const settle = () => {
+          clearTimeout(unanswered);
+          answered();
+        };
+        controller.signal.addEventListener("abort", settle, { once: true });
         const sent = send(url, { method: "GET", headers, agent: streamAgent(agent), signal: controller.signal }, (response) => {
           response.on("error", finish);
           response.on("close", () => finish(null));
@@ -430,12 +456,9 @@ export class LineWatch implements Watch {
           } else {
             response.on("data", (chunk: Buffer) => lines.push(chunk));
           }
-          answered();
+          settle();
         });
-        sent.on("error", (err) => {
-          finish(err);
-          answered();
-        });
+        sent.on("error", finish);
         sent.end();
       });
     } catch (err) {

@@ -227,3 +227,36 @@ describe("an informer cache whose watch is refused", () => {
     }
   });
 });
+
+describe("an informer cache stopped while its watch waits for an answer", () => {
+  it("ends that watch: the answer that comes after tells the listener nothing", async () => {
+    const server: Server = createServer((req, res) => {
+      // The watch's answer comes late, with an event.
+      setTimeout(() => {
+        if (!res.destroyed) {
+          res.writeHead(200, { "Content-Type": "application/json" })
+            .end(`${JSON.stringify({ type: "ADDED", object: { metadata: { name: "late", namespace: "ns", resourceVersion: "8" } } })}\n`);
+        }
+      }, 300);
+    });
+    server.listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    const changed: string[] = [];
+    const cache = new WatchedCache<KubernetesObject>(nowhere(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), {
+      what: "scriptruns", path: "/apis/scriptrun.dev/v1alpha1/scriptruns",
+      list: async () => ({ apiVersion: "v1", kind: "List", metadata: { resourceVersion: "7" }, items: [] }),
+    }, { changed: (obj) => changed.push(obj.metadata?.name ?? ""), deleted: () => undefined }, silentLogger());
+    const started = cache.start();
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      await cache.stop();
+      await started;
+      await new Promise((r) => setTimeout(r, 400));
+      assert.deepEqual(changed, []);
+      assert.equal(cache.get("late", "ns"), undefined);
+    } finally {
+      server.close();
+      server.closeAllConnections();
+    }
+  });
+});

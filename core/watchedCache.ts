@@ -60,6 +60,8 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
    * are read again: until then they are still there (a run created after the list was taken
    * must not look deleted to a reconcile meanwhile). */
   private readonly confirming = new Map<string, T>();
+  /** Each informer's LineWatch, which alone can end a watch the informer is still waiting for. */
+  private readonly watches = new WeakMap<Informer<T>, LineWatch>();
   private markSynced!: () => void;
   private readonly firstSync = new Promise<void>((resolve) => {
     this.markSynced = resolve;
@@ -98,7 +100,13 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
     this.isSynced = false;
     clearTimeout(this.restartTimer);
     this.markSynced();
-    await this.informer.stop();
+    await this.halt(this.informer);
+  }
+
+  /** Stops an informer and every watch of it, one still waiting for its answer too. */
+  private async halt(informer: Informer<T> & ObjectCache<T>): Promise<void> {
+    this.watches.get(informer)?.stop();
+    await informer.stop();
   }
 
   /** Lists afresh with a new informer and swaps it in. Its adds report every object that changed
@@ -111,14 +119,14 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
     if (this.stopped) return;
     const next = this.make();
     if (!(await this.run(next)) || this.stopped) {
-      await next.stop();
+      await this.halt(next);
       return;
     }
     const old = this.informer;
     this.informer = next;
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
-    await old.stop();
+    await this.halt(old);
     // What an earlier relist still shows unconfirmed (read then, its watch event never came) is read again too.
     const unlisted = new Map([...this.unconfirmed, ...[...this.confirming.values(), ...old.list()].map((obj) => [obj.metadata?.uid ?? "", obj] as const)]);
     this.unconfirmed.clear();
@@ -188,7 +196,9 @@ export class WatchedCache<T extends KubernetesObject> implements ObjectCache<T> 
 
   private make(): Informer<T> & ObjectCache<T> {
     const { path, list, labelSelector } = this.source;
-    const informer = new ListWatch<T>(path, new LineWatch(this.kc), () => list(this.reuse), false, labelSelector);
+    const lines = new LineWatch(this.kc);
+    const informer = new ListWatch<T>(path, lines, () => list(this.reuse), false, labelSelector);
+    this.watches.set(informer, lines);
     // The informer caches the very object it hands its handlers (client-node's cache.ts), so
     // trimming it here trims the cached copy. These handlers are registered first.
     informer.on(ADD, (obj) => {

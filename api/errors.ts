@@ -80,7 +80,8 @@ export function namespaceMissing(err: unknown): boolean {
 }
 
 /** What the apiserver's bare 404 means to this API: every other resource it reads is Kubernetes'
- * own, and a missing object of any kind is a 404 with a Status body. */
+ * own, and the apiserver answers a missing object of any kind with a Status body. (client-node's
+ * log reader throws a 404 with no body at all for a missing pod: that one is not_found.) */
 export const RESOURCES_NOT_SERVED = "The cluster does not serve ScriptRuns (scriptrun.dev/v1alpha1); its Kubernetes API answered " +
   "\"404 page not found\". Install the operator's CRDs (kubectl apply -f crds/, or the Helm chart)";
 
@@ -88,8 +89,8 @@ export const RESOURCES_NOT_SERVED = "The cluster does not serve ScriptRuns (scri
 export function fromCluster(err: unknown): ApiError | undefined {
   if (err instanceof ApiException) {
     const message = statusMessage(err);
-    // No Status body: the path itself is unknown to the apiserver, as when the CRDs are not installed.
-    if (err.code === 404 && statusBody(err) === undefined) return unavailable(RESOURCES_NOT_SERVED);
+    // A body, but no Status: the path itself is unknown to the apiserver, as when the CRDs are not installed.
+    if (err.code === 404 && typeof err.body === "string" && err.body !== "" && statusBody(err) === undefined) return unavailable(RESOURCES_NOT_SERVED);
     if (err.code === 404) return notFound(message);
     if (err.code === 409) return new ApiError(409, "conflict", message);
     if (err.code === 410) return invalid(`${message}; list again without a continue token`);

@@ -6,7 +6,7 @@ import { CANCEL_ANNOTATION } from "../core/runs.js";
 import { aRuntime, testRuntimes } from "../core/testkit.js";
 import type { ScriptRun } from "../crds/schema.js";
 import { NoAuth } from "./auth.js";
-import { RESOURCES_NOT_SERVED } from "./errors.js";
+import { RESOURCES_NOT_SERVED, fromCluster } from "./errors.js";
 import { type TestApp, testApp } from "./testkit.js";
 
 const SCRIPT = "def main():\n    return 1\n";
@@ -113,6 +113,11 @@ describe("the runs resource", () => {
       assert.deepEqual([res.status, res.body.error.type, res.body.error.message], [503, "cluster_unavailable", RESOURCES_NOT_SERVED]);
     }
     t.store.failure = undefined;
+  });
+
+  it("keeps a 404 with no body at all (client-node's log reader for a missing pod) a 404", () => {
+    const answer = fromCluster(new ApiException(404, "Not Found", undefined, {}));
+    assert.deepEqual([answer?.status, answer?.type], [404, "not_found"]);
   });
 
   it("DELETE /runs/:name marks the run for the controller to cancel, and the run then reads as cancelled", async () => {

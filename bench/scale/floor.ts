@@ -54,14 +54,20 @@ const record = (run: ScriptRun, note: EventNote) =>
 
 async function start(run: ScriptRun): Promise<void> {
   const runtimeName = run.spec.runtime ?? "";
-  if (!runtimes.has(runtimeName)) runtimes.set(runtimeName, custom.getClusterCustomObject({ ...RUNTIMES, name: runtimeName }) as Promise<ScriptRuntime>);
+  if (!runtimes.has(runtimeName)) {
+    const read = custom.getClusterCustomObject({ ...RUNTIMES, name: runtimeName }) as Promise<ScriptRuntime>;
+    // A failed read is not kept: the next run reads again.
+    read.catch(() => runtimes.delete(runtimeName));
+    runtimes.set(runtimeName, read);
+  }
   const parsed = parseRuntime(await runtimes.get(runtimeName)!);
   if (!parsed.ok) throw new Error(parsed.problems.join("; "));
   const resolution = resolveRequest(run.spec, runtimeLimits(parsed.runtime, config.maxScriptBytes));
   if (!resolution.ok) throw new Error(resolution.reasons.join("; "));
   const pod = buildPod(run, resolution.request, parsed.runtime, config);
   const podName = pod.metadata?.name ?? "";
-  await json.send("POST", `/api/v1/namespaces/${namespace}/pods`, pod);
+  // Its answer parsed, as the controller's createPod does (the warm pools read it).
+  await json.request("POST", `/api/v1/namespaces/${namespace}/pods`, pod);
   await Promise.all([
     record(run, { type: "Normal", reason: "Created", message: `Created pod ${podName}` }),
     writeStatus(run, podStatus(run, { name: podName, runtime: { name: parsed.runtime.name, image: parsed.runtime.spec.image }, start: "cold" },

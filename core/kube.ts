@@ -379,6 +379,10 @@ export class JsonClient {
   }
 }
 
+/** How long a watch waits for the apiserver's answer (its status line; the events may then be
+ * silent for as long as there is nothing to tell) before it is done with an error and retried. */
+export const WATCH_ANSWER_MS = 30_000;
+
 /**
  * client-node's Watch, for its informers (ListWatch), reading the event stream straight off the
  * response, on the kept connections of reuseConnections. client-node's own reads it through
@@ -389,10 +393,6 @@ export class JsonClient {
  * null when the apiserver ends the watch, else with why it failed (an error with the HTTP
  * `statusCode` when the watch was refused, 410 among them), or the abort's error after `abort()`.
  */
-/** How long a watch waits for the apiserver's answer (its status line; the events may then be
- * silent for as long as there is nothing to tell) before it is done with an error and retried. */
-export const WATCH_ANSWER_MS = 30_000;
-
 export class LineWatch implements Watch {
   /** Every watch not yet done, answered or still waiting for its answer. */
   private readonly open = new Set<AbortController>();
